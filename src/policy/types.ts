@@ -1,0 +1,45 @@
+/**
+ * GuardPolicy (driftgate.dev/v1alpha1) as the rest of driftgate sees it: validated, defaults
+ * filled in, durations and patterns compiled. The document form a person writes is described by
+ * the JSON Schema in `schema.ts`; `load.ts` turns one into the other.
+ */
+
+/** Subjects names identities by exact username or by any group the requester carries. */
+export interface Subjects {
+  users: string[];
+  groups: string[];
+}
+
+/** ResourceRule matches like an RBAC rule; "deployments/scale" names a subresource. */
+export interface ResourceRule {
+  apiGroups: string[];
+  resources: string[];
+}
+
+/** Delegation lets its subjects change the fields under `paths` (RFC 6901 JSON Pointers). */
+export interface Delegation extends Subjects {
+  paths: string[];
+}
+
+/** BreakGlass says who may open a time-bound window and what a valid window looks like. */
+export interface BreakGlass extends Subjects {
+  /** As written, e.g. "4h", for messages. */
+  maxDuration: string;
+  maxDurationMs: number;
+  incidentPattern: string;
+  incident: RegExp;
+  minReasonLength: number;
+}
+
+export type Mode = 'enforce' | 'warn';
+
+/** GuardPolicy is a validated policy with every default applied. */
+export interface GuardPolicy {
+  name: string;
+  mode: Mode;
+  namespaces: string[];
+  resources: ResourceRule[];
+  gitopsWriters: Subjects;
+  delegations: Delegation[];
+  breakGlass: BreakGlass;
+}
