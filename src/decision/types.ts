@@ -56,6 +56,8 @@ export interface TicketChange {
   patch: JsonPatchOp[];
   /** Its inverse: what reverts the live object to what it was. */
   revert: JsonPatchOp[];
+  /** For an action subresource (exec, eviction…): its options object, redacted like any diff. */
+  action?: unknown;
 }
 
 /** TicketDraft is what the bypass asks the ticket store to record. */

@@ -1,0 +1,57 @@
+/**
+ * `driftgate certs generate`: writes the webhook's CA and serving certificate, keeping an existing
+ * CA so that rotating the serving certificate never invalidates the registered caBundle.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { writeCertificates } from '../certs/files.js';
+import { MAX_CERT_DAYS } from '../certs/generate.js';
+import { type Io, processIo } from './io.js';
+
+interface GenerateOptions {
+  out: string;
+  hosts: string[];
+  days: number;
+}
+
+/** certsCommand returns the `certs` command with its `generate` subcommand. */
+export function certsCommand(io: Io = processIo, clock: () => Date = () => new Date()): Command {
+  const generate = new Command('generate')
+    .description('write ca.crt/ca.key (kept when already there and valid) and a new tls.crt/tls.key signed by it')
+    .requiredOption('--out <dir>', 'directory to write into (created 0700 when missing)')
+    .requiredOption('--hosts <list>', 'comma-separated DNS names and IP addresses to serve as; the first is the CN', parseHosts)
+    .option('--days <n>', 'days the serving certificate is valid', parseDays, 365)
+    .configureOutput({ writeOut: (s) => void io.out.write(s), writeErr: (s) => void io.err.write(s) })
+    // Usage errors become a CommanderError for main to turn into an exit code, rather than a
+    // process.exit() from deep inside commander.
+    .exitOverride()
+    .action(async (opts: GenerateOptions) => {
+      const written = await writeCertificates(opts.out, opts.hosts, opts.days, clock());
+      const { caCert, caKey, cert, key } = written.paths;
+      const ca = written.caReused
+        ? `CA: reused ${caCert} (the caBundle already registered stays valid)`
+        : `CA: new, wrote ${caCert} and ${caKey} (register the caBundle below)`;
+      io.out.write(
+        [
+          ca,
+          `serving certificate: wrote ${cert} and ${key} for ${opts.hosts.join(', ')}`,
+          `expires: ${written.notAfter.toISOString()}`,
+          `caBundle: ${written.caBundle}`,
+        ].join('\n') + '\n',
+      );
+    });
+  return new Command('certs').description('manage the webhook TLS certificates').addCommand(generate);
+}
+
+function parseHosts(value: string): string[] {
+  const hosts = value.split(',').map((h) => h.trim());
+  if (hosts.some((h) => h === '')) {
+    throw new InvalidArgumentError('list DNS names or IPs separated by commas, none empty, e.g. driftgate.driftgate-system.svc,127.0.0.1');
+  }
+  return hosts;
+}
+
+function parseDays(value: string): number {
+  const days = /^\d+$/.test(value.trim()) ? Number(value.trim()) : Number.NaN;
+  if (!(days >= 1 && days <= MAX_CERT_DAYS)) throw new InvalidArgumentError(`write a whole number of days from 1 to ${MAX_CERT_DAYS}`);
+  return days;
+}

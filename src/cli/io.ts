@@ -1,0 +1,52 @@
+/**
+ * What every command shares: reading the files a person names (the CLI is the only room that
+ * reads files, flags or the environment), and turning any failure into one line on stderr.
+ */
+import { readFile } from 'node:fs/promises';
+import { DriftgateError, describe } from '../errors.js';
+import { loadPolicy } from '../policy/load.js';
+import type { GuardPolicy } from '../policy/types.js';
+
+/** Streams a command writes to; injectable so tests read what a person would see. */
+export interface Io {
+  out: { write(text: string): unknown };
+  err: { write(text: string): unknown };
+}
+
+/** processIo is the terminal. */
+export const processIo: Io = { out: process.stdout, err: process.stderr };
+
+/** readText returns a file's text ("-" is stdin), or throws a DriftgateError naming the file. */
+export async function readText(path: string, what: string, code: 'DG_POLICY_UNREADABLE' | 'DG_USAGE' = 'DG_USAGE'): Promise<string> {
+  try {
+    if (path === '-') {
+      const chunks: Buffer[] = [];
+      for await (const chunk of process.stdin) chunks.push(Buffer.from(chunk as Uint8Array));
+      return Buffer.concat(chunks).toString('utf8');
+    }
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : describe(err);
+    throw new DriftgateError(code, `${what} ${path}: cannot read it (${reason})`, { cause: err });
+  }
+}
+
+/** readPolicyFile returns the validated GuardPolicy in a file. */
+export async function readPolicyFile(path: string): Promise<GuardPolicy> {
+  return loadPolicy(await readText(path, 'policy', 'DG_POLICY_UNREADABLE'), path);
+}
+
+/** parseNow returns the `--now` time, or throws naming the flag and the form to write. */
+export function parseNow(text: string | undefined, clock: () => Date = () => new Date()): Date {
+  if (text === undefined) return clock();
+  const ms = Date.parse(text);
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(text) || Number.isNaN(ms)) {
+    throw new DriftgateError('DG_USAGE', `--now "${text}" is not an RFC 3339 time; write e.g. 2026-11-24T03:00:00Z`);
+  }
+  return new Date(ms);
+}
+
+/** report writes an error for a person: one line (plus one per detail), never a stack trace. */
+export function report(io: Io, err: unknown): void {
+  io.err.write(`driftgate: ${describe(err)}\n`);
+}

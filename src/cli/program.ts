@@ -1,0 +1,36 @@
+/**
+ * The `driftgate` command. Each subcommand lives in its own file; this one only wires them and
+ * turns any failure into one line on stderr and a non-zero exit, never a stack trace.
+ */
+import { Command, CommanderError } from 'commander';
+import { certsCommand } from './certs.js';
+import { reviewCommand } from './review.js';
+import { serveCommand } from './serve.js';
+import { openTicketStore } from './stores.js';
+import { ticketsCommand } from './tickets.js';
+import { processIo, report } from './io.js';
+
+/** program returns the whole command tree (tests build it too). */
+export function program(): Command {
+  const root = new Command('driftgate')
+    .description('Kubernetes admission webhook that keeps GitOps honest: refuses live drift, lets time-bound break-glass through, records every bypass as a backport ticket')
+    .showHelpAfterError()
+    .exitOverride();
+  const openStore = async (spec: string) => (await openTicketStore(spec)).store;
+  for (const cmd of [serveCommand(), reviewCommand(), certsCommand(), ticketsCommand(openStore)]) root.addCommand(cmd.exitOverride());
+  return root;
+}
+
+/** run executes the CLI with the given arguments and returns the exit code. */
+export async function run(argv: string[]): Promise<number> {
+  try {
+    await program().parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    // commander has already printed its own usage errors (and --help / --version are not failures).
+    if (err instanceof CommanderError) return err.exitCode;
+    report(processIo, err);
+    return 1;
+  }
+}
+

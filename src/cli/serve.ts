@@ -1,0 +1,195 @@
+/**
+ * `driftgate serve`: the webhook. This file only reads flags and files, wires the parts together
+ * and handles process signals; the behaviour lives in src/server and src/decision.
+ */
+import { resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { writeCertificates } from '../certs/files.js';
+import { DriftgateError, describe } from '../errors.js';
+import { createAdmitter, type ParentLookup } from '../server/admit.js';
+import { createApp } from '../server/app.js';
+import { listenHttp, listenHttps } from '../server/https.js';
+import { createLogger, type Logger } from '../server/logger.js';
+import { createMetrics } from '../server/metrics.js';
+import { loadKeyPair, watchKeyPair } from '../server/tls.js';
+import type { TicketStore } from '../tickets/types.js';
+import { type Io, processIo, readPolicyFile } from './io.js';
+import { openTicketStore } from './stores.js';
+
+interface ServeOptions {
+  policy?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  port: string;
+  metricsPort: string;
+  host: string;
+  tickets?: string;
+  dev?: boolean;
+  logLevel: string;
+  certReloadInterval: string;
+  maxRecordTime: string;
+  kubeconfig?: string;
+  context?: string;
+}
+
+/** The embedded default of `--dev`: everything under one git-ignored folder of the working directory. */
+const DEV_DIR = '.driftgate';
+const DEV_POLICY = 'examples/policy.yaml';
+
+/** serveCommand returns the `serve` command. */
+export function serveCommand(io: Io = processIo): Command {
+  return new Command('serve')
+    .description('serve the validating (/validate) and mutating (/mutate) webhooks over HTTPS')
+    .option('--policy <file>', 'the GuardPolicy (YAML or JSON)')
+    .option('--tls-cert <file>', 'serving certificate (PEM); reloaded when the file changes')
+    .option('--tls-key <file>', 'serving private key (PEM)')
+    .option('--port <port>', 'HTTPS port for the webhooks and health checks', '8443')
+    .option('--metrics-port <port>', 'plain HTTP port for GET /metrics (0 picks a free port, -1 disables)', '9090')
+    .option('--host <address>', 'address to listen on', '0.0.0.0')
+    .option('--tickets <store>', 'where bypasses are recorded: journal:/path/tickets.jsonl or kubernetes (default: $DRIFTGATE_TICKETS)')
+    .option('--kubeconfig <file>', 'kubeconfig for parent lookups and the kubernetes store (default: in-cluster, then $KUBECONFIG)')
+    .option('--context <name>', 'kubeconfig context')
+    .option('--dev', `embedded default for a laptop: certificates in ${DEV_DIR}/certs, ${DEV_POLICY}, journal ${DEV_DIR}/tickets.jsonl, listening on 127.0.0.1`)
+    .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
+    .option('--cert-reload-interval <ms>', 'how often to check the certificate files for a new pair', '10000')
+    .option('--max-record-time <ms>', 'upper bound on recording a ticket before the bypass is refused', '8000')
+    .action(async (opts: ServeOptions) => {
+      await serve(opts, io);
+    });
+}
+
+function intFlag(name: string, text: string, min: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min) throw new DriftgateError('DG_USAGE', `--${name} "${text}" is not a whole number ≥ ${min}`);
+  return n;
+}
+
+async function serve(opts: ServeOptions, io: Io): Promise<void> {
+  const port = intFlag('port', opts.port, 0);
+  const metricsPort = intFlag('metrics-port', opts.metricsPort, -1);
+  const reloadMs = intFlag('cert-reload-interval', opts.certReloadInterval, 50);
+  const maxRecordMs = intFlag('max-record-time', opts.maxRecordTime, 1);
+  let host = opts.host;
+  let policyFile = opts.policy;
+  let certFile = opts.tlsCert;
+  let keyFile = opts.tlsKey;
+  let ticketsSpec = opts.tickets ?? process.env['DRIFTGATE_TICKETS'];
+
+  if (opts.dev === true) {
+    const certDir = resolve(DEV_DIR, 'certs');
+    if (certFile === undefined || keyFile === undefined) {
+      const written = await writeCertificates(certDir, ['localhost', '127.0.0.1'], 30, new Date());
+      certFile = written.paths.cert;
+      keyFile = written.paths.key;
+    }
+    policyFile ??= DEV_POLICY;
+    ticketsSpec ??= `journal:${resolve(DEV_DIR, 'tickets.jsonl')}`;
+    if (opts.host === '0.0.0.0') host = '127.0.0.1';
+  }
+  if (policyFile === undefined) throw new DriftgateError('DG_USAGE', '--policy is required (or --dev for the example policy)');
+  if (certFile === undefined || keyFile === undefined) {
+    throw new DriftgateError('DG_USAGE', '--tls-cert and --tls-key are required: the kube-apiserver only calls webhooks over HTTPS (make a pair with `driftgate certs generate`, or use --dev)');
+  }
+  if (ticketsSpec === undefined) throw new DriftgateError('DG_USAGE', '--tickets is required: journal:/path/tickets.jsonl or kubernetes (bypasses must be recorded somewhere)');
+
+  const logger = createLogger({ level: opts.logLevel });
+  const policy = await readPolicyFile(policyFile);
+  const pair = await loadKeyPair(certFile, keyFile);
+  const metrics = createMetrics();
+  metrics.certExpiry.set(pair.notAfter.getTime() / 1000);
+  metrics.policyInfo.set({ policy: policy.name, mode: policy.mode }, 1);
+  const opened = await openTicketStore(ticketsSpec, {
+    onWarning: (message) => logger.warn({ store: ticketsSpec }, message),
+    ...(opts.kubeconfig === undefined ? {} : { kubeconfig: opts.kubeconfig }),
+    ...(opts.context === undefined ? {} : { context: opts.context }),
+  });
+  const tickets: TicketStore = opened.store;
+  const parents: ParentLookup | undefined = opened.parents;
+
+  let ready = false;
+  const admitter = createAdmitter({
+    policy: () => policy,
+    now: () => new Date(),
+    tickets,
+    ...(parents === undefined ? {} : { parents }),
+    onParentError: (ref, err) => logger.warn({ parent: `${ref.namespace}/${ref.resource}/${ref.name}`, problem: describe(err) }, 'parent lookup failed; deciding without its break-glass window'),
+  });
+  const app = createApp({ admitter, logger, metrics, storeKind: opened.kind, ready: () => ready, maxRecordMs });
+  const webhook = await listenHttps(app, pair, port, host);
+  const watcher = watchKeyPair({
+    certFile,
+    keyFile,
+    initial: pair,
+    intervalMs: reloadMs,
+    onPair: (next) => {
+      webhook.setKeyPair(next);
+      metrics.certExpiry.set(next.notAfter.getTime() / 1000);
+      logger.info({ certFile, notAfter: next.notAfter.toISOString() }, 'serving certificate reloaded');
+    },
+    onError: (err) => logger.error({ certFile, keyFile, problem: describe(err) }, 'new serving certificate refused; keeping the previous one'),
+  });
+  const metricsListener =
+    metricsPort < 0
+      ? undefined
+      : await listenHttp(
+          (req, res) => {
+            if (req.method === 'GET' && req.url === '/metrics') {
+              metrics.registry.metrics().then(
+                (text) => res.writeHead(200, { 'Content-Type': metrics.registry.contentType }).end(text),
+                (err: unknown) => res.writeHead(500).end(describe(err)),
+              );
+            } else res.writeHead(404, { 'Content-Type': 'text/plain' }).end('driftgate serves GET /metrics here\n');
+          },
+          metricsPort,
+          host,
+        );
+  ready = true;
+  logger.info(
+    { port: webhook.port, metricsPort: metricsListener?.port, policy: policy.name, mode: policy.mode, tickets: tickets.describeStore(), certNotAfter: pair.notAfter.toISOString() },
+    'driftgate serving',
+  );
+  if (opts.dev === true) printDevHelp(io, webhook.port, certFile, tickets.describeStore(), metricsListener?.port);
+
+  await new Promise<void>((done) => {
+    const stop = (signal: string): void => {
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+      logger.info({ signal }, 'shutting down: finishing in-flight reviews');
+      ready = false;
+      watcher.stop();
+      void Promise.all([webhook.close(), metricsListener?.close()])
+        .then(() => tickets.close())
+        .catch((err: unknown) => logger.error({ problem: describe(err) }, 'error while shutting down'))
+        .finally(() => {
+          logger.info('stopped');
+          done();
+        });
+    };
+    const onTerm = (): void => stop('SIGTERM');
+    const onInt = (): void => stop('SIGINT');
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onInt);
+  });
+  // Ask nothing else to keep the process alive once the listeners are gone.
+  logger.flush?.();
+}
+
+function printDevHelp(io: Io, port: number, certFile: string, store: string, metricsPort: number | undefined): void {
+  const ca = resolve(certFile, '..', 'ca.crt');
+  io.err.write(
+    [
+      '',
+      `driftgate is serving https://127.0.0.1:${port} with the example policy (${DEV_POLICY}).`,
+      'Send it a review (a developer changing a memory limit in prod: refused):',
+      `  curl --cacert ${ca} -H 'Content-Type: application/json' --data @examples/reviews/memory-limit.json https://127.0.0.1:${port}/validate`,
+      'A responder under a break-glass window (let through, and recorded):',
+      `  curl --cacert ${ca} -H 'Content-Type: application/json' --data @examples/reviews/break-glass.json https://127.0.0.1:${port}/validate`,
+      `Tickets go to ${store}; read them with: npx driftgate tickets list --tickets ${store}`,
+      metricsPort === undefined ? '' : `Metrics: curl http://127.0.0.1:${metricsPort}/metrics`,
+      'Stop with Ctrl-C.',
+      '',
+    ].join('\n'),
+  );
+}
+
+export type { Logger };

@@ -1,0 +1,29 @@
+/**
+ * Opening the ticket store a `--tickets` flag names, and the Kubernetes client when one is
+ * configured (the parent lookup of `/scale` and friends needs it; a laptop run does without).
+ */
+import type { ParentLookup } from '../server/admit.js';
+import { JournalStore, parseTicketsSpec } from '../tickets/journal.js';
+import type { TicketStore } from '../tickets/types.js';
+import { DriftgateError } from '../errors.js';
+import { createKubeClient, loadKubeConfig, parentLookup, type KubeOptions } from '../kube/client.js';
+
+/** OpenedStore is a ticket store and, when a cluster is reachable by config, the parent lookup. */
+export interface OpenedStore {
+  store: TicketStore;
+  kind: 'journal' | 'kubernetes';
+  parents?: ParentLookup;
+}
+
+/** openTicketStore returns the store named by `spec` (journal:FILE or kubernetes). */
+export async function openTicketStore(spec: string, opts: KubeOptions & { onWarning?: (message: string) => void } = {}): Promise<OpenedStore> {
+  const parsed = parseTicketsSpec(spec);
+  const kubeWanted = opts.kubeconfig !== undefined || process.env['KUBERNETES_SERVICE_HOST'] !== undefined || parsed.kind === 'kubernetes';
+  const client = kubeWanted ? createKubeClient(loadKubeConfig(opts)) : undefined;
+  const parents = client === undefined ? undefined : parentLookup(client);
+  if (parsed.kind === 'journal') {
+    const store = await JournalStore.open(parsed.path, opts.onWarning === undefined ? {} : { onWarning: opts.onWarning });
+    return { store, kind: 'journal', ...(parents === undefined ? {} : { parents }) };
+  }
+  throw new DriftgateError('DG_USAGE', '--tickets kubernetes: not available in this build yet; use journal:/path/tickets.jsonl');
+}

@@ -1,0 +1,99 @@
+/**
+ * Break-glass windows: reading them off an object's annotations and checking them against the
+ * policy. Pure: `now` comes in. Every problem is reported at once, each naming the annotation,
+ * what is wrong and what to write instead, because the reader is a responder at 3 a.m.
+ */
+import type { KubeObject } from '../admission/types.js';
+import { formatDuration, parseDuration } from '../policy/duration.js';
+import type { BreakGlass } from '../policy/types.js';
+import { BREAK_GLASS_FOR, BREAK_GLASS_INCIDENT, BREAK_GLASS_REASON, BREAK_GLASS_UNTIL } from './annotations.js';
+import type { Window } from './types.js';
+
+/** WindowRead is what an object says about break-glass: nothing, a valid window, or problems. */
+export type WindowRead =
+  | { kind: 'none' }
+  | { kind: 'valid'; window: Window }
+  | { kind: 'invalid'; problems: string[]; expired: boolean };
+
+// RFC 3339 with a mandatory offset; Date.parse alone accepts "2026-11-24" and worse.
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** hasWindow tells whether an object carries any break-glass annotation at all. */
+export function hasWindow(obj: KubeObject | null | undefined): boolean {
+  const a = obj?.metadata?.annotations;
+  if (a === undefined) return false;
+  return [BREAK_GLASS_UNTIL, BREAK_GLASS_FOR, BREAK_GLASS_REASON, BREAK_GLASS_INCIDENT].some((k) => a[k] !== undefined);
+}
+
+/** formatTime returns an RFC 3339 UTC time to the second, the form driftgate writes and suggests. */
+export function formatTime(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+/**
+ * effectiveUntil returns the window's end in milliseconds: `break-glass-for` counts from `now`
+ * (the mutating webhook turns it into an absolute `until`, and a fresh `for` means a fresh window,
+ * so it wins over an older `until`).
+ */
+export function effectiveUntil(annotations: Record<string, string>, now: Date): number | undefined {
+  const forText = annotations[BREAK_GLASS_FOR];
+  if (forText !== undefined) {
+    const ms = parseDuration(forText.trim());
+    return ms === undefined ? undefined : Math.floor((now.getTime() + ms) / 1000) * 1000;
+  }
+  const untilText = annotations[BREAK_GLASS_UNTIL];
+  if (untilText === undefined || !RFC3339.test(untilText.trim())) return undefined;
+  const ms = Date.parse(untilText.trim());
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/** readWindow returns the window an object carries, checked against the policy at `now`. */
+export function readWindow(obj: KubeObject | null | undefined, policy: BreakGlass, now: Date): WindowRead {
+  if (!hasWindow(obj)) return { kind: 'none' };
+  const a = obj?.metadata?.annotations ?? {};
+  const problems: string[] = [];
+  let expired = false;
+  const maxEnd = now.getTime() + policy.maxDurationMs;
+
+  const forText = a[BREAK_GLASS_FOR];
+  const untilText = a[BREAK_GLASS_UNTIL];
+  if (forText !== undefined) {
+    const ms = parseDuration(forText.trim());
+    if (ms === undefined) {
+      problems.push(`${BREAK_GLASS_FOR} "${forText}" is not a duration; write e.g. 30m or 2h`);
+    } else if (ms > policy.maxDurationMs) {
+      problems.push(`${BREAK_GLASS_FOR} "${forText}" is longer than the policy's maximum of ${policy.maxDuration}; write at most ${policy.maxDuration}`);
+    }
+  } else if (untilText === undefined) {
+    problems.push(`${BREAK_GLASS_UNTIL}: missing; write an RFC 3339 time such as ${formatTime(now.getTime() + Math.min(policy.maxDurationMs, 3_600_000))}, or ${BREAK_GLASS_FOR}: 30m`);
+  } else {
+    const until = effectiveUntil(a, now);
+    if (until === undefined) {
+      problems.push(`${BREAK_GLASS_UNTIL} "${untilText}" is not an RFC 3339 time; write e.g. ${formatTime(now.getTime() + Math.min(policy.maxDurationMs, 3_600_000))}, or ${BREAK_GLASS_FOR}: 30m`);
+    } else if (until <= now.getTime()) {
+      expired = true;
+      problems.push(`${BREAK_GLASS_UNTIL} expired at ${formatTime(until)} (${formatDuration(now.getTime() - until)} ago); open a new window with a time after now, at most ${policy.maxDuration} ahead`);
+    } else if (until > maxEnd) {
+      problems.push(`${BREAK_GLASS_UNTIL} ${formatTime(until)} is ${formatDuration(until - now.getTime())} from now, beyond the policy's maximum of ${policy.maxDuration}; write a time no later than ${formatTime(maxEnd)}`);
+    }
+  }
+
+  const reason = (a[BREAK_GLASS_REASON] ?? '').trim();
+  if (reason === '') {
+    problems.push(`${BREAK_GLASS_REASON}: missing; say why the change cannot wait for Git, in at least ${policy.minReasonLength} characters`);
+  } else if (reason.length < policy.minReasonLength) {
+    problems.push(`${BREAK_GLASS_REASON} "${reason}" is ${reason.length} characters; the policy asks for at least ${policy.minReasonLength}`);
+  }
+
+  const incident = (a[BREAK_GLASS_INCIDENT] ?? '').trim();
+  if (incident === '') {
+    problems.push(`${BREAK_GLASS_INCIDENT}: missing; name the incident, matching ${policy.incidentPattern}`);
+  } else if (!policy.incident.test(incident)) {
+    problems.push(`${BREAK_GLASS_INCIDENT} "${incident}" does not match ${policy.incidentPattern}`);
+  }
+
+  if (problems.length > 0) return { kind: 'invalid', problems, expired };
+  const until = effectiveUntil(a, now);
+  if (until === undefined) return { kind: 'invalid', problems: [`${BREAK_GLASS_UNTIL}: unreadable`], expired };
+  return { kind: 'valid', window: { until: formatTime(until), reason, incident } };
+}

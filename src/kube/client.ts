@@ -1,0 +1,146 @@
+/**
+ * The Kubernetes API as driftgate uses it: a kubeconfig (in-cluster first), and a small typed GET
+ * and PATCH by resource path. Every client failure is translated here into a DriftgateError, so
+ * no raw client exception (which embeds bodies and headers) reaches a log or a person.
+ */
+import https from 'node:https';
+import http from 'node:http';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeObject } from '../admission/types.js';
+import type { ObjectRef } from '../decision/types.js';
+import { DriftgateError } from '../errors.js';
+
+/** KubeOptions select the cluster. */
+export interface KubeOptions {
+  kubeconfig?: string;
+  context?: string;
+}
+
+/** loadKubeConfig returns the kubeconfig: the named file, else in-cluster, else $KUBECONFIG/~/.kube/config. */
+export function loadKubeConfig(opts: KubeOptions = {}): KubeConfig {
+  const kc = new KubeConfig();
+  try {
+    if (opts.kubeconfig !== undefined) kc.loadFromFile(opts.kubeconfig);
+    else if (process.env['KUBERNETES_SERVICE_HOST'] !== undefined) kc.loadFromCluster();
+    else kc.loadFromDefault();
+    if (opts.context !== undefined) kc.setCurrentContext(opts.context);
+  } catch (err) {
+    throw new DriftgateError('DG_USAGE', `cannot load the kubeconfig${opts.kubeconfig === undefined ? '' : ` ${opts.kubeconfig}`}: ${(err as Error).message}`, { cause: err });
+  }
+  if (kc.getCurrentCluster() === null) {
+    throw new DriftgateError('DG_USAGE', 'the kubeconfig names no current cluster; pass --kubeconfig and --context');
+  }
+  return kc;
+}
+
+/** resourcePath returns the API path of a namespaced object (or of its collection when name is empty). */
+export function resourcePath(ref: Pick<ObjectRef, 'group' | 'version' | 'resource' | 'namespace' | 'name'>): string {
+  const base = ref.group === '' ? `/api/${ref.version}` : `/apis/${ref.group}/${ref.version}`;
+  const ns = ref.namespace === '' ? '' : `/namespaces/${encodeURIComponent(ref.namespace)}`;
+  const name = ref.name === '' ? '' : `/${encodeURIComponent(ref.name)}`;
+  return `${base}${ns}/${ref.resource}${name}`;
+}
+
+/** KubeRequest is one API call. */
+export interface KubeRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  path: string;
+  body?: unknown;
+  contentType?: string;
+  signal?: AbortSignal;
+}
+
+/** KubeClient sends API calls and returns parsed JSON bodies. */
+export interface KubeClient {
+  request<T>(req: KubeRequest): Promise<T>;
+  server: string;
+}
+
+/** createKubeClient returns a client over the kubeconfig's current cluster and user. */
+export function createKubeClient(kc: KubeConfig): KubeClient {
+  const cluster = kc.getCurrentCluster();
+  if (cluster === null) throw new DriftgateError('DG_USAGE', 'the kubeconfig names no current cluster');
+  const server = new URL(cluster.server);
+  // One keep-alive agent: parent lookups and ticket writes happen on the admission path.
+  const agentOptions: https.AgentOptions = { keepAlive: true, maxSockets: 32 };
+  let agent: https.Agent | http.Agent | undefined;
+
+  async function request<T>(req: KubeRequest): Promise<T> {
+    const options: https.RequestOptions = {
+      method: req.method,
+      hostname: server.hostname,
+      port: server.port === '' ? undefined : Number(server.port),
+      path: req.path,
+      headers: { Accept: 'application/json' },
+    };
+    await kc.applyToHTTPSOptions(options);
+    if (agent === undefined) {
+      agent =
+        server.protocol === 'https:'
+          ? new https.Agent({ ...agentOptions, ca: options.ca, cert: options.cert, key: options.key, rejectUnauthorized: options.rejectUnauthorized ?? true })
+          : new http.Agent(agentOptions);
+    }
+    options.agent = agent;
+    const body = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
+    if (body !== undefined) {
+      options.headers = { ...options.headers, 'Content-Type': req.contentType ?? 'application/json', 'Content-Length': String(body.length) };
+    }
+    const transport = server.protocol === 'https:' ? https : http;
+    return new Promise<T>((resolve, reject) => {
+      const r = transport.request({ ...options, ...(req.signal === undefined ? {} : { signal: req.signal }) }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) {
+            try {
+              resolve((text === '' ? {} : JSON.parse(text)) as T);
+            } catch (err) {
+              reject(new DriftgateError('DG_KUBE_UNREACHABLE', `${req.method} ${req.path}: the API answered something that is not JSON`, { cause: err }));
+            }
+            return;
+          }
+          reject(apiError(req, status, text));
+        });
+        res.on('error', (err) => reject(new DriftgateError('DG_KUBE_UNREACHABLE', `${req.method} ${req.path}: ${err.message}`, { cause: err })));
+      });
+      r.on('error', (err) => {
+        const name = (err as { name?: string }).name;
+        const code = name === 'AbortError' ? 'DG_TICKET_TIMEOUT' : 'DG_KUBE_UNREACHABLE';
+        reject(new DriftgateError(code, `${req.method} ${req.path}: the Kubernetes API at ${server.host} is unreachable (${err.message})`, { cause: err }));
+      });
+      if (body !== undefined) r.write(body);
+      r.end();
+    });
+  }
+  return { request, server: server.origin };
+}
+
+/** apiError turns an API failure into a DriftgateError with the status' own message only. */
+function apiError(req: KubeRequest, status: number, body: string): DriftgateError {
+  let message = `HTTP ${status}`;
+  try {
+    const parsed = JSON.parse(body) as { message?: unknown };
+    if (typeof parsed.message === 'string') message = parsed.message;
+  } catch {
+    // not a metav1.Status: keep the HTTP status alone (never echo an arbitrary body)
+  }
+  const where = `${req.method} ${req.path}`;
+  if (status === 404) return new DriftgateError('DG_KUBE_NOT_FOUND', `${where}: not found (${message})`);
+  if (status === 409) return new DriftgateError('DG_KUBE_CONFLICT', `${where}: conflict (${message})`);
+  if (status === 401 || status === 403) return new DriftgateError('DG_KUBE_FORBIDDEN', `${where}: forbidden (${message}); check driftgate's RBAC`);
+  return new DriftgateError('DG_KUBE_UNREACHABLE', `${where}: ${message}`);
+}
+
+/** parentLookup returns a ParentLookup-compatible function over the client: undefined when absent. */
+export function parentLookup(client: KubeClient): (ref: ObjectRef) => Promise<KubeObject | undefined> {
+  return async (ref) => {
+    try {
+      return await client.request<KubeObject>({ method: 'GET', path: resourcePath(ref), signal: AbortSignal.timeout(2_000) });
+    } catch (err) {
+      if (err instanceof DriftgateError && err.code === 'DG_KUBE_NOT_FOUND') return undefined;
+      throw err;
+    }
+  };
+}

@@ -1,0 +1,103 @@
+/**
+ * From text to a GuardPolicy: parse YAML or JSON, validate against the schema and the rules
+ * beyond it, apply defaults. Every problem is reported at once, in one DG_POLICY_INVALID error
+ * whose details name each field, so that fixing a policy takes one round, not one per typo.
+ * Reading the file is the CLI's job; this module only sees text.
+ */
+// The named export is the same class as ajv's default export; under NodeNext the default import
+// of this CommonJS package types as the module object, which is not constructable.
+import { Ajv, type ValidateFunction } from 'ajv';
+import { isScalar, parseAllDocuments, type Document } from 'yaml';
+import { DriftgateError } from '../errors.js';
+import { checkSemantics } from './checks.js';
+import { applyDefaults } from './defaults.js';
+import { describeErrors, report } from './messages.js';
+import { GUARD_POLICY_SCHEMA, type GuardPolicyDocument } from './schema.js';
+import type { GuardPolicy } from './types.js';
+
+let validator: ValidateFunction<GuardPolicyDocument> | undefined;
+
+// Compiled on first use, not on import, so importing the policy module has no side effects.
+function validate(): ValidateFunction<GuardPolicyDocument> {
+  // verbose: errors carry the offending value and their schema, which the messages quote.
+  validator ??= new Ajv({ allErrors: true, verbose: true, strict: true }).compile<GuardPolicyDocument>(
+    GUARD_POLICY_SCHEMA,
+  );
+  return validator;
+}
+
+function invalid(source: string, details: string[]): DriftgateError {
+  const count = details.length === 1 ? '1 problem' : `${details.length} problems`;
+  return new DriftgateError('DG_POLICY_INVALID', `${source}: the GuardPolicy is invalid (${count})`, { details });
+}
+
+/**
+ * parsePolicy returns the GuardPolicy a parsed document describes, defaults applied, or throws
+ * DG_POLICY_INVALID listing every problem. `source` names the document in the message.
+ */
+export function parsePolicy(doc: unknown, source = 'policy'): GuardPolicy {
+  const check = validate();
+  const valid = check(doc);
+  const problems = [...(valid ? [] : describeErrors(check.errors ?? [], doc)), ...checkSemantics(doc)];
+  if (valid && problems.length === 0) return applyDefaults(doc);
+  throw invalid(source, report(problems));
+}
+
+function lineColumn(text: string, offset: number): string {
+  const before = text.slice(0, offset).split('\n');
+  return `line ${before.length}, column ${(before.at(-1)?.length ?? 0) + 1}`;
+}
+
+function parseJson(text: string, source: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    // V8 appends "in JSON at position N (line L column C)"; the place is restated in our own form.
+    const position = /at position (\d+)/.exec(message)?.[1];
+    const where = position !== undefined ? lineColumn(text, Number(position)) : 'document';
+    const what = message.replace(/\s*(in JSON )?at position \d+.*$/, '');
+    throw invalid(source, [`${where}: ${what}; the file is not valid JSON`]);
+  }
+}
+
+function isEmpty(doc: Document.Parsed): boolean {
+  return doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null);
+}
+
+function parseYaml(text: string, source: string): unknown {
+  const docs = parseAllDocuments(text);
+  const errors = docs.flatMap((doc) => doc.errors);
+  if (errors.length > 0) {
+    throw invalid(
+      source,
+      errors.map((error) => {
+        const first = error.message.split('\n')[0] ?? error.message;
+        const what = first.replace(/ at line \d+, column \d+:?$/, '');
+        const at = error.linePos?.[0];
+        return at !== undefined ? `line ${at.line}, column ${at.col}: ${what}` : what;
+      }),
+    );
+  }
+  const present = docs.filter((doc) => !isEmpty(doc));
+  const [only] = present;
+  if (only === undefined) throw invalid(source, ['document: the file is empty; write a GuardPolicy, see examples/policy.yaml']);
+  if (present.length > 1) {
+    throw invalid(source, [`document: the file holds ${present.length} YAML documents; keep one GuardPolicy per file`]);
+  }
+  try {
+    return only.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    throw invalid(source, [`document: ${err instanceof Error ? err.message : String(err)}`]);
+  }
+}
+
+/**
+ * loadPolicy returns the GuardPolicy written in `text` (YAML, or JSON when it starts with "{"),
+ * defaults applied, or throws DG_POLICY_INVALID naming `source` and listing every problem.
+ */
+export function loadPolicy(text: string, source: string): GuardPolicy {
+  const body = text.replace(/^\uFEFF/, '');
+  const doc = body.trimStart().startsWith('{') ? parseJson(body, source) : parseYaml(body, source);
+  return parsePolicy(doc, source);
+}

@@ -1,0 +1,122 @@
+/**
+ * The one code path from a parsed AdmissionRequest to an AdmissionResponse, shared by the HTTPS
+ * server and the `review` CLI so that the two can never disagree. It is the only place where a
+ * bypass meets the ticket store: a bypass is answered `allowed: true` only after `record()` has
+ * resolved, and a store that fails or runs out of time turns it into a denial that says so.
+ */
+import type { AdmissionRequest, AdmissionResponse, KubeObject } from '../admission/types.js';
+import { allowed, denied, patched } from '../admission/respond.js';
+import { decide } from '../decision/decide.js';
+import { parentOf } from '../decision/parent.js';
+import type { Decision, ObjectRef } from '../decision/types.js';
+import { describe } from '../errors.js';
+import type { GuardPolicy } from '../policy/types.js';
+import type { TicketStore } from '../tickets/types.js';
+
+/** Outcome is the single label each request is counted under. */
+export type Outcome = 'allow' | 'deny' | 'bypass' | 'patch' | 'error';
+
+/** Admitted is the answer plus what logs and metrics need to know about it. */
+export interface Admitted {
+  response: AdmissionResponse;
+  decision: Decision;
+  outcome: Outcome;
+  /** The decision's allow/deny code, or 'break-glass' for a bypass, 'ticket-not-recorded' when the store failed. */
+  reasonCode: string;
+  ticketId?: string;
+  /** Set when the bypass could not be recorded: the store's error, for the log. */
+  storeError?: unknown;
+  /** Milliseconds the ticket store took, when it was called. */
+  recordMs?: number;
+}
+
+/** ParentLookup fetches the parent of a subresource request; undefined when it does not exist. */
+export type ParentLookup = (ref: ObjectRef) => Promise<KubeObject | undefined>;
+
+/** AdmitDeps are everything the admission path needs, passed in explicitly. */
+export interface AdmitDeps {
+  policy: () => GuardPolicy;
+  now: () => Date;
+  /** Absent in the offline `review`: the bypass is then answered as the server would once recorded. */
+  tickets?: TicketStore;
+  parents?: ParentLookup;
+  /** Called when a parent lookup fails; the decision then goes on without the parent (fail closed). */
+  onParentError?: (ref: ObjectRef, err: unknown) => void;
+}
+
+/** Admitter answers validating and mutating reviews. */
+export interface Admitter {
+  validate(request: AdmissionRequest, opts?: { deadlineMs?: number }): Promise<Admitted>;
+  mutate(request: AdmissionRequest): Promise<Admitted>;
+}
+
+/** createAdmitter returns an Admitter over the given dependencies. */
+export function createAdmitter(deps: AdmitDeps): Admitter {
+  async function decideWithParent(request: AdmissionRequest, now: Date): Promise<Decision> {
+    const policy = deps.policy();
+    const first = decide(request, policy, now);
+    // Only a refusal can change with the parent's window, so the common paths (the HPA scaling,
+    // delegated or unguarded writes) cost no API round trip.
+    const ref = parentOf(request);
+    if (first.kind !== 'deny' || ref === undefined || deps.parents === undefined) return first;
+    let parent: KubeObject | undefined;
+    try {
+      parent = await deps.parents(ref);
+    } catch (err) {
+      deps.onParentError?.(ref, err);
+      return first;
+    }
+    return parent === undefined ? first : decide(request, policy, now, parent);
+  }
+
+  return {
+    async validate(request, opts = {}) {
+      const now = deps.now();
+      const decision = await decideWithParent(request, now);
+      switch (decision.kind) {
+        case 'allow':
+          return { response: allowed(request.uid, { warnings: decision.warnings }), decision, outcome: 'allow', reasonCode: decision.code };
+        case 'deny':
+          return { response: denied(request.uid, decision.message, 403), decision, outcome: 'deny', reasonCode: decision.code };
+        case 'bypass':
+          break;
+      }
+      const ticketId = decision.ticket.id;
+      if (request.dryRun === true) {
+        const warnings = [...decision.warnings, `driftgate: dry run, nothing recorded; the real write will be recorded on ticket ${ticketId}`];
+        return { response: allowed(request.uid, { warnings }), decision, outcome: 'bypass', reasonCode: 'break-glass', ticketId };
+      }
+      if (deps.tickets === undefined) {
+        return { response: allowed(request.uid, { warnings: decision.warnings }), decision, outcome: 'bypass', reasonCode: 'break-glass', ticketId };
+      }
+      const started = performance.now();
+      try {
+        const signal = opts.deadlineMs === undefined ? undefined : AbortSignal.timeout(Math.max(1, opts.deadlineMs));
+        await deps.tickets.record(decision.ticket, signal === undefined ? {} : { signal });
+      } catch (err) {
+        const recordMs = performance.now() - started;
+        const message =
+          `[driftgate/ticket] this break-glass change was refused because it could not be recorded on backport ticket ${ticketId}: ${describe(err)}. ` +
+          'driftgate lets no bypass through unrecorded. Retry in a minute; if it keeps failing, the ticket store is down: tell the platform team (docs/operators.md, "ticket store failures").';
+        return { response: denied(request.uid, message, 503), decision, outcome: 'deny', reasonCode: 'ticket-not-recorded', ticketId, storeError: err, recordMs };
+      }
+      const recordMs = performance.now() - started;
+      return { response: allowed(request.uid, { warnings: decision.warnings, auditAnnotations: { 'backport-ticket': ticketId } }), decision, outcome: 'bypass', reasonCode: 'break-glass', ticketId, recordMs };
+    },
+
+    async mutate(request) {
+      const decision = decide(request, deps.policy(), deps.now());
+      // The mutating webhook never refuses: refusals are the validating webhook's, so that a
+      // request is denied once, with one message, after every mutation has run.
+      if (decision.kind === 'deny') {
+        return { response: allowed(request.uid), decision, outcome: 'allow', reasonCode: decision.code };
+      }
+      const ticketId = decision.kind === 'bypass' ? decision.ticket.id : undefined;
+      const reasonCode = decision.kind === 'bypass' ? 'break-glass' : decision.code;
+      if (decision.mutation.length === 0) {
+        return { response: allowed(request.uid), decision, outcome: 'allow', reasonCode, ...(ticketId === undefined ? {} : { ticketId }) };
+      }
+      return { response: patched(request.uid, decision.mutation), decision, outcome: 'patch', reasonCode, ...(ticketId === undefined ? {} : { ticketId }) };
+    },
+  };
+}

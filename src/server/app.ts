@@ -1,0 +1,181 @@
+/**
+ * The express app: a thin adapter. It reads the body, checks the content type and the envelope,
+ * hands the request to the admission path, writes the review, and counts and logs each request
+ * once. It holds no policy logic. Every reply, even to garbage, is an AdmissionReview, so the
+ * apiserver (and a person reading its log) sees a message rather than an opaque failure.
+ */
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { parseReview, uidOf } from '../admission/schema.js';
+import { errored, review } from '../admission/respond.js';
+import type { AdmissionRequest, AdmissionResponse } from '../admission/types.js';
+import { DriftgateError, describe, isDriftgateError } from '../errors.js';
+import type { Admitted, Admitter, Outcome } from './admit.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+import { httpStatusOf } from './status.js';
+
+/**
+ * The largest body accepted. The apiserver sends object and oldObject, and an object may be up to
+ * etcd's ~1.5 MiB limit (3 MiB for some stores): 12 MiB holds the worst real case with JSON
+ * overhead, and still refuses a 20 MiB body before parsing it.
+ */
+export const DEFAULT_BODY_LIMIT = 12 * 1024 * 1024;
+/** When the apiserver gives no ?timeout, it waits 10 s by default. */
+const DEFAULT_TIMEOUT_MS = 10_000;
+
+/** AppDeps are everything the app needs; nothing is read from the environment here. */
+export interface AppDeps {
+  admitter: Admitter;
+  logger: Logger;
+  metrics: Metrics;
+  /** Describes the ticket store for metrics (bounded: 'journal' or 'kubernetes'). */
+  storeKind: string;
+  ready: () => boolean;
+  bodyLimit?: number;
+  /** Upper bound on recording a ticket, whatever the apiserver's timeout. */
+  maxRecordMs?: number;
+}
+
+type Webhook = 'validate' | 'mutate';
+
+/** createApp returns the express application serving the webhook routes and health checks. */
+export function createApp(deps: AppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('query parser', 'simple');
+
+  app.get('/healthz', (_req, res) => {
+    res.type('text/plain').send('ok\n');
+  });
+  app.get('/readyz', (_req, res) => {
+    if (deps.ready()) res.type('text/plain').send('ok\n');
+    else res.status(503).type('text/plain').send('not ready\n');
+  });
+
+  const json = express.json({ limit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT, type: () => true, strict: false });
+  for (const webhook of ['validate', 'mutate'] as const) {
+    app.post(`/${webhook}`, requireJson, json, (req, res) => {
+      void handle(webhook, req, res);
+    });
+  }
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const webhook: Webhook = req.path === '/mutate' ? 'mutate' : 'validate';
+    badRequest(webhook, res, bodyError(err));
+  });
+  app.use((req, res) => {
+    res.status(404).type('text/plain').send(`no route ${req.method} ${req.path}; driftgate serves POST /validate, POST /mutate, GET /healthz, GET /readyz\n`);
+  });
+
+  async function handle(webhook: Webhook, req: Request, res: Response): Promise<void> {
+    const started = performance.now();
+    let request: AdmissionRequest;
+    try {
+      request = parseReview(req.body);
+    } catch (err) {
+      badRequest(webhook, res, err, uidOf(req.body));
+      return;
+    }
+    let outcome: Outcome = 'error';
+    let admitted: Admitted | undefined;
+    let response: AdmissionResponse;
+    try {
+      admitted =
+        webhook === 'mutate'
+          ? await deps.admitter.mutate(request)
+          : await deps.admitter.validate(request, { deadlineMs: recordDeadline(req.query['timeout'], deps.maxRecordMs) });
+      outcome = admitted.outcome;
+      response = admitted.response;
+      res.status(200).json(review(response));
+    } catch (err) {
+      // A bug, not a decision: refuse (the apiserver applies failurePolicy on top) and say so.
+      response = errored(request.uid, 500, `driftgate could not judge this request (internal error: ${describe(err)}); it is refused. Retry; if it persists, see driftgate's log for uid ${request.uid}`);
+      res.status(500).json(review(response));
+      deps.logger.error({ err, uid: request.uid }, 'internal error while deciding');
+    } finally {
+      const seconds = (performance.now() - started) / 1000;
+      deps.metrics.requests.inc({ webhook, operation: request.operation, decision: outcome });
+      deps.metrics.duration.observe({ webhook }, seconds);
+      if (admitted !== undefined) account(webhook, request, admitted, seconds);
+    }
+  }
+
+  function account(webhook: Webhook, request: AdmissionRequest, admitted: Admitted, seconds: number): void {
+    const m = deps.metrics;
+    if (webhook === 'validate') {
+      if (admitted.outcome === 'deny') m.denials.inc({ reason: admitted.reasonCode });
+      if (admitted.outcome === 'bypass' && request.dryRun !== true) m.bypasses.inc({ operation: request.operation });
+      if (admitted.recordMs !== undefined) m.storeDuration.observe({ store: deps.storeKind }, admitted.recordMs / 1000);
+      if (admitted.storeError !== undefined) m.storeFailures.inc({ store: deps.storeKind });
+    }
+    const line = {
+      webhook,
+      uid: request.uid,
+      user: request.userInfo.username,
+      groups: request.userInfo.groups ?? [],
+      operation: request.operation,
+      resource: `${request.resource.group === '' ? '' : `${request.resource.group}/`}${request.resource.resource}${request.subResource ? `/${request.subResource}` : ''}`,
+      namespace: request.namespace ?? '',
+      name: request.name ?? '',
+      dryRun: request.dryRun === true,
+      decision: admitted.outcome,
+      reason: admitted.reasonCode,
+      changedPaths: admitted.decision.changedPaths.slice(0, 20),
+      durationMs: Math.round(seconds * 1e6) / 1e3,
+      ...(admitted.ticketId === undefined ? {} : { ticket: admitted.ticketId }),
+      ...(admitted.storeError === undefined ? {} : { storeError: describe(admitted.storeError) }),
+    };
+    if (admitted.storeError !== undefined) deps.logger.error(line, 'bypass refused: ticket not recorded');
+    else deps.logger.info(line, 'decision');
+  }
+
+  function badRequest(webhook: Webhook, res: Response, err: unknown, uid = ''): void {
+    const code = isDriftgateError(err) ? err.code : undefined;
+    const status = httpStatusOf(code);
+    deps.metrics.badRequests.inc({ reason: code ?? 'DG_INTERNAL' });
+    deps.metrics.requests.inc({ webhook, operation: 'unknown', decision: 'error' });
+    deps.logger.warn({ webhook, uid, status, problem: describe(err) }, 'bad request');
+    res.status(status).json(review(errored(uid, status, describe(err))));
+  }
+
+  function requireJson(req: Request, res: Response, next: NextFunction): void {
+    const type = req.headers['content-type'] ?? '';
+    if (/^application\/json\s*(;|$)/i.test(type)) {
+      next();
+      return;
+    }
+    const webhook: Webhook = req.path === '/mutate' ? 'mutate' : 'validate';
+    // Drain the body so the keep-alive connection stays usable for the next review.
+    req.resume();
+    badRequest(webhook, res, new DriftgateError('DG_CONTENT_TYPE', `Content-Type "${type || '(none)'}" is not supported; send an AdmissionReview as application/json, as the kube-apiserver does`));
+  }
+
+  return app;
+}
+
+/** Turns body-parser's failures into errors a person can act on. */
+function bodyError(err: unknown): DriftgateError {
+  const e = err as { type?: string; limit?: number; message?: string };
+  if (e.type === 'entity.too.large') {
+    return new DriftgateError('DG_REVIEW_TOO_LARGE', `body is larger than the ${Math.round((e.limit ?? 0) / 1048576)} MiB limit; no Kubernetes object is that large, so this is not a review from the kube-apiserver`);
+  }
+  if (e.type === 'entity.parse.failed') return new DriftgateError('DG_REVIEW_INVALID', `body is not JSON: ${e.message ?? 'parse failed'}`);
+  if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') {
+    return new DriftgateError('DG_CONTENT_TYPE', `${e.message ?? 'unsupported encoding'}; send UTF-8 JSON`);
+  }
+  return new DriftgateError('DG_REVIEW_INVALID', `could not read the body: ${e.message ?? String(err)}`);
+}
+
+/**
+ * recordDeadline returns how long the ticket store may take: the apiserver's `?timeout=` less a
+ * margin for the answer to travel back (a fifth, at least 250 ms), capped by `maxRecordMs`.
+ */
+export function recordDeadline(timeout: unknown, maxRecordMs = 8_000): number {
+  let ms = DEFAULT_TIMEOUT_MS;
+  if (typeof timeout === 'string') {
+    const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(timeout.trim());
+    if (m !== null) ms = Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000);
+  }
+  const margin = Math.max(250, ms / 5);
+  return Math.max(1, Math.min(maxRecordMs, ms - margin));
+}

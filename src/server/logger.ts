@@ -1,0 +1,39 @@
+/**
+ * The decision log: pino JSON on stdout, one line per decision. Secret values never reach it
+ * (the diff redacts them before anything is decided), and the redact list below drops anything
+ * token-shaped that a future field might carry, as a second line of defence.
+ */
+import { pino, type DestinationStream, type Logger } from 'pino';
+
+export type { Logger };
+
+/** Paths pino censors wherever they appear in a log line. */
+export const REDACT_PATHS = [
+  'token',
+  '*.token',
+  'authorization',
+  '*.authorization',
+  'req.headers.authorization',
+  'headers.authorization',
+  'userInfo.extra',
+  '*.userInfo.extra',
+  'object.data',
+  'object.stringData',
+  'oldObject.data',
+  'oldObject.stringData',
+];
+
+/** createLogger returns the JSON logger, writing to `destination` (stdout when absent). */
+export function createLogger(opts: { level?: string; destination?: DestinationStream } = {}): Logger {
+  return pino(
+    {
+      name: 'driftgate',
+      level: opts.level ?? 'info',
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      base: { service: 'driftgate' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    opts.destination,
+  );
+}

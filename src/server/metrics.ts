@@ -1,0 +1,89 @@
+/**
+ * Prometheus metrics, each prefixed `driftgate_`. Labels hold only bounded values chosen by
+ * driftgate (webhook, operation, decision, reason code, store kind): never an object name, a
+ * namespace or a username, which a requester controls and which would explode cardinality.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+// The kube-apiserver's own apiserver_admission_webhook_admission_duration_seconds edges, so the
+// two histograms can be read side by side.
+export const APISERVER_BUCKETS = [0.005, 0.025, 0.1, 0.5, 1, 2.5, 10, 25];
+
+/** Metrics is every series driftgate exposes, in its own registry. */
+export interface Metrics {
+  registry: Registry;
+  requests: Counter<'webhook' | 'operation' | 'decision'>;
+  duration: Histogram<'webhook'>;
+  bypasses: Counter<'operation'>;
+  denials: Counter<'reason'>;
+  badRequests: Counter<'reason'>;
+  storeFailures: Counter<'store'>;
+  storeDuration: Histogram<'store'>;
+  certExpiry: Gauge;
+  policyInfo: Gauge<'policy' | 'mode'>;
+}
+
+/** createMetrics returns a fresh registry with every driftgate series (and Node's process metrics). */
+export function createMetrics(opts: { processMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'driftgate_' });
+  const registers = [registry];
+  return {
+    registry,
+    requests: new Counter({
+      name: 'driftgate_admission_requests_total',
+      help: 'Admission reviews answered, by webhook (validate|mutate), operation and decision (allow|deny|bypass|patch|error).',
+      labelNames: ['webhook', 'operation', 'decision'],
+      registers,
+    }),
+    duration: new Histogram({
+      name: 'driftgate_admission_duration_seconds',
+      help: 'Time from receiving a review to answering it, on the kube-apiserver webhook histogram edges.',
+      labelNames: ['webhook'],
+      buckets: APISERVER_BUCKETS,
+      registers,
+    }),
+    bypasses: new Counter({
+      name: 'driftgate_bypasses_total',
+      help: 'Writes let through under a break-glass window and recorded on a backport ticket.',
+      labelNames: ['operation'],
+      registers,
+    }),
+    denials: new Counter({
+      name: 'driftgate_denials_total',
+      help: 'Writes refused, by reason code (drift, break-glass-forbidden, break-glass-invalid, ticket-not-recorded).',
+      labelNames: ['reason'],
+      registers,
+    }),
+    badRequests: new Counter({
+      name: 'driftgate_bad_requests_total',
+      help: 'Requests refused before any decision: bad content type, not an AdmissionReview, too large.',
+      labelNames: ['reason'],
+      registers,
+    }),
+    storeFailures: new Counter({
+      name: 'driftgate_ticket_store_failures_total',
+      help: 'Bypasses refused because the ticket store failed or ran out of time (fail closed).',
+      labelNames: ['store'],
+      registers,
+    }),
+    storeDuration: new Histogram({
+      name: 'driftgate_ticket_store_duration_seconds',
+      help: 'Time the ticket store took to durably record a bypass.',
+      labelNames: ['store'],
+      buckets: [0.001, 0.005, 0.025, 0.1, 0.5, 1, 2.5, 10],
+      registers,
+    }),
+    certExpiry: new Gauge({
+      name: 'driftgate_certificate_expiry_timestamp_seconds',
+      help: 'Unix time at which the serving certificate in use expires.',
+      registers,
+    }),
+    policyInfo: new Gauge({
+      name: 'driftgate_policy_info',
+      help: 'The GuardPolicy in force (value 1), by name and mode.',
+      labelNames: ['policy', 'mode'],
+      registers,
+    }),
+  };
+}

@@ -1,0 +1,176 @@
+/**
+ * Tickets as a fold over events. Stores keep facts (a change happened, a decision was taken) and
+ * derive tickets from them, so that a retried or concurrent write can never leave a ticket
+ * half-updated: the journal appends events, the Kubernetes store will replay the same ones.
+ */
+import { OPERATIONS } from '../admission/types.js';
+import type { TicketChange, TicketDraft } from '../decision/types.js';
+import { DECISIONS, type Decision, type Resolution, type Ticket, type TicketEvent, type TicketFilter, type TicketState } from './types.js';
+
+const STATE_AFTER: Readonly<Record<Decision, TicketState>> = {
+  backport: 'backported',
+  revert: 'reverted',
+  accept: 'accepted',
+};
+
+/** stateAfter returns the state a ticket takes on `decision`. */
+export function stateAfter(decision: Decision): TicketState {
+  return STATE_AFTER[decision];
+}
+
+/**
+ * foldEvents returns the tickets the events describe, oldest first (by `openedAt`, then id).
+ * Changes are kept once per request uid, the first occurrence winning, because the apiserver
+ * retries calls. The first resolution of an open ticket wins; a later one is a lost race and is
+ * ignored. A change after a resolution reopens the ticket, since that decision did not cover it.
+ * A resolution for an unknown ticket is ignored.
+ */
+export function foldEvents(events: Iterable<TicketEvent>): Ticket[] {
+  const tickets = new Map<string, Ticket>();
+  const uids = new Map<string, Set<string>>();
+  for (const event of events) {
+    if (event.type === 'change') applyChange(tickets, uids, event.draft);
+    else applyResolution(tickets, event.id, event.resolution);
+  }
+  return [...tickets.values()].sort(byOpened);
+}
+
+function applyChange(tickets: Map<string, Ticket>, uids: Map<string, Set<string>>, draft: TicketDraft): void {
+  const change: TicketChange = structuredClone(draft.change);
+  const ticket = tickets.get(draft.id);
+  if (ticket === undefined) {
+    tickets.set(draft.id, {
+      id: draft.id,
+      object: structuredClone(draft.object),
+      window: structuredClone(draft.window),
+      state: 'open',
+      openedAt: change.at,
+      changes: [change],
+    });
+    uids.set(draft.id, new Set([change.requestUid]));
+    return;
+  }
+  const seen = uids.get(draft.id) ?? new Set<string>();
+  uids.set(draft.id, seen);
+  if (seen.has(change.requestUid)) return;
+  seen.add(change.requestUid);
+  ticket.changes.push(change);
+  if (earlier(change.at, ticket.openedAt)) ticket.openedAt = change.at;
+  if (ticket.resolution !== undefined) {
+    ticket.earlierResolutions = [...(ticket.earlierResolutions ?? []), ticket.resolution];
+    delete ticket.resolution;
+    ticket.state = 'open';
+  }
+}
+
+function applyResolution(tickets: Map<string, Ticket>, id: string, resolution: Resolution): void {
+  const ticket = tickets.get(id);
+  if (ticket === undefined || ticket.state !== 'open') return;
+  ticket.resolution = { ...resolution };
+  ticket.state = stateAfter(resolution.decision);
+}
+
+// Replicas' clocks and retries mean durable order need not be time order; compare instants.
+function earlier(a: string, b: string): boolean {
+  const ta = Date.parse(a);
+  const tb = Date.parse(b);
+  return Number.isFinite(ta) && Number.isFinite(tb) ? ta < tb : a < b;
+}
+
+function byOpened(a: Ticket, b: Ticket): number {
+  if (a.openedAt !== b.openedAt) return earlier(a.openedAt, b.openedAt) ? -1 : 1;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/** filterTickets returns the tickets matching every field of `filter`, in their order. */
+export function filterTickets(tickets: readonly Ticket[], filter: TicketFilter = {}): Ticket[] {
+  const since = filter.since?.getTime();
+  return tickets.filter(
+    (t) =>
+      (filter.state === undefined || t.state === filter.state) &&
+      (filter.namespace === undefined || t.object.namespace === filter.namespace) &&
+      (filter.incident === undefined || t.window.incident === filter.incident) &&
+      (since === undefined || t.changes.some((c) => Date.parse(c.at) >= since)),
+  );
+}
+
+/** CheckedEvent is an event that passed the shape check, or what was wrong with it. */
+export type CheckedEvent = { ok: true; event: TicketEvent } | { ok: false; problem: string };
+
+/**
+ * checkEvent returns the value as a TicketEvent when it has the shape one (every field a fold or
+ * a renderer reads), or the first problem found, naming the field.
+ */
+export function checkEvent(value: unknown): CheckedEvent {
+  if (!isRecord(value)) return fail('the event is not an object');
+  if (value['type'] === 'change') {
+    const problem = draftProblem(value['draft']);
+    return problem === undefined ? { ok: true, event: value as TicketEvent } : fail(problem);
+  }
+  if (value['type'] === 'resolve') {
+    const problem = nonEmpty(value, 'id', '') ?? resolutionProblem(value['resolution']);
+    return problem === undefined ? { ok: true, event: value as TicketEvent } : fail(problem);
+  }
+  return fail(`type is ${JSON.stringify(value['type'])}, not "change" or "resolve"`);
+}
+
+function fail(problem: string): CheckedEvent {
+  return { ok: false, problem };
+}
+
+function draftProblem(draft: unknown): string | undefined {
+  if (!isRecord(draft)) return 'draft is not an object';
+  const { object, window, change } = draft;
+  if (!isRecord(object)) return 'draft.object is not an object';
+  if (!isRecord(window)) return 'draft.window is not an object';
+  if (!isRecord(change)) return 'draft.change is not an object';
+  return (
+    nonEmpty(draft, 'id', 'draft.') ??
+    strings(object, ['group', 'version', 'resource', 'kind', 'namespace', 'name'], 'draft.object.') ??
+    optionalString(object, 'subResource', 'draft.object.') ??
+    strings(window, ['until', 'reason', 'incident'], 'draft.window.') ??
+    nonEmpty(change, 'requestUid', 'draft.change.') ??
+    strings(change, ['at', 'username'], 'draft.change.') ??
+    optionalString(change, 'subResource', 'draft.change.') ??
+    changeProblem(change)
+  );
+}
+
+function changeProblem(change: Record<string, unknown>): string | undefined {
+  const { groups, operation, patch, revert } = change;
+  if (!Array.isArray(groups) || !groups.every((g) => typeof g === 'string')) return 'draft.change.groups is not a list of strings';
+  if (!OPERATIONS.includes(operation as never)) return `draft.change.operation ${JSON.stringify(operation)} is not an admission operation`;
+  return opsProblem(patch, 'draft.change.patch') ?? opsProblem(revert, 'draft.change.revert');
+}
+
+function opsProblem(ops: unknown, field: string): string | undefined {
+  if (!Array.isArray(ops)) return `${field} is not a list`;
+  const bad = ops.findIndex((op) => !isRecord(op) || typeof op['op'] !== 'string' || typeof op['path'] !== 'string');
+  return bad === -1 ? undefined : `${field}[${bad}] is not a JSON Patch operation`;
+}
+
+function resolutionProblem(resolution: unknown): string | undefined {
+  if (!isRecord(resolution)) return 'resolution is not an object';
+  if (!DECISIONS.includes(resolution['decision'] as never)) {
+    return `resolution.decision ${JSON.stringify(resolution['decision'])} is not one of ${DECISIONS.join(', ')}`;
+  }
+  return strings(resolution, ['by', 'ref', 'at'], 'resolution.');
+}
+
+function strings(value: Record<string, unknown>, keys: readonly string[], prefix: string): string | undefined {
+  const bad = keys.find((k) => typeof value[k] !== 'string');
+  return bad === undefined ? undefined : `${prefix}${bad} is not a string`;
+}
+
+function nonEmpty(value: Record<string, unknown>, key: string, prefix: string): string | undefined {
+  const v = value[key];
+  return typeof v === 'string' && v !== '' ? undefined : `${prefix}${key} is not a non-empty string`;
+}
+
+function optionalString(value: Record<string, unknown>, key: string, prefix: string): string | undefined {
+  return value[key] === undefined || typeof value[key] === 'string' ? undefined : `${prefix}${key} is not a string`;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

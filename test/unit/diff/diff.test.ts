@@ -1,0 +1,56 @@
+import { describe, expect, test } from 'vitest';
+import type { KubeObject } from '../../../src/admission/types.js';
+import { leafPaths, normalizedDiff } from '../../../src/decision/diff.js';
+
+describe('leafPaths', () => {
+  test.each([
+    { name: 'a scalar is its own leaf', value: 3, want: [''] },
+    { name: 'an empty map or list is a leaf', value: { a: {}, b: [] }, want: ['/a', '/b'] },
+    { name: 'keys are sorted and escaped', value: { z: 1, 'a/b': { '~': null } }, want: ['/a~1b/~0', '/z'] },
+    { name: 'lists go by index', value: { c: ['x', { d: true }] }, want: ['/c/0', '/c/1/d'] },
+    { name: 'no value has no leaves', value: undefined, want: [''] },
+  ])('$name', ({ value, want }) => {
+    expect(leafPaths(value)).toEqual(want);
+  });
+});
+
+describe('normalizedDiff', () => {
+  test.each([
+    { name: 'no object on either side is no change', a: null, b: undefined },
+    { name: 'equal objects are no change', a: { kind: 'ConfigMap', data: { a: '1' } }, b: { data: { a: '1' }, kind: 'ConfigMap' } },
+  ])('$name', ({ a, b }) => {
+    expect(normalizedDiff(a, b)).toEqual({ patch: [], revert: [], paths: [] });
+  });
+
+  test('a scalar replaced by a map reports the old leaf and each new one', () => {
+    const a: KubeObject = { spec: { strategy: 'Recreate' } };
+    const b: KubeObject = { spec: { strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1 } } } };
+    expect(normalizedDiff(a, b)).toEqual({
+      patch: [{ op: 'replace', path: '/spec/strategy', value: { rollingUpdate: { maxSurge: 1 }, type: 'RollingUpdate' } }],
+      revert: [{ op: 'replace', path: '/spec/strategy', value: 'Recreate' }],
+      paths: ['/spec/strategy', '/spec/strategy/rollingUpdate/maxSurge', '/spec/strategy/type'],
+    });
+  });
+
+  test('a shortened list loses its tail last element first', () => {
+    const change = normalizedDiff({ args: ['a', 'b', 'c', 'd'] }, { args: ['a'] });
+    expect(change.patch).toEqual([
+      { op: 'remove', path: '/args/3' },
+      { op: 'remove', path: '/args/2' },
+      { op: 'remove', path: '/args/1' },
+    ]);
+    expect(change.revert).toEqual([
+      { op: 'add', path: '/args/1', value: 'b' },
+      { op: 'add', path: '/args/2', value: 'c' },
+      { op: 'add', path: '/args/3', value: 'd' },
+    ]);
+    expect(change.paths).toEqual(['/args/1', '/args/2', '/args/3']);
+  });
+
+  test('a value in the patch is a copy: changing it leaves the input alone', () => {
+    const b: KubeObject = { spec: { selector: { app: 'x' } } };
+    const op = normalizedDiff({}, b).patch[0];
+    (op as { value: Record<string, unknown> }).value['spec'] = 'changed';
+    expect(b).toEqual({ spec: { selector: { app: 'x' } } });
+  });
+});
