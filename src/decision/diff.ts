@@ -14,7 +14,7 @@ export interface Change {
   patch: JsonPatchOp[];
   /** RFC 6902 patch turning the normalized new object back into the old one. */
   revert: JsonPatchOp[];
-  /** JSON Pointers of every changed leaf (a scalar, or an empty map or list), in document order. */
+  /** JSON Pointers of every changed leaf (a scalar, or an empty map or list): keys sorted, lists by index. */
   paths: string[];
 }
 
@@ -26,7 +26,8 @@ export interface Change {
  * CREATE is `add "" <object>` (RFC 6902 §4.1: adding at the root makes the value the whole
  * document) and DELETE is `replace "" null`, the document becoming JSON null, which is how the
  * missing side is written. `remove ""` was not chosen: RFC 6902 does not say what document is
- * left after removing the root, so no tool can be relied on to read it as we mean it. `paths` lists every leaf of the object.
+ * left after removing the root, so no tool can be relied on to read it as we mean it.
+ * `paths` lists every leaf of the object.
  */
 export function normalizedDiff(oldObj: KubeObject | null | undefined, newObj: KubeObject | null | undefined): Change {
   const before = prepare(oldObj);
@@ -38,9 +39,13 @@ export function normalizedDiff(oldObj: KubeObject | null | undefined, newObj: Ku
   return { patch: forward.ops, revert: backward.ops, paths: [...new Set(forward.paths)] };
 }
 
-/** leafPaths returns the JSON Pointer of every leaf of `value` (a scalar, or an empty map or list), keys sorted. */
+/**
+ * leafPaths returns the JSON Pointer of every leaf of `value` (a scalar, or an empty map or
+ * list), keys sorted; none for undefined, which is no value at all.
+ */
 export function leafPaths(value: unknown): string[] {
   const out: string[] = [];
+  if (value === undefined) return out;
   collectLeaves(value, [], out);
   return out;
 }

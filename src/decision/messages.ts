@@ -106,6 +106,7 @@ export function invalidWindowMessage(request: AdmissionRequest, policy: GuardPol
 
 /** bypassWarning returns the warning kubectl shows a responder whose change was let through. */
 export function bypassWarning(ticket: string, incident: string, until: string, now: Date): string {
-  const left = formatDuration(Math.max(0, Date.parse(until) - now.getTime()));
+  // Whole minutes (at least one): a responder reads "29m left", not milliseconds.
+  const left = formatDuration(Math.max(60_000, Math.floor((Date.parse(until) - now.getTime()) / 60_000) * 60_000));
   return `driftgate: break-glass (${incident}, ${left} left) — this change is recorded on backport ticket ${ticket}; carry it into Git or revert it (driftgate tickets show ${ticket})`;
 }

@@ -8,7 +8,7 @@ describe('leafPaths', () => {
     { name: 'an empty map or list is a leaf', value: { a: {}, b: [] }, want: ['/a', '/b'] },
     { name: 'keys are sorted and escaped', value: { z: 1, 'a/b': { '~': null } }, want: ['/a~1b/~0', '/z'] },
     { name: 'lists go by index', value: { c: ['x', { d: true }] }, want: ['/c/0', '/c/1/d'] },
-    { name: 'no value has no leaves', value: undefined, want: [''] },
+    { name: 'no value has no leaves', value: undefined, want: [] },
   ])('$name', ({ value, want }) => {
     expect(leafPaths(value)).toEqual(want);
   });

@@ -89,10 +89,11 @@ describe('normalizedDiff properties', () => {
     );
   });
 
-  test('the same pair always gives the same bytes', () => {
+  test('the same pair gives the same bytes whatever order its keys were written in', () => {
     fc.assert(
       fc.property(side, side, (a, b) => {
-        expect(JSON.stringify(normalizedDiff(a, b))).toBe(JSON.stringify(normalizedDiff(structuredClone(a), structuredClone(b))));
+        const shuffled = normalizedDiff(reversedKeys(a) as KubeObject | null, reversedKeys(b) as KubeObject | null);
+        expect(JSON.stringify(shuffled)).toBe(JSON.stringify(normalizedDiff(a, b)));
       }),
       { numRuns: 300 },
     );
@@ -123,4 +124,10 @@ describe('normalizedDiff properties', () => {
 
 function base64Values(values: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, Buffer.from(v).toString('base64')]));
+}
+
+function reversedKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(reversedKeys);
+  if (typeof v !== 'object' || v === null) return v;
+  return Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, reversedKeys(x)]));
 }
