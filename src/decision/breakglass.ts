@@ -59,8 +59,8 @@ export function readWindow(obj: KubeObject | null | undefined, policy: BreakGlas
   const untilText = a[BREAK_GLASS_UNTIL];
   if (forText !== undefined) {
     const ms = parseDuration(forText.trim());
-    if (ms === undefined) {
-      problems.push(`${BREAK_GLASS_FOR} "${forText}" is not a duration; write e.g. 30m or 2h`);
+    if (ms === undefined || ms <= 0) {
+      problems.push(`${BREAK_GLASS_FOR} "${forText}" is not a positive duration; write e.g. 30m or 2h`);
     } else if (ms > policy.maxDurationMs) {
       problems.push(`${BREAK_GLASS_FOR} "${forText}" is longer than the policy's maximum of ${policy.maxDuration}; write at most ${policy.maxDuration}`);
     }

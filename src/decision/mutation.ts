@@ -21,7 +21,8 @@ export function mutationOf(request: AdmissionRequest, now: Date, ticketId?: stri
   const current = metadata.annotations ?? {};
   const wanted: Record<string, string> = { ...current };
   const forText = current[BREAK_GLASS_FOR];
-  if (forText !== undefined && parseDuration(forText.trim()) !== undefined) {
+  const forMs = forText === undefined ? undefined : parseDuration(forText.trim());
+  if (forMs !== undefined && forMs > 0) {
     const until = effectiveUntil(current, now);
     if (until !== undefined) {
       wanted[BREAK_GLASS_UNTIL] = formatTime(until);
