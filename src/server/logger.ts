@@ -27,7 +27,6 @@ export const REDACT_PATHS = [
 export function createLogger(opts: { level?: string; destination?: DestinationStream } = {}): Logger {
   return pino(
     {
-      name: 'driftgate',
       level: opts.level ?? 'info',
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       base: { service: 'driftgate' },

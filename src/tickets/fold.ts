@@ -1,7 +1,8 @@
 /**
  * Tickets as a fold over events. Stores keep facts (a change happened, a decision was taken) and
  * derive tickets from them, so that a retried or concurrent write can never leave a ticket
- * half-updated: the journal appends events, the Kubernetes store will replay the same ones.
+ * half-updated. The journal appends events and folds them; the Kubernetes store keeps one object
+ * per ticket and applies each change through the same rule (`withChange`).
  */
 import { OPERATIONS } from '../admission/types.js';
 import type { TicketChange, TicketDraft } from '../decision/types.js';
@@ -27,40 +28,48 @@ export function stateAfter(decision: Decision): TicketState {
  */
 export function foldEvents(events: Iterable<TicketEvent>): Ticket[] {
   const tickets = new Map<string, Ticket>();
-  const uids = new Map<string, Set<string>>();
   for (const event of events) {
-    if (event.type === 'change') applyChange(tickets, uids, event.draft);
+    if (event.type === 'change') applyChange(tickets, event.draft);
     else applyResolution(tickets, event.id, event.resolution);
   }
-  return [...tickets.values()].sort(byOpened);
+  return [...tickets.values()].sort(oldestFirst);
 }
 
-function applyChange(tickets: Map<string, Ticket>, uids: Map<string, Set<string>>, draft: TicketDraft): void {
-  const change: TicketChange = structuredClone(draft.change);
+function applyChange(tickets: Map<string, Ticket>, draft: TicketDraft): void {
   const ticket = tickets.get(draft.id);
-  if (ticket === undefined) {
-    tickets.set(draft.id, {
-      id: draft.id,
-      object: structuredClone(draft.object),
-      window: structuredClone(draft.window),
-      state: 'open',
-      openedAt: change.at,
-      changes: [change],
-    });
-    uids.set(draft.id, new Set([change.requestUid]));
-    return;
-  }
-  const seen = uids.get(draft.id) ?? new Set<string>();
-  uids.set(draft.id, seen);
-  if (seen.has(change.requestUid)) return;
-  seen.add(change.requestUid);
-  ticket.changes.push(change);
-  if (earlier(change.at, ticket.openedAt)) ticket.openedAt = change.at;
+  tickets.set(draft.id, ticket === undefined ? openTicket(draft) : withChange(ticket, structuredClone(draft.change)));
+}
+
+/** openTicket returns the open ticket a first change starts, sharing nothing with `draft`. */
+export function openTicket(draft: TicketDraft): Ticket {
+  const change: TicketChange = structuredClone(draft.change);
+  return {
+    id: draft.id,
+    object: structuredClone(draft.object),
+    window: structuredClone(draft.window),
+    state: 'open',
+    openedAt: change.at,
+    changes: [change],
+  };
+}
+
+/**
+ * withChange returns the ticket once `change` is on it: the very same ticket when a change with
+ * its request uid is already there (the apiserver retries calls; the first occurrence wins), else
+ * a new ticket with the change last, opened at the earliest instant, and reopened if it was
+ * resolved (that decision did not cover this change), the resolution kept in `earlierResolutions`.
+ * Both stores apply changes through it, so a journal and a cluster tell the same story.
+ */
+export function withChange(ticket: Ticket, change: TicketChange): Ticket {
+  if (ticket.changes.some((c) => c.requestUid === change.requestUid)) return ticket;
+  const next: Ticket = { ...ticket, changes: [...ticket.changes, change] };
+  if (earlier(change.at, ticket.openedAt)) next.openedAt = change.at;
   if (ticket.resolution !== undefined) {
-    ticket.earlierResolutions = [...(ticket.earlierResolutions ?? []), ticket.resolution];
-    delete ticket.resolution;
-    ticket.state = 'open';
+    next.earlierResolutions = [...(ticket.earlierResolutions ?? []), ticket.resolution];
+    delete next.resolution;
+    next.state = 'open';
   }
+  return next;
 }
 
 function applyResolution(tickets: Map<string, Ticket>, id: string, resolution: Resolution): void {
@@ -77,7 +86,8 @@ function earlier(a: string, b: string): boolean {
   return Number.isFinite(ta) && Number.isFinite(tb) ? ta < tb : a < b;
 }
 
-function byOpened(a: Ticket, b: Ticket): number {
+/** oldestFirst orders tickets by `openedAt` (as instants), then by id: the order `list()` promises. */
+export function oldestFirst(a: Ticket, b: Ticket): number {
   if (a.openedAt !== b.openedAt) return earlier(a.openedAt, b.openedAt) ? -1 : 1;
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }

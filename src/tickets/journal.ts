@@ -124,13 +124,11 @@ export class JournalStore implements TicketStore {
         throw err;
       });
       if (existing !== undefined && !existing.isFile()) throw new Error('it is not a regular file');
-      if (existing === undefined) {
-        await (await open(path, 'wx', 0o600)).close();
+      if (existing === undefined && (await createFile(path))) {
         // The file's name lives in its directory: without this fsync a crash can lose the whole journal.
         for (const dir of dirsToSync(path, firstCreated)) await syncDir(dir);
       }
     } catch (err) {
-      if (errnoCode(err) === 'EEXIST') return this.#create(); // another process created it first
       throw ioError(path, 'open the journal', err);
     }
     this.#created = true;
@@ -330,6 +328,17 @@ function dirsToSync(path: string, firstCreated: string | undefined): string[] {
     dirs.push(up);
   }
   return dirs;
+}
+
+// True when this call created the file; false when another process won the race to create it.
+async function createFile(path: string): Promise<boolean> {
+  try {
+    await (await open(path, 'wx', 0o600)).close();
+    return true;
+  } catch (err) {
+    if (errnoCode(err) === 'EEXIST') return false;
+    throw err;
+  }
 }
 
 async function syncDir(dir: string): Promise<void> {

@@ -1,7 +1,7 @@
-import { appendFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DriftgateError } from '../../../src/errors.js';
 import { JournalStore, parseTicketsSpec } from '../../../src/tickets/journal.js';
 import type { Resolution } from '../../../src/tickets/types.js';
@@ -94,6 +94,26 @@ describe('JournalStore', () => {
     expect(tickets).toHaveLength(7);
     expect(tickets.flatMap((t) => t.changes.map((c) => c.requestUid)).sort()).toEqual([...uids].sort());
     expect(warnings).toEqual([]);
+  });
+
+  it('writes changes that wait together in one write and one fsync (group commit)', async () => {
+    const store = await openStore();
+    await store.record(draft({ uid: 'warm-up' })); // opens the append handle
+    const handle = await open(path, 'r');
+    const proto = Object.getPrototypeOf(handle) as { sync(): Promise<void>; write(...args: unknown[]): Promise<unknown> };
+    await handle.close();
+    const syncs = vi.spyOn(proto, 'sync');
+    const writes = vi.spyOn(proto, 'write');
+    try {
+      await Promise.all(Array.from({ length: 50 }, (_, i) => store.record(draft({ uid: `u${i}` }))));
+      expect(syncs.mock.calls.length).toBeGreaterThanOrEqual(1);
+      expect(syncs.mock.calls.length).toBeLessThanOrEqual(2);
+      expect(writes.mock.calls.length).toBeLessThanOrEqual(2);
+    } finally {
+      syncs.mockRestore();
+      writes.mockRestore();
+    }
+    expect((await store.get(draft().id)).changes).toHaveLength(51);
   });
 
   it('skips a torn last line with a warning naming it, then appends on a fresh line', async () => {
@@ -196,7 +216,7 @@ describe('JournalStore', () => {
     const store = new JournalStore({ path });
     const err = await rejection(store.record(draft()));
     expect(err.code).toBe('DG_JOURNAL_IO');
-    expect(err.message).toMatch(new RegExp(`^${path}: could not append the ticket: E`));
+    expect(err.message).toMatch(new RegExp(`^${path}: could not append the ticket: E(EXIST|NOTDIR)`));
     expect(err.cause).toBeInstanceOf(Error);
   });
 
@@ -222,10 +242,10 @@ describe('JournalStore', () => {
     const store = await openStore();
     const controller = new AbortController();
     const first = store.record(draft({ uid: 'u1' }));
-    const second = store.record(draft({ uid: 'u2' }), { signal: controller.signal });
+    const second = rejection(store.record(draft({ uid: 'u2' }), { signal: controller.signal }));
     controller.abort();
     await first;
-    expect((await rejection(second)).code).toBe('DG_TICKET_TIMEOUT');
+    expect((await second).code).toBe('DG_TICKET_TIMEOUT');
     expect((await store.get(draft().id)).changes.map((c) => c.requestUid)).toEqual(['u1']);
   });
 

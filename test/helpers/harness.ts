@@ -1,0 +1,73 @@
+/**
+ * A whole webhook in-process, built as `driftgate serve` builds it (real admitter, real journal
+ * in a temporary directory, real metrics and logger), except that the clock is fixed and the
+ * ticket store's behaviour is the test's to choose.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type express from 'express';
+import { createAdmitter } from '../../src/server/admit.js';
+import { createApp } from '../../src/server/app.js';
+import { createLogger } from '../../src/server/logger.js';
+import { createMetrics, type Metrics } from '../../src/server/metrics.js';
+import { JournalStore } from '../../src/tickets/journal.js';
+import { ControlledStore, FIXED_NOW, LogSink, fixturePolicy } from './webhook.js';
+
+/** Harness is a running webhook and everything a test reads back from it. */
+export interface Harness {
+  app: express.Express;
+  /** Plain HTTP over loopback: one server for the whole test, so "keeps serving" means something. */
+  server: Server;
+  port: number;
+  sink: LogSink;
+  metrics: Metrics;
+  store: ControlledStore;
+  journalPath: string;
+  /** One timeline: the store's `record called/resolved <uid>` and the server's `response sent <path>`. */
+  events: string[];
+  /** What /readyz reports. */
+  ready: { value: boolean };
+  close(): Promise<void>;
+}
+
+/** startHarness returns a webhook listening on a free loopback port. */
+export async function startHarness(): Promise<Harness> {
+  const dir = await mkdtemp(join(tmpdir(), 'driftgate-http-'));
+  const journalPath = join(dir, 'tickets.jsonl');
+  const events: string[] = [];
+  const journal = await JournalStore.open(journalPath, { onWarning: () => undefined });
+  const store = new ControlledStore(journal, events);
+  const policy = fixturePolicy();
+  const sink = new LogSink();
+  const logger = createLogger({ destination: sink });
+  const metrics = createMetrics({ processMetrics: false });
+  const ready = { value: true };
+  const admitter = createAdmitter({ policy: () => policy, now: () => FIXED_NOW, tickets: store });
+  const app = createApp({ admitter, logger, metrics, storeKind: 'journal', ready: () => ready.value });
+  const server = createServer((req, res) => {
+    res.once('finish', () => events.push(`response sent ${req.url ?? ''}`));
+    app(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    app,
+    server,
+    port,
+    sink,
+    metrics,
+    store,
+    journalPath,
+    events,
+    ready,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await journal.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
