@@ -4,8 +4,8 @@
  */
 import type { ParentLookup } from '../server/admit.js';
 import { JournalStore, parseTicketsSpec } from '../tickets/journal.js';
+import { KubernetesStore } from '../tickets/kubernetes.js';
 import type { TicketStore } from '../tickets/types.js';
-import { DriftgateError } from '../errors.js';
 import { createKubeClient, loadKubeConfig, parentLookup, type KubeOptions } from '../kube/client.js';
 
 /** OpenedStore is a ticket store and, when a cluster is reachable by config, the parent lookup. */
@@ -15,15 +15,20 @@ export interface OpenedStore {
   parents?: ParentLookup;
 }
 
-/** openTicketStore returns the store named by `spec` (journal:FILE or kubernetes). */
+/** openTicketStore returns the store named by `spec` (journal:FILE, kubernetes or kubernetes:NAMESPACE). */
 export async function openTicketStore(spec: string, opts: KubeOptions & { onWarning?: (message: string) => void } = {}): Promise<OpenedStore> {
   const parsed = parseTicketsSpec(spec);
-  const kubeWanted = opts.kubeconfig !== undefined || process.env['KUBERNETES_SERVICE_HOST'] !== undefined || parsed.kind === 'kubernetes';
-  const client = kubeWanted ? createKubeClient(loadKubeConfig(opts)) : undefined;
-  const parents = client === undefined ? undefined : parentLookup(client);
-  if (parsed.kind === 'journal') {
-    const store = await JournalStore.open(parsed.path, opts.onWarning === undefined ? {} : { onWarning: opts.onWarning });
-    return { store, kind: 'journal', ...(parents === undefined ? {} : { parents }) };
+  if (parsed.kind === 'kubernetes') {
+    const client = createKubeClient(loadKubeConfig(opts));
+    const store = new KubernetesStore({
+      client,
+      ...(parsed.namespace === undefined ? {} : { namespace: parsed.namespace }),
+      ...(opts.onWarning === undefined ? {} : { onWarning: opts.onWarning }),
+    });
+    return { store, kind: 'kubernetes', parents: parentLookup(client) };
   }
-  throw new DriftgateError('DG_USAGE', '--tickets kubernetes: not available in this build yet; use journal:/path/tickets.jsonl');
+  const kubeWanted = opts.kubeconfig !== undefined || process.env['KUBERNETES_SERVICE_HOST'] !== undefined;
+  const parents = kubeWanted ? parentLookup(createKubeClient(loadKubeConfig(opts))) : undefined;
+  const store = await JournalStore.open(parsed.path, opts.onWarning === undefined ? {} : { onWarning: opts.onWarning });
+  return { store, kind: 'journal', ...(parents === undefined ? {} : { parents }) };
 }

@@ -75,6 +75,7 @@ export function watchKeyPair(opts: {
   async function check(): Promise<void> {
     try {
       const pair = await loadKeyPair(opts.certFile, opts.keyFile);
+      lastBad = ''; // a good read ends the bad episode: the next bad pair is news again
       if (pair.fingerprint === current.fingerprint) return;
       current = pair;
       lastBad = '';

@@ -268,12 +268,22 @@ export class JournalStore implements TicketStore {
   }
 }
 
-/** TicketsSpec is a parsed `--tickets` flag. */
-export type TicketsSpec = { kind: 'journal'; path: string } | { kind: 'kubernetes' };
+/** TicketsSpec is a parsed `--tickets` flag; a kubernetes spec without a namespace means the store's default. */
+export type TicketsSpec = { kind: 'journal'; path: string } | { kind: 'kubernetes'; namespace?: string };
 
-/** parseTicketsSpec returns where `--tickets journal:FILE|kubernetes` says tickets live, or throws DG_USAGE. */
+/** parseTicketsSpec returns where `--tickets journal:FILE|kubernetes[:NAMESPACE]` says tickets live, or throws DG_USAGE. */
 export function parseTicketsSpec(spec: string): TicketsSpec {
   if (spec === 'kubernetes') return { kind: 'kubernetes' };
+  const kube = 'kubernetes:';
+  if (spec.startsWith(kube)) {
+    const namespace = spec.slice(kube.length);
+    // Checked here: an invalid name would otherwise surface only as an API error on the first bypass.
+    if (/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)) return { kind: 'kubernetes', namespace };
+    throw new DriftgateError(
+      'DG_USAGE',
+      `--tickets ${JSON.stringify(spec)}: ${JSON.stringify(namespace)} is not a namespace name (lowercase letters, digits and '-', at most 63); use kubernetes:NAMESPACE`,
+    );
+  }
   const prefix = 'journal:';
   if (spec.startsWith(prefix) && spec.length > prefix.length) return { kind: 'journal', path: spec.slice(prefix.length) };
   throw new DriftgateError('DG_USAGE', `--tickets ${JSON.stringify(spec)}: use journal:/path/to/tickets.jsonl or kubernetes`);

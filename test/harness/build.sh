@@ -48,8 +48,10 @@ done
 # The stamp identifies everything that goes into the big binaries. If it differs from the
 # one stored with the binaries, they are rebuilt.
 STAMP="$( { cat go.mod go.sum; echo "$GO_VERSION $LDFLAGS"; } | sha256sum | cut -d' ' -f1)"
+# (A binary is moved into place only after a successful build from these inputs.)
 if [[ "$(cat "$OUT/.stamp" 2>/dev/null || true)" != "$STAMP" ]]; then
-  rm -f "$OUT/kube-apiserver" "$OUT/etcd" "$OUT/kubectl" "$OUT/.stamp"
+  rm -f "$OUT/kube-apiserver" "$OUT/etcd" "$OUT/kubectl"
+  echo "$STAMP" > "$OUT/.stamp"
 fi
 
 # binary name -> package
@@ -68,7 +70,6 @@ if ((${#missing[@]})); then
   log "building ${missing[*]} (kubernetes $K8S_VERSION, etcd $ETCD_VERSION, $GO_VERSION) into $OUT"
   log "a cold build takes many minutes on 2 cores"
   start=$(date +%s)
-  go mod download
   for bin in "${missing[@]}"; do
     tmp="$OUT/.tmp-$bin"
     rm -f "$tmp"
@@ -78,7 +79,6 @@ if ((${#missing[@]})); then
   done
   log "built ${missing[*]} in $(( $(date +%s) - start ))s"
 fi
-echo "$STAMP" > "$OUT/.stamp"
 
 # The launcher is small: always hand it to `go build`, which relinks only when its
 # sources changed.

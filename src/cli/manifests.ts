@@ -1,0 +1,124 @@
+/**
+ * `driftgate manifests`: prints the webhook configurations a GuardPolicy needs, so that what the
+ * apiserver sends to driftgate is derived from the policy instead of kept in step with it by hand.
+ * This file reads the flags and files; the rendering lives in src/manifests.
+ */
+import { Command } from 'commander';
+import { DriftgateError } from '../errors.js';
+import { renderManifestsYaml, renderWebhooks, type RenderOptions, type WebhookTarget } from '../manifests/render.js';
+import { type Io, processIo, readPolicyFile, readText } from './io.js';
+
+interface ManifestsOptions {
+  policy: string;
+  url?: string;
+  service?: string;
+  caBundle?: string;
+  caBundleBase64?: string;
+  caInjectFrom?: string;
+}
+
+const DNS_LABEL = '[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?';
+const SERVICE = new RegExp(`^(${DNS_LABEL})/(${DNS_LABEL})(?::(\\d+))?$`);
+const CERTIFICATE_REF = new RegExp(`^${DNS_LABEL}/${DNS_LABEL}(\\.${DNS_LABEL})*$`);
+
+/** manifestsCommand returns the `manifests` command. */
+export function manifestsCommand(io: Io = processIo): Command {
+  return new Command('manifests')
+    .description('print the ValidatingWebhookConfiguration and MutatingWebhookConfiguration that send the policy\'s guarded writes to driftgate')
+    .requiredOption('--policy <file>', 'the GuardPolicy (YAML or JSON) driftgate serves')
+    .option('--url <url>', 'base https URL the apiserver calls (/validate and /mutate are appended), e.g. https://127.0.0.1:8443')
+    .option('--service <ns/name[:port]>', 'in-cluster Service the apiserver calls, e.g. driftgate-system/driftgate (port 443 by default)')
+    .option('--ca-bundle <file>', 'PEM file of the CA that signed the serving certificate (ca.crt), or - for stdin')
+    .option('--ca-bundle-base64 <string>', 'the same CA, already base64-encoded (as `driftgate certs generate` prints it)')
+    .option('--ca-inject-from <ns/certificate>', 'leave caBundle to cert-manager, from this Certificate, e.g. driftgate-system/driftgate-tls')
+    .action(async (opts: ManifestsOptions) => {
+      const target = targetOf(opts);
+      const { caBundle, options } = await caOf(opts);
+      const policy = await readPolicyFile(opts.policy);
+      const objects = renderWebhooks(policy, target, caBundle, options);
+      const header = [
+        `# Webhook configurations for GuardPolicy "${policy.name}" (${opts.policy}), rendered by \`driftgate manifests\`.`,
+        '# Render and apply them again whenever the policy\'s namespaces or resources change.',
+        '# Apply them only once the driftgate Deployment is ready: with failurePolicy Fail, every',
+        '# guarded write is refused while the webhook does not answer.',
+      ];
+      io.out.write(`${header.join('\n')}\n${renderManifestsYaml(objects)}`);
+    });
+}
+
+function usage(message: string): DriftgateError {
+  return new DriftgateError('DG_USAGE', message);
+}
+
+function targetOf(opts: ManifestsOptions): WebhookTarget {
+  if ((opts.url === undefined) === (opts.service === undefined)) {
+    throw usage('give exactly one of --url (an https URL the apiserver can reach) and --service (NS/NAME[:PORT] of the in-cluster Service)');
+  }
+  if (opts.url !== undefined) return { url: checkUrl(opts.url) };
+  const service = opts.service ?? '';
+  const match = SERVICE.exec(service);
+  const [, namespace, , name, , portText] = match ?? [];
+  if (namespace === undefined || name === undefined) {
+    throw usage(`--service "${service}" is not NAMESPACE/NAME[:PORT]; write e.g. driftgate-system/driftgate or driftgate-system/driftgate:443`);
+  }
+  if (portText === undefined) return { service: { namespace, name } };
+  const port = Number(portText);
+  if (!(port >= 1 && port <= 65535)) throw usage(`--service "${service}": port ${portText} is not from 1 to 65535`);
+  return { service: { namespace, name, port } };
+}
+
+function checkUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw usage(`--url "${text}" is not a URL; write e.g. https://127.0.0.1:8443`);
+  }
+  if (url.protocol !== 'https:') throw usage(`--url "${text}": the kube-apiserver only calls webhooks over https; write https://…`);
+  // The apiserver refuses these in a webhook URL; say so here rather than at kubectl apply.
+  if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '' || text.includes('#') || text.includes('?')) {
+    throw usage(`--url "${text}": the apiserver refuses a user, a query or a fragment in a webhook URL; give scheme, host, port and at most a path prefix`);
+  }
+  if (/\/(validate|mutate)\/?$/.test(url.pathname)) {
+    throw usage(`--url "${text}": give the base URL; driftgate appends /validate and /mutate itself`);
+  }
+  return `${url.origin}${url.pathname === '/' ? '' : url.pathname}`;
+}
+
+async function caOf(opts: ManifestsOptions): Promise<{ caBundle: string; options: RenderOptions }> {
+  const given = [opts.caBundle, opts.caBundleBase64, opts.caInjectFrom].filter((value) => value !== undefined);
+  if (given.length !== 1) {
+    throw usage('give exactly one of --ca-bundle (the CA PEM file), --ca-bundle-base64 (the same, base64) and --ca-inject-from (cert-manager fills it in)');
+  }
+  if (opts.caBundle !== undefined) {
+    const pem = await readText(opts.caBundle, '--ca-bundle');
+    return { caBundle: Buffer.from(checkPem(pem, `--ca-bundle ${opts.caBundle}`), 'utf8').toString('base64'), options: {} };
+  }
+  if (opts.caBundleBase64 !== undefined) {
+    const text = opts.caBundleBase64.trim();
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || text.length % 4 !== 0) {
+      throw usage('--ca-bundle-base64: not base64; pass the PEM file with --ca-bundle ca.crt, or encode it with base64 -w0 ca.crt');
+    }
+    checkPem(Buffer.from(text, 'base64').toString('utf8'), '--ca-bundle-base64 (decoded)');
+    return { caBundle: text, options: {} };
+  }
+  const ref = opts.caInjectFrom ?? '';
+  if (!CERTIFICATE_REF.test(ref)) {
+    throw usage(`--ca-inject-from "${ref}" is not NAMESPACE/CERTIFICATE; write e.g. driftgate-system/driftgate-tls`);
+  }
+  return { caBundle: '', options: { caInjectFrom: ref } };
+}
+
+/**
+ * checkPem returns `pem` when it holds a PEM certificate and no private key: a caBundle that is
+ * not a certificate makes every call fail, and with failurePolicy Fail every guarded write with it.
+ */
+function checkPem(pem: string, what: string): string {
+  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) {
+    throw usage(`${what} holds a private key; pass only the CA certificate (ca.crt), never a key`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----') || !pem.includes('-----END CERTIFICATE-----')) {
+    throw usage(`${what} holds no PEM certificate; pass the CA certificate (ca.crt) that signed the serving certificate`);
+  }
+  return pem;
+}

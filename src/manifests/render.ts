@@ -1,0 +1,371 @@
+/**
+ * The two admissionregistration.k8s.io/v1 webhook configurations that send a GuardPolicy's writes
+ * to driftgate. They are rendered from the policy rather than shipped as static files because
+ * their namespace selection and rules must say what the policy says: a static file drifts from the
+ * policy, and then either driftgate never sees a guarded write or it slows writes it never guards.
+ *
+ * The configurations are narrower than `decide()` on purpose: kube-system, the other system
+ * namespaces and driftgate's own namespace never reach driftgate, even under `namespaces: ["*"]`.
+ * A webhook with failurePolicy Fail that guards the namespace it runs in (or the control plane's)
+ * can lock a cluster out of repairing it; and driftgate records its tickets in its own namespace,
+ * so guarding it would send driftgate's own writes back to driftgate.
+ */
+import { stringify } from 'yaml';
+import type { Operation } from '../admission/types.js';
+import { DriftgateError } from '../errors.js';
+import { matchesResource } from '../policy/match.js';
+import type { GuardPolicy, ResourceRule } from '../policy/types.js';
+
+/** The label the apiserver sets on every Namespace to its name; no client can change it. */
+export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
+
+/** The namespace the shipped manifests install driftgate into. */
+export const DRIFTGATE_NAMESPACE = 'driftgate-system';
+
+/** NEVER_GUARDED lists the namespaces the rendered webhooks never select, whatever the policy says. */
+export const NEVER_GUARDED: readonly string[] = ['kube-system', 'kube-public', 'kube-node-lease', DRIFTGATE_NAMESPACE];
+
+/** The annotation cert-manager's cainjector reads to fill in each webhook's caBundle. */
+export const CA_INJECT_ANNOTATION = 'cert-manager.io/inject-ca-from';
+
+/**
+ * Subresources the apiserver reaches with CONNECT (streams rather than objects). Their rules get
+ * CONNECT as well; other rules leave it out so the apiserver does not call driftgate for, say, a
+ * `kubectl port-forward` to a pod the policy never named.
+ */
+const CONNECT_SUBRESOURCES = new Set(['exec', 'attach', 'portforward', 'proxy']);
+
+const VALIDATE_OPERATIONS: Operation[] = ['CREATE', 'UPDATE', 'DELETE'];
+// The mutating webhook only rewrites window annotations on the object itself: a DELETE has nothing
+// to patch, and a subresource request (a Scale, an Eviction) carries no annotations to rewrite.
+const MUTATE_OPERATIONS: Operation[] = ['CREATE', 'UPDATE'];
+
+// Short, because the apiserver holds the write (and its API Priority and Fairness seat) for as
+// long as it waits. driftgate answers in milliseconds; only recording a ticket may take longer,
+// and the server bounds that by the `?timeout=` the apiserver sends, so a slow store becomes a
+// clear denial from driftgate rather than an opaque timeout.
+const TIMEOUT_SECONDS = 5;
+
+/** WebhookTarget says where the apiserver calls driftgate: a base URL, or an in-cluster Service. */
+export type WebhookTarget = { url: string } | { service: { namespace: string; name: string; port?: number } };
+
+/** RuleWithOperations is one admissionregistration.k8s.io/v1 rule. */
+export interface RuleWithOperations {
+  operations: Operation[];
+  apiGroups: string[];
+  apiVersions: string[];
+  resources: string[];
+  scope: 'Namespaced' | 'Cluster';
+}
+
+/** LabelSelector is the subset of metav1.LabelSelector the webhooks use. */
+export interface LabelSelector {
+  matchExpressions: Array<{ key: string; operator: 'In' | 'NotIn'; values: string[] }>;
+}
+
+/** MatchCondition is a CEL expression the apiserver evaluates before calling the webhook. */
+export interface MatchCondition {
+  name: string;
+  expression: string;
+}
+
+/** ClientConfig says how the apiserver reaches the webhook and which CA it trusts for it. */
+export type ClientConfig =
+  | { url: string; caBundle?: string }
+  | { service: { namespace: string; name: string; path: string; port: number }; caBundle?: string };
+
+/** ValidatingWebhook is one entry of a ValidatingWebhookConfiguration. */
+export interface ValidatingWebhook {
+  name: string;
+  admissionReviewVersions: string[];
+  clientConfig: ClientConfig;
+  rules: RuleWithOperations[];
+  failurePolicy: 'Fail';
+  matchPolicy: 'Equivalent';
+  sideEffects: 'None' | 'NoneOnDryRun';
+  timeoutSeconds: number;
+  namespaceSelector?: LabelSelector;
+  objectSelector?: LabelSelector;
+  matchConditions?: MatchCondition[];
+}
+
+/** MutatingWebhook is one entry of a MutatingWebhookConfiguration. */
+export interface MutatingWebhook extends ValidatingWebhook {
+  reinvocationPolicy: 'IfNeeded';
+}
+
+interface Metadata {
+  name: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+/** ValidatingWebhookConfiguration is the object the validating webhook is registered with. */
+export interface ValidatingWebhookConfiguration {
+  apiVersion: 'admissionregistration.k8s.io/v1';
+  kind: 'ValidatingWebhookConfiguration';
+  metadata: Metadata;
+  webhooks: ValidatingWebhook[];
+}
+
+/** MutatingWebhookConfiguration is the object the mutating webhook is registered with. */
+export interface MutatingWebhookConfiguration {
+  apiVersion: 'admissionregistration.k8s.io/v1';
+  kind: 'MutatingWebhookConfiguration';
+  metadata: Metadata;
+  webhooks: MutatingWebhook[];
+}
+
+/** RenderOptions are the rarer choices of `renderWebhooks`. */
+export interface RenderOptions {
+  /**
+   * `namespace/certificate` of a cert-manager Certificate whose CA cert-manager's cainjector
+   * writes into every caBundle (pass caBundle "" then).
+   */
+  caInjectFrom?: string;
+}
+
+/**
+ * renderWebhooks returns the ValidatingWebhookConfiguration and the MutatingWebhookConfiguration
+ * (both named `driftgate`) that send the policy's guarded writes to driftgate at `target`.
+ * `caBundle` is the base64 of the CA's PEM; "" leaves it out (cert-manager injection, or a URL
+ * whose certificate the apiserver's own roots trust). Throws DG_POLICY_INVALID when the policy
+ * selects no namespace driftgate may guard, and DG_USAGE when a URL target is not https.
+ */
+export function renderWebhooks(
+  policy: GuardPolicy,
+  target: WebhookTarget,
+  caBundle: string,
+  options: RenderOptions = {},
+): [ValidatingWebhookConfiguration, MutatingWebhookConfiguration] {
+  const never = neverGuarded(target);
+  const selection = selectionOf(policy, never);
+  const client = (path: string): ClientConfig => clientConfigOf(target, path, caBundle);
+  const metadata: Metadata = {
+    name: 'driftgate',
+    labels: { 'app.kubernetes.io/name': 'driftgate', 'app.kubernetes.io/component': 'webhook' },
+    // Which policy these were rendered from: a person comparing them with the ConfigMap needs it.
+    annotations: {
+      'driftgate.dev/policy': policy.name,
+      ...(options.caInjectFrom === undefined ? {} : { [CA_INJECT_ANNOTATION]: options.caInjectFrom }),
+    },
+  };
+
+  const validating: ValidatingWebhook[] = [];
+  const mutating: MutatingWebhook[] = [];
+  const validateRules = namespacedRules(policy.resources, 'validate');
+  const mutateRules = namespacedRules(policy.resources, 'mutate');
+  if (validateRules.length > 0) {
+    validating.push({
+      ...common('validate.driftgate.dev', client('/validate'), validateRules, 'NoneOnDryRun'),
+      namespaceSelector: selection.selector,
+      ...conditions(selection),
+    });
+  }
+  if (mutateRules.length > 0) {
+    mutating.push({
+      ...common('mutate.driftgate.dev', client('/mutate'), mutateRules, 'None'),
+      reinvocationPolicy: 'IfNeeded',
+      namespaceSelector: selection.selector,
+      ...conditions(selection),
+    });
+  }
+
+  // A Namespace object is cluster-scoped, so the Namespaced rules above never match it, yet
+  // decide() guards a protected namespace's own object (relabelling it is a write to it). Its
+  // entry selects by objectSelector: for a Namespace, the apiserver matches a namespaceSelector
+  // against the object itself, which works but reads as if it selected the namespace "around" it.
+  // The name label is forced to the name on every write, so a relabel cannot escape either way.
+  const nsValidate = namespaceRules(policy, 'validate');
+  const nsMutate = namespaceRules(policy, 'mutate');
+  if (nsValidate.length > 0) {
+    validating.push({
+      ...common('validate-namespaces.driftgate.dev', client('/validate'), nsValidate, 'NoneOnDryRun'),
+      objectSelector: selection.selector,
+      ...conditions(selection),
+    });
+  }
+  if (nsMutate.length > 0) {
+    mutating.push({
+      ...common('mutate-namespaces.driftgate.dev', client('/mutate'), nsMutate, 'None'),
+      reinvocationPolicy: 'IfNeeded',
+      objectSelector: selection.selector,
+      ...conditions(selection),
+    });
+  }
+
+  return [
+    { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingWebhookConfiguration', metadata, webhooks: validating },
+    // Always rendered, even with no entries: applying the pair then removes entries an earlier
+    // policy needed, instead of leaving a stale mutating webhook behind.
+    { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: structuredClone(metadata), webhooks: mutating },
+  ];
+}
+
+/** renderManifestsYaml returns the objects as one YAML stream, documents separated by `---`. */
+export function renderManifestsYaml(objects: readonly object[]): string {
+  // Objects shared between entries (a selector, a rule's operations) are written out each time:
+  // anchors and aliases are valid YAML but make a reviewer chase references. lineWidth 0: never
+  // fold a long string across lines.
+  return objects.map((object) => stringify(object, { aliasDuplicateObjects: false, lineWidth: 0 })).join('---\n');
+}
+
+function common(
+  name: string,
+  clientConfig: ClientConfig,
+  rules: RuleWithOperations[],
+  sideEffects: 'None' | 'NoneOnDryRun',
+): ValidatingWebhook {
+  return {
+    name,
+    admissionReviewVersions: ['v1'],
+    clientConfig,
+    rules,
+    // Fail closed: a write driftgate could not see is a write nobody checked against Git.
+    failurePolicy: 'Fail',
+    // Also called when the same object is written through another group or version.
+    matchPolicy: 'Equivalent',
+    // The validating webhook records tickets, but never for a dry run (kubectl diff, --dry-run=server).
+    sideEffects,
+    timeoutSeconds: TIMEOUT_SECONDS,
+  };
+}
+
+function neverGuarded(target: WebhookTarget): string[] {
+  const own = 'service' in target ? target.service.namespace : DRIFTGATE_NAMESPACE;
+  return NEVER_GUARDED.includes(own) ? [...NEVER_GUARDED] : [...NEVER_GUARDED, own];
+}
+
+function clientConfigOf(target: WebhookTarget, path: string, caBundle: string): ClientConfig {
+  const ca = caBundle === '' ? {} : { caBundle };
+  if ('service' in target) {
+    const { namespace, name, port } = target.service;
+    return { service: { namespace, name, path, port: port ?? 443 }, ...ca };
+  }
+  if (!target.url.startsWith('https://')) {
+    throw new DriftgateError('DG_USAGE', `webhook URL ${target.url}: the kube-apiserver only calls webhooks over https`);
+  }
+  return { url: `${target.url.replace(/\/+$/, '')}${path}`, ...ca };
+}
+
+/** Selection is how the webhooks pick the policy's namespaces. */
+interface Selection {
+  selector: LabelSelector;
+  /** Exact names and prefixes a label selector cannot say; empty when the selector says it all. */
+  names: string[];
+  prefixes: string[];
+  needsCel: boolean;
+}
+
+function selectionOf(policy: GuardPolicy, never: readonly string[]): Selection {
+  const globs = policy.namespaces.filter((entry) => entry.endsWith('*'));
+  const names = unique(policy.namespaces.filter((entry) => !entry.endsWith('*') && !never.includes(entry)));
+  if (globs.length === 0) {
+    if (names.length === 0) {
+      throw new DriftgateError(
+        'DG_POLICY_INVALID',
+        `${policy.name}: spec.namespaces names only namespaces driftgate never guards (${never.join(', ')}); the webhooks would select nothing`,
+      );
+    }
+    return { selector: { matchExpressions: [{ key: NAMESPACE_NAME_LABEL, operator: 'In', values: names }] }, names, prefixes: [], needsCel: false };
+  }
+  // A label selector has no prefix match, so a glob widens it to every namespace but the system
+  // ones, and a CEL match condition narrows it back before the apiserver calls driftgate.
+  const selector: LabelSelector = { matchExpressions: [{ key: NAMESPACE_NAME_LABEL, operator: 'NotIn', values: [...never] }] };
+  const everything = globs.includes('*');
+  return { selector, names, prefixes: unique(globs.map((glob) => glob.slice(0, -1))), needsCel: !everything };
+}
+
+/**
+ * The namespace a request is about, in CEL: `request.namespace`, or for a Namespace object (whose
+ * CREATE carries no namespace) its own name. DELETE has no `object`, and a mutating webhook may see
+ * a generateName'd Namespace before it has a name: those fall through to "" rather than an error,
+ * because with failurePolicy Fail an error in a match condition refuses the write.
+ */
+const REQUEST_NAMESPACE_CEL = [
+  '(has(request.namespace) && request.namespace != "") ? request.namespace',
+  ': (object != null && has(object.metadata) && has(object.metadata.name)) ? object.metadata.name',
+  ': (oldObject != null && has(oldObject.metadata) && has(oldObject.metadata.name)) ? oldObject.metadata.name',
+  ': ""',
+].join('\n');
+
+function conditions(selection: Selection): { matchConditions?: MatchCondition[] } {
+  if (!selection.needsCel) return {};
+  const tests = [
+    ...(selection.names.length > 0 ? [`ns in [${selection.names.map(celString).join(', ')}]`] : []),
+    ...selection.prefixes.map((prefix) => `ns.startsWith(${celString(prefix)})`),
+  ];
+  // A one-element list binds the namespace to `ns` once, instead of repeating its expression per test.
+  return { matchConditions: [{ name: 'guarded-namespace', expression: `[${REQUEST_NAMESPACE_CEL}]\n.exists(ns, ${tests.join(' || ')})` }] };
+}
+
+function celString(text: string): string {
+  // Namespace names are DNS labels (the policy schema checks), so JSON quoting is CEL quoting.
+  return JSON.stringify(text);
+}
+
+function unique(values: readonly string[]): string[] {
+  return [...new Set(values)];
+}
+
+function isSubresource(entry: string): boolean {
+  return entry.includes('/');
+}
+
+function isConnectCapable(entry: string): boolean {
+  const slash = entry.indexOf('/');
+  if (slash === -1) return false;
+  const sub = entry.slice(slash + 1);
+  return sub === '*' || CONNECT_SUBRESOURCES.has(sub);
+}
+
+/** The policy's rules merged by their set of API groups, resources in policy order, no repeats. */
+function byApiGroups(rules: readonly ResourceRule[]): ResourceRule[] {
+  const merged = new Map<string, ResourceRule>();
+  for (const rule of rules) {
+    const apiGroups = unique(rule.apiGroups);
+    const key = JSON.stringify([...apiGroups].sort());
+    const into = merged.get(key);
+    if (into === undefined) merged.set(key, { apiGroups, resources: unique(rule.resources) });
+    else into.resources = unique([...into.resources, ...rule.resources]);
+  }
+  return [...merged.values()];
+}
+
+function rule(apiGroups: string[], resources: string[], operations: Operation[], scope: 'Namespaced' | 'Cluster'): RuleWithOperations {
+  // Every version: the policy names resources, and matchPolicy Equivalent covers the rest.
+  return { operations, apiGroups, apiVersions: ['*'], resources, scope };
+}
+
+/**
+ * The rules of the namespaced entries: the policy's resources as written ("deployments",
+ * "deployments/scale", "*\/scale" mean the same to the apiserver as to the policy). The
+ * validating webhook gets every entry, with CONNECT only where the entry can be a CONNECT; the
+ * mutating webhook gets main resources only.
+ */
+function namespacedRules(resources: readonly ResourceRule[], webhook: 'validate' | 'mutate'): RuleWithOperations[] {
+  const rules: RuleWithOperations[] = [];
+  for (const group of byApiGroups(resources)) {
+    if (webhook === 'mutate') {
+      const main = group.resources.filter((entry) => !isSubresource(entry));
+      if (main.length > 0) rules.push(rule(group.apiGroups, main, MUTATE_OPERATIONS, 'Namespaced'));
+      continue;
+    }
+    const plain = group.resources.filter((entry) => !isConnectCapable(entry));
+    const connect = group.resources.filter(isConnectCapable);
+    if (plain.length > 0) rules.push(rule(group.apiGroups, plain, VALIDATE_OPERATIONS, 'Namespaced'));
+    if (connect.length > 0) rules.push(rule(group.apiGroups, connect, [...VALIDATE_OPERATIONS, 'CONNECT'], 'Namespaced'));
+  }
+  return rules;
+}
+
+/** The rules of the Namespace-object entries: whatever of `namespaces` the policy guards. */
+function namespaceRules(policy: GuardPolicy, webhook: 'validate' | 'mutate'): RuleWithOperations[] {
+  const candidates = webhook === 'mutate' ? ['namespaces'] : ['namespaces', 'namespaces/status', 'namespaces/finalize'];
+  const guarded = candidates.filter((entry) => {
+    const [resource = entry, sub] = entry.split('/');
+    return matchesResource(policy, '', resource, sub);
+  });
+  if (guarded.length === 0) return [];
+  return [rule([''], guarded, webhook === 'mutate' ? MUTATE_OPERATIONS : VALIDATE_OPERATIONS, 'Cluster')];
+}

@@ -1,0 +1,180 @@
+/**
+ * Real writes through a real kube-apiserver, as the identities driftgate meets in production:
+ * the GitOps controllers, the HPA, a developer, a responder. Each assertion reads what kubectl
+ * printed or what the apiserver stored.
+ */
+import { describe, expect, it } from 'vitest';
+import { ADMIN, ARGOCD, DEVELOPER, FLUX, HPA, RESPONDER, createDeployment, deploymentManifest, getJson, kubectl, refusal, unique } from './cluster.js';
+
+interface Deployment {
+  metadata: { annotations?: Record<string, string> };
+  spec: { replicas: number; template: { spec: { containers: { image: string; resources: { limits: Record<string, string> } }[] } } };
+}
+
+describe('GitOps controllers', () => {
+  it('lets the Argo CD application controller create, change the image and delete', async () => {
+    const name = await createDeployment('argo');
+    expect((await kubectl(ARGOCD, ['-n', 'prod', 'set', 'image', `deployment/${name}`, 'app=registry.example.com/checkout:v2'])).code).toBe(0);
+    const d = await getJson<Deployment>(['-n', 'prod', 'deployment', name]);
+    expect(d.spec.template.spec.containers[0]?.image).toBe('registry.example.com/checkout:v2');
+    expect(d.metadata.annotations?.['driftgate.dev/backport-ticket']).toBeUndefined();
+    expect((await kubectl(ARGOCD, ['-n', 'prod', 'delete', 'deployment', name])).code).toBe(0);
+  });
+
+  it('lets a Flux controller through by its ServiceAccount group', async () => {
+    const name = unique('flux');
+    expect((await kubectl(FLUX, ['apply', '-f', '-'], deploymentManifest(name))).code).toBe(0);
+    expect((await kubectl(FLUX, ['-n', 'prod', 'set', 'image', `deployment/${name}`, 'app=registry.example.com/checkout:v3'])).code).toBe(0);
+    expect((await kubectl(FLUX, ['-n', 'prod', 'delete', 'deployment', name])).code).toBe(0);
+  });
+});
+
+describe('a developer in prod', () => {
+  it('is refused kubectl set image, with a message telling how to proceed', async () => {
+    const name = await createDeployment('dev-image');
+    const message = refusal(await kubectl(DEVELOPER, ['-n', 'prod', 'set', 'image', `deployment/${name}`, 'app=registry.example.com/checkout:hotfix']));
+    expect(message).toContain('/spec/template/spec/containers/0/image');
+    expect(message).toContain('make the change in Git');
+    expect(message).toContain('dev@example.com may not use break-glass');
+    expect(message).toContain('groups oncall');
+  });
+
+  it('is refused kubectl set resources, scale, edit and delete', async () => {
+    const name = await createDeployment('dev-all');
+    refusal(await kubectl(DEVELOPER, ['-n', 'prod', 'set', 'resources', `deployment/${name}`, '-c', 'app', '--limits=memory=2Gi']));
+    const scaled = refusal(await kubectl(DEVELOPER, ['-n', 'prod', 'scale', `deployment/${name}`, '--replicas=9']));
+    expect(scaled).toContain('/spec/replicas');
+    // kubectl edit with an editor that changes the memory limit: what a person does by hand.
+    const edited = await kubectl(DEVELOPER, ['-n', 'prod', 'patch', `deployment/${name}`, '--type=merge', '-p', '{"spec":{"template":{"spec":{"containers":[{"name":"app","resources":{"limits":{"memory":"3Gi"}}}]}}}}']);
+    expect(refusal(edited)).toContain('/resources/limits/memory');
+    expect(refusal(await kubectl(DEVELOPER, ['-n', 'prod', 'delete', `deployment/${name}`]))).toContain('deleting the object');
+    const d = await getJson<Deployment>(['-n', 'prod', 'deployment', name]);
+    expect(d.spec.replicas).toBe(2);
+    expect(d.spec.template.spec.containers[0]?.resources.limits['memory']).toBe('512Mi');
+  });
+
+  it('may do anything in an unprotected namespace', async () => {
+    const name = await createDeployment('dev-free', 'dev');
+    expect((await kubectl(DEVELOPER, ['-n', 'dev', 'set', 'image', `deployment/${name}`, 'app=x:1'])).code).toBe(0);
+  });
+
+  it('is refused in a namespace matched by a glob (payments-*)', async () => {
+    const name = await createDeployment('glob', 'payments-eu');
+    refusal(await kubectl(DEVELOPER, ['-n', 'payments-eu', 'set', 'image', `deployment/${name}`, 'app=x:1']));
+  });
+
+  it('may kubectl rollout restart, as the policy delegates restartedAt to everyone', async () => {
+    const name = await createDeployment('restart');
+    const r = await kubectl(DEVELOPER, ['-n', 'prod', 'rollout', 'restart', `deployment/${name}`]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+});
+
+describe('the HPA', () => {
+  it('scales through the /scale subresource', async () => {
+    const name = await createDeployment('hpa');
+    expect((await kubectl(HPA, ['-n', 'prod', 'scale', `deployment/${name}`, '--replicas=7'])).code).toBe(0);
+    expect((await getJson<Deployment>(['-n', 'prod', 'deployment', name])).spec.replicas).toBe(7);
+  });
+
+  it('is refused changing the image', async () => {
+    const name = await createDeployment('hpa-img');
+    refusal(await kubectl(HPA, ['-n', 'prod', 'set', 'image', `deployment/${name}`, 'app=x:1']));
+  });
+});
+
+describe('break-glass', () => {
+  const annotations = (name: string, extra: string[] = []): string[] => [
+    '-n',
+    'prod',
+    'annotate',
+    '--overwrite',
+    `deployment/${name}`,
+    'driftgate.dev/break-glass-reason=checkout OOMKilled under Black Friday load',
+    'driftgate.dev/break-glass-incident=INC-4711',
+    ...extra,
+  ];
+
+  it('lets a responder fix prod under a window, stamps the object and records the exact change on a BackportTicket', async () => {
+    const name = await createDeployment('bg');
+    const opened = await kubectl(RESPONDER, annotations(name, ['driftgate.dev/break-glass-for=30m']));
+    expect(opened.code).toBe(0);
+    expect(opened.stderr).toContain('break-glass window open');
+    const windowed = await getJson<Deployment>(['-n', 'prod', 'deployment', name]);
+    const until = windowed.metadata.annotations?.['driftgate.dev/break-glass-until'] ?? '';
+    expect(until).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
+    expect(windowed.metadata.annotations?.['driftgate.dev/break-glass-for']).toBeUndefined();
+
+    const fixed = await kubectl(RESPONDER, ['-n', 'prod', 'set', 'resources', `deployment/${name}`, '-c', 'app', '--limits=memory=2Gi']);
+    expect(fixed.code).toBe(0);
+    expect(fixed.stderr).toContain('backport ticket');
+    const d = await getJson<Deployment>(['-n', 'prod', 'deployment', name]);
+    expect(d.spec.template.spec.containers[0]?.resources.limits['memory']).toBe('2Gi');
+    const ticketId = d.metadata.annotations?.['driftgate.dev/backport-ticket'] ?? '';
+    expect(ticketId).toMatch(new RegExp(`^${name}-inc-4711-[0-9a-f]{10}$`));
+
+    const ticket = await getJson<{ spec: { state: string; window: { incident: string; until: string }; changes: { username: string; patch: unknown[]; revert: unknown[] }[] } }>([
+      '-n',
+      'driftgate-system',
+      'backporttickets',
+      ticketId,
+    ]);
+    expect(ticket.spec.state).toBe('open');
+    expect(ticket.spec.window).toMatchObject({ incident: 'INC-4711', until });
+    expect(ticket.spec.changes).toHaveLength(1);
+    expect(ticket.spec.changes[0]?.username).toBe('dave@example.com');
+    expect(ticket.spec.changes[0]?.patch).toEqual([{ op: 'replace', path: '/spec/template/spec/containers/0/resources/limits/memory', value: '2Gi' }]);
+    expect(ticket.spec.changes[0]?.revert).toEqual([{ op: 'replace', path: '/spec/template/spec/containers/0/resources/limits/memory', value: '512Mi' }]);
+
+    // kubectl scale under the same window: the Scale carries no annotations, driftgate looks up the parent.
+    expect((await kubectl(RESPONDER, ['-n', 'prod', 'scale', `deployment/${name}`, '--replicas=6'])).code).toBe(0);
+    const after = await getJson<{ spec: { changes: { patch: unknown[] }[] } }>(['-n', 'driftgate-system', 'backporttickets', ticketId]);
+    expect(after.spec.changes).toHaveLength(2);
+    expect(after.spec.changes[1]?.patch).toEqual([{ op: 'replace', path: '/spec/replicas', value: 6 }]);
+
+    const listed = await kubectl(ADMIN, ['get', 'backporttickets', '-A']);
+    expect(listed.stdout).toContain(ticketId);
+    expect(listed.stdout).toContain('INC-4711');
+  });
+
+  it('refuses a window longer than the maximum when it is opened', async () => {
+    const name = await createDeployment('bg-long');
+    const r = refusal(await kubectl(RESPONDER, annotations(name, ['driftgate.dev/break-glass-for=12h'])));
+    expect(r).toContain("longer than the policy's maximum of 4h");
+  });
+
+  it('refuses a change once the window has expired, saying when', async () => {
+    const name = await createDeployment('bg-exp');
+    const until = new Date(Date.now() + 4_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    expect((await kubectl(RESPONDER, annotations(name, [`driftgate.dev/break-glass-until=${until}`]))).code).toBe(0);
+    await new Promise((r) => setTimeout(r, 5_000));
+    const r = refusal(await kubectl(RESPONDER, ['-n', 'prod', 'set', 'image', `deployment/${name}`, 'app=x:1']));
+    expect(r).toContain(`expired at ${until}`);
+  });
+
+  it('refuses a developer who copies the annotations', async () => {
+    const name = await createDeployment('bg-copy');
+    expect((await kubectl(RESPONDER, annotations(name, ['driftgate.dev/break-glass-for=30m']))).code).toBe(0);
+    const r = refusal(await kubectl(DEVELOPER, ['-n', 'prod', 'set', 'image', `deployment/${name}`, 'app=x:1']));
+    expect(r).toContain('dev@example.com may not use break-glass');
+    const own = refusal(await kubectl(DEVELOPER, annotations(name, ['driftgate.dev/break-glass-for=20m'])));
+    expect(own).toContain('may not use break-glass');
+  });
+
+  it('decides a server-side dry run like the real write and records nothing', async () => {
+    const name = await createDeployment('bg-dry');
+    expect((await kubectl(RESPONDER, annotations(name, ['driftgate.dev/break-glass-for=30m']))).code).toBe(0);
+    const manifest = JSON.parse(deploymentManifest(name)) as { spec: { template: { spec: { containers: { image: string }[] } } } };
+    const container = manifest.spec.template.spec.containers[0];
+    if (container) container.image = 'registry.example.com/checkout:dry';
+    const dry = await kubectl(RESPONDER, ['apply', '--dry-run=server', '-f', '-'], JSON.stringify(manifest));
+    expect(dry.code).toBe(0);
+    const diff = await kubectl(RESPONDER, ['diff', '-f', '-'], JSON.stringify(manifest));
+    expect(diff.code).toBe(1); // kubectl diff exits 1 when there is a difference, >1 on error
+    const devDry = refusal(await kubectl(DEVELOPER, ['apply', '--dry-run=server', '-f', '-'], JSON.stringify(manifest)));
+    expect(devDry).toContain('may not use break-glass');
+    const tickets = await kubectl(ADMIN, ['-n', 'driftgate-system', 'get', 'backporttickets', '-o', 'name']);
+    expect(tickets.stdout).not.toContain(name);
+  });
+});
