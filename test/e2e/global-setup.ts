@@ -99,7 +99,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const developerKubeconfig = mint('dev@example.com', ['developers']);
 
     log('installing manifests/ (namespace, RBAC, CRD, Deployment, …) and the test namespaces');
-    for (const ns of ['prod', 'payments-eu', 'dev', 'argocd', 'flux-system', 'blackhole']) kubectl(admin, ['create', 'namespace', ns]);
+    for (const ns of ['prod', 'payments-eu', 'dev', 'blackhole']) kubectl(admin, ['create', 'namespace', ns]);
     const manifests = readdirSync(join(ROOT, 'manifests'))
       .filter((f) => f.endsWith('.yaml'))
       .sort()

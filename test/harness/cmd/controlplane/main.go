@@ -220,8 +220,8 @@ type controlPlane struct {
 }
 
 func (cp *controlPlane) shutdown() {
-	cp.api.stop(10 * time.Second)
-	cp.etcd.stop(10 * time.Second)
+	cp.api.stop(5 * time.Second)
+	cp.etcd.stop(5 * time.Second)
 	if cp.dir != "" && cp.ownsDir && !cp.keep {
 		if err := os.RemoveAll(cp.dir); err != nil {
 			logf("remove %s: %v", cp.dir, err)
