@@ -7,7 +7,7 @@ import { certsCommand } from './certs.js';
 import { reviewCommand } from './review.js';
 import { serveCommand } from './serve.js';
 import { openTicketStore } from './stores.js';
-import { ticketsCommand } from './tickets.js';
+import { type OpenStore, ticketsCommand } from './tickets.js';
 import { processIo, report } from './io.js';
 
 /** program returns the whole command tree (tests build it too). */
@@ -16,7 +16,7 @@ export function program(): Command {
     .description('Kubernetes admission webhook that keeps GitOps honest: refuses live drift, lets time-bound break-glass through, records every bypass as a backport ticket')
     .showHelpAfterError()
     .exitOverride();
-  const openStore = async (spec: string) => (await openTicketStore(spec)).store;
+  const openStore: OpenStore = async (spec, cluster) => (await openTicketStore(spec, cluster)).store;
   for (const cmd of [serveCommand(), reviewCommand(), certsCommand(), ticketsCommand(openStore)]) root.addCommand(cmd.exitOverride());
   return root;
 }

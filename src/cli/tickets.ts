@@ -35,13 +35,18 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}
 interface CommonOptions {
   tickets?: string;
   output?: string;
+  kubeconfig?: string;
+  context?: string;
 }
+
+/** OpenStore opens the store a `--tickets` spec names (the cluster options matter for kubernetes). */
+export type OpenStore = (spec: string, cluster: { kubeconfig?: string; context?: string }) => Promise<TicketStore>;
 
 /**
  * ticketsCommand returns the `tickets` command with its `list`, `show` and `resolve`
  * subcommands. `openStore` turns a `--tickets` spec into a store; the command closes it.
  */
-export function ticketsCommand(openStore: (spec: string) => Promise<TicketStore>, io: Partial<TicketsIo> = {}): Command {
+export function ticketsCommand(openStore: OpenStore, io: Partial<TicketsIo> = {}): Command {
   const ctx: TicketsIo = {
     out: io.out ?? process.stdout,
     err: io.err ?? process.stderr,
@@ -57,7 +62,9 @@ export function ticketsCommand(openStore: (spec: string) => Promise<TicketStore>
       .description(summary)
       .configureOutput(output)
       .option('--tickets <spec>', 'where tickets live: journal:FILE or kubernetes (default: $DRIFTGATE_TICKETS)')
-      .option('-o, --output <format>', 'table, json or yaml', 'table');
+      .option('-o, --output <format>', 'table, json or yaml', 'table')
+      .option('--kubeconfig <file>', 'kubeconfig for --tickets kubernetes (default: $KUBECONFIG, ~/.kube/config)')
+      .option('--context <name>', 'kubeconfig context for --tickets kubernetes');
 
   sub('list', 'list tickets, oldest first')
     .option('--state <state>', `only this state: ${TICKET_STATES.join(', ')}`)
@@ -72,7 +79,7 @@ export function ticketsCommand(openStore: (spec: string) => Promise<TicketStore>
         if (opts.namespace !== undefined) filter.namespace = opts.namespace;
         if (opts.incident !== undefined) filter.incident = opts.incident;
         if (opts.since !== undefined) filter.since = parseSince(opts.since, ctx.now());
-        const found = await withStore(ctx, openStore, opts.tickets, (store) => store.list(filter));
+        const found = await withStore(ctx, openStore, opts, (store) => store.list(filter));
         if (format === 'table' && found.length === 0) ctx.err.write('No tickets found.\n');
         else ctx.out.write(format === 'table' ? renderTable(found) : serialize(found, format));
       }),
@@ -83,7 +90,7 @@ export function ticketsCommand(openStore: (spec: string) => Promise<TicketStore>
     .action(
       guard(ctx, async (id: string, opts: CommonOptions) => {
         const format = parseFormat(opts.output);
-        const ticket = await withStore(ctx, openStore, opts.tickets, (store) => store.get(id));
+        const ticket = await withStore(ctx, openStore, opts, (store) => store.get(id));
         ctx.out.write(format === 'table' ? renderTicket(ticket) : serialize(ticket, format));
       }),
     );
@@ -100,7 +107,7 @@ export function ticketsCommand(openStore: (spec: string) => Promise<TicketStore>
         const ref = required('--ref', opts.ref, 'the pull request or note that records the decision');
         const by = required('--by', opts.by, 'who decided');
         const resolution = { decision, ref, by, at: ctx.now().toISOString() };
-        const ticket = await withStore(ctx, openStore, opts.tickets, (store) => store.resolve(id, resolution));
+        const ticket = await withStore(ctx, openStore, opts, (store) => store.resolve(id, resolution));
         ctx.out.write(format === 'table' ? `ticket ${ticket.id} is now ${ticket.state}\n` : serialize(ticket, format));
       }),
     );
@@ -122,11 +129,11 @@ function guard<A extends unknown[]>(ctx: TicketsIo, action: (...args: A) => Prom
 
 async function withStore<T>(
   ctx: TicketsIo,
-  openStore: (spec: string) => Promise<TicketStore>,
-  flag: string | undefined,
+  openStore: OpenStore,
+  opts: CommonOptions,
   use: (store: TicketStore) => Promise<T>,
 ): Promise<T> {
-  const spec = flag ?? ctx.env['DRIFTGATE_TICKETS'];
+  const spec = opts.tickets ?? ctx.env['DRIFTGATE_TICKETS'];
   if (spec === undefined || spec === '') {
     throw new DriftgateError('DG_USAGE', '--tickets is required: give journal:/path/to/tickets.jsonl or kubernetes, or set DRIFTGATE_TICKETS');
   }
@@ -134,7 +141,10 @@ async function withStore<T>(
   // Checked here, before opening: opening a journal creates it, and a mistyped path must not
   // turn into an empty journal that quietly lists nothing.
   if (where.kind === 'journal') await requireJournal(where.path);
-  const store = await openStore(spec);
+  const store = await openStore(spec, {
+    ...(opts.kubeconfig === undefined ? {} : { kubeconfig: opts.kubeconfig }),
+    ...(opts.context === undefined ? {} : { context: opts.context }),
+  });
   try {
     return await use(store);
   } finally {

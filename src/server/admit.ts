@@ -9,7 +9,7 @@ import { allowed, denied, patched } from '../admission/respond.js';
 import { decide } from '../decision/decide.js';
 import { parentOf } from '../decision/parent.js';
 import type { Decision, ObjectRef } from '../decision/types.js';
-import { describe } from '../errors.js';
+import { DriftgateError, describe } from '../errors.js';
 import type { GuardPolicy } from '../policy/types.js';
 import type { TicketStore } from '../tickets/types.js';
 
@@ -48,6 +48,28 @@ export interface AdmitDeps {
 export interface Admitter {
   validate(request: AdmissionRequest, opts?: { deadlineMs?: number }): Promise<Admitted>;
   mutate(request: AdmissionRequest): Promise<Admitted>;
+}
+
+/** withDeadline returns `work`, or rejects with DG_TICKET_TIMEOUT once `signal` aborts first. */
+function withDeadline<T>(work: Promise<T>, signal: AbortSignal, ticketId: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new DriftgateError('DG_TICKET_TIMEOUT', `recording ticket ${ticketId} took longer than the apiserver's timeout allows`));
+    if (signal.aborted) {
+      onAbort();
+      return;
+    }
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
 }
 
 /** createAdmitter returns an Admitter over the given dependencies. */
@@ -92,7 +114,10 @@ export function createAdmitter(deps: AdmitDeps): Admitter {
       const started = performance.now();
       try {
         const signal = opts.deadlineMs === undefined ? undefined : AbortSignal.timeout(Math.max(1, opts.deadlineMs));
-        await deps.tickets.record(decision.ticket, signal === undefined ? {} : { signal });
+        const recording = deps.tickets.record(decision.ticket, signal === undefined ? {} : { signal });
+        // The deadline is enforced here, not trusted to the store: a store that ignores its signal
+        // must still not hold the apiserver past its timeout (and then the bypass is refused).
+        await (signal === undefined ? recording : withDeadline(recording, signal, ticketId));
       } catch (err) {
         const recordMs = performance.now() - started;
         const message =

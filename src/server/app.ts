@@ -5,7 +5,7 @@
  * apiserver (and a person reading its log) sees a message rather than an opaque failure.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { parseReview, uidOf } from '../admission/schema.js';
+import { parseReviewText, uidOf } from '../admission/schema.js';
 import { errored, review } from '../admission/respond.js';
 import type { AdmissionRequest, AdmissionResponse } from '../admission/types.js';
 import { DriftgateError, describe, isDriftgateError } from '../errors.js';
@@ -53,9 +53,11 @@ export function createApp(deps: AppDeps): express.Express {
     else res.status(503).type('text/plain').send('not ready\n');
   });
 
-  const json = express.json({ limit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT, type: () => true, strict: false });
+  // Read text and decode it ourselves: parseReviewText names where JSON breaks without quoting
+  // the body back (a Secret's values may be in it), and says so when the body is empty.
+  const text = express.text({ limit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT, type: () => true });
   for (const webhook of ['validate', 'mutate'] as const) {
-    app.post(`/${webhook}`, requireJson, json, (req, res) => {
+    app.post(`/${webhook}`, requireJson, text, (req, res) => {
       void handle(webhook, req, res);
     });
   }
@@ -70,10 +72,11 @@ export function createApp(deps: AppDeps): express.Express {
   async function handle(webhook: Webhook, req: Request, res: Response): Promise<void> {
     const started = performance.now();
     let request: AdmissionRequest;
+    const body: unknown = req.body;
     try {
-      request = parseReview(req.body);
+      request = parseReviewText(typeof body === 'string' ? body : '');
     } catch (err) {
-      badRequest(webhook, res, err, uidOf(req.body));
+      badRequest(webhook, res, err, uidOf(lenientJson(body)));
       return;
     }
     let outcome: Outcome = 'error';
@@ -151,6 +154,16 @@ export function createApp(deps: AppDeps): express.Express {
   }
 
   return app;
+}
+
+/** lenientJson returns the parsed body, or undefined: only used to echo a uid in an error reply. */
+function lenientJson(body: unknown): unknown {
+  if (typeof body !== 'string') return undefined;
+  try {
+    return JSON.parse(body);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Turns body-parser's failures into errors a person can act on. */

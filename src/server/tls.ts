@@ -75,10 +75,10 @@ export function watchKeyPair(opts: {
   async function check(): Promise<void> {
     try {
       const pair = await loadKeyPair(opts.certFile, opts.keyFile);
-      lastBad = ''; // a good read ends the bad episode: the next bad pair is news again
+      // Any good read (the old pair restored too) ends a bad episode: the next bad pair is news.
+      lastBad = '';
       if (pair.fingerprint === current.fingerprint) return;
       current = pair;
-      lastBad = '';
       opts.onPair(pair);
     } catch (err) {
       // Report a given bad state once, not every poll.

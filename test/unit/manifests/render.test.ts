@@ -1,0 +1,403 @@
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { manifestsCommand } from '../../../src/cli/manifests.js';
+import { DriftgateError } from '../../../src/errors.js';
+import {
+  CA_INJECT_ANNOTATION,
+  NEVER_GUARDED,
+  renderManifestsYaml,
+  renderWebhooks,
+  type MutatingWebhook,
+  type ValidatingWebhook,
+  type WebhookTarget,
+} from '../../../src/manifests/render.js';
+import { loadPolicy, parsePolicy, type GuardPolicy, type ResourceRule } from '../../../src/policy/index.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const SERVICE: WebhookTarget = { service: { namespace: 'driftgate-system', name: 'driftgate' } };
+const PLACEHOLDER_PEM = '-----BEGIN CERTIFICATE-----\nREPLACE-ME\n-----END CERTIFICATE-----\n';
+const PLACEHOLDER_CA = Buffer.from(PLACEHOLDER_PEM).toString('base64');
+
+const APPS: ResourceRule = { apiGroups: ['apps'], resources: ['deployments', 'deployments/scale', 'statefulsets'] };
+
+function policyOf(namespaces: string[], resources: ResourceRule[] = [APPS]): GuardPolicy {
+  return parsePolicy({ apiVersion: 'driftgate.dev/v1alpha1', kind: 'GuardPolicy', metadata: { name: 'test' }, spec: { namespaces, resources } });
+}
+
+function render(policy: GuardPolicy, target: WebhookTarget = SERVICE, caBundle = 'Q0E=') {
+  const [validating, mutating] = renderWebhooks(policy, target, caBundle);
+  return { validating, mutating, all: [...validating.webhooks, ...mutating.webhooks] as ValidatingWebhook[] };
+}
+
+function only<T>(list: readonly T[]): T {
+  expect(list).toHaveLength(1);
+  return list[0] as T;
+}
+
+function selectorValues(webhook: ValidatingWebhook): { operator: string; values: string[] } {
+  const selector = webhook.namespaceSelector ?? webhook.objectSelector;
+  const requirement = only(selector?.matchExpressions ?? []);
+  expect(requirement.key).toBe('kubernetes.io/metadata.name');
+  return { operator: requirement.operator, values: requirement.values };
+}
+
+describe('renderWebhooks: namespaces', () => {
+  it('selects exact names with In on the name label, and needs no match condition', () => {
+    const { all } = render(policyOf(['prod', 'staging']));
+    expect(all.map((w) => w.name)).toEqual(['validate.driftgate.dev', 'mutate.driftgate.dev']);
+    for (const webhook of all) {
+      expect(selectorValues(webhook)).toEqual({ operator: 'In', values: ['prod', 'staging'] });
+      expect(webhook.matchConditions).toBeUndefined();
+      expect(webhook.objectSelector).toBeUndefined();
+    }
+  });
+
+  it('widens a glob to NotIn the system namespaces and narrows it back with CEL', () => {
+    const { all } = render(policyOf(['prod', 'payments-*']));
+    for (const webhook of all) {
+      expect(selectorValues(webhook)).toEqual({ operator: 'NotIn', values: ['kube-system', 'kube-public', 'kube-node-lease', 'driftgate-system'] });
+      const condition = only(webhook.matchConditions ?? []);
+      expect(condition.expression).toContain('ns.startsWith("payments-")');
+      expect(condition.expression).toContain('ns in ["prod"]');
+      // A Namespace object's CREATE carries no request.namespace: its own name stands in.
+      expect(condition.expression).toContain('object.metadata.name');
+      expect(condition.expression).toContain('oldObject.metadata.name');
+    }
+  });
+
+  it('needs no match condition for "*", yet still leaves the system namespaces out', () => {
+    for (const webhook of render(policyOf(['*', 'payments-*'])).all) {
+      expect(selectorValues(webhook)).toEqual({ operator: 'NotIn', values: [...NEVER_GUARDED] });
+      expect(webhook.matchConditions).toBeUndefined();
+    }
+  });
+
+  it('never selects kube-system or driftgate-system, even when the policy names them', () => {
+    const named = render(policyOf(['kube-system', 'prod', 'driftgate-system', 'kube-public'])).all;
+    for (const webhook of named) expect(selectorValues(webhook)).toEqual({ operator: 'In', values: ['prod'] });
+    const globbed = render(policyOf(['kube-*', 'driftgate-*'])).all;
+    for (const webhook of globbed) {
+      const { operator, values } = selectorValues(webhook);
+      expect(operator).toBe('NotIn');
+      expect(values).toEqual(expect.arrayContaining(['kube-system', 'driftgate-system']));
+    }
+  });
+
+  it('also leaves out the namespace of the Service it calls', () => {
+    const { all } = render(policyOf(['*']), { service: { namespace: 'guard', name: 'driftgate', port: 8443 } });
+    for (const webhook of all) expect(selectorValues(webhook).values).toEqual([...NEVER_GUARDED, 'guard']);
+  });
+
+  it('refuses a policy whose every namespace is one driftgate never guards', () => {
+    const attempt = (): unknown => render(policyOf(['kube-system', 'driftgate-system']));
+    expect(attempt).toThrow(DriftgateError);
+    expect(attempt).toThrow(/spec\.namespaces names only namespaces driftgate never guards/);
+  });
+});
+
+describe('renderWebhooks: rules', () => {
+  const policy = policyOf(
+    ['prod'],
+    [
+      APPS,
+      { apiGroups: [''], resources: ['configmaps', 'pods/exec', 'pods/eviction'] },
+      { apiGroups: ['apps'], resources: ['replicasets', 'deployments'] },
+      { apiGroups: ['*'], resources: ['*/scale'] },
+    ],
+  );
+  const { validating, mutating } = render(policy);
+
+  it('validates the policy\'s resources as written, merged by API groups, subresources included', () => {
+    const webhook = only(validating.webhooks);
+    expect(webhook.rules).toEqual([
+      { operations: ['CREATE', 'UPDATE', 'DELETE'], apiGroups: ['apps'], apiVersions: ['*'], resources: ['deployments', 'deployments/scale', 'statefulsets', 'replicasets'], scope: 'Namespaced' },
+      { operations: ['CREATE', 'UPDATE', 'DELETE'], apiGroups: [''], apiVersions: ['*'], resources: ['configmaps', 'pods/eviction'], scope: 'Namespaced' },
+      // CONNECT only where the entry can be one: exec, attach, portforward, proxy.
+      { operations: ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'], apiGroups: [''], apiVersions: ['*'], resources: ['pods/exec'], scope: 'Namespaced' },
+      { operations: ['CREATE', 'UPDATE', 'DELETE'], apiGroups: ['*'], apiVersions: ['*'], resources: ['*/scale'], scope: 'Namespaced' },
+    ]);
+    expect(webhook.sideEffects).toBe('NoneOnDryRun');
+  });
+
+  it('mutates main resources only, on CREATE and UPDATE', () => {
+    const webhook = only(mutating.webhooks) as MutatingWebhook;
+    expect(webhook.rules).toEqual([
+      { operations: ['CREATE', 'UPDATE'], apiGroups: ['apps'], apiVersions: ['*'], resources: ['deployments', 'statefulsets', 'replicasets'], scope: 'Namespaced' },
+      { operations: ['CREATE', 'UPDATE'], apiGroups: [''], apiVersions: ['*'], resources: ['configmaps'], scope: 'Namespaced' },
+    ]);
+    expect(webhook.rules.flatMap((r) => r.resources).some((r) => r.includes('/'))).toBe(false);
+    expect(webhook.reinvocationPolicy).toBe('IfNeeded');
+    expect(webhook.sideEffects).toBe('None');
+  });
+
+  it('fails closed, briefly, on v1 reviews, for equivalent resources too', () => {
+    for (const webhook of [...validating.webhooks, ...mutating.webhooks]) {
+      expect(webhook).toMatchObject({ admissionReviewVersions: ['v1'], failurePolicy: 'Fail', timeoutSeconds: 5, matchPolicy: 'Equivalent' });
+    }
+  });
+
+  it('renders an empty mutating configuration when the policy guards only subresources', () => {
+    const subOnly = render(policyOf(['prod'], [{ apiGroups: ['apps'], resources: ['deployments/scale'] }]));
+    expect(subOnly.mutating.webhooks).toEqual([]);
+    expect(only(subOnly.validating.webhooks).rules.flatMap((r) => r.resources)).toEqual(['deployments/scale']);
+  });
+
+  it('adds cluster-scoped entries for Namespace objects when the policy guards namespaces', () => {
+    const guarded = render(policyOf(['prod', 'payments-*'], [{ apiGroups: [''], resources: ['namespaces', 'configmaps'] }]));
+    const [main, namespaces] = guarded.validating.webhooks;
+    expect(main?.rules.every((r) => r.scope === 'Namespaced')).toBe(true);
+    expect(namespaces?.name).toBe('validate-namespaces.driftgate.dev');
+    expect(namespaces?.rules).toEqual([{ operations: ['CREATE', 'UPDATE', 'DELETE'], apiGroups: [''], apiVersions: ['*'], resources: ['namespaces'], scope: 'Cluster' }]);
+    // On a Namespace object a namespaceSelector would match the object itself: objectSelector says so plainly.
+    expect(namespaces?.namespaceSelector).toBeUndefined();
+    expect(namespaces && selectorValues(namespaces).operator).toBe('NotIn');
+    expect(namespaces?.matchConditions?.[0]?.expression).toContain('ns.startsWith("payments-")');
+    expect(guarded.mutating.webhooks.map((w) => w.name)).toEqual(['mutate.driftgate.dev', 'mutate-namespaces.driftgate.dev']);
+
+    const exact = render(policyOf(['prod'], [{ apiGroups: ['*'], resources: ['*'] }]));
+    expect(exact.validating.webhooks[1]?.objectSelector?.matchExpressions).toEqual([{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['prod'] }]);
+    expect(render(policyOf(['prod'])).validating.webhooks.map((w) => w.name)).toEqual(['validate.driftgate.dev']);
+  });
+});
+
+describe('renderWebhooks: client config', () => {
+  it('calls a Service on 443 unless told otherwise, at /validate and /mutate', () => {
+    const { validating, mutating } = render(policyOf(['prod']), SERVICE, 'Q0E=');
+    expect(only(validating.webhooks).clientConfig).toEqual({ service: { namespace: 'driftgate-system', name: 'driftgate', path: '/validate', port: 443 }, caBundle: 'Q0E=' });
+    expect(only(mutating.webhooks).clientConfig).toEqual({ service: { namespace: 'driftgate-system', name: 'driftgate', path: '/mutate', port: 443 }, caBundle: 'Q0E=' });
+  });
+
+  it('calls a URL with the path appended', () => {
+    const { validating, mutating } = render(policyOf(['prod']), { url: 'https://127.0.0.1:8443/' }, 'Q0E=');
+    expect(only(validating.webhooks).clientConfig).toEqual({ url: 'https://127.0.0.1:8443/validate', caBundle: 'Q0E=' });
+    expect(only(mutating.webhooks).clientConfig).toEqual({ url: 'https://127.0.0.1:8443/mutate', caBundle: 'Q0E=' });
+    expect(() => render(policyOf(['prod']), { url: 'http://127.0.0.1:8443' })).toThrow(/only calls webhooks over https/);
+  });
+
+  it('sets the caBundle on every entry, or leaves it to cert-manager', () => {
+    const policy = policyOf(['prod'], [{ apiGroups: [''], resources: ['namespaces'] }]);
+    for (const webhook of render(policy, SERVICE, PLACEHOLDER_CA).all) expect(webhook.clientConfig.caBundle).toBe(PLACEHOLDER_CA);
+    const injected = renderWebhooks(policy, SERVICE, '', { caInjectFrom: 'driftgate-system/driftgate-tls' });
+    for (const configuration of injected) {
+      expect(configuration.metadata.annotations[CA_INJECT_ANNOTATION]).toBe('driftgate-system/driftgate-tls');
+      for (const webhook of configuration.webhooks) expect(webhook.clientConfig).not.toHaveProperty('caBundle');
+    }
+  });
+});
+
+describe('renderManifestsYaml', () => {
+  it('writes documents that parse back to the same objects, with no anchors', () => {
+    const objects = renderWebhooks(policyOf(['prod', 'payments-*'], [{ apiGroups: [''], resources: ['namespaces', 'pods/exec'] }]), SERVICE, PLACEHOLDER_CA);
+    const text = renderManifestsYaml(objects);
+    const docs = parseAllDocuments(text);
+    expect(docs.flatMap((d) => d.errors)).toEqual([]);
+    expect(docs.map((d) => d.toJS())).toEqual(JSON.parse(JSON.stringify(objects)));
+    expect(text).not.toMatch(/[&*]a\d/);
+    expect(text.split('\n').filter((line) => line === '---')).toHaveLength(1);
+  });
+});
+
+describe('driftgate manifests', () => {
+  let dir = '';
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'driftgate-manifests-'));
+    await writeFile(join(dir, 'ca.crt'), PLACEHOLDER_PEM);
+    await writeFile(join(dir, 'tls.key'), '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n');
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function run(args: string[]): Promise<{ out: string; error?: unknown }> {
+    let out = '';
+    const io = { out: { write: (s: string) => (out += s) }, err: { write: () => true } };
+    try {
+      await manifestsCommand(io).exitOverride().configureOutput({ writeErr: () => undefined }).parseAsync(args, { from: 'user' });
+      return { out };
+    } catch (error) {
+      return { out, error };
+    }
+  }
+
+  const policy = join(ROOT, 'examples/policy.yaml');
+
+  it('prints exactly the shipped example (manifests/examples/webhooks.yaml after its header)', async () => {
+    const { out, error } = await run(['--policy', policy, '--service', 'driftgate-system/driftgate', '--ca-bundle', join(dir, 'ca.crt')]);
+    expect(error).toBeUndefined();
+    const shipped = await readFile(join(ROOT, 'manifests/examples/webhooks.yaml'), 'utf8');
+    expect(shipped.endsWith(out.replace(policy, 'examples/policy.yaml'))).toBe(true);
+  });
+
+  it('prints exactly the shipped cert-manager example', async () => {
+    const { out, error } = await run(['--policy', policy, '--service', 'driftgate-system/driftgate', '--ca-inject-from', 'driftgate-system/driftgate-tls']);
+    expect(error).toBeUndefined();
+    const shipped = await readFile(join(ROOT, 'manifests/examples/webhooks-cert-manager.yaml'), 'utf8');
+    expect(shipped.endsWith(out.replace(policy, 'examples/policy.yaml'))).toBe(true);
+  });
+
+  it('takes the CA already base64-encoded, and a Service port', async () => {
+    const { out, error } = await run(['--policy', policy, '--service', 'guard/dg:8443', '--ca-bundle-base64', PLACEHOLDER_CA]);
+    expect(error).toBeUndefined();
+    const [validating] = parseAllDocuments(out).map((d) => d.toJS() as { webhooks: ValidatingWebhook[] });
+    expect(validating?.webhooks[0]?.clientConfig).toEqual({ service: { namespace: 'guard', name: 'dg', path: '/validate', port: 8443 }, caBundle: PLACEHOLDER_CA });
+  });
+
+  const refusals: Array<{ name: string; args: string[]; want: RegExp }> = [
+    { name: 'neither --url nor --service', args: ['--ca-bundle-base64', PLACEHOLDER_CA], want: /exactly one of --url .* and --service/ },
+    { name: 'both --url and --service', args: ['--url', 'https://a:1', '--service', 'a/b', '--ca-bundle-base64', PLACEHOLDER_CA], want: /exactly one of --url/ },
+    { name: 'an http URL', args: ['--url', 'http://127.0.0.1:8443', '--ca-bundle-base64', PLACEHOLDER_CA], want: /^--url "http:\/\/127\.0\.0\.1:8443": the kube-apiserver only calls webhooks over https/ },
+    { name: 'a URL with a query', args: ['--url', 'https://h:1?x=1', '--ca-bundle-base64', PLACEHOLDER_CA], want: /^--url .*refuses a user, a query or a fragment/ },
+    { name: 'a URL ending in /validate', args: ['--url', 'https://h:1/validate', '--ca-bundle-base64', PLACEHOLDER_CA], want: /^--url .*give the base URL/ },
+    { name: 'a malformed --service', args: ['--service', 'driftgate', '--ca-bundle-base64', PLACEHOLDER_CA], want: /^--service "driftgate" is not NAMESPACE\/NAME\[:PORT\]/ },
+    { name: 'a --service port out of range', args: ['--service', 'a/b:70000', '--ca-bundle-base64', PLACEHOLDER_CA], want: /^--service "a\/b:70000": port 70000/ },
+    { name: 'no CA', args: ['--service', 'a/b'], want: /exactly one of --ca-bundle .*--ca-bundle-base64 .*--ca-inject-from/ },
+    { name: 'two CAs', args: ['--service', 'a/b', '--ca-bundle-base64', PLACEHOLDER_CA, '--ca-inject-from', 'a/b'], want: /exactly one of --ca-bundle/ },
+    { name: 'raw PEM given as base64', args: ['--service', 'a/b', '--ca-bundle-base64', PLACEHOLDER_PEM], want: /^--ca-bundle-base64: not base64/ },
+    { name: 'base64 of something else', args: ['--service', 'a/b', '--ca-bundle-base64', 'aGVsbG8='], want: /^--ca-bundle-base64 \(decoded\) holds no PEM certificate/ },
+    { name: 'a private key as the CA', args: ['--service', 'a/b', '--ca-bundle', 'KEY'], want: /holds a private key; pass only the CA certificate/ },
+    { name: 'a missing CA file', args: ['--service', 'a/b', '--ca-bundle', 'MISSING'], want: /^--ca-bundle .*MISSING: cannot read it \(no such file\)/ },
+  ];
+  it.each(refusals)('refuses $name with one line naming the flag', async ({ args, want }) => {
+    const resolved = args.map((a) => (a === 'KEY' ? join(dir, 'tls.key') : a === 'MISSING' ? join(dir, 'missing.crt') : a));
+    const { out, error } = await run(['--policy', policy, ...resolved]);
+    expect(out).toBe('');
+    expect(error).toBeInstanceOf(DriftgateError);
+    expect((error as DriftgateError).code).toBe('DG_USAGE');
+    expect((error as DriftgateError).message).toMatch(want);
+    expect((error as DriftgateError).message).not.toContain('\n');
+  });
+});
+
+interface KubeDoc {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  [key: string]: unknown;
+}
+
+async function yamlFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true, recursive: true });
+  return entries
+    .filter((e) => e.isFile() && /\.ya?ml$/.test(e.name))
+    .map((e) => join(e.parentPath, e.name))
+    .sort();
+}
+
+describe('manifests/', () => {
+  const manifests = join(ROOT, 'manifests');
+  let docs: Array<{ file: string; doc: KubeDoc }> = [];
+  beforeAll(async () => {
+    docs = [];
+    for (const file of await yamlFiles(manifests)) {
+      const parsed = parseAllDocuments(await readFile(file, 'utf8'));
+      expect(parsed.flatMap((d) => d.errors), file).toEqual([]);
+      for (const d of parsed) docs.push({ file: file.slice(manifests.length + 1), doc: d.toJS() as KubeDoc });
+    }
+  });
+  const find = (kind: string, name: string): KubeDoc => {
+    const found = docs.find(({ doc }) => doc.kind === kind && doc.metadata.name === name);
+    expect(found, `${kind}/${name}`).toBeDefined();
+    return found?.doc as KubeDoc;
+  };
+
+  it('holds Kubernetes objects only, every namespaced one in driftgate-system', () => {
+    expect(docs.length).toBeGreaterThan(10);
+    const clusterScoped = ['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration'];
+    for (const { file, doc } of docs) {
+      expect(typeof doc.apiVersion, file).toBe('string');
+      expect(typeof doc.kind, file).toBe('string');
+      expect(doc.metadata.name, file).toMatch(/^[a-z0-9.-]+$/);
+      if (!clusterScoped.includes(doc.kind)) expect(doc.metadata.namespace, `${file} ${doc.kind}`).toBe('driftgate-system');
+    }
+  });
+
+  it('numbers the top-level files so that kubectl applies them in order', async () => {
+    const top = (await readdir(manifests, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name);
+    expect(top.every((name) => /^\d\d-[a-z0-9-]+\.yaml$/.test(name))).toBe(true);
+    expect(top.sort()[0]).toBe('00-namespace.yaml');
+    // The webhooks are rendered from the policy, never applied with the rest.
+    expect(docs.filter(({ file }) => !file.includes('/')).map(({ doc }) => doc.kind)).not.toContain('ValidatingWebhookConfiguration');
+  });
+
+  it('defines the BackportTicket CRD with the printer columns of the issue, state in spec, no status', () => {
+    const crd = find('CustomResourceDefinition', 'backporttickets.driftgate.dev') as KubeDoc & {
+      spec: {
+        group: string;
+        scope: string;
+        names: { kind: string; plural: string; shortNames: string[] };
+        versions: Array<{ name: string; subresources?: unknown; additionalPrinterColumns: Array<{ name: string; jsonPath: string }>; schema: { openAPIV3Schema: { properties: { spec: { required: string[]; properties: Record<string, unknown> } } } } }>;
+      };
+    };
+    expect(crd.spec).toMatchObject({ group: 'driftgate.dev', scope: 'Namespaced', names: { kind: 'BackportTicket', plural: 'backporttickets', shortNames: ['bpt'] } });
+    const version = only(crd.spec.versions);
+    expect(version.name).toBe('v1alpha1');
+    expect(version.subresources).toBeUndefined();
+    expect(version.additionalPrinterColumns.map((c) => [c.name, c.jsonPath])).toEqual([
+      ['State', '.spec.state'],
+      ['Namespace', '.spec.object.namespace'],
+      ['Kind', '.spec.object.kind'],
+      ['Object', '.spec.object.name'],
+      ['Incident', '.spec.window.incident'],
+      ['Age', '.metadata.creationTimestamp'],
+    ]);
+    const spec = version.schema.openAPIV3Schema.properties.spec;
+    expect(spec.required).toEqual(['object', 'window', 'state', 'changes']);
+    expect(Object.keys(spec.properties)).toEqual(expect.arrayContaining(['object', 'window', 'state', 'changes', 'resolution']));
+  });
+
+  it('ships the example policy in the ConfigMap the Deployment mounts', async () => {
+    const configMap = find('ConfigMap', 'driftgate-policy') as KubeDoc & { data: Record<string, string> };
+    const example = await readFile(join(ROOT, 'examples/policy.yaml'), 'utf8');
+    expect(configMap.data['policy.yaml']).toBe(example);
+    expect(loadPolicy(configMap.data['policy.yaml'] ?? '', 'ConfigMap').name).toBe('prod');
+  });
+
+  it('runs the webhook as the issue asks', () => {
+    const deployment = find('Deployment', 'driftgate') as KubeDoc & {
+      spec: { replicas: number; template: { spec: Record<string, unknown> & { containers: Array<Record<string, unknown>> } } };
+    };
+    expect(deployment.spec.replicas).toBe(3);
+    const pod = deployment.spec.template.spec;
+    expect(pod).toMatchObject({
+      serviceAccountName: 'driftgate',
+      priorityClassName: 'system-cluster-critical',
+      terminationGracePeriodSeconds: 30,
+      securityContext: { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } },
+    });
+    expect(pod['topologySpreadConstraints']).toBeDefined();
+    const container = only(pod.containers);
+    expect(container).toMatchObject({
+      image: 'ghcr.io/driftgate/driftgate:0.1.0',
+      args: ['serve', '--policy', '/etc/driftgate/policy.yaml', '--tls-cert', '/etc/driftgate/tls/tls.crt', '--tls-key', '/etc/driftgate/tls/tls.key', '--tickets', 'kubernetes'],
+      readinessProbe: { httpGet: { path: '/readyz', port: 'https', scheme: 'HTTPS' } },
+      livenessProbe: { httpGet: { path: '/healthz', port: 'https', scheme: 'HTTPS' } },
+      resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
+      securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+    });
+    expect(container['startupProbe']).toBeDefined();
+    expect(find('PodDisruptionBudget', 'driftgate')).toMatchObject({ spec: { minAvailable: 2 } });
+    expect(find('Service', 'driftgate')).toMatchObject({ spec: { ports: [{ port: 443, targetPort: 'https' }, { port: 9090, targetPort: 'metrics' }] } });
+  });
+
+  it('grants driftgate least privilege', () => {
+    expect(find('Role', 'driftgate-tickets')).toMatchObject({
+      rules: [{ apiGroups: ['driftgate.dev'], resources: ['backporttickets'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'] }],
+    });
+    const parents = find('ClusterRole', 'driftgate-parents') as KubeDoc & { rules: Array<{ verbs: string[] }> };
+    expect(parents.rules.flatMap((r) => r.verbs)).toEqual(['get', 'get']);
+    expect(find('ClusterRole', 'driftgate-ticket-reviewer')).toMatchObject({
+      rules: [{ apiGroups: ['driftgate.dev'], resources: ['backporttickets'], verbs: ['get', 'list', 'watch', 'update'] }],
+    });
+  });
+
+  it('issues the cert-manager serving certificate for the Service name', () => {
+    expect(find('Certificate', 'driftgate-tls')).toMatchObject({
+      spec: { secretName: 'driftgate-tls', dnsNames: ['driftgate.driftgate-system.svc'], issuerRef: { kind: 'Issuer', name: 'driftgate-ca' } },
+    });
+    expect(find('Certificate', 'driftgate-ca')).toMatchObject({ spec: { isCA: true, issuerRef: { name: 'driftgate-selfsigned' } } });
+  });
+});
