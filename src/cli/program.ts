@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { certsCommand } from './certs.js';
+import { manifestsCommand } from './manifests.js';
 import { reviewCommand } from './review.js';
 import { serveCommand } from './serve.js';
 import { openTicketStore } from './stores.js';
@@ -17,7 +18,7 @@ export function program(): Command {
     .showHelpAfterError()
     .exitOverride();
   const openStore: OpenStore = async (spec, cluster) => (await openTicketStore(spec, cluster)).store;
-  for (const cmd of [serveCommand(), reviewCommand(), certsCommand(), ticketsCommand(openStore)]) root.addCommand(cmd.exitOverride());
+  for (const cmd of [serveCommand(), reviewCommand(), certsCommand(), manifestsCommand(), ticketsCommand(openStore)]) root.addCommand(cmd.exitOverride());
   return root;
 }
 

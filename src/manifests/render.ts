@@ -250,10 +250,12 @@ function clientConfigOf(target: WebhookTarget, path: string, caBundle: string): 
 
 /** Selection is how the webhooks pick the policy's namespaces. */
 interface Selection {
+  /** On the name label: In the exact names, or NotIn the never-guarded ones when there are globs. */
   selector: LabelSelector;
-  /** Exact names and prefixes a label selector cannot say; empty when the selector says it all. */
+  /** The exact names and glob prefixes the match condition keeps when `needsCel`. */
   names: string[];
   prefixes: string[];
+  /** False when the selector says it all: exact names only, or "*". */
   needsCel: boolean;
 }
 

@@ -259,7 +259,7 @@ describe('driftgate manifests', () => {
     { name: 'raw PEM given as base64', args: ['--service', 'a/b', '--ca-bundle-base64', PLACEHOLDER_PEM], want: /^--ca-bundle-base64: not base64/ },
     { name: 'base64 of something else', args: ['--service', 'a/b', '--ca-bundle-base64', 'aGVsbG8='], want: /^--ca-bundle-base64 \(decoded\) holds no PEM certificate/ },
     { name: 'a private key as the CA', args: ['--service', 'a/b', '--ca-bundle', 'KEY'], want: /holds a private key; pass only the CA certificate/ },
-    { name: 'a missing CA file', args: ['--service', 'a/b', '--ca-bundle', 'MISSING'], want: /^--ca-bundle .*MISSING: cannot read it \(no such file\)/ },
+    { name: 'a missing CA file', args: ['--service', 'a/b', '--ca-bundle', 'MISSING'], want: /^--ca-bundle .*missing\.crt: cannot read it \(no such file\)/ },
   ];
   it.each(refusals)('refuses $name with one line naming the flag', async ({ args, want }) => {
     const resolved = args.map((a) => (a === 'KEY' ? join(dir, 'tls.key') : a === 'MISSING' ? join(dir, 'missing.crt') : a));

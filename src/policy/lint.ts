@@ -1,0 +1,331 @@
+/**
+ * Risky choices in a valid GuardPolicy: settings the schema must accept, because somebody may
+ * mean them, but that rarely do what their writer believes. Each finding names the field as
+ * `policy check` prints problems (`spec.delegations[0].paths[1]`), says what the setting does in
+ * the cluster and how to write it instead. Pure: the CLI decides what a finding costs (`--strict`).
+ */
+import { POLICY_DEFAULTS } from './defaults.js';
+import { formatDuration } from './duration.js';
+import { formatPath, show, type FieldPath } from './messages.js';
+import type { GuardPolicy, Subjects } from './types.js';
+
+/** FindingLevel: a `warning` is probably a mistake; an `info` is worth knowing but often meant. */
+export type FindingLevel = 'warning' | 'info';
+
+/** Finding is one risky choice at one field of a policy. */
+export interface Finding {
+  level: FindingLevel;
+  /** The field as written in messages, e.g. `spec.delegations[0].paths[1]`. */
+  field: string;
+  message: string;
+  fix: string;
+}
+
+// A delegate of one of these owns every field below it: as free as a GitOps writer on that
+// object, without being one. "/" cannot pass the schema today; it is kept so that a policy built
+// in code is judged the same way.
+const BROAD_POINTERS: ReadonlySet<string> = new Set(['/', '/spec', '/metadata']);
+
+// Groups the apiserver gives to everybody of a kind, and the user it gives to nobody in particular.
+const EVERYBODY_GROUPS: Readonly<Record<string, string>> = {
+  'system:authenticated': 'every signed-in identity (people and service accounts)',
+  'system:serviceaccounts': 'every service account in the cluster',
+  'system:unauthenticated': 'every anonymous request',
+};
+const EVERYBODY_USERS: Readonly<Record<string, string>> = {
+  'system:anonymous': 'every anonymous request',
+};
+
+// The namespaces the rendered webhooks never select whatever the policy says (NEVER_GUARDED in
+// src/manifests/render.ts; the policy room imports nothing, so the list is repeated here).
+const NEVER_GUARDED: readonly string[] = ['kube-system', 'kube-public', 'kube-node-lease', 'driftgate-system'];
+
+// A day: a window longer than that outlives any incident, and the drift it lets in stays
+// unreconciled while GitOps is told to look away.
+const MAX_SENSIBLE_WINDOW_MS = 24 * 3_600_000;
+
+function finding(level: FindingLevel, path: FieldPath, message: string, fix: string): Finding {
+  return { level, field: formatPath(path), message, fix };
+}
+
+function lintDelegations(policy: GuardPolicy): Finding[] {
+  const out: Finding[] = [];
+  policy.delegations.forEach((delegation, i) => {
+    delegation.paths.forEach((pointer, j) => {
+      if (!BROAD_POINTERS.has(pointer)) return;
+      out.push(
+        finding(
+          'warning',
+          ['spec', 'delegations', i, 'paths', j],
+          `${show(pointer)} is too broad: the delegation owns every field below it, so its subjects may change all of it unrecorded, as freely as a GitOps writer`,
+          'name only the fields the controller owns, e.g. /spec/replicas',
+        ),
+      );
+    });
+  });
+  return out;
+}
+
+/** Where a Subjects list sits in the document, and what being named there lets one do. */
+interface SubjectsRole {
+  path: FieldPath;
+  subjects: Subjects;
+  grants: string;
+  fix: string;
+}
+
+function writersRole(policy: GuardPolicy): SubjectsRole {
+  return {
+      path: ['spec', 'gitopsWriters'],
+      subjects: policy.gitopsWriters,
+      grants: 'a GitOps writer: they may change every protected object freely and nothing is recorded',
+    fix: 'name the GitOps controller itself, e.g. system:serviceaccount:argocd:argocd-application-controller',
+  };
+}
+
+function breakGlassRole(policy: GuardPolicy): SubjectsRole {
+  return {
+      path: ['spec', 'breakGlass'],
+      subjects: policy.breakGlass,
+      grants: 'allowed to open break-glass windows and bypass the policy',
+    fix: 'name the responders, e.g. groups: ["oncall"]',
+  };
+}
+
+function lintEverybody(role: SubjectsRole): Finding[] {
+  const out: Finding[] = [];
+  const check = (kind: 'users' | 'groups', everybody: Readonly<Record<string, string>>): void => {
+    role.subjects[kind].forEach((name, i) => {
+      const who = everybody[name];
+      if (who !== undefined) out.push(finding('warning', [...role.path, kind, i], `${show(name)} makes ${who} ${role.grants}`, role.fix));
+    });
+  };
+  check('users', EVERYBODY_USERS);
+  check('groups', EVERYBODY_GROUPS);
+  return out;
+}
+
+function lintOverlap(policy: GuardPolicy): Finding[] {
+  const out: Finding[] = [];
+  const writers = policy.gitopsWriters;
+  const pointless = (kind: string): string =>
+    `is also a GitOps writer, which may write anyway: naming this ${kind} for break-glass changes nothing`;
+  const fix = 'remove it from breakGlass, or from gitopsWriters if it is a person rather than the GitOps controller';
+  policy.breakGlass.users.forEach((user, i) => {
+    if (writers.users.includes(user)) out.push(finding('warning', ['spec', 'breakGlass', 'users', i], `${show(user)} ${pointless('user')}`, fix));
+  });
+  policy.breakGlass.groups.forEach((group, i) => {
+    if (writers.groups.includes(group)) out.push(finding('warning', ['spec', 'breakGlass', 'groups', i], `${show(group)} ${pointless('group')}`, fix));
+  });
+  return out;
+}
+
+/**
+ * topLevelBranches returns the alternatives of a pattern split at its top-level "|", or
+ * undefined when the pattern cannot be read that simply (unbalanced brackets). Escapes, character
+ * classes and groups are stepped over, since a "|" inside them does not split the pattern.
+ */
+function topLevelBranches(pattern: string): string[] | undefined {
+  const branches: string[] = [];
+  let depth = 0;
+  let inClass = false;
+  let start = 0;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === '\\') {
+      i++;
+    } else if (inClass) {
+      if (c === ']') inClass = false;
+    } else if (c === '[') {
+      inClass = true;
+    } else if (c === '(') {
+      depth++;
+    } else if (c === ')') {
+      depth--;
+    } else if (c === '|' && depth === 0) {
+      branches.push(pattern.slice(start, i));
+      start = i + 1;
+    }
+  }
+  if (depth !== 0 || inClass) return undefined;
+  branches.push(pattern.slice(start));
+  return branches;
+}
+
+/** endsWithAnchor returns whether `branch` ends in a "$" that is not escaped. */
+function endsWithAnchor(branch: string): boolean {
+  if (!branch.endsWith('$')) return false;
+  let backslashes = 0;
+  for (let i = branch.length - 2; i >= 0 && branch[i] === '\\'; i--) backslashes++;
+  return backslashes % 2 === 0;
+}
+
+/**
+ * sampleMatch returns a plausible reference the pattern accepts, e.g. "INC-0" for ^INC-[0-9]+$,
+ * or undefined. It is only a guess (each class becomes its first character, each quantified item
+ * appears once); the caller keeps it only when the pattern really matches it.
+ */
+function sampleMatch(branch: string): string | undefined {
+  let out = '';
+  for (let i = 0; i < branch.length; i++) {
+    const c = branch[i] ?? '';
+    if (c === '\\') {
+      const next = branch[++i] ?? '';
+      out += /[dD]/.test(next) ? (next === 'd' ? '1' : 'x') : /[wWsSbB]/.test(next) ? (next === 's' ? ' ' : 'a') : next;
+    } else if (c === '[') {
+      const close = branch.indexOf(']', i + 2);
+      if (close === -1 || branch[i + 1] === '^') return undefined;
+      out += branch[i + 1] === '\\' ? (branch[i + 2] === 'd' ? '1' : (branch[i + 2] ?? '')) : (branch[i + 1] ?? '');
+      i = close;
+    } else if (c === '{') {
+      const close = branch.indexOf('}', i);
+      if (close === -1) return undefined;
+      i = close;
+    } else if (c === '(' && branch[i + 1] === '?' && branch[i + 2] === ':') {
+      i += 2;
+    } else if (c === '.') {
+      out += 'a';
+    } else if (!'^$()+*?|'.includes(c)) {
+      out += c;
+    }
+  }
+  return out === '' ? undefined : out;
+}
+
+function lintIncidentPattern(policy: GuardPolicy): Finding[] {
+  const { breakGlass } = policy;
+  const path = ['spec', 'breakGlass', 'incidentPattern'];
+  const mayBreakGlass = breakGlass.users.length > 0 || breakGlass.groups.length > 0;
+  if (breakGlass.incidentPattern === POLICY_DEFAULTS.breakGlass.incidentPattern) {
+    // The default accepts anything on purpose; it is only news when somebody may break glass.
+    if (!mayBreakGlass) return [];
+    return [
+      finding(
+        'info',
+        path,
+        `the default ${show(breakGlass.incidentPattern)} accepts any incident reference, so tickets may point at nothing`,
+        'write your tracker\'s form, anchored, e.g. ^INC-[0-9]+$',
+      ),
+    ];
+  }
+  const branches = topLevelBranches(breakGlass.incidentPattern);
+  if (branches === undefined) return [];
+  const open = branches.filter((b) => !b.startsWith('^') || !endsWithAnchor(b));
+  if (open.length === 0) return [];
+  const branch = open[0] ?? '';
+  const front = !branch.startsWith('^');
+  const back = !endsWithAnchor(branch);
+  const sample = sampleMatch(branch);
+  let example = 'text around a valid reference';
+  if (sample !== undefined && breakGlass.incident.test(sample)) {
+    const wrapped = `${front ? 'x' : ''}${sample}${back ? 'y' : ''}`;
+    if (breakGlass.incident.test(wrapped)) example = show(wrapped);
+  }
+  const where = front && back ? 'at either end' : front ? 'at the start' : 'at the end';
+  const alternation = branches.length > 1 ? ' (each alternative needs its own ^ and $)' : '';
+  const anchored = branches.length > 1 ? `^(${breakGlass.incidentPattern.replace(/\^|\$/g, '')})$` : `^${branch.replace(/^\^/, '').replace(/\$$/, '')}$`;
+  return [
+    finding(
+      'warning',
+      path,
+      `${show(breakGlass.incidentPattern)} is not anchored ${where}${alternation}, so any incident reference containing a match passes, e.g. ${example}`,
+      `anchor it, e.g. ${anchored}`,
+    ),
+  ];
+}
+
+function lintMaxDuration(policy: GuardPolicy): Finding[] {
+  const { maxDuration, maxDurationMs } = policy.breakGlass;
+  if (maxDurationMs <= MAX_SENSIBLE_WINDOW_MS) return [];
+  return [
+    finding(
+      'warning',
+      ['spec', 'breakGlass', 'maxDuration'],
+      `${show(maxDuration)} lets a break-glass window stay open longer than ${formatDuration(MAX_SENSIBLE_WINDOW_MS)}: the drift outlives the incident and GitOps looks away for days`,
+      'keep windows short, e.g. 4h, and open a new one if the incident lasts',
+    ),
+  ];
+}
+
+function lintNamespaces(policy: GuardPolicy): Finding[] {
+  const out: Finding[] = [];
+  policy.namespaces.forEach((entry, i) => {
+    const path = ['spec', 'namespaces', i];
+    if (entry === '*') {
+      out.push(
+        finding(
+          'warning',
+          path,
+          '"*" protects every namespace: writes by operators, Helm releases and controllers anywhere are refused unless the policy names them (the system namespaces are never guarded, whatever the policy says)',
+          'list the namespaces GitOps owns, e.g. prod or payments-*',
+        ),
+      );
+      return;
+    }
+    const prefix = entry.endsWith('*') ? entry.slice(0, -1) : undefined;
+    const hit = NEVER_GUARDED.filter((ns) => (prefix === undefined ? ns === entry : ns.startsWith(prefix)));
+    if (hit.length === 0) return;
+    const names = hit.join(', ');
+    const message =
+      prefix === undefined
+        ? `${show(entry)} has no effect: the webhooks never send ${entry} to driftgate, because a webhook that fails closed there could stop the cluster (or driftgate) from repairing itself`
+        : `${show(entry)} also matches ${names}, which the webhooks never guard, and any other namespace with that prefix (often cluster add-ons)`;
+    out.push(finding('warning', path, message, prefix === undefined ? 'remove it' : 'name the namespaces GitOps owns instead of a prefix this wide'));
+  });
+  return out;
+}
+
+function lintResources(policy: GuardPolicy): Finding[] {
+  const out: Finding[] = [];
+  policy.resources.forEach((rule, i) => {
+    const everyGroup = rule.apiGroups.includes('*');
+    const core = rule.apiGroups.includes('');
+    if (!everyGroup && !core) return;
+    rule.resources.forEach((resource, j) => {
+      if (resource !== '*') return;
+      const scope = everyGroup ? 'every resource in every API group' : 'every resource in the core group';
+      const examples = everyGroup ? 'leases, events, endpointslices, pods' : 'events, endpoints, pods';
+      out.push(
+        finding(
+          'warning',
+          ['spec', 'resources', i, 'resources', j],
+          `"*" with apiGroups ${show(everyGroup ? '*' : '')} guards ${scope}, including what controllers write on their own (${examples}): they will be refused in protected namespaces`,
+          'list the resources GitOps applies, e.g. resources: ["deployments", "configmaps"]',
+        ),
+      );
+    });
+  });
+  return out;
+}
+
+function lintMode(policy: GuardPolicy): Finding[] {
+  if (policy.mode !== 'warn') return [];
+  return [
+    finding(
+      'info',
+      ['spec', 'mode'],
+      'warn lets every write through with a warning: nothing is enforced and no ticket is needed',
+      'switch to enforce once the warnings are understood',
+    ),
+  ];
+}
+
+/**
+ * lintPolicy returns the risky choices in a valid policy, in document order: too-broad
+ * delegations, everybody-groups as GitOps writers or responders, windows over a day, namespaces
+ * the webhook never guards or `*`, `*` resources, unanchored incident patterns, responders who are
+ * GitOps writers anyway, and (as info) warn mode. An empty list means nothing looked risky.
+ */
+export function lintPolicy(policy: GuardPolicy): Finding[] {
+  return [
+    ...lintMode(policy),
+    ...lintNamespaces(policy),
+    ...lintResources(policy),
+    ...lintEverybody(writersRole(policy)),
+    ...lintDelegations(policy),
+    ...lintEverybody(breakGlassRole(policy)),
+    ...lintOverlap(policy),
+    ...lintMaxDuration(policy),
+    ...lintIncidentPattern(policy),
+  ];
+}
