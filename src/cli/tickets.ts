@@ -1,15 +1,20 @@
 /**
- * `driftgate tickets list|show|resolve`: how security and the on-call read and close backport
- * tickets. The commands only parse flags and print; the store does the work, the same store the
- * server records into.
+ * `driftgate tickets list|show|resolve|export|report`: how security and the on-call read, carry
+ * into Git and close backport tickets. The commands only parse flags, print and write the files
+ * asked for; the store and the pure modules under src/tickets do the work.
  */
-import { stat } from 'node:fs/promises';
+import { chmod, mkdir, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Command } from 'commander';
 import { stringify } from 'yaml';
 import { DriftgateError, describe } from '../errors.js';
+import { parseNow } from './io.js';
 import { parseDuration } from '../policy/duration.js';
+import { EXPORT_FORMATS, exportRevert, exportTicket, renderExport, type ExportFormat, type TicketExport } from '../tickets/export.js';
 import { parseTicketsSpec } from '../tickets/journal.js';
-import { renderTable, renderTicket } from '../tickets/render.js';
+import { renderTable, renderTicket, safe } from '../tickets/render.js';
+import { buildReport, renderReportTable } from '../tickets/report.js';
+import { renderReportHtml } from '../tickets/report-html.js';
 import { DECISIONS, TICKET_STATES, type Decision, type Ticket, type TicketFilter, type TicketState, type TicketStore } from '../tickets/types.js';
 
 /** Writer is the little of a stream the commands need. */
@@ -29,6 +34,8 @@ export interface TicketsIo {
 
 type Format = 'table' | 'json' | 'yaml';
 const FORMATS: readonly Format[] = ['table', 'json', 'yaml'];
+type ReportFormat = 'table' | 'json' | 'html';
+const REPORT_FORMATS: readonly ReportFormat[] = ['table', 'json', 'html'];
 const DAY_MS = 86_400_000;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
@@ -43,8 +50,8 @@ interface CommonOptions {
 export type OpenStore = (spec: string, cluster: { kubeconfig?: string; context?: string }) => Promise<TicketStore>;
 
 /**
- * ticketsCommand returns the `tickets` command with its `list`, `show` and `resolve`
- * subcommands. `openStore` turns a `--tickets` spec into a store; the command closes it.
+ * ticketsCommand returns the `tickets` command with its `list`, `show`, `resolve`, `export` and
+ * `report` subcommands. `openStore` turns a `--tickets` spec into a store; the command closes it.
  */
 export function ticketsCommand(openStore: OpenStore, io: Partial<TicketsIo> = {}): Command {
   const ctx: TicketsIo = {
@@ -55,16 +62,19 @@ export function ticketsCommand(openStore: OpenStore, io: Partial<TicketsIo> = {}
     exit: io.exit ?? ((code) => void (process.exitCode = code)),
   };
   const output = { writeOut: (s: string) => void ctx.out.write(s), writeErr: (s: string) => void ctx.err.write(s) };
-  const tickets = new Command('tickets').description('list, show and resolve backport tickets').configureOutput(output);
-  const sub = (name: string, summary: string): Command =>
-    tickets
+  const tickets = new Command('tickets').description('list, show, resolve, export and report backport tickets').configureOutput(output);
+  // `outputs` are the -o choices, the first the default; none for a command whose output has its own flag.
+  const sub = (name: string, summary: string, outputs: readonly string[] = FORMATS): Command => {
+    const cmd = tickets
       .command(name)
       .description(summary)
       .configureOutput(output)
-      .option('--tickets <spec>', 'where tickets live: journal:FILE or kubernetes (default: $DRIFTGATE_TICKETS)')
-      .option('-o, --output <format>', 'table, json or yaml', 'table')
+      .option('--tickets <spec>', 'where tickets live: journal:FILE or kubernetes (default: $DRIFTGATE_TICKETS)');
+    if (outputs.length > 0) cmd.option('-o, --output <format>', choices(outputs), outputs[0]);
+    return cmd
       .option('--kubeconfig <file>', 'kubeconfig for --tickets kubernetes (default: $KUBECONFIG, ~/.kube/config)')
       .option('--context <name>', 'kubeconfig context for --tickets kubernetes');
+  };
 
   sub('list', 'list tickets, oldest first')
     .option('--state <state>', `only this state: ${TICKET_STATES.join(', ')}`)
@@ -111,7 +121,79 @@ export function ticketsCommand(openStore: OpenStore, io: Partial<TicketsIo> = {}
         ctx.out.write(format === 'table' ? `ticket ${ticket.id} is now ${ticket.state}\n` : serialize(ticket, format));
       }),
     );
+
+  sub('export', 'print what to carry into Git for a ticket, with a commit message; or, with --revert, how to undo it live', [])
+    .argument('<id>', 'ticket id, as `tickets list` prints it')
+    .option('--format <format>', `${choices(EXPORT_FORMATS)} (default: patch)`)
+    .option('--revert', 'print the revert patch (newest change first) and the kubectl command that undoes the changes live')
+    .option('--out <dir>', 'write the files into DIR (created if missing) and print their paths')
+    .action(
+      guard(ctx, async (id: string, opts: CommonOptions & { format?: string; revert?: boolean; out?: string }) => {
+        if (opts.revert === true && opts.format !== undefined) {
+          throw new DriftgateError('DG_USAGE', '--revert prints a JSON patch and a kubectl command; leave out --format');
+        }
+        const format = parseExportFormat(opts.format);
+        const ticket = await withStore(ctx, openStore, opts, (store) => store.get(id));
+        const exported = opts.revert === true ? exportRevert(ticket) : exportTicket(ticket, format);
+        // Notes go to stderr so that they are seen even when stdout is piped or files are written.
+        for (const note of exported.notes) ctx.err.write(`note: ${safe(note)}\n`);
+        if (opts.out === undefined) ctx.out.write(renderExport(exported));
+        else for (const path of await writeExport(opts.out, exported)) ctx.out.write(`${path}\n`);
+      }),
+    );
+
+  sub('report', 'summarize bypasses for a security review: per namespace, person and incident; open and overdue tickets; long windows', REPORT_FORMATS)
+    .option('--since <when>', 'count bypasses since: a duration back from now (7d, 12h) or an RFC 3339 time', '7d')
+    .option('--overdue <age>', 'an open ticket is overdue once its window ended longer ago than this (3d, 36h)', '3d')
+    .option('--now <time>', 'report as of this RFC 3339 time instead of the clock')
+    .option('--out <file>', 'write the report to FILE and print its path')
+    .action(
+      guard(ctx, async (opts: CommonOptions & { since: string; overdue: string; now?: string; out?: string }) => {
+        const format = parseReportFormat(opts.output);
+        const now = parseNow(opts.now, ctx.now);
+        const since = parseSince(opts.since, now);
+        const overdueAfterMs = parseAge('--overdue', opts.overdue);
+        const all = await withStore(ctx, openStore, opts, (store) => store.list());
+        const report = buildReport(all, { now, since, overdueAfterMs });
+        const text = format === 'html' ? renderReportHtml(report) : format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderReportTable(report);
+        if (opts.out === undefined) {
+          ctx.out.write(text);
+        } else {
+          await writeOut(opts.out, text);
+          ctx.out.write(`${opts.out}\n`);
+        }
+      }),
+    );
   return tickets;
+}
+
+async function writeExport(dir: string, exported: TicketExport): Promise<string[]> {
+  await attempt(dir, () => mkdir(dir, { recursive: true }));
+  const paths: string[] = [];
+  for (const file of exported.files) {
+    const path = join(dir, file.name);
+    await writeOut(path, file.text);
+    // chmod after writing: writeFile's mode applies only when it creates the file.
+    if (file.executable === true) await attempt(path, () => chmod(path, 0o755));
+    paths.push(path);
+  }
+  return paths;
+}
+
+async function writeOut(path: string, text: string): Promise<void> {
+  await attempt(path, () => writeFile(path, text, 'utf8'));
+}
+
+async function attempt(path: string, io: () => Promise<unknown>): Promise<void> {
+  try {
+    await io();
+  } catch (err) {
+    throw new DriftgateError('DG_USAGE', `--out ${path}: cannot write it (${describe(err)})`, { cause: err });
+  }
+}
+
+function choices(list: readonly string[]): string {
+  return list.length < 2 ? list.join('') : `${list.slice(0, -1).join(', ')} or ${list[list.length - 1] ?? ''}`;
 }
 
 // Every failure ends as one line on stderr and exit code 1: the message is the product, the
@@ -169,6 +251,18 @@ function parseFormat(text: string | undefined): Format {
   return format;
 }
 
+function parseExportFormat(text: string | undefined): ExportFormat {
+  const format = EXPORT_FORMATS.find((f) => f === (text ?? 'patch'));
+  if (format === undefined) throw new DriftgateError('DG_USAGE', `--format ${JSON.stringify(text)}: use ${choices(EXPORT_FORMATS)}`);
+  return format;
+}
+
+function parseReportFormat(text: string | undefined): ReportFormat {
+  const format = REPORT_FORMATS.find((f) => f === (text ?? 'table'));
+  if (format === undefined) throw new DriftgateError('DG_USAGE', `-o ${JSON.stringify(text)}: use ${choices(REPORT_FORMATS)}`);
+  return format;
+}
+
 function parseState(text: string): TicketState {
   const state = TICKET_STATES.find((s) => s === text);
   if (state === undefined) throw new DriftgateError('DG_USAGE', `--state ${JSON.stringify(text)}: use one of ${TICKET_STATES.join(', ')}`);
@@ -192,13 +286,25 @@ function required(flag: string, value: string | undefined, what: string): string
  * Go-style duration such as `12h` or `1d12h`) or an RFC 3339 time; throws DG_USAGE otherwise.
  */
 export function parseSince(text: string, now: Date): Date {
-  // Go durations stop at hours; days are what people ask for when reviewing tickets.
-  const days = /^(\d+)d(.*)$/.exec(text);
-  const rest = days === null ? parseDuration(text) : days[2] === '' ? 0 : parseDuration(days[2] ?? '');
-  if (rest !== undefined) return new Date(now.getTime() - Number(days?.[1] ?? 0) * DAY_MS - rest);
+  const back = durationMs(text);
+  if (back !== undefined) return new Date(now.getTime() - back);
   const at = RFC3339.test(text) ? Date.parse(text) : Number.NaN;
   if (Number.isFinite(at)) return new Date(at);
   throw new DriftgateError('DG_USAGE', `--since ${JSON.stringify(text)}: use a duration such as 7d or 12h, or an RFC 3339 time such as 2025-01-02T15:04:05Z`);
+}
+
+/** parseAge returns the length of a duration flag such as `--overdue 3d` in milliseconds; throws DG_USAGE naming `flag` otherwise. */
+export function parseAge(flag: string, text: string): number {
+  const ms = durationMs(text);
+  if (ms === undefined) throw new DriftgateError('DG_USAGE', `${flag} ${JSON.stringify(text)}: use a duration such as 3d, 36h or 1d12h`);
+  return ms;
+}
+
+// Go durations stop at hours; days are what people ask for when reviewing tickets.
+function durationMs(text: string): number | undefined {
+  const days = /^(\d+)d(.*)$/.exec(text);
+  const rest = days === null ? parseDuration(text) : days[2] === '' ? 0 : parseDuration(days[2] ?? '');
+  return rest === undefined ? undefined : Number(days?.[1] ?? 0) * DAY_MS + rest;
 }
 
 function serialize(value: Ticket | Ticket[], format: 'json' | 'yaml'): string {

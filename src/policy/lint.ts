@@ -70,24 +70,25 @@ function lintDelegations(policy: GuardPolicy): Finding[] {
 interface SubjectsRole {
   path: FieldPath;
   subjects: Subjects;
+  /** What being named there lets one do, as a verb phrase: "open break-glass windows". */
   grants: string;
   fix: string;
 }
 
 function writersRole(policy: GuardPolicy): SubjectsRole {
   return {
-      path: ['spec', 'gitopsWriters'],
-      subjects: policy.gitopsWriters,
-      grants: 'a GitOps writer: they may change every protected object freely and nothing is recorded',
+    path: ['spec', 'gitopsWriters'],
+    subjects: policy.gitopsWriters,
+    grants: 'change every protected object freely, as a GitOps writer, with nothing recorded',
     fix: 'name the GitOps controller itself, e.g. system:serviceaccount:argocd:argocd-application-controller',
   };
 }
 
 function breakGlassRole(policy: GuardPolicy): SubjectsRole {
   return {
-      path: ['spec', 'breakGlass'],
-      subjects: policy.breakGlass,
-      grants: 'allowed to open break-glass windows and bypass the policy',
+    path: ['spec', 'breakGlass'],
+    subjects: policy.breakGlass,
+    grants: 'open break-glass windows and so bypass the policy',
     fix: 'name the responders, e.g. groups: ["oncall"]',
   };
 }
@@ -97,7 +98,7 @@ function lintEverybody(role: SubjectsRole): Finding[] {
   const check = (kind: 'users' | 'groups', everybody: Readonly<Record<string, string>>): void => {
     role.subjects[kind].forEach((name, i) => {
       const who = everybody[name];
-      if (who !== undefined) out.push(finding('warning', [...role.path, kind, i], `${show(name)} makes ${who} ${role.grants}`, role.fix));
+      if (who !== undefined) out.push(finding('warning', [...role.path, kind, i], `${show(name)} lets ${who} ${role.grants}`, role.fix));
     });
   };
   check('users', EVERYBODY_USERS);
@@ -160,34 +161,60 @@ function endsWithAnchor(branch: string): boolean {
   return backslashes % 2 === 0;
 }
 
+/** bareBranch returns a branch without its own leading "^" and trailing "$". */
+function bareBranch(branch: string): string {
+  const front = branch.startsWith('^') ? branch.slice(1) : branch;
+  return endsWithAnchor(front) ? front.slice(0, -1) : front;
+}
+
+// What a shorthand class stands for in a sample; other escaped letters make no sample.
+const CLASS_SAMPLES: Readonly<Record<string, string>> = { d: '1', w: 'a', s: ' ', S: 'a', D: 'x', W: '-' };
+
 /**
- * sampleMatch returns a plausible reference the pattern accepts, e.g. "INC-0" for ^INC-[0-9]+$,
- * or undefined. It is only a guess (each class becomes its first character, each quantified item
- * appears once); the caller keeps it only when the pattern really matches it.
+ * sampleMatch returns a plausible reference a branch accepts, e.g. "INC-0" for INC-[0-9]+, or
+ * undefined. It is only a guess (a class becomes its first character, "+", "*" and "?" keep one
+ * of their item, "{n}" repeats it n times); the caller keeps it only when the pattern really
+ * matches it, so a wrong guess costs an example, never a false statement.
  */
 function sampleMatch(branch: string): string | undefined {
   let out = '';
+  let last = '';
   for (let i = 0; i < branch.length; i++) {
     const c = branch[i] ?? '';
+    let piece: string | undefined = '';
     if (c === '\\') {
       const next = branch[++i] ?? '';
-      out += /[dD]/.test(next) ? (next === 'd' ? '1' : 'x') : /[wWsSbB]/.test(next) ? (next === 's' ? ' ' : 'a') : next;
+      piece = /[a-zA-Z]/.test(next) ? CLASS_SAMPLES[next] : next;
     } else if (c === '[') {
       const close = branch.indexOf(']', i + 2);
       if (close === -1 || branch[i + 1] === '^') return undefined;
-      out += branch[i + 1] === '\\' ? (branch[i + 2] === 'd' ? '1' : (branch[i + 2] ?? '')) : (branch[i + 1] ?? '');
+      const first = branch[i + 1] ?? '';
+      piece = first === '\\' ? CLASS_SAMPLES[branch[i + 2] ?? ''] ?? branch[i + 2] : first;
       i = close;
     } else if (c === '{') {
       const close = branch.indexOf('}', i);
-      if (close === -1) return undefined;
+      const times = Number(/^\d+/.exec(branch.slice(i + 1, close))?.[0] ?? Number.NaN);
+      if (close === -1 || !Number.isInteger(times)) return undefined;
+      out += last.repeat(Math.max(0, times - 1));
       i = close;
-    } else if (c === '(' && branch[i + 1] === '?' && branch[i + 2] === ':') {
-      i += 2;
+      continue;
+    } else if (c === '(') {
+      // A non-capturing "(?:" opens a group like "("; lookarounds and named groups make no sample.
+      if (branch[i + 1] === '?') {
+        if (branch[i + 2] !== ':') return undefined;
+        i += 2;
+      }
+      continue;
     } else if (c === '.') {
-      out += 'a';
-    } else if (!'^$()+*?|'.includes(c)) {
-      out += c;
+      piece = 'a';
+    } else if ('^$)+*?|'.includes(c)) {
+      continue;
+    } else {
+      piece = c;
     }
+    if (piece === undefined) return undefined;
+    out += piece;
+    last = piece;
   }
   return out === '' ? undefined : out;
 }
@@ -203,32 +230,31 @@ function lintIncidentPattern(policy: GuardPolicy): Finding[] {
       finding(
         'info',
         path,
-        `the default ${show(breakGlass.incidentPattern)} accepts any incident reference, so tickets may point at nothing`,
-        'write your tracker\'s form, anchored, e.g. ^INC-[0-9]+$',
+        `the default ${show(breakGlass.incidentPattern)} accepts any incident reference, so a ticket may point at no real incident`,
+        "write your tracker's form, anchored, e.g. ^INC-[0-9]+$",
       ),
     ];
   }
   const branches = topLevelBranches(breakGlass.incidentPattern);
   if (branches === undefined) return [];
-  const open = branches.filter((b) => !b.startsWith('^') || !endsWithAnchor(b));
-  if (open.length === 0) return [];
-  const branch = open[0] ?? '';
-  const front = !branch.startsWith('^');
-  const back = !endsWithAnchor(branch);
-  const sample = sampleMatch(branch);
-  let example = 'text around a valid reference';
+  const open = branches.find((b) => !b.startsWith('^') || !endsWithAnchor(b));
+  if (open === undefined) return [];
+  const front = !open.startsWith('^');
+  const back = !endsWithAnchor(open);
+  const where = front && back ? 'at either end' : front ? 'at the start' : 'at the end';
+  const sample = sampleMatch(bareBranch(open));
+  let example = 'any text around a valid reference';
   if (sample !== undefined && breakGlass.incident.test(sample)) {
     const wrapped = `${front ? 'x' : ''}${sample}${back ? 'y' : ''}`;
     if (breakGlass.incident.test(wrapped)) example = show(wrapped);
   }
-  const where = front && back ? 'at either end' : front ? 'at the start' : 'at the end';
-  const alternation = branches.length > 1 ? ' (each alternative needs its own ^ and $)' : '';
-  const anchored = branches.length > 1 ? `^(${breakGlass.incidentPattern.replace(/\^|\$/g, '')})$` : `^${branch.replace(/^\^/, '').replace(/\$$/, '')}$`;
+  const several = branches.length > 1;
+  const anchored = several ? `^(?:${branches.map(bareBranch).join('|')})$` : `^${bareBranch(open)}$`;
   return [
     finding(
       'warning',
       path,
-      `${show(breakGlass.incidentPattern)} is not anchored ${where}${alternation}, so any incident reference containing a match passes, e.g. ${example}`,
+      `${show(breakGlass.incidentPattern)} is not anchored ${where}${several ? ' (a "|" splits the anchors: each alternative needs its own ^ and $)' : ''}, so an incident reference that merely contains a match passes, e.g. ${example}`,
       `anchor it, e.g. ${anchored}`,
     ),
   ];
@@ -304,7 +330,7 @@ function lintMode(policy: GuardPolicy): Finding[] {
     finding(
       'info',
       ['spec', 'mode'],
-      'warn lets every write through with a warning: nothing is enforced and no ticket is needed',
+      'warn lets through, with a warning, every write enforce would refuse: nothing is enforced, and that drift is recorded on no ticket',
       'switch to enforce once the warnings are understood',
     ),
   ];
@@ -323,8 +349,8 @@ export function lintPolicy(policy: GuardPolicy): Finding[] {
     ...lintResources(policy),
     ...lintEverybody(writersRole(policy)),
     ...lintDelegations(policy),
-    ...lintEverybody(breakGlassRole(policy)),
     ...lintOverlap(policy),
+    ...lintEverybody(breakGlassRole(policy)),
     ...lintMaxDuration(policy),
     ...lintIncidentPattern(policy),
   ];

@@ -55,9 +55,10 @@ export interface Result {
 }
 
 /** run returns the result of a command, never throwing on a non-zero exit. */
-export function run(file: string, args: string[], input?: string): Promise<Result> {
+export function run(file: string, args: string[], input?: string, env?: Record<string, string>): Promise<Result> {
   return new Promise((resolve) => {
-    const child = execFile(file, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 60_000 }, (err, stdout, stderr) => {
+    const options = { encoding: 'utf8' as const, maxBuffer: 64 * 1024 * 1024, timeout: 60_000, ...(env === undefined ? {} : { env: { ...process.env, ...env } }) };
+    const child = execFile(file, args, options, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1;
       resolve({ code, stdout, stderr });
     });
@@ -66,10 +67,10 @@ export function run(file: string, args: string[], input?: string): Promise<Resul
 }
 
 /** kubectl runs kubectl as `who`. */
-export function kubectl(who: Identity, args: string[], input?: string): Promise<Result> {
+export function kubectl(who: Identity, args: string[], input?: string, env?: Record<string, string>): Promise<Result> {
   const c = cluster();
   const kubeconfig = who.kubeconfig === 'developer' ? c.developerKubeconfig : c.kubeconfig;
-  return run(c.kubectl, ['--kubeconfig', kubeconfig, ...(who.as ?? []), ...args], input);
+  return run(c.kubectl, ['--kubeconfig', kubeconfig, ...(who.as ?? []), ...args], input, env);
 }
 
 /** driftgate runs the built driftgate CLI. */

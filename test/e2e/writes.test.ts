@@ -4,7 +4,7 @@
  * printed or what the apiserver stored.
  */
 import { describe, expect, it } from 'vitest';
-import { ADMIN, ARGOCD, DEVELOPER, FLUX, HPA, RESPONDER, createDeployment, deploymentManifest, getJson, kubectl, refusal, unique } from './cluster.js';
+import { ADMIN, ARGOCD, DEVELOPER, FLUX, HPA, RESPONDER, cluster, createDeployment, deploymentManifest, driftgate, getJson, kubectl, refusal, unique } from './cluster.js';
 
 interface Deployment {
   metadata: { annotations?: Record<string, string> };
@@ -44,8 +44,8 @@ describe('a developer in prod', () => {
     refusal(await kubectl(DEVELOPER, ['-n', 'prod', 'set', 'resources', `deployment/${name}`, '-c', 'app', '--limits=memory=2Gi']));
     const scaled = refusal(await kubectl(DEVELOPER, ['-n', 'prod', 'scale', `deployment/${name}`, '--replicas=9']));
     expect(scaled).toContain('/spec/replicas');
-    // kubectl edit with an editor that changes the memory limit: what a person does by hand.
-    const edited = await kubectl(DEVELOPER, ['-n', 'prod', 'patch', `deployment/${name}`, '--type=merge', '-p', '{"spec":{"template":{"spec":{"containers":[{"name":"app","resources":{"limits":{"memory":"3Gi"}}}]}}}}']);
+    // kubectl edit, with an "editor" that changes the memory limit as a person would by hand.
+    const edited = await kubectl(DEVELOPER, ['-n', 'prod', 'edit', `deployment/${name}`], undefined, { KUBE_EDITOR: 'sed -i s/512Mi/3Gi/' });
     expect(refusal(edited)).toContain('/resources/limits/memory');
     expect(refusal(await kubectl(DEVELOPER, ['-n', 'prod', 'delete', `deployment/${name}`]))).toContain('deleting the object');
     const d = await getJson<Deployment>(['-n', 'prod', 'deployment', name]);
@@ -136,6 +136,19 @@ describe('break-glass', () => {
     const listed = await kubectl(ADMIN, ['get', 'backporttickets', '-A']);
     expect(listed.stdout).toContain(ticketId);
     expect(listed.stdout).toContain('INC-4711');
+
+    // Security reads and closes it with the CLI, against the same apiserver.
+    const k8s = ['--tickets', 'kubernetes:driftgate-system', '--kubeconfig', cluster().kubeconfig];
+    const json = await driftgate(['tickets', 'list', ...k8s, '--incident', 'INC-4711', '-o', 'json']);
+    expect(json.code).toBe(0);
+    const fromCli = (JSON.parse(json.stdout) as { id: string; changes: { requestUid: string }[] }[]).find((t) => t.id === ticketId);
+    expect(fromCli?.changes.map((c) => c.requestUid).every((u) => u.length > 0)).toBe(true);
+    const shown = await driftgate(['tickets', 'show', ticketId, ...k8s]);
+    expect(shown.stdout).toContain('"512Mi" → "2Gi"');
+    const resolved = await driftgate(['tickets', 'resolve', ticketId, ...k8s, '--decision', 'backport', '--ref', 'https://git.example.com/prod/pull/42', '--by', 'security@example.com']);
+    expect(resolved.stdout).toContain('backported');
+    const closed = await getJson<{ spec: { state: string; resolution: { ref: string } } }>(['-n', 'driftgate-system', 'backporttickets', ticketId]);
+    expect(closed.spec).toMatchObject({ state: 'backported', resolution: { ref: 'https://git.example.com/prod/pull/42' } });
   });
 
   it('refuses a window longer than the maximum when it is opened', async () => {

@@ -1,0 +1,354 @@
+/**
+ * `driftgate policy check|test`: what a policy change goes through in CI before it reaches a
+ * cluster. `check` validates the GuardPolicy and warns about risky choices; `test` answers a
+ * folder of saved AdmissionReviews through the very admission path the server runs (as `review`
+ * does) and compares each answer with the case's expect.yaml.
+ *
+ * Exit codes: 0 passed; 1 invalid policy, failing case or unusable input; 2 `check --strict`
+ * found warnings. Each non-zero exit is a CommanderError, which `run` turns into the code without
+ * printing anything more: this command has already said why.
+ */
+import { readdir, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import { parseReviewText } from '../admission/schema.js';
+import type { AdmissionRequest, AdmissionResponse, KubeObject } from '../admission/types.js';
+import { DriftgateError, describe, isDriftgateError } from '../errors.js';
+import {
+  compareCase,
+  describeExpected,
+  describeObserved,
+  parseExpectation,
+  type CaseExpectation,
+  type Mismatch,
+  type Observed,
+} from '../policy/casefile.js';
+import { lintPolicy, type Finding } from '../policy/lint.js';
+import { loadPolicy } from '../policy/load.js';
+import type { GuardPolicy } from '../policy/types.js';
+import { createAdmitter } from '../server/admit.js';
+import { type Io, processIo, readPolicyFile, readText, report } from './io.js';
+
+const REVIEW_FILE = 'review.json';
+const EXPECT_FILE = 'expect.yaml';
+
+/** Stops the command with `code` once it has printed why. */
+function exit(code: number): never {
+  throw new CommanderError(code, 'driftgate.policy.exit', `exit ${code}`);
+}
+
+// Any failure other than a chosen exit ends as one line on stderr (plus one per detail) and exit
+// code 1, written to the command's own streams so that tests read what a person would see.
+function guard<A extends unknown[]>(io: Io, action: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args) => {
+    try {
+      await action(...args);
+    } catch (err) {
+      if (err instanceof CommanderError) throw err;
+      report(io, err);
+      exit(1);
+    }
+  };
+}
+
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// policy check
+
+interface CheckOptions {
+  strict?: boolean;
+  output: 'text' | 'json';
+}
+
+async function check(io: Io, file: string, opts: CheckOptions): Promise<void> {
+  const text = await readText(file, 'policy', 'DG_POLICY_UNREADABLE');
+  let policy: GuardPolicy;
+  try {
+    policy = loadPolicy(text, file);
+  } catch (err) {
+    if (!isDriftgateError(err) || err.code !== 'DG_POLICY_INVALID') throw err;
+    if (opts.output === 'json') {
+      io.out.write(`${JSON.stringify({ file, valid: false, problems: err.details, findings: [] }, null, 2)}\n`);
+    } else {
+      io.out.write(`INVALID ${err.message}\n${err.details.map((line) => `error: ${line}\n`).join('')}`);
+    }
+    exit(1);
+  }
+  const findings = lintPolicy(policy);
+  const warnings = findings.filter((f) => f.level === 'warning').length;
+  if (opts.output === 'json') {
+    const summary = { name: policy.name, mode: policy.mode, namespaces: policy.namespaces.length, resourceRules: policy.resources.length };
+    io.out.write(`${JSON.stringify({ file, valid: true, policy: summary, problems: [], findings }, null, 2)}\n`);
+  } else {
+    const summary = `${policy.mode}, ${plural(policy.namespaces.length, 'namespace')}, ${plural(policy.resources.length, 'resource rule')}`;
+    io.out.write(`OK policy ${policy.name} (${summary})\n${findings.map(formatFinding).join('')}`);
+  }
+  if (opts.strict === true && warnings > 0) {
+    io.err.write(`driftgate: --strict: ${plural(warnings, 'warning')} in ${file}\n`);
+    exit(2);
+  }
+}
+
+function formatFinding(f: Finding): string {
+  return `${f.level}: ${f.field}: ${f.message}; ${f.fix}\n`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// policy test
+
+/** A case folder read from disk: ready to run, or every problem found in its files. */
+type LoadedCase =
+  | { kind: 'ok'; expectation: CaseExpectation; request: AdmissionRequest; parent?: KubeObject }
+  | { kind: 'invalid'; expectation?: CaseExpectation; problems: string[] };
+
+type Result = 'pass' | 'fail' | 'error';
+
+interface CaseResult {
+  case: string;
+  dir: string;
+  name?: string;
+  result: Result;
+  expected?: string;
+  got?: string;
+  /** For `fail`: each expectation the answer missed. */
+  mismatches: Mismatch[];
+  /** For `error`: why the case could not run, each naming its file and field. */
+  problems: string[];
+  response?: AdmissionResponse;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The case folders under `dir`, sorted; `dir` itself when it is one case. Hidden folders are
+ * skipped (a checkout's .git); any other folder is a case, so a misnamed file fails loudly
+ * instead of quietly testing less.
+ */
+async function findCases(dir: string): Promise<string[]> {
+  let entries;
+  try {
+    if (!(await stat(dir)).isDirectory()) {
+      throw new DriftgateError('DG_USAGE', `cases ${dir}: not a directory; give the folder that holds one folder per case`);
+    }
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if (isDriftgateError(err)) throw err;
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : describe(err);
+    throw new DriftgateError('DG_USAGE', `cases ${dir}: cannot read it (${reason})`, { cause: err });
+  }
+  if (entries.some((e) => e.isFile() && (e.name === REVIEW_FILE || e.name === EXPECT_FILE))) return [dir];
+  const cases = entries
+    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+    .map((e) => e.name)
+    .sort()
+    .map((name) => join(dir, name));
+  if (cases.length === 0) {
+    throw new DriftgateError('DG_USAGE', `cases ${dir}: holds no case folders; make one folder per case with ${REVIEW_FILE} and ${EXPECT_FILE} (docs/policy-testing.md)`);
+  }
+  return cases;
+}
+
+/** Reads a file of a case, or returns the problem naming it. */
+async function readCaseFile(dir: string, file: string, missing: string): Promise<{ text: string } | { problem: string }> {
+  const path = join(dir, file);
+  try {
+    return { text: await readText(path, file) };
+  } catch {
+    return { problem: (await exists(path)) ? `${file}: cannot read it` : `${file}: ${missing}` };
+  }
+}
+
+async function readExpectation(dir: string): Promise<{ expectation?: CaseExpectation; problems: string[] }> {
+  const alternative = (await exists(join(dir, 'expect.yml'))) ? 'rename expect.yml to expect.yaml' : 'write one, e.g. allowed: false (docs/policy-testing.md)';
+  const read = await readCaseFile(dir, EXPECT_FILE, `missing; ${alternative}`);
+  if ('problem' in read) return { problems: [read.problem] };
+  const parsed = parseExpectation(read.text);
+  if (parsed.kind === 'invalid') return { problems: parsed.problems.map((p) => `${EXPECT_FILE}: ${p}`) };
+  return { expectation: parsed.expectation, problems: [] };
+}
+
+async function readRequest(dir: string): Promise<{ request?: AdmissionRequest; problems: string[] }> {
+  const read = await readCaseFile(dir, REVIEW_FILE, 'missing; save the AdmissionReview (admission.k8s.io/v1) the case answers here');
+  if ('problem' in read) return { problems: [read.problem] };
+  try {
+    return { request: parseReviewText(read.text), problems: [] };
+  } catch (err) {
+    if (!isDriftgateError(err)) throw err;
+    // The envelope parser speaks of the HTTP "body"; here the body is a file.
+    const lines = err.details.length > 0 ? err.details : [err.message];
+    return { problems: lines.map((line) => `${REVIEW_FILE}: ${line.replace(/^body( is|:)? /, '')}`) };
+  }
+}
+
+async function readParentFile(dir: string, file: string): Promise<{ parent?: KubeObject; problems: string[] }> {
+  const field = `${EXPECT_FILE}: parent`;
+  const read = await readCaseFile(dir, file, 'no such file');
+  if ('problem' in read) return { problems: [`${field}: ${read.problem}; save the parent object there with kubectl get -o json`] };
+  try {
+    const value: unknown = JSON.parse(read.text);
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return { parent: value as KubeObject, problems: [] };
+  } catch {
+    // reported below with the fix
+  }
+  return { problems: [`${field}: ${file}: not a Kubernetes object in JSON; save it with kubectl get -o json`] };
+}
+
+async function loadCase(dir: string): Promise<LoadedCase> {
+  const [expect, review] = await Promise.all([readExpectation(dir), readRequest(dir)]);
+  const problems = [...expect.problems, ...review.problems];
+  const { expectation } = expect;
+  let parent: KubeObject | undefined;
+  if (expectation?.parent !== undefined) {
+    const read = await readParentFile(dir, expectation.parent);
+    problems.push(...read.problems);
+    parent = read.parent;
+  }
+  if (problems.length > 0 || expectation === undefined || review.request === undefined) {
+    return { kind: 'invalid', problems, ...(expectation === undefined ? {} : { expectation }) };
+  }
+  return { kind: 'ok', expectation, request: review.request, ...(parent === undefined ? {} : { parent }) };
+}
+
+function isPatchOp(value: unknown): value is Observed['patch'][number] {
+  return typeof value === 'object' && value !== null && 'op' in value && typeof value.op === 'string' && 'path' in value && typeof value.path === 'string';
+}
+
+/** observe returns what a response says in the terms of the case format, its JSONPatch decoded. */
+function observe(response: AdmissionResponse): Observed {
+  let patch: Observed['patch'] = [];
+  if (response.patch !== undefined) {
+    const ops: unknown = JSON.parse(Buffer.from(response.patch, 'base64').toString('utf8'));
+    patch = Array.isArray(ops) ? ops.filter(isPatchOp) : [];
+  }
+  return {
+    allowed: response.allowed,
+    ...(response.status?.code === undefined ? {} : { code: response.status.code }),
+    ...(response.status?.message === undefined ? {} : { message: response.status.message }),
+    warnings: response.warnings ?? [],
+    patch,
+  };
+}
+
+/** caseResult returns a result with its fields in the order a reader of the JSON wants them. */
+function caseResult(dir: string, result: Result, parts: Partial<Omit<CaseResult, 'case' | 'dir' | 'result'>> & { expectation?: CaseExpectation }): CaseResult {
+  const { expectation, ...rest } = parts;
+  return {
+    case: basename(dir),
+    ...(expectation?.name === undefined ? {} : { name: expectation.name }),
+    dir,
+    result,
+    ...(rest.expected === undefined ? {} : { expected: rest.expected }),
+    ...(rest.got === undefined ? {} : { got: rest.got }),
+    mismatches: rest.mismatches ?? [],
+    problems: rest.problems ?? [],
+    ...(rest.response === undefined ? {} : { response: rest.response }),
+  };
+}
+
+async function runCase(policy: GuardPolicy, dir: string): Promise<CaseResult> {
+  const loaded = await loadCase(dir);
+  if (loaded.kind === 'invalid') {
+    return caseResult(dir, 'error', { problems: loaded.problems, ...(loaded.expectation === undefined ? {} : { expectation: loaded.expectation }) });
+  }
+  const { expectation, request, parent } = loaded;
+  // No ticket store, as in `review`: a bypass is answered as the server answers it once recorded.
+  const admitter = createAdmitter({
+    policy: () => policy,
+    now: () => new Date(expectation.now),
+    ...(parent === undefined ? {} : { parents: async () => parent }),
+  });
+  const expected = describeExpected(expectation);
+  let response: AdmissionResponse;
+  try {
+    response = (expectation.mutate ? await admitter.mutate(request) : await admitter.validate(request)).response;
+  } catch (err) {
+    // A throw here is a driftgate bug, not a case mistake; it still fails only this case.
+    const problem = `driftgate could not answer ${REVIEW_FILE}: ${err instanceof Error ? err.message : String(err)}`;
+    return caseResult(dir, 'error', { expectation, expected, problems: [problem] });
+  }
+  const observed = observe(response);
+  const mismatches = compareCase(expectation, observed);
+  return caseResult(dir, mismatches.length === 0 ? 'pass' : 'fail', { expectation, expected, got: describeObserved(observed), mismatches, response });
+}
+
+function renderTable(results: readonly CaseResult[]): string {
+  const header = ['CASE', 'EXPECTED', 'GOT', 'RESULT'] as const;
+  const rows = results.map((r) => [r.case, r.expected ?? '-', r.got ?? '-', r.result.toUpperCase()] as const);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]?.length ?? 0)));
+  const line = (cells: readonly string[]): string =>
+    `${cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('   ')}\n`;
+  let out = line(header);
+  results.forEach((r, i) => {
+    out += line(rows[i] ?? []);
+    // Reasons sit under their row, indented, so a long message never breaks the columns.
+    if (r.result === 'fail') {
+      if (r.name !== undefined) out += `    case: ${r.name}\n`;
+      for (const m of r.mismatches) out += `    ${m.expectation}: want ${m.want}; got ${m.got}\n`;
+    }
+    for (const problem of r.problems) out += `    ${problem}\n`;
+  });
+  const failed = results.filter((r) => r.result !== 'pass').length;
+  out += `\n${plural(results.length - failed, 'case')} passed, ${failed} failed\n`;
+  return out;
+}
+
+interface TestOptions {
+  output: 'table' | 'json';
+}
+
+async function test(io: Io, policyFile: string, casesDir: string, opts: TestOptions): Promise<void> {
+  const policy = await readPolicyFile(policyFile);
+  const dirs = await findCases(casesDir);
+  const results: CaseResult[] = [];
+  // One after another: results come out in folder order, and a case never waits on another's I/O.
+  for (const dir of dirs) results.push(await runCase(policy, dir));
+  const failed = results.filter((r) => r.result !== 'pass').length;
+  if (opts.output === 'json') {
+    const summary = { policy: policyFile, cases: casesDir, passed: results.length - failed, failed, results };
+    io.out.write(`${JSON.stringify(summary, null, 2)}\n`);
+  } else {
+    io.out.write(renderTable(results));
+  }
+  if (failed > 0) exit(1);
+}
+
+/**
+ * policyCommand returns the `policy` command with its `check` (validate and lint a GuardPolicy)
+ * and `test` (run a folder of AdmissionReview cases against it) subcommands.
+ */
+export function policyCommand(io: Io = processIo): Command {
+  const policy = new Command('policy')
+    .description('check a GuardPolicy and test it against saved AdmissionReviews, e.g. in CI')
+    .configureOutput({ writeOut: (s) => void io.out.write(s), writeErr: (s) => void io.err.write(s) })
+    // Usage errors become a CommanderError for `run` to turn into an exit code, never a
+    // process.exit() from deep inside commander; subcommands inherit this and the output.
+    .exitOverride();
+
+  policy
+    .command('check')
+    .description('validate a GuardPolicy (every problem, with its field and fix) and warn about risky choices')
+    .argument('<policy>', 'the GuardPolicy (YAML or JSON), or - for stdin')
+    .option('--strict', 'exit 2 when there are warnings (info lines never fail)')
+    .addOption(new Option('-o, --output <format>', 'text or json').choices(['text', 'json']).default('text'))
+    .action(guard(io, (file: string, opts: CheckOptions) => check(io, file, opts)));
+
+  policy
+    .command('test')
+    .description('answer each case (a folder with review.json and expect.yaml) as the webhook would and compare')
+    .argument('<policy>', 'the GuardPolicy (YAML or JSON)')
+    .argument('<cases>', 'a folder holding one folder per case')
+    .addOption(new Option('-o, --output <format>', 'table or json').choices(['table', 'json']).default('table'))
+    .action(guard(io, (file: string, cases: string, opts: TestOptions) => test(io, file, cases, opts)));
+
+  return policy;
+}
