@@ -513,7 +513,11 @@ function subjectSummary(ticket: Ticket, room: number): string {
   const net = netChange(ticket);
   if (net.kind === 'created') return 'created live';
   if (net.kind === 'deleted') return 'deleted live';
-  const fields = [...new Set(ticket.changes.flatMap((c) => c.patch.map((op) => oneLine(fieldName(op.path)))))];
+  // Spec before metadata, and pod-template prefixes dropped: the subject names what changed in
+  // the workload; the body lists every field in full.
+  const named = ticket.changes.flatMap((c) => c.patch.map((op) => oneLine(fieldName(op.path))));
+  const ordered = [...named.filter((f) => !f.startsWith('metadata')), ...named.filter((f) => f.startsWith('metadata'))];
+  const fields = [...new Set(ordered.map((f) => f.replace(/^(spec\.jobTemplate\.spec\.)?spec\.template\.spec\./, '')))];
   if (fields.length === 0) return 'no field changes';
   let text = fields[0] ?? '';
   let shown = 1;

@@ -33,7 +33,7 @@ function clean(): GuardPolicyDocument {
 interface Case {
   name: string;
   edit: (doc: GuardPolicyDocument) => void;
-  /** Every finding expected, in order: field, level, and texts its message must hold. */
+  /** Every finding expected, in order: field, level, and texts its `message; fix` must hold. */
   want: Array<{ field: string; level: FindingLevel; says: string[] }>;
 }
 
@@ -194,7 +194,7 @@ describe('lintPolicy', () => {
       const got = lint(doc);
       expect(got.map((f) => [f.field, f.level])).toEqual(c.want.map((w) => [w.field, w.level]));
       c.want.forEach((w, i) => {
-        for (const text of w.says) expect(got[i]?.message).toContain(text);
+        for (const text of w.says) expect(`${got[i]?.message ?? ''}; ${got[i]?.fix ?? ''}`).toContain(text);
         // Every finding says what to do instead, not only what is wrong.
         expect(got[i]?.fix).not.toBe('');
       });

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# What `npm test` needs beyond npm packages, set up once on a fresh machine and reused after:
+#  - the real control plane for test/e2e (kube-apiserver, etcd, kubectl built from the Kubernetes
+#    Go modules into .cache/; a cold build takes 10-15 minutes on 2 cores, seconds afterwards);
+#  - Debian's headless Chromium, which renders the HTML security report in its test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "test/setup.sh: installing Debian's chromium (for the HTML report test)" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null || {
+      apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
+    }
+  else
+    echo "test/setup.sh: chromium is missing; install it (Debian: apt-get install chromium) for the HTML report test" >&2
+  fi
+fi
+
+echo "test/setup.sh: building (or reusing) the control plane for the end-to-end tests" >&2
+bash test/harness/build.sh >/dev/null
