@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { certsCommand } from './certs.js';
 import { manifestsCommand } from './manifests.js';
+import { policyCommand } from './policy.js';
 import { reviewCommand } from './review.js';
 import { serveCommand } from './serve.js';
 import { openTicketStore } from './stores.js';
@@ -18,7 +19,7 @@ export function program(): Command {
     .showHelpAfterError()
     .exitOverride();
   const openStore: OpenStore = async (spec, cluster) => (await openTicketStore(spec, cluster)).store;
-  for (const cmd of [serveCommand(), reviewCommand(), certsCommand(), manifestsCommand(), ticketsCommand(openStore)]) root.addCommand(cmd.exitOverride());
+  for (const cmd of [serveCommand(), reviewCommand(), certsCommand(), manifestsCommand(), policyCommand(), ticketsCommand(openStore)]) root.addCommand(cmd.exitOverride());
   return root;
 }
 
@@ -26,7 +27,9 @@ export function program(): Command {
 export async function run(argv: string[]): Promise<number> {
   try {
     await program().parseAsync(argv, { from: 'user' });
-    return 0;
+    // Some commands report failure by setting the exit code rather than throwing: keep it.
+    const code = Number(process.exitCode ?? 0);
+    return Number.isInteger(code) ? code : 1;
   } catch (err) {
     // commander has already printed its own usage errors (and --help / --version are not failures).
     if (err instanceof CommanderError) return err.exitCode;

@@ -67,6 +67,11 @@ const FINGERPRINT = /<redacted sha256:[0-9a-f]+>/;
 const SECRET_NOTE =
   'this ticket is on a Secret: its values appear only as fingerprints (<redacted sha256:…>), never as values; re-enter every such value from the secret manager before committing';
 const SUBJECT_MAX = 72;
+// Lists a fragment builds item by item from pointers (as opposed to lists a patch set whole):
+// their items are matched to Git's by index, which the YAML says in a comment on each item.
+const byIndex = new WeakSet<unknown[]>();
+// The keys a manifest starts with, in the order people write them.
+const HEAD_KEYS = ['apiVersion', 'kind', 'metadata'];
 // A delimiter no line of pretty-printed JSON can equal: every such line holds a brace, a bracket
 // or a quoted string.
 const HEREDOC = 'DRIFTGATE_EOF';
@@ -311,7 +316,7 @@ function kustomizeFiles(ticket: Ticket, net: NetChange, base: string, header: st
     const file = `${base}.yaml`;
     return [
       { name: 'kustomization-patch.yaml', text: yamlText({ resources: [file] }, [...header, 'The object was created live: add its manifest to the resources of the kustomization that renders it.']) },
-      { name: file, text: yamlText(net.object, header) },
+      { name: file, text: yamlText(manifestOrder(net.object), header) },
     ];
   }
   const file = `${base}.patch.yaml`;
@@ -333,7 +338,7 @@ function kustomizeFiles(ticket: Ticket, net: NetChange, base: string, header: st
 
 function yamlFragment(ticket: Ticket, net: NetChange, base: string, header: string[]): ExportFile {
   if (net.kind === 'created') {
-    return { name: `${base}.yaml`, text: yamlText(net.object, [...header, 'The object was created live: add this manifest to Git.']) };
+    return { name: `${base}.yaml`, text: yamlText(manifestOrder(net.object), [...header, 'The object was created live: add this manifest to Git.']) };
   }
   const head = { apiVersion: apiVersion(ticket), kind: ticket.object.kind, metadata: identity(ticket) };
   if (net.kind === 'deleted') {
@@ -370,7 +375,9 @@ function toNode(doc: Document, value: unknown): Node {
     // Holes are list items the ticket never touched (a fragment names only changed leaves).
     for (let i = 0; i < value.length; i++) {
       if (Object.hasOwn(value, i)) {
-        seq.items.push(toNode(doc, value[i]));
+        const item = toNode(doc, value[i]);
+        if (byIndex.has(value)) item.commentBefore = ` [${i}]: item ${i} of this list in Git; merge these fields into it`;
+        seq.items.push(item);
       } else {
         const hole = new Scalar(null);
         hole.comment = ` [${i}] unchanged: keep this item as it is in Git`;
@@ -401,6 +408,13 @@ function mergeInto(head: Record<string, unknown>, set: Record<string, unknown>):
   return out;
 }
 
+function manifestOrder(obj: unknown): unknown {
+  if (!isRecord(obj)) return obj;
+  const out: Record<string, unknown> = {};
+  for (const k of [...HEAD_KEYS.filter((h) => Object.hasOwn(obj, h)), ...Object.keys(obj).filter((k) => !HEAD_KEYS.includes(k))]) define(out, k, obj[k]);
+  return out;
+}
+
 function setIn(root: Record<string, unknown>, tokens: readonly string[], value: unknown): void {
   let here: unknown = root;
   for (let i = 0; i < tokens.length - 1; i++) {
@@ -409,7 +423,13 @@ function setIn(root: Record<string, unknown>, tokens: readonly string[], value: 
     if (!isRecord(child) && !Array.isArray(child)) {
       // A new intermediate: a list when the next token is an index, as it is for every list the
       // diff walks (it never writes digit-only map keys of its own).
-      child = /^(0|[1-9]\d*)$/.test(tokens[i + 1] ?? '') ? [] : {};
+      if (/^(0|[1-9]\d*)$/.test(tokens[i + 1] ?? '')) {
+        const list: unknown[] = [];
+        byIndex.add(list);
+        child = list;
+      } else {
+        child = {};
+      }
       putChild(here, token, child);
     }
     here = child;

@@ -159,8 +159,8 @@ export function buildReport(tickets: readonly Ticket[], opts: ReportOptions): Ti
 
   const byPerson = tally((_, username) => username);
   return {
-    generatedAt: opts.now.toISOString(),
-    since: opts.since.toISOString(),
+    generatedAt: iso(opts.now),
+    since: iso(opts.since),
     rules: {
       bypass: 'a bypass is one change let through under a break-glass window; counts cover changes since the start of the period',
       overdue: `an open ticket is overdue when its window ended more than ${humanDuration(opts.overdueAfterMs)} ago; open tickets are listed whatever their age`,
@@ -258,6 +258,11 @@ function timeline(ats: readonly string[], since: number, now: number): DayCount[
   const days: string[] = [];
   for (let d = first; d <= last; d++) days.push(dayOf(d * DAY_MS));
   return [...days, ...extra.sort(compare)].map((day) => ({ day, changes: counts.get(day) ?? 0 }));
+}
+
+// Whole seconds read better in a report, and every ticket time is whole seconds anyway.
+function iso(d: Date): string {
+  return d.toISOString().replace(/\.000Z$/, 'Z');
 }
 
 function dayOf(ms: number): string {

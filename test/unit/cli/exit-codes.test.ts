@@ -1,0 +1,53 @@
+/**
+ * The built `driftgate` binary as a person or a CI job meets it: failures exit non-zero with one
+ * line and no stack trace, whichever command failed and however it reports.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = resolve(import.meta.dirname, '../../..');
+const CLI = join(ROOT, 'dist/cli/main.js');
+
+function driftgate(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8' }, (err, stdout, stderr) => {
+      done({ code: err === null ? 0 : Number((err as { code?: number }).code ?? 1), stdout, stderr });
+    });
+  });
+}
+
+beforeAll(async () => {
+  if (!existsSync(CLI)) {
+    await new Promise((done, fail) => execFile(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT }, (e) => (e ? fail(e) : done(undefined))));
+  }
+}, 120_000);
+
+describe('driftgate exit codes', () => {
+  const cases: { name: string; args: () => string[]; code: number; stderr?: RegExp }[] = [
+    { name: 'a valid policy check succeeds', args: () => ['policy', 'check', 'examples/policy.yaml'], code: 0 },
+    { name: 'an unknown ticket journal fails (a command that sets the exit code)', args: () => ['tickets', 'show', 'x', '--tickets', 'journal:/nonexistent/tickets.jsonl'], code: 1, stderr: /no journal at/ },
+    {
+      name: 'a review that is not JSON fails with one line naming the problem',
+      args: () => {
+        const file = join(mkdtempSync(join(tmpdir(), 'dg-cli-')), 'bad.json');
+        writeFileSync(file, '{"request": ');
+        return ['review', '--policy', 'examples/policy.yaml', file];
+      },
+      code: 1,
+      stderr: /not JSON/,
+    },
+    { name: 'a missing policy file fails naming it', args: () => ['review', '--policy', 'nope.yaml', 'examples/reviews/memory-limit.json'], code: 1, stderr: /policy nope\.yaml: cannot read it/ },
+    { name: 'an unknown command fails', args: () => ['frobnicate'], code: 1, stderr: /unknown command/ },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const r = await driftgate(c.args());
+      expect(r.code).toBe(c.code);
+      if (c.stderr !== undefined) expect(r.stderr).toMatch(c.stderr);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    });
+  }
+});
