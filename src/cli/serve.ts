@@ -6,7 +6,9 @@ import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { writeCertificates } from '../certs/files.js';
 import { DriftgateError, describe } from '../errors.js';
+import { parseDuration } from '../policy/duration.js';
 import { createAdmitter, type ParentLookup } from '../server/admit.js';
+import { startHousekeeping } from '../server/housekeeping.js';
 import { createApp } from '../server/app.js';
 import { listenHttp, listenHttps } from '../server/https.js';
 import { createLogger, type Logger } from '../server/logger.js';
@@ -28,6 +30,8 @@ interface ServeOptions {
   logLevel: string;
   certReloadInterval: string;
   maxRecordTime: string;
+  housekeepingInterval: string;
+  overdueAfter: string;
   kubeconfig?: string;
   context?: string;
 }
@@ -53,9 +57,18 @@ export function serveCommand(io: Io = processIo): Command {
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .option('--cert-reload-interval <ms>', 'how often to check the certificate files for a new pair', '10000')
     .option('--max-record-time <ms>', 'upper bound on recording a ticket before the bypass is refused', '8000')
+    .option('--housekeeping-interval <ms>', 'how often to count open tickets and check the webhook configurations are still there', '60000')
+    .option('--overdue-after <duration>', 'an open ticket is overdue this long after its window ended (Go-style or days: 72h, 3d)', '3d')
     .action(async (opts: ServeOptions) => {
       await serve(opts, io);
     });
+}
+
+function durationFlag(name: string, text: string): number {
+  const days = /^(\d+)d$/.exec(text);
+  const ms = days !== null ? Number(days[1]) * 86_400_000 : parseDuration(text);
+  if (ms === undefined) throw new DriftgateError('DG_USAGE', `--${name} "${text}" is not a duration; write e.g. 72h or 3d`);
+  return ms;
 }
 
 function intFlag(name: string, text: string, min: number): number {
@@ -69,6 +82,8 @@ async function serve(opts: ServeOptions, io: Io): Promise<void> {
   const metricsPort = intFlag('metrics-port', opts.metricsPort, -1);
   const reloadMs = intFlag('cert-reload-interval', opts.certReloadInterval, 50);
   const maxRecordMs = intFlag('max-record-time', opts.maxRecordTime, 1);
+  const housekeepingMs = intFlag('housekeeping-interval', opts.housekeepingInterval, 100);
+  const overdueMs = durationFlag('overdue-after', opts.overdueAfter);
   let host = opts.host;
   let policyFile = opts.policy;
   let certFile = opts.tlsCert;
@@ -143,6 +158,15 @@ async function serve(opts: ServeOptions, io: Io): Promise<void> {
           metricsPort,
           host,
         );
+  const stopHousekeeping = startHousekeeping({
+    tickets,
+    ...(opened.client === undefined ? {} : { client: opened.client }),
+    metrics,
+    logger,
+    now: () => new Date(),
+    overdueMs,
+    intervalMs: housekeepingMs,
+  });
   ready = true;
   logger.info(
     { port: webhook.port, metricsPort: metricsListener?.port, policy: policy.name, mode: policy.mode, tickets: tickets.describeStore(), certNotAfter: pair.notAfter.toISOString() },
@@ -157,6 +181,7 @@ async function serve(opts: ServeOptions, io: Io): Promise<void> {
       logger.info({ signal }, 'shutting down: finishing in-flight reviews');
       ready = false;
       watcher.stop();
+      stopHousekeeping();
       void Promise.all([webhook.close(), metricsListener?.close()])
         .then(() => tickets.close())
         .catch((err: unknown) => logger.error({ problem: describe(err) }, 'error while shutting down'))

@@ -6,13 +6,15 @@ import type { ParentLookup } from '../server/admit.js';
 import { JournalStore, parseTicketsSpec } from '../tickets/journal.js';
 import { KubernetesStore } from '../tickets/kubernetes.js';
 import type { TicketStore } from '../tickets/types.js';
-import { createKubeClient, loadKubeConfig, parentLookup, type KubeOptions } from '../kube/client.js';
+import { createKubeClient, loadKubeConfig, parentLookup, type KubeClient, type KubeOptions } from '../kube/client.js';
 
 /** OpenedStore is a ticket store and, when a cluster is reachable by config, the parent lookup. */
 export interface OpenedStore {
   store: TicketStore;
   kind: 'journal' | 'kubernetes';
   parents?: ParentLookup;
+  /** The API client, when a cluster is configured. */
+  client?: KubeClient;
 }
 
 /** openTicketStore returns the store named by `spec` (journal:FILE, kubernetes or kubernetes:NAMESPACE). */
@@ -25,10 +27,10 @@ export async function openTicketStore(spec: string, opts: KubeOptions & { onWarn
       ...(parsed.namespace === undefined ? {} : { namespace: parsed.namespace }),
       ...(opts.onWarning === undefined ? {} : { onWarning: opts.onWarning }),
     });
-    return { store, kind: 'kubernetes', parents: parentLookup(client) };
+    return { store, kind: 'kubernetes', parents: parentLookup(client), client };
   }
   const kubeWanted = opts.kubeconfig !== undefined || process.env['KUBERNETES_SERVICE_HOST'] !== undefined;
-  const parents = kubeWanted ? parentLookup(createKubeClient(loadKubeConfig(opts))) : undefined;
+  const client = kubeWanted ? createKubeClient(loadKubeConfig(opts)) : undefined;
   const store = await JournalStore.open(parsed.path, opts.onWarning === undefined ? {} : { onWarning: opts.onWarning });
-  return { store, kind: 'journal', ...(parents === undefined ? {} : { parents }) };
+  return { store, kind: 'journal', ...(client === undefined ? {} : { parents: parentLookup(client), client }) };
 }

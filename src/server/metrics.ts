@@ -21,6 +21,9 @@ export interface Metrics {
   storeDuration: Histogram<'store'>;
   certExpiry: Gauge;
   policyInfo: Gauge<'policy' | 'mode'>;
+  ticketsOpen: Gauge<'overdue'>;
+  webhookPresent: Gauge<'kind'>;
+  webhookGeneration: Gauge<'kind'>;
 }
 
 /** createMetrics returns a fresh registry with every driftgate series (and Node's process metrics). */
@@ -83,6 +86,24 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}): Metrics 
       name: 'driftgate_policy_info',
       help: 'The GuardPolicy in force (value 1), by name and mode.',
       labelNames: ['policy', 'mode'],
+      registers,
+    }),
+    ticketsOpen: new Gauge({
+      name: 'driftgate_tickets_open',
+      help: 'Open backport tickets; overdue="true" counts those whose window ended longer ago than --overdue-after.',
+      labelNames: ['overdue'],
+      registers,
+    }),
+    webhookPresent: new Gauge({
+      name: 'driftgate_webhook_configuration_present',
+      help: "1 while driftgate's validating/mutating webhook configuration exists, 0 once it is gone.",
+      labelNames: ['kind'],
+      registers,
+    }),
+    webhookGeneration: new Gauge({
+      name: 'driftgate_webhook_configuration_generation',
+      help: "metadata.generation of driftgate's webhook configurations: a change means someone edited them.",
+      labelNames: ['kind'],
       registers,
     }),
   };

@@ -114,7 +114,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const dg = spawn(
       process.execPath,
       [CLI, 'serve', '--policy', policy, '--tls-cert', certs.paths.cert, '--tls-key', certs.paths.key, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0',
-        '--tickets', 'kubernetes:driftgate-system', '--kubeconfig', driftgateKubeconfig, '--log-level', 'info'],
+        '--tickets', 'kubernetes:driftgate-system', '--kubeconfig', driftgateKubeconfig, '--log-level', 'info', '--housekeeping-interval', '500'],
       { stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT },
     );
     children.push(dg);

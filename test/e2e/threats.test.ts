@@ -146,3 +146,21 @@ describe('bypass paths', () => {
     }
   });
 });
+
+describe('the webhook configuration itself', () => {
+  it('is watched: removing it shows in driftgate_webhook_configuration_present, for the alert', async () => {
+    const metrics = async (): Promise<string> => (await fetch(`http://127.0.0.1:${cluster().metricsPort}/metrics`)).text();
+    expect(await metrics()).toContain('driftgate_webhook_configuration_present{kind="validating"} 1');
+    expect((await kubectl(ADMIN, ['delete', 'mutatingwebhookconfiguration', 'driftgate'])).code).toBe(0);
+    try {
+      let seen = '';
+      for (let i = 0; i < 40 && !seen.includes('driftgate_webhook_configuration_present{kind="mutating"} 0'); i++) {
+        await sleep(250);
+        seen = await metrics();
+      }
+      expect(seen).toContain('driftgate_webhook_configuration_present{kind="mutating"} 0');
+    } finally {
+      expect((await kubectl(ADMIN, ['apply', '-f', cluster().webhooksFile])).code).toBe(0);
+    }
+  });
+});

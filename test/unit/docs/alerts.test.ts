@@ -1,0 +1,42 @@
+/**
+ * The alert rules operators load must watch series driftgate really exports: a renamed metric
+ * would otherwise silence an alert without anyone noticing.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { createMetrics } from '../../../src/server/metrics.js';
+
+interface Rules {
+  groups: { name: string; rules: { alert: string; expr: string; annotations: { summary: string } }[] }[];
+}
+
+const rules = parse(readFileSync(join(import.meta.dirname, '../../../docs/alerts.yaml'), 'utf8')) as Rules;
+
+describe('docs/alerts.yaml', () => {
+  it('covers what operators and security asked for', () => {
+    const names = rules.groups.flatMap((g) => g.rules.map((r) => r.alert));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'DriftgateTicketStoreFailing',
+        'DriftgateBypassesWithoutClosure',
+        'DriftgateDenialSpike',
+        'DriftgateSlow',
+        'DriftgateCertificateExpiringSoon',
+        'DriftgateWebhookConfigurationRemoved',
+        'DriftgateWebhookConfigurationChanged',
+      ]),
+    );
+  });
+
+  it('only uses driftgate series that driftgate exports', async () => {
+    const exported = new Set((await createMetrics().registry.getMetricsAsJSON()).map((m) => m.name));
+    for (const rule of rules.groups.flatMap((g) => g.rules)) {
+      for (const [name] of rule.expr.matchAll(/driftgate_[a-z_]+/g)) {
+        const base = name.replace(/_(bucket|sum|count)$/, '');
+        expect(exported.has(base), `${rule.alert} uses ${name}`).toBe(true);
+      }
+    }
+  });
+});
