@@ -64,7 +64,7 @@ describe('bypass paths', () => {
       expect(r.code).toBe(0);
       await kubectl(ARGOCD, ['-n', 'prod', 'label', 'configmap', `${label}-${i}`, `batch=${label}`]);
     }
-    refusal(await kubectl(DEVELOPER, ['-n', 'prod', 'delete', 'configmap', '-l', `batch=${label}`]));
+    refusal(await kubectl(DEVELOPER, ['-n', 'prod', 'delete', 'configmap', '--all']));
     refusal(await kubectl(DEVELOPER, ['delete', '--raw', `/api/v1/namespaces/prod/configmaps?labelSelector=batch%3D${label}`]));
     const left = await getJson<{ items: unknown[] }>(['-n', 'prod', 'configmaps', '-l', `batch=${label}`]);
     expect(left.items).toHaveLength(3);
