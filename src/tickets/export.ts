@@ -119,7 +119,10 @@ export function exportTicket(ticket: Ticket, format: ExportFormat): TicketExport
  */
 export function exportRevert(ticket: Ticket): TicketExport {
   const plan = revertPlan(ticket);
-  const needsValues = redactedPaths(plan.kind === 'patch' ? plan.ops : plan.kind === 'create' || plan.kind === 'replace' ? [{ op: 'add', path: '', value: plan.object }] : []);
+  // Refused only when the revert would write a value: deleting a created Secret, or undoing a
+  // label change on one, needs none and works.
+  const writes: JsonPatchOp[] = plan.kind === 'patch' ? plan.ops : plan.kind === 'create' || plan.kind === 'replace' ? [{ op: 'add', path: '', value: plan.object }] : [];
+  const needsValues = redactedPaths(writes);
   if (needsValues.length > 0) {
     throw new DriftgateError(
       'DG_USAGE',

@@ -8,13 +8,16 @@
 import { humanDuration, type Tally, type TicketReport } from './report.js';
 
 const CSS = `
-body { font: 14px/1.45 system-ui, sans-serif; color: #1f2328; margin: 2rem auto; max-width: 1100px; padding: 0 1rem; }
+body { font: 14px/1.45 system-ui, sans-serif; color: #1f2328; margin: 2rem auto; max-width: 1280px; padding: 0 1rem; }
 h1 { font-size: 1.5rem; margin-bottom: .25rem; }
 h2 { font-size: 1.1rem; margin-top: 2rem; border-bottom: 1px solid #d0d7de; padding-bottom: .25rem; }
 .meta { color: #59636e; margin-top: 0; }
 .summary { font-size: 1.05rem; }
-table { border-collapse: collapse; width: 100%; }
-th, td { text-align: left; padding: .3rem .6rem; border-bottom: 1px solid #d0d7de; vertical-align: top; }
+table { border-collapse: collapse; width: 100%; font-size: 13px; }
+.scroll { overflow-x: auto; }
+td.reason { min-width: 10rem; overflow-wrap: anywhere; }
+code, time, .overdue-mark, .nowrap { white-space: nowrap; }
+th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #d0d7de; vertical-align: top; }
 th { background: #f6f8fa; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 code { font-family: ui-monospace, monospace; font-size: .92em; }
@@ -77,11 +80,12 @@ const esc = escapeHtml;
 
 function openTable(r: TicketReport): string {
   if (r.open.length === 0) return '<p class="empty" id="open-tickets">No open tickets.</p>';
+  // Status, age and window first: what a reviewer sorts by; the free-text reason last, where it may wrap.
   const rows = r.open.map(
     (o) =>
-      `<tr class="${o.overdue ? 'overdue' : 'open'}"><td><code>${esc(o.id)}</code></td><td>${esc(o.namespace)}</td><td><code>${esc(o.object)}</code></td><td>${esc(o.incident)}</td><td>${esc(o.reason)}</td><td>${esc(o.people.join(', '))}</td><td class="num">${o.changes}</td><td>${esc(humanDuration(o.ageMs))}</td><td><time>${esc(o.until)}</time></td><td>${o.overdue ? `<span class="overdue-mark">OVERDUE</span> ended ${esc(humanDuration(o.endedAgoMs))} ago` : ''}</td></tr>`,
+      `<tr class="${o.overdue ? 'overdue' : 'open'}"><td><code>${esc(o.id)}</code></td><td class="nowrap">${o.overdue ? `<span class="overdue-mark">OVERDUE</span><br>ended ${esc(humanDuration(o.endedAgoMs))} ago` : 'open'}</td><td class="nowrap">${esc(humanDuration(o.ageMs))}</td><td><time>${esc(o.until)}</time></td><td><code>${esc(o.object)}</code><br>in ${esc(o.namespace)}</td><td>${esc(o.incident)}</td><td>${esc(o.people.join(', '))}</td><td class="num">${o.changes}</td><td class="reason">${esc(o.reason)}</td></tr>`,
   );
-  return `<table id="open-tickets"><thead><tr><th>Ticket</th><th>Namespace</th><th>Object</th><th>Incident</th><th>Reason</th><th>People</th><th class="num">Changes</th><th>Age</th><th>Window until</th><th>Overdue</th></tr></thead><tbody>\n${rows.join('\n')}\n</tbody></table>`;
+  return `<div class="scroll"><table id="open-tickets"><thead><tr><th>Ticket</th><th>Status</th><th>Age</th><th>Window until</th><th>Object</th><th>Incident</th><th>People</th><th class="num">Changes</th><th>Reason</th></tr></thead><tbody>\n${rows.join('\n')}\n</tbody></table></div>`;
 }
 
 function timeline(r: TicketReport): string {
@@ -107,5 +111,5 @@ function longTable(r: TicketReport): string {
     (w) =>
       `<tr><td><code>${esc(w.id)}</code></td><td>${esc(w.namespace)}</td><td><code>${esc(w.object)}</code></td><td>${esc(w.incident)}</td><td>${esc(humanDuration(w.lengthMs))}</td><td>${esc(w.why)}</td><td>${esc(w.reason)}</td></tr>`,
   );
-  return `<table id="long-windows"><thead><tr><th>Ticket</th><th>Namespace</th><th>Object</th><th>Incident</th><th>Length</th><th>Why</th><th>Reason</th></tr></thead><tbody>\n${rows.join('\n')}\n</tbody></table>`;
+  return `<div class="scroll"><table id="long-windows"><thead><tr><th>Ticket</th><th>Namespace</th><th>Object</th><th>Incident</th><th>Length</th><th>Why</th><th>Reason</th></tr></thead><tbody>\n${rows.join('\n')}\n</tbody></table></div>`;
 }

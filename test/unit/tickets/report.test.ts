@@ -49,7 +49,7 @@ describe('buildReport', () => {
     const r = report({ since: new Date('2025-06-08T00:00:00Z') });
     expect(r.open.map((o) => [o.id, o.overdue, humanDuration(o.ageMs)])).toEqual([
       ['bt-old-api-4', true, '38d 12h'],
-      ['bt-shop-web-1', true, '7d 2h'],
+      ['bt-shop-web-7', true, '7d 2h'],
       ['bt-payments-api-2', false, '1d 4h'],
       ['bt-shop-db-5', false, '3h'],
     ]);
@@ -57,9 +57,9 @@ describe('buildReport', () => {
   });
 
   const overdue = [
-    { name: 'the default 3 days', ms: 3 * DAY, want: ['bt-old-api-4', 'bt-shop-web-1'] },
+    { name: 'the default 3 days', ms: 3 * DAY, want: ['bt-old-api-4', 'bt-shop-web-7'] },
     { name: '7 days', ms: 7 * DAY, want: ['bt-old-api-4'] },
-    { name: '1 hour', ms: 3_600_000, want: ['bt-old-api-4', 'bt-shop-web-1', 'bt-payments-api-2'] },
+    { name: '1 hour', ms: 3_600_000, want: ['bt-old-api-4', 'bt-shop-web-7', 'bt-payments-api-2'] },
   ];
   for (const { name, ms, want } of overdue) {
     it(`marks as overdue the open tickets whose window ended more than ${name} ago`, () => {
@@ -71,7 +71,7 @@ describe('buildReport', () => {
     const r = report();
     // Windows of the period: 26h, 2h, 1h and 4h (from each ticket's first change); median 3h.
     expect(r.medianWindowMs).toBe(3 * 3_600_000);
-    expect(r.longWindows.map((w) => [w.id, humanDuration(w.lengthMs), w.why])).toEqual([['bt-shop-web-1', '1d 2h', 'over 4h, over twice the median 3h']]);
+    expect(r.longWindows.map((w) => [w.id, humanDuration(w.lengthMs), w.why])).toEqual([['bt-shop-web-7', '1d 2h', 'over 4h, over twice the median 3h']]);
     expect(r.rules.longWindow).toBe('a window is long when it lasts over 4h, or over twice the median window of the period (median 3h)');
   });
 

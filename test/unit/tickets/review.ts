@@ -29,8 +29,8 @@ export function reviewEvents(): TicketEvent[] {
   const e: Window = { until: '2025-06-08T13:00:00Z', reason: HOSTILE_REASON, incident: 'INC-9' };
   const changes: TicketDraft[] = [
     under(d, { id: 'bt-old-api-4', uid: 'd1', namespace: 'old', name: 'api', username: 'dave', at: '2025-05-01T00:00:00Z' }),
-    under(a, { id: 'bt-shop-web-1', uid: 'a1', username: 'alice', at: '2025-06-01T10:00:00Z' }),
-    under(a, { id: 'bt-shop-web-1', uid: 'a2', username: 'alice', at: '2025-06-02T10:00:00Z' }),
+    under(a, { id: 'bt-shop-web-7', uid: 'a1', username: 'alice', at: '2025-06-01T10:00:00Z' }),
+    under(a, { id: 'bt-shop-web-7', uid: 'a2', username: 'alice', at: '2025-06-02T10:00:00Z' }),
     under(c, { id: 'bt-shop-cart-3', uid: 'c1', name: 'cart', username: 'carol', at: '2025-06-05T09:00:00Z' }),
     under(c, { id: 'bt-shop-cart-3', uid: 'c2', name: 'cart', username: 'alice', at: '2025-06-05T09:30:00Z' }),
     under(b, { id: 'bt-payments-api-2', uid: 'b1', namespace: 'payments', name: 'api', username: 'bob', at: '2025-06-07T08:00:00Z' }),
