@@ -38,6 +38,9 @@ export function reviewCommand(io: Io = processIo): Command {
         });
         const admitted = opts.mutate === true ? await admitter.mutate(request) : await admitter.validate(request);
         io.out.write(`${JSON.stringify(envelope(admitted.response), null, 2)}\n`);
+        if (admitted.outcome === 'bypass' && opts.mutate !== true) {
+          io.err.write(`note: a break-glass bypass; the server answers this only after recording it on ticket ${admitted.ticketId ?? ''} (review records nothing)\n`);
+        }
     });
 }
 
