@@ -3,6 +3,7 @@
  * turns any failure into one line on stderr and a non-zero exit, never a stack trace.
  */
 import { Command, CommanderError } from 'commander';
+import { breakGlassCommand } from './break-glass.js';
 import { certsCommand } from './certs.js';
 import { manifestsCommand } from './manifests.js';
 import { policyCommand } from './policy.js';
@@ -19,7 +20,7 @@ export function program(): Command {
     .showHelpAfterError()
     .exitOverride();
   const openStore: OpenStore = async (spec, cluster) => (await openTicketStore(spec, cluster)).store;
-  for (const cmd of [serveCommand(), reviewCommand(), certsCommand(), manifestsCommand(), policyCommand(), ticketsCommand(openStore)]) root.addCommand(cmd.exitOverride());
+  for (const cmd of [serveCommand(), reviewCommand(), certsCommand(), manifestsCommand(), policyCommand(), ticketsCommand(openStore), breakGlassCommand()]) root.addCommand(cmd.exitOverride());
   return root;
 }
 

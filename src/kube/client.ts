@@ -56,8 +56,14 @@ export interface KubeClient {
   server: string;
 }
 
-/** createKubeClient returns a client over the kubeconfig's current cluster and user. */
-export function createKubeClient(kc: KubeConfig): KubeClient {
+/** Impersonation is who to act as, like kubectl's --as and --as-group (Impersonate-User / Impersonate-Group headers). */
+export interface Impersonation {
+  user: string;
+  groups?: string[];
+}
+
+/** createKubeClient returns a client over the kubeconfig's current cluster and user, optionally impersonating another. */
+export function createKubeClient(kc: KubeConfig, impersonate?: Impersonation): KubeClient {
   const cluster = kc.getCurrentCluster();
   if (cluster === null) throw new DriftgateError('DG_USAGE', 'the kubeconfig names no current cluster');
   const server = new URL(cluster.server);
@@ -74,6 +80,8 @@ export function createKubeClient(kc: KubeConfig): KubeClient {
       headers: { Accept: 'application/json' },
     };
     await kc.applyToHTTPSOptions(options);
+    // After the kubeconfig's own `as:` so that the flags win, as in kubectl.
+    if (impersonate !== undefined) options.headers = { ...options.headers, 'Impersonate-User': impersonate.user, ...(impersonate.groups?.length ? { 'Impersonate-Group': impersonate.groups } : {}) };
     if (agent === undefined) {
       agent =
         server.protocol === 'https:'
