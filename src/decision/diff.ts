@@ -72,22 +72,32 @@ class Diff {
     }
   }
 
+  // One pass over both trees: each pair of nodes is visited once (no equality check per
+  // ancestor), and `at` is one path stack pushed and popped, turned into a pointer only when an
+  // operation is emitted. A key holding undefined counts as absent, as JSON.stringify has it.
   private walk(a: unknown, b: unknown, at: string[]): void {
-    if (jsonEqual(a, b)) return;
+    if (a === b) return;
     if (isRecord(a) && isRecord(b)) {
       // Sorted keys: the same change always gives the same bytes, so golden files stay stable.
-      const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+      const keys = Object.keys(a).filter((k) => a[k] !== undefined);
+      for (const k of Object.keys(b)) if (b[k] !== undefined && (a[k] === undefined || !Object.hasOwn(a, k))) keys.push(k);
+      keys.sort();
       for (const key of keys) {
-        const here = [...at, key];
-        if (!Object.hasOwn(b, key)) this.remove(a[key], here);
-        else if (!Object.hasOwn(a, key)) this.add(b[key], here);
-        else this.walk(a[key], b[key], here);
+        at.push(key);
+        if (!has(b, key)) this.remove(a[key], at);
+        else if (!has(a, key)) this.add(b[key], at);
+        else this.walk(a[key], b[key], at);
+        at.pop();
       }
     } else if (Array.isArray(a) && Array.isArray(b)) {
       // By index, not by identity: a list's meaning in Kubernetes depends on its merge key,
       // which this room does not know; index diffs are always valid and easy to review.
       const common = Math.min(a.length, b.length);
-      for (let i = 0; i < common; i++) this.walk(a[i], b[i], [...at, String(i)]);
+      for (let i = 0; i < common; i++) {
+        at.push(String(i));
+        this.walk(a[i], b[i], at);
+        at.pop();
+      }
       for (let i = common; i < b.length; i++) this.add(b[i], [...at, String(i)]);
       // Last first, so each index still names the element it meant when its turn comes.
       for (let i = a.length - 1; i >= common; i--) this.ops.push({ op: 'remove', path: toPointer([...at, String(i)]) });
@@ -134,12 +144,6 @@ function canonical(value: unknown): unknown {
   );
 }
 
-function jsonEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((v, i) => jsonEqual(v, b[i]));
-  if (isRecord(a) && isRecord(b)) {
-    const keys = Object.keys(a);
-    return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && jsonEqual(a[k], b[k]));
-  }
-  return false;
+function has(o: Record<string, unknown>, key: string): boolean {
+  return Object.hasOwn(o, key) && o[key] !== undefined;
 }

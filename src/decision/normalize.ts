@@ -49,40 +49,60 @@ export function isRecord(v: unknown): v is Record<string, unknown> {
 export function cloneJson(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(cloneJson);
   if (!isRecord(v)) return v;
-  // Object.fromEntries defines own properties, so a "__proto__" key from the wire stays a plain
-  // key instead of replacing the copy's prototype.
-  return Object.fromEntries(
-    Object.entries(v)
-      .filter(([, x]) => x !== undefined)
-      .map(([k, x]) => [k, cloneJson(x)]),
-  );
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(v)) {
+    const value = v[key];
+    if (value !== undefined) setOwn(out, key, cloneJson(value));
+  }
+  return out;
 }
 
 /**
- * normalize returns a deep copy of `obj` without runtime fields (`status` and the metadata and
- * annotations listed above), or undefined when there is no object (the old side of a CREATE,
- * the new side of a DELETE). The input is never modified.
+ * setOwn sets an own, enumerable property. A plain assignment of a "__proto__" key (which
+ * JSON.parse can produce from the wire) would replace the object's prototype instead.
+ */
+export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
+}
+
+/**
+ * normalize returns `obj` without runtime fields (`status` and the metadata and annotations
+ * listed above), or undefined when there is no object (the old side of a CREATE, the new side of
+ * a DELETE). The input is never modified: the top level, `metadata`, its labels and annotations are copied,
+ * and everything below is shared with the input (read-only from here on). Copying only what
+ * changes matters: managedFields and status are about half of a real object, and a deep copy
+ * of both sides was most of the cost of a decision.
  */
 export function normalize(obj: KubeObject | null | undefined): KubeObject | undefined {
   if (!isRecord(obj)) return undefined;
-  const copy = cloneJson(obj) as KubeObject;
-  // status is written through its own subresource by controllers: never part of intent.
-  delete copy.status;
-  const meta = copy.metadata;
-  if (isRecord(meta)) {
-    for (const field of RUNTIME_METADATA) delete meta[field];
-    const annotations = meta.annotations;
-    if (isRecord(annotations)) {
-      for (const key of Object.keys(annotations)) {
-        if (isDriftgateAnnotation(key) || RUNTIME_ANNOTATIONS.includes(key)) delete annotations[key];
-      }
-    }
-    // An empty map and a missing one mean the same to the apiserver; dropping both forms keeps
-    // the removals above (and a tool writing `{}`) from showing up as a change of their own.
-    for (const field of ['annotations', 'labels'] as const) {
-      const map = meta[field];
-      if (isRecord(map) && Object.keys(map).length === 0) delete meta[field];
-    }
+  const copy: KubeObject = {};
+  for (const key of Object.keys(obj)) {
+    // status is written through its own subresource by controllers: never part of intent.
+    if (key === 'status' || obj[key] === undefined) continue;
+    setOwn(copy, key, key === 'metadata' && isRecord(obj[key]) ? normalMetadata(obj[key]) : obj[key]);
   }
   return copy;
+}
+
+function normalMetadata(meta: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(meta)) {
+    const value = meta[key];
+    if (value === undefined || RUNTIME_METADATA.includes(key)) continue;
+    if (key === 'annotations' && isRecord(value)) {
+      const kept: Record<string, unknown> = {};
+      for (const name of Object.keys(value)) {
+        if (value[name] !== undefined && !isDriftgateAnnotation(name) && !RUNTIME_ANNOTATIONS.includes(name)) setOwn(kept, name, value[name]);
+      }
+      // An empty map and a missing one mean the same to the apiserver; dropping both forms keeps
+      // the removals above (and a tool writing `{}`) from showing up as a change of their own.
+      if (Object.keys(kept).length > 0) out[key] = kept;
+    } else if (key === 'labels' && isRecord(value)) {
+      if (Object.keys(value).length > 0) out[key] = { ...value };
+    } else {
+      setOwn(out, key, value);
+    }
+  }
+  return out;
 }

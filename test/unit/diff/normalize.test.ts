@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import type { KubeObject } from '../../../src/admission/types.js';
+import { normalizedDiff } from '../../../src/decision/diff.js';
 import { normalize } from '../../../src/decision/normalize.js';
 
 const live = (): KubeObject => ({
@@ -79,8 +80,12 @@ describe('normalize', () => {
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
   });
 
-  test('leaves out keys holding undefined, as JSON would', () => {
-    expect(normalize({ kind: 'ConfigMap', data: { a: undefined, b: '1' } })).toEqual({ kind: 'ConfigMap', data: { b: '1' } });
-    expect(Object.keys(normalize({ kind: 'ConfigMap', data: { a: undefined } })?.['data'] as object)).toEqual([]);
+  test('treats keys holding undefined as absent, as JSON would', () => {
+    // normalize copies only what it changes (top level, metadata); deeper, the diff reads an
+    // undefined value as no value.
+    expect(normalize({ kind: 'ConfigMap', status: undefined, metadata: { name: 'x', uid: undefined } })).toEqual({ kind: 'ConfigMap', metadata: { name: 'x' } });
+    expect(Object.keys(normalize({ kind: 'ConfigMap', data: undefined }) ?? {})).toEqual(['kind']);
+    expect(normalizedDiff({ kind: 'ConfigMap', data: { a: undefined, b: '1' } }, { kind: 'ConfigMap', data: { b: '1' } })).toEqual({ patch: [], revert: [], paths: [] });
+    expect(normalizedDiff({ kind: 'ConfigMap', data: { b: '1' } }, { kind: 'ConfigMap', data: { a: undefined, b: '1' } })).toEqual({ patch: [], revert: [], paths: [] });
   });
 });
