@@ -88,7 +88,7 @@ async function run(action: Action, targetText: string, opts: BreakGlassOptions, 
 async function connect(targetText: string, opts: BreakGlassOptions): Promise<Context> {
   const target = parseTarget(targetText);
   if (opts.asGroup !== undefined && opts.as === undefined) throw new DriftgateError('DG_USAGE', '--as-group needs --as USER, as in kubectl');
-  const kc = loadKubeConfig({ ...(opts.kubeconfig === undefined ? {} : { kubeconfig: opts.kubeconfig }), ...(opts.context === undefined ? {} : { context: opts.context }) });
+  const kc = await loadKubeConfig({ ...(opts.kubeconfig === undefined ? {} : { kubeconfig: opts.kubeconfig }), ...(opts.context === undefined ? {} : { context: opts.context }) });
   const namespace = opts.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace;
   if (namespace === undefined || namespace === '') throw new DriftgateError('DG_USAGE', `-n NAMESPACE is required: the context ${kc.getCurrentContext()} names no namespace`);
   const client = createKubeClient(kc, opts.as === undefined ? undefined : { user: opts.as, groups: opts.asGroup ?? [] });

@@ -21,7 +21,7 @@ export interface OpenedStore {
 export async function openTicketStore(spec: string, opts: KubeOptions & { onWarning?: (message: string) => void } = {}): Promise<OpenedStore> {
   const parsed = parseTicketsSpec(spec);
   if (parsed.kind === 'kubernetes') {
-    const client = createKubeClient(loadKubeConfig(opts));
+    const client = createKubeClient(await loadKubeConfig(opts));
     const store = new KubernetesStore({
       client,
       ...(parsed.namespace === undefined ? {} : { namespace: parsed.namespace }),
@@ -30,7 +30,7 @@ export async function openTicketStore(spec: string, opts: KubeOptions & { onWarn
     return { store, kind: 'kubernetes', parents: parentLookup(client), client };
   }
   const kubeWanted = opts.kubeconfig !== undefined || process.env['KUBERNETES_SERVICE_HOST'] !== undefined;
-  const client = kubeWanted ? createKubeClient(loadKubeConfig(opts)) : undefined;
+  const client = kubeWanted ? createKubeClient(await loadKubeConfig(opts)) : undefined;
   const store = await JournalStore.open(parsed.path, opts.onWarning === undefined ? {} : { onWarning: opts.onWarning });
   return { store, kind: 'journal', ...(client === undefined ? {} : { parents: parentLookup(client), client }) };
 }

@@ -5,7 +5,10 @@
  */
 import https from 'node:https';
 import http from 'node:http';
-import { KubeConfig } from '@kubernetes/client-node';
+// Types only at load time: the client library costs ~85 MiB of heap once imported, which a
+// webhook with a journal store and no cluster access should not pay. It is imported when a
+// kubeconfig is first loaded.
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject } from '../admission/types.js';
 import type { ObjectRef } from '../decision/types.js';
 import { DriftgateError } from '../errors.js';
@@ -17,7 +20,8 @@ export interface KubeOptions {
 }
 
 /** loadKubeConfig returns the kubeconfig: the named file, else in-cluster, else $KUBECONFIG/~/.kube/config. */
-export function loadKubeConfig(opts: KubeOptions = {}): KubeConfig {
+export async function loadKubeConfig(opts: KubeOptions = {}): Promise<KubeConfig> {
+  const { KubeConfig } = await import('@kubernetes/client-node');
   const kc = new KubeConfig();
   try {
     if (opts.kubeconfig !== undefined) kc.loadFromFile(opts.kubeconfig);
