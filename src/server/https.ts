@@ -7,6 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { RequestListener } from 'node:http';
+import { DriftgateError } from '../errors.js';
 import { type KeyPair, secureOptions } from './tls.js';
 
 /** Server timeouts, in milliseconds. */
@@ -61,9 +62,12 @@ function applyTimeouts(server: http.Server): void {
 
 function listen(server: http.Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      const why = err.code === 'EADDRINUSE' ? 'is already in use' : err.code === 'EACCES' ? 'needs privileges' : `cannot be listened on (${err.message})`;
+      reject(new DriftgateError('DG_USAGE', `${host}:${port} ${why}; choose another with --port / --metrics-port`, { cause: err }));
+    });
     server.listen(port, host, () => {
-      server.off('error', reject);
+      server.removeAllListeners('error');
       resolve();
     });
   });

@@ -6,7 +6,8 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { createServer, type AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const CLI = join(ROOT, 'dist/cli/main.js');
@@ -19,11 +20,20 @@ function driftgate(args: string[]): Promise<{ code: number; stdout: string; stde
   });
 }
 
+let busyPort = 0;
+const busy = createServer();
+
 beforeAll(async () => {
+  await new Promise<void>((done) => busy.listen(0, '127.0.0.1', done));
+  busyPort = (busy.address() as AddressInfo).port;
   if (!existsSync(CLI)) {
     await new Promise((done, fail) => execFile(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT }, (e) => (e ? fail(e) : done(undefined))));
   }
 }, 120_000);
+
+afterAll(() => {
+  busy.close();
+});
 
 describe('driftgate exit codes', () => {
   const cases: { name: string; args: () => string[]; code: number; stderr?: RegExp }[] = [
@@ -41,6 +51,12 @@ describe('driftgate exit codes', () => {
     },
     { name: 'a missing policy file fails naming it', args: () => ['review', '--policy', 'nope.yaml', 'examples/reviews/memory-limit.json'], code: 1, stderr: /policy nope\.yaml: cannot read it/ },
     { name: 'an unknown command fails', args: () => ['frobnicate'], code: 1, stderr: /unknown command/ },
+    {
+      name: 'serve on a port already in use fails naming the address and the flag',
+      args: () => ['serve', '--dev', '--host', '127.0.0.1', '--port', String(busyPort), '--metrics-port', '-1'],
+      code: 1,
+      stderr: /127\.0\.0\.1:\d+ is already in use; choose another with --port/,
+    },
   ];
   for (const c of cases) {
     it(c.name, async () => {
