@@ -7,16 +7,19 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
-/** Paths pino censors wherever they appear in a log line. */
+/**
+ * Paths pino censors in a log line. Exact paths only: a wildcard makes pino walk every line's
+ * fields, which the profile showed as two thirds of the decision line's cost, while the decision
+ * line is built field by field (src/server/app.ts) and never carries an object, a token or
+ * `userInfo.extra`. These catch the places such things could come from if logged whole.
+ */
 export const REDACT_PATHS = [
   'token',
-  '*.token',
   'authorization',
-  '*.authorization',
-  'req.headers.authorization',
   'headers.authorization',
+  'req.headers.authorization',
   'userInfo.extra',
-  '*.userInfo.extra',
+  'request.userInfo.extra',
   'object.data',
   'object.stringData',
   'oldObject.data',
