@@ -7,6 +7,7 @@ import { parseAllDocuments } from 'yaml';
 import { manifestsCommand } from '../../../src/cli/manifests.js';
 import { DriftgateError } from '../../../src/errors.js';
 import {
+  CARRIES_BREAK_GLASS_CEL,
   CA_INJECT_ANNOTATION,
   NEVER_GUARDED,
   renderManifestsYaml,
@@ -33,6 +34,11 @@ function render(policy: GuardPolicy, target: WebhookTarget = SERVICE, caBundle =
   return { validating, mutating, all: [...validating.webhooks, ...mutating.webhooks] as ValidatingWebhook[] };
 }
 
+/** The match conditions that select namespaces (the mutating webhook's break-glass one aside). */
+function namespaceConditions(webhook: ValidatingWebhook): { name: string; expression: string }[] {
+  return (webhook.matchConditions ?? []).filter((c) => c.name !== 'carries-break-glass');
+}
+
 function only<T>(list: readonly T[]): T {
   expect(list).toHaveLength(1);
   return list[0] as T;
@@ -46,12 +52,19 @@ function selectorValues(webhook: ValidatingWebhook): { operator: string; values:
 }
 
 describe('renderWebhooks: namespaces', () => {
+  it('calls the mutating webhook only for objects carrying a break-glass annotation, the validating one always', () => {
+    const { validating, mutating } = render(policyOf(['prod', 'payments-*']));
+    expect(mutating.webhooks.length).toBeGreaterThan(0);
+    for (const webhook of mutating.webhooks) expect(webhook.matchConditions).toContainEqual({ name: 'carries-break-glass', expression: CARRIES_BREAK_GLASS_CEL });
+    for (const webhook of validating.webhooks) expect((webhook.matchConditions ?? []).map((c) => c.name)).not.toContain('carries-break-glass');
+  });
+
   it('selects exact names with In on the name label, and needs no match condition', () => {
     const { all } = render(policyOf(['prod', 'staging']));
     expect(all.map((w) => w.name)).toEqual(['validate.driftgate.dev', 'mutate.driftgate.dev']);
     for (const webhook of all) {
       expect(selectorValues(webhook)).toEqual({ operator: 'In', values: ['prod', 'staging'] });
-      expect(webhook.matchConditions).toBeUndefined();
+      expect(namespaceConditions(webhook)).toEqual([]);
       expect(webhook.objectSelector).toBeUndefined();
     }
   });
@@ -60,7 +73,7 @@ describe('renderWebhooks: namespaces', () => {
     const { all } = render(policyOf(['prod', 'payments-*']));
     for (const webhook of all) {
       expect(selectorValues(webhook)).toEqual({ operator: 'NotIn', values: ['kube-system', 'kube-public', 'kube-node-lease', 'driftgate-system'] });
-      const condition = only(webhook.matchConditions ?? []);
+      const condition = only(namespaceConditions(webhook));
       expect(condition.expression).toContain('ns.startsWith("payments-")');
       expect(condition.expression).toContain('ns in ["prod"]');
       // A Namespace object's CREATE carries no request.namespace: its own name stands in.
@@ -72,7 +85,7 @@ describe('renderWebhooks: namespaces', () => {
   it('needs no match condition for "*", yet still leaves the system namespaces out', () => {
     for (const webhook of render(policyOf(['*', 'payments-*'])).all) {
       expect(selectorValues(webhook)).toEqual({ operator: 'NotIn', values: [...NEVER_GUARDED] });
-      expect(webhook.matchConditions).toBeUndefined();
+      expect(namespaceConditions(webhook)).toEqual([]);
     }
   });
 
