@@ -21,9 +21,10 @@ export function isSecret(obj: KubeObject | null | undefined): boolean {
 }
 
 /**
- * fingerprint returns "<redacted sha256:XXXXXXXXXXXX>": the first 12 hex digits of the SHA-256
- * of the value as sent (the base64 text for `data`). Enough to tell two values apart, never
- * enough to read one back.
+ * fingerprint returns "<redacted sha256:…>" holding the first 12 hex digits of the SHA-256
+ * of the value as sent (the base64 text for `data`). Enough to tell two values apart; not a
+ * secret-safe hash: a weak value (a short password) could be guessed from it by brute force,
+ * which is why tickets are sensitive (docs/security.md).
  */
 export function fingerprint(value: unknown): string {
   const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? '');
