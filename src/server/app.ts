@@ -172,7 +172,6 @@ function bodyError(err: unknown): DriftgateError {
   if (e.type === 'entity.too.large') {
     return new DriftgateError('DG_REVIEW_TOO_LARGE', `body is larger than the ${Math.round((e.limit ?? 0) / 1048576)} MiB limit; no Kubernetes object is that large, so this is not a review from the kube-apiserver`);
   }
-  if (e.type === 'entity.parse.failed') return new DriftgateError('DG_REVIEW_INVALID', `body is not JSON: ${e.message ?? 'parse failed'}`);
   if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') {
     return new DriftgateError('DG_CONTENT_TYPE', `${e.message ?? 'unsupported encoding'}; send UTF-8 JSON`);
   }

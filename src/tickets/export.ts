@@ -11,7 +11,7 @@
 import { Document, Scalar, YAMLMap, YAMLSeq, type Node } from 'yaml';
 import type { JsonPatchOp } from '../admission/types.js';
 import type { TicketChange } from '../decision/types.js';
-import { isRecord, cloneJson } from '../decision/normalize.js';
+import { cloneJson, isRecord, setOwn } from '../decision/normalize.js';
 import { isWithin, parsePointer } from '../decision/pointer.js';
 import { DriftgateError } from '../errors.js';
 import { fieldLines, objectName, safe } from './render.js';
@@ -403,10 +403,10 @@ function toNode(doc: Document, value: unknown): Node {
 // reads like a manifest (apiVersion, kind, metadata, then the rest).
 function mergeInto(head: Record<string, unknown>, set: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(head)) define(out, k, v);
+  for (const [k, v] of Object.entries(head)) setOwn(out, k, v);
   for (const [k, v] of Object.entries(set)) {
     const here = out[k];
-    define(out, k, Object.hasOwn(out, k) && isRecord(here) && isRecord(v) ? mergeInto(here, v) : v);
+    setOwn(out, k, Object.hasOwn(out, k) && isRecord(here) && isRecord(v) ? mergeInto(here, v) : v);
   }
   return out;
 }
@@ -414,7 +414,7 @@ function mergeInto(head: Record<string, unknown>, set: Record<string, unknown>):
 function manifestOrder(obj: unknown): unknown {
   if (!isRecord(obj)) return obj;
   const out: Record<string, unknown> = {};
-  for (const k of [...HEAD_KEYS.filter((h) => Object.hasOwn(obj, h)), ...Object.keys(obj).filter((k) => !HEAD_KEYS.includes(k))]) define(out, k, obj[k]);
+  for (const k of [...HEAD_KEYS.filter((h) => Object.hasOwn(obj, h)), ...Object.keys(obj).filter((k) => !HEAD_KEYS.includes(k))]) setOwn(out, k, obj[k]);
   return out;
 }
 
@@ -471,13 +471,9 @@ function childOf(container: unknown, token: string): unknown {
 
 function putChild(container: unknown, token: string, value: unknown): void {
   if (Array.isArray(container)) container[token === '-' ? container.length : Number(token)] = value;
-  else if (isRecord(container)) define(container, token, value);
+  else if (isRecord(container)) setOwn(container, token, value);
 }
 
-// defineProperty, not assignment: a "__proto__" key from a request must stay a plain key.
-function define(obj: Record<string, unknown>, key: string, value: unknown): void {
-  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
-}
 
 /**
  * applyOp returns `doc` with one RFC 6902 operation applied (add inserts into lists, "-" appends),
@@ -500,7 +496,7 @@ function applyOp(doc: unknown, op: JsonPatchOp, id: string): unknown {
     else parent.splice(index, 1);
   } else if (isRecord(parent)) {
     if (op.op === 'remove') delete parent[last];
-    else define(parent, last, cloneJson(op.value));
+    else setOwn(parent, last, cloneJson(op.value));
   } else {
     throw new DriftgateError('DG_INTERNAL', `ticket ${id}: ${op.op} ${op.path} does not apply: its parent is not a map or list`);
   }
