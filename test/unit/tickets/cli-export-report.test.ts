@@ -6,13 +6,11 @@ import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ticketsCommand } from '../../../src/cli/tickets.js';
-import { DriftgateError } from '../../../src/errors.js';
 import { exportRevert, exportTicket, renderExport } from '../../../src/tickets/export.js';
 import { foldEvents } from '../../../src/tickets/fold.js';
-import { JournalStore, parseTicketsSpec } from '../../../src/tickets/journal.js';
+import { JournalStore } from '../../../src/tickets/journal.js';
+import { openJournal, runTickets } from './cli-harness.js';
 import { buildReport, renderReportTable } from '../../../src/tickets/report.js';
-import type { TicketStore } from '../../../src/tickets/types.js';
 import { HOSTILE_REASON, REVIEW_NOW, reviewEvents } from './review.js';
 import { drafts, story, ticketOf } from './stories.js';
 
@@ -21,25 +19,8 @@ const DAY = 86_400_000;
 let dir: string;
 let spec: string;
 
-async function openStore(s: string): Promise<TicketStore> {
-  const where = parseTicketsSpec(s);
-  if (where.kind !== 'journal') throw new DriftgateError('DG_USAGE', 'only journals in these tests');
-  return JournalStore.open(where.path, { onWarning: () => undefined });
-}
-
 async function run(args: string[]): Promise<{ out: string; err: string; code: number }> {
-  let out = '';
-  let err = '';
-  let code = 0;
-  const command = ticketsCommand(openStore, {
-    out: { write: (s: string) => (out += s) },
-    err: { write: (s: string) => (err += s) },
-    env: { DRIFTGATE_TICKETS: spec },
-    now: () => REVIEW_NOW,
-    exit: (c) => (code = c),
-  });
-  await command.parseAsync(args, { from: 'user' });
-  return { out, err, code };
+  return runTickets(args, { env: { DRIFTGATE_TICKETS: spec }, now: REVIEW_NOW });
 }
 
 beforeEach(async () => {
@@ -134,7 +115,7 @@ describe('tickets export', () => {
 describe('tickets report', () => {
   // The journal holds the review week plus the export stories (all on 2025-06-01, inside 7d).
   async function expected(opts: { since: Date; overdueAfterMs: number; now?: Date }) {
-    const store = await openStore(spec);
+    const store = await openJournal(spec);
     try {
       return buildReport(await store.list(), { now: opts.now ?? REVIEW_NOW, ...opts });
     } finally {

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { parseSince, ticketsCommand } from '../../../src/cli/tickets.js';
-import { DriftgateError } from '../../../src/errors.js';
-import { JournalStore, parseTicketsSpec } from '../../../src/tickets/journal.js';
-import type { Ticket, TicketStore } from '../../../src/tickets/types.js';
+import { parseSince } from '../../../src/cli/tickets.js';
+import { JournalStore } from '../../../src/tickets/journal.js';
+import { runTickets } from './cli-harness.js';
+import type { Ticket } from '../../../src/tickets/types.js';
 import { draft } from './drafts.js';
 
 const NOW = new Date('2025-06-08T12:00:00Z');
@@ -15,25 +15,8 @@ let dir: string;
 let path: string;
 let spec: string;
 
-async function openStore(s: string): Promise<TicketStore> {
-  const where = parseTicketsSpec(s);
-  if (where.kind !== 'journal') throw new DriftgateError('DG_USAGE', 'only journals in these tests');
-  return JournalStore.open(where.path, { onWarning: () => undefined });
-}
-
 async function run(args: string[], env: Record<string, string> = {}): Promise<{ out: string; err: string; code: number }> {
-  let out = '';
-  let err = '';
-  let code = 0;
-  const command = ticketsCommand(openStore, {
-    out: { write: (s: string) => (out += s) },
-    err: { write: (s: string) => (err += s) },
-    env,
-    now: () => NOW,
-    exit: (c) => (code = c),
-  });
-  await command.parseAsync(args, { from: 'user' });
-  return { out, err, code };
+  return runTickets(args, { env: env, now: NOW });
 }
 
 beforeEach(async () => {
