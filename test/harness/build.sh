@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, etcd, kubectl (from the Go modules pinned in go.mod) and the
+# Builds kube-apiserver, kube-controller-manager, etcd, kubectl (from the Go modules pinned in go.mod) and the
 # `controlplane` launcher into a version-keyed cache directory, and prints that
 # directory on the last line of stdout.
 #
@@ -50,19 +50,20 @@ done
 STAMP="$( { cat go.mod go.sum; echo "$GO_VERSION $LDFLAGS"; } | sha256sum | cut -d' ' -f1)"
 # (A binary is moved into place only after a successful build from these inputs.)
 if [[ "$(cat "$OUT/.stamp" 2>/dev/null || true)" != "$STAMP" ]]; then
-  rm -f "$OUT/kube-apiserver" "$OUT/etcd" "$OUT/kubectl"
+  rm -f "$OUT/kube-apiserver" "$OUT/kube-controller-manager" "$OUT/etcd" "$OUT/kubectl"
   echo "$STAMP" > "$OUT/.stamp"
 fi
 
 # binary name -> package
 declare -A PKG=(
   [kube-apiserver]=k8s.io/kubernetes/cmd/kube-apiserver
+  [kube-controller-manager]=k8s.io/kubernetes/cmd/kube-controller-manager
   [kubectl]=k8s.io/kubernetes/cmd/kubectl
   [etcd]=go.etcd.io/etcd/server/v3
 )
 
 missing=()
-for bin in kube-apiserver etcd kubectl; do
+for bin in kube-apiserver kube-controller-manager etcd kubectl; do
   [[ -x "$OUT/$bin" ]] || missing+=("$bin")
 done
 
