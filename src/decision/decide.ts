@@ -13,13 +13,19 @@ import { changeOf } from './change.js';
 import { bypassWarning, driftMessage, forbiddenMessage, invalidWindowMessage } from './messages.js';
 import { mutationOf } from './mutation.js';
 import { isWithin } from './pointer.js';
+import { requestName } from './target-name.js';
 import { ticketId } from './ticket-id.js';
+import { controllerVerdict } from './controllers.js';
 import type { Allow, Bypass, Decision, Deny, DenyCode, ObjectRef, TicketDraft, Window } from './types.js';
 
 const WINDOW_KEYS = [BREAK_GLASS_UNTIL, BREAK_GLASS_FOR, BREAK_GLASS_REASON, BREAK_GLASS_INCIDENT];
 
-/** decide returns what driftgate does with one admission request. */
-export function decide(request: AdmissionRequest, policy: GuardPolicy, now: Date, parent?: KubeObject): Decision {
+/**
+ * decide returns what driftgate does with one admission request. `parent` is the object a
+ * subresource acts on and `namespace` the request's Namespace, each when the caller looked it up
+ * because a first decision asked for it (`parentOf`, `Deny.needsNamespace`).
+ */
+export function decide(request: AdmissionRequest, policy: GuardPolicy, now: Date, parent?: KubeObject, namespace?: KubeObject): Decision {
   if (!matchesNamespace(policy, guardedNamespace(request))) return allow('unprotected-namespace');
   const { group, resource } = request.resource;
   if (!matchesResource(policy, group, resource, request.subResource || undefined)) return allow('unguarded-resource');
@@ -27,6 +33,18 @@ export function decide(request: AdmissionRequest, policy: GuardPolicy, now: Date
   if (inSubjects(policy.gitopsWriters, request.userInfo)) return allow('gitops-writer');
 
   const change = changeOf(request);
+  const paths = change.paths;
+  // Kubernetes' own controllers pass for what they must do (garbage collection, namespace
+  // deletion, …): refusing them breaks the cluster, not just drift.
+  const controller = controllerVerdict(request, policy, change, namespace);
+  if (controller.kind === 'granted') return allow('kubernetes-controller', [], mutationOf(request, now), paths);
+  const judged = judgeRequester(request, policy, now, parent, change);
+  // Only the Namespace can tell whether the namespace controller is finishing a deletion.
+  return controller.kind === 'needs-namespace' && judged.kind === 'deny' ? { ...judged, needsNamespace: controller.namespace } : judged;
+}
+
+/** judgeRequester decides for a requester who is neither GitOps nor one of Kubernetes' controllers. */
+function judgeRequester(request: AdmissionRequest, policy: GuardPolicy, now: Date, parent: KubeObject | undefined, change: ReturnType<typeof changeOf>): Decision {
   const paths = change.paths;
   const mayBreakGlass = inSubjects(policy.breakGlass, request.userInfo);
 
@@ -97,7 +115,7 @@ function draftOf(request: AdmissionRequest, window: Window, change: ReturnType<t
     resource: request.resource.resource,
     kind: parent?.kind ?? request.kind.kind,
     namespace: request.namespace ?? '',
-    name: request.name || request.object?.metadata?.name || request.oldObject?.metadata?.name || '',
+    name: requestName(request),
     ...(request.subResource ? { subResource: request.subResource } : {}),
   };
   const id = ticketId(object, window);

@@ -8,6 +8,7 @@ import type { GuardPolicy } from '../policy/types.js';
 import { formatDuration } from '../policy/duration.js';
 import { BREAK_GLASS_INCIDENT, BREAK_GLASS_REASON, BREAK_GLASS_UNTIL } from './annotations.js';
 import { formatTime } from './breakglass.js';
+import { requestName } from './target-name.js';
 
 const MAX_LISTED_PATHS = 8;
 const SUGGESTED_WINDOW_MS = 3_600_000;
@@ -24,7 +25,7 @@ export interface Target {
 /** targetOf returns how to name the request's object in messages. */
 export function targetOf(request: AdmissionRequest): Target {
   const { group, resource } = request.resource;
-  const name = request.name || request.object?.metadata?.name || request.object?.metadata?.generateName || '(unnamed)';
+  const name = requestName(request) || request.object?.metadata?.generateName || '(unnamed)';
   const kubectlRef = `${resource}${group === '' ? '' : `.${group}`}/${name}`;
   const sub = request.subResource ? `/${request.subResource}` : '';
   return { namespace: request.namespace ?? '', kubectlRef, label: `${kubectlRef}${sub}` };

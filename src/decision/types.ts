@@ -13,6 +13,7 @@ export type AllowCode =
   | 'gitops-writer'
   | 'no-drift'
   | 'delegated'
+  | 'kubernetes-controller'
   | 'window-opened'
   | 'warn-mode';
 
@@ -87,6 +88,11 @@ export interface Deny extends Common {
   code: DenyCode;
   /** The whole denial text, starting with its source tag, e.g. "[driftgate/drift] …". */
   message: string;
+  /**
+   * Set when the write would be allowed if the named Namespace is being deleted (the namespace
+   * controller's deletes): the caller looks it up and decides again with it.
+   */
+  needsNamespace?: string;
 }
 
 export interface Bypass extends Common {

@@ -5,6 +5,7 @@
  * only at values of the right type and leaves wrong types to the schema's messages.
  */
 import { parseDuration } from './duration.js';
+import { controllerNames } from './kubernetes-controllers.js';
 import { show, type Problem } from './messages.js';
 
 type Node = Record<string, unknown>;
@@ -70,6 +71,23 @@ function checkResources(resources: unknown[]): Problem[] {
   return problems;
 }
 
+function checkControllers(controllers: Node): Problem[] {
+  const known = controllerNames();
+  const allow = listOf(controllers['allow']);
+  const problems: Problem[] = [];
+  allow.forEach((name, i) => {
+    if (typeof name !== 'string' || name === '*' || known.includes(name)) return;
+    problems.push({
+      path: ['spec', 'kubernetesControllers', 'allow', i],
+      message: `${show(name)} is not one of Kubernetes' controllers driftgate knows; write "*" or some of: ${known.join(', ')}`,
+    });
+  });
+  if (allow.includes('*') && allow.length > 1) {
+    problems.push({ path: ['spec', 'kubernetesControllers', 'allow'], message: '"*" already allows every controller; write "*" alone or list names' });
+  }
+  return problems;
+}
+
 /** checkSemantics returns the problems of `doc` that lie beyond its JSON Schema. */
 export function checkSemantics(doc: unknown): Problem[] {
   if (!isNode(doc) || !isNode(doc['spec'])) return [];
@@ -92,5 +110,6 @@ export function checkSemantics(doc: unknown): Problem[] {
     }
   });
   if (isNode(spec['breakGlass'])) problems.push(...checkBreakGlass(spec['breakGlass']));
+  if (isNode(spec['kubernetesControllers'])) problems.push(...checkControllers(spec['kubernetesControllers']));
   return problems;
 }

@@ -7,13 +7,15 @@
 import { DriftgateError } from '../errors.js';
 import { parseDuration } from './duration.js';
 import type { GuardPolicyDocument, SubjectsDocument } from './schema.js';
-import type { GuardPolicy, Mode, Subjects } from './types.js';
+import { KUBERNETES_CONTROLLERS } from './kubernetes-controllers.js';
+import type { GuardPolicy, KubernetesControllers, Mode, Subjects } from './types.js';
 
 /** POLICY_DEFAULTS holds the value of every optional GuardPolicy field. */
 export const POLICY_DEFAULTS: {
   readonly mode: Mode;
   readonly gitopsWriters: Readonly<{ users: readonly string[]; groups: readonly string[] }>;
   readonly delegations: readonly [];
+  readonly kubernetesControllers: Readonly<{ allow: readonly string[]; sharedIdentity: boolean }>;
   readonly breakGlass: Readonly<{
     users: readonly string[];
     groups: readonly string[];
@@ -25,6 +27,9 @@ export const POLICY_DEFAULTS: {
   mode: 'enforce',
   gitopsWriters: Object.freeze({ users: Object.freeze([]), groups: Object.freeze([]) }),
   delegations: Object.freeze([] as const),
+  // Every built-in controller, under either identity: refusing one breaks the cluster (garbage
+  // collection, namespace deletion, pod start-up), and each grant is narrow (kubernetes-controllers.ts).
+  kubernetesControllers: Object.freeze({ allow: Object.freeze(['*']), sharedIdentity: true }),
   breakGlass: Object.freeze({
     users: Object.freeze([]),
     groups: Object.freeze([]),
@@ -34,6 +39,14 @@ export const POLICY_DEFAULTS: {
     minReasonLength: 10,
   }),
 });
+
+function kubernetesControllers(doc: GuardPolicyDocument['spec']['kubernetesControllers']): KubernetesControllers {
+  const allow = doc?.allow ?? POLICY_DEFAULTS.kubernetesControllers.allow;
+  return {
+    controllers: KUBERNETES_CONTROLLERS.filter((c) => allow.includes('*') || allow.includes(c.name)),
+    sharedIdentity: doc?.sharedIdentity ?? POLICY_DEFAULTS.kubernetesControllers.sharedIdentity,
+  };
+}
 
 function subjects(doc: SubjectsDocument | undefined): Subjects {
   return { users: [...(doc?.users ?? [])], groups: [...(doc?.groups ?? [])] };
@@ -68,5 +81,6 @@ export function applyDefaults(doc: GuardPolicyDocument): GuardPolicy {
       incident: new RegExp(incidentPattern),
       minReasonLength: breakGlass.minReasonLength ?? POLICY_DEFAULTS.breakGlass.minReasonLength,
     },
+    kubernetesControllers: kubernetesControllers(spec.kubernetesControllers),
   };
 }

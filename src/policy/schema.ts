@@ -26,6 +26,7 @@ export interface GuardPolicyDocument {
     gitopsWriters?: SubjectsDocument;
     delegations?: Array<SubjectsDocument & { paths: string[] }>;
     breakGlass?: SubjectsDocument & { maxDuration?: string; incidentPattern?: string; minReasonLength?: number };
+    kubernetesControllers?: { allow?: string[]; sharedIdentity?: boolean };
   };
 }
 
@@ -130,6 +131,15 @@ export const GUARD_POLICY_SCHEMA = {
             maxDuration: { type: 'string', minLength: 1, pattern: PATTERNS.duration },
             incidentPattern: nonEmptyString,
             minReasonLength: { type: 'integer', minimum: 0 },
+          },
+        },
+        kubernetesControllers: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            // "*" or names of the built-in list; checks.ts names an unknown one with the list.
+            allow: { type: 'array', uniqueItems: true, items: nonEmptyString },
+            sharedIdentity: { type: 'boolean' },
           },
         },
       },

@@ -3,6 +3,7 @@
  * filled in, durations and patterns compiled. The document form a person writes is described by
  * the JSON Schema in `schema.ts`; `load.ts` turns one into the other.
  */
+import type { KubernetesController } from './kubernetes-controllers.js';
 
 /** Subjects names identities by exact username or by any group the requester carries. */
 export interface Subjects {
@@ -33,6 +34,17 @@ export interface BreakGlass extends Subjects {
 
 export type Mode = 'enforce' | 'warn';
 
+/**
+ * KubernetesControllers is which of Kubernetes' own controllers (the built-in list of
+ * `kubernetes-controllers.ts`) pass for the writes they must make, and under which identity.
+ */
+export interface KubernetesControllers {
+  /** The controllers in force, in the built-in list's order. */
+  controllers: KubernetesController[];
+  /** Whether `system:kube-controller-manager` (all controllers under one identity) is accepted as each of them. */
+  sharedIdentity: boolean;
+}
+
 /** GuardPolicy is a validated policy with every default applied. */
 export interface GuardPolicy {
   name: string;
@@ -42,4 +54,5 @@ export interface GuardPolicy {
   gitopsWriters: Subjects;
   delegations: Delegation[];
   breakGlass: BreakGlass;
+  kubernetesControllers: KubernetesControllers;
 }

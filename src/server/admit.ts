@@ -74,20 +74,29 @@ function withDeadline<T>(work: Promise<T>, signal: AbortSignal, ticketId: string
 
 /** createAdmitter returns an Admitter over the given dependencies. */
 export function createAdmitter(deps: AdmitDeps): Admitter {
+  async function lookUp(ref: ObjectRef): Promise<KubeObject | undefined> {
+    if (deps.parents === undefined) return undefined;
+    try {
+      return await deps.parents(ref);
+    } catch (err) {
+      deps.onParentError?.(ref, err);
+      return undefined;
+    }
+  }
+
   async function decideWithParent(request: AdmissionRequest, now: Date): Promise<Decision> {
     const policy = deps.policy();
     const first = decide(request, policy, now);
-    // Only a refusal can change with the parent's window, so the common paths (the HPA scaling,
-    // delegated or unguarded writes) cost no API round trip.
-    const ref = parentOf(request);
-    if (first.kind !== 'deny' || ref === undefined || deps.parents === undefined) return first;
-    let parent: KubeObject | undefined;
-    try {
-      parent = await deps.parents(ref);
-    } catch (err) {
-      deps.onParentError?.(ref, err);
-      return first;
+    // Only a refusal can change with the parent's window (or the Namespace's deletion), so the
+    // common paths (the HPA scaling, delegated or unguarded writes) cost no API round trip.
+    if (first.kind !== 'deny') return first;
+    if (first.needsNamespace !== undefined) {
+      const namespace = await lookUp({ group: '', version: 'v1', resource: 'namespaces', kind: 'Namespace', namespace: '', name: first.needsNamespace });
+      return namespace === undefined ? first : decide(request, policy, now, undefined, namespace);
     }
+    const ref = parentOf(request);
+    if (ref === undefined) return first;
+    const parent = await lookUp(ref);
     return parent === undefined ? first : decide(request, policy, now, parent);
   }
 

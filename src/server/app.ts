@@ -13,6 +13,7 @@ import type { Admitted, Admitter, Outcome } from './admit.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { httpStatusOf } from './status.js';
+import { requestName } from '../decision/target-name.js';
 
 /**
  * The largest body accepted. The apiserver sends object and oldObject, and an object may be up to
@@ -119,7 +120,7 @@ export function createApp(deps: AppDeps): express.Express {
       operation: request.operation,
       resource: `${request.resource.group === '' ? '' : `${request.resource.group}/`}${request.resource.resource}${request.subResource ? `/${request.subResource}` : ''}`,
       namespace: request.namespace ?? '',
-      name: request.name ?? '',
+      name: requestName(request),
       dryRun: request.dryRun === true,
       decision: admitted.outcome,
       reason: admitted.reasonCode,

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadPolicy, POLICY_DEFAULTS } from '../../../src/policy/index.js';
+import { KUBERNETES_CONTROLLERS } from '../../../src/policy/kubernetes-controllers.js';
 
 const load = (name: string) =>
   loadPolicy(readFileSync(fileURLToPath(new URL(`testdata/${name}`, import.meta.url)), 'utf8'), name);
@@ -13,6 +14,7 @@ describe('defaults', () => {
       gitopsWriters: { users: [], groups: [] },
       delegations: [],
       breakGlass: { users: [], groups: [], maxDuration: '1h', incidentPattern: '\\S', minReasonLength: 10 },
+      kubernetesControllers: { allow: ['*'], sharedIdentity: true },
     });
   });
 
@@ -33,6 +35,7 @@ describe('defaults', () => {
         incident: /\S/,
         minReasonLength: 10,
       },
+      kubernetesControllers: { controllers: [...KUBERNETES_CONTROLLERS], sharedIdentity: true },
     });
   });
 

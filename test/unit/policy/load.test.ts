@@ -1,3 +1,4 @@
+import { controllerNames } from '../../../src/policy/kubernetes-controllers.js';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
@@ -24,7 +25,7 @@ function failure(load: () => unknown): DriftgateError {
 describe('loadPolicy reads the examples', () => {
   it('examples/policy.yaml', () => {
     const policy = loadPolicy(read(example('policy.yaml')), 'examples/policy.yaml');
-    const want: Omit<GuardPolicy, 'breakGlass'> = {
+    const want: Omit<GuardPolicy, 'breakGlass' | 'kubernetesControllers'> = {
       name: 'prod',
       mode: 'enforce',
       namespaces: ['prod', 'payments-*'],
@@ -39,11 +40,6 @@ describe('loadPolicy reads the examples', () => {
       delegations: [
         { users: ['system:serviceaccount:kube-system:horizontal-pod-autoscaler'], groups: [], paths: ['/spec/replicas'] },
         {
-          users: ['system:serviceaccount:kube-system:deployment-controller'],
-          groups: [],
-          paths: ['/metadata/annotations/deployment.kubernetes.io~1revision'],
-        },
-        {
           users: [],
           groups: ['system:authenticated'],
           paths: ['/spec/template/metadata/annotations/kubectl.kubernetes.io~1restartedAt'],
@@ -51,6 +47,9 @@ describe('loadPolicy reads the examples', () => {
       ],
     };
     expect(policy).toMatchObject(want);
+    // Left out, so every one of Kubernetes' own controllers passes for its writes, under either identity.
+    expect(policy.kubernetesControllers.controllers.map((c) => c.name)).toEqual(controllerNames());
+    expect(policy.kubernetesControllers.sharedIdentity).toBe(true);
     expect(policy.breakGlass).toEqual({
       users: ['carol@example.com'],
       groups: ['oncall'],
@@ -143,7 +142,7 @@ const invalid: InvalidCase[] = [
       'spec.gitopsWriter: unknown field; did you mean gitopsWriters?',
       'spec.breakGlass.user: unknown field; did you mean users?',
       'spec.breakGlass.maxduration: unknown field; did you mean maxDuration?',
-      'spec.colour: unknown field; allowed fields are mode, namespaces, resources, gitopsWriters, delegations, breakGlass',
+      'spec.colour: unknown field; allowed fields are mode, namespaces, resources, gitopsWriters, delegations, breakGlass, kubernetesControllers',
     ],
   },
   {

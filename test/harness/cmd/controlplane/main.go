@@ -2,10 +2,12 @@
 //
 //	controlplane [--bin-dir DIR] [--work-dir DIR] [--keep] [--watch-stdin auto|true|false]
 //	             [--timeout 3m] [--apiserver-arg=--flag=value]... [--etcd-arg=--flag=value]...
+//	             [--controller-manager=true|false] [--controller-manager-arg=--flag=value]...
 //	controlplane mint --config CONTROLPLANE.json --name USER [--group G]... [--out-dir DIR]
 //
 // It generates its own PKI, starts etcd and kube-apiserver on free loopback ports, waits
-// for /readyz, writes <work-dir>/admin.kubeconfig and <work-dir>/controlplane.json, and
+// for /readyz, starts kube-controller-manager (unless --controller-manager=false) and waits for
+// its first work, writes <work-dir>/admin.kubeconfig and <work-dir>/controlplane.json, and
 // prints exactly one line on stdout:
 //
 //	READY <absolute path of controlplane.json>
@@ -42,25 +44,26 @@ const tempPrefix = "driftgate-cp-"
 
 // Info is the content of controlplane.json.
 type Info struct {
-	Server               string            `json:"server"`
-	Kubeconfig           string            `json:"kubeconfig"`
-	CACert               string            `json:"caCert"`
-	CAKey                string            `json:"caKey"`
-	ClientCACert         string            `json:"clientCaCert"`
-	ClientCAKey          string            `json:"clientCaKey"`
-	AdminCert            string            `json:"adminCert"`
-	AdminKey             string            `json:"adminKey"`
-	ServiceAccountKey    string            `json:"serviceAccountKey"`
-	ServiceAccountPub    string            `json:"serviceAccountPublicKey"`
-	ServiceAccountIssuer string            `json:"serviceAccountIssuer"`
-	Etcd                 string            `json:"etcd"`
-	Kubectl              string            `json:"kubectl"`
-	KubeAPIServer        string            `json:"kubeApiserver"`
-	EtcdBinary           string            `json:"etcdBinary"`
-	Version              string            `json:"version"`
-	WorkDir              string            `json:"workDir"`
-	Logs                 map[string]string `json:"logs"`
-	PIDs                 map[string]int    `json:"pids"`
+	Server                string            `json:"server"`
+	Kubeconfig            string            `json:"kubeconfig"`
+	CACert                string            `json:"caCert"`
+	CAKey                 string            `json:"caKey"`
+	ClientCACert          string            `json:"clientCaCert"`
+	ClientCAKey           string            `json:"clientCaKey"`
+	AdminCert             string            `json:"adminCert"`
+	AdminKey              string            `json:"adminKey"`
+	ServiceAccountKey     string            `json:"serviceAccountKey"`
+	ServiceAccountPub     string            `json:"serviceAccountPublicKey"`
+	ServiceAccountIssuer  string            `json:"serviceAccountIssuer"`
+	Etcd                  string            `json:"etcd"`
+	Kubectl               string            `json:"kubectl"`
+	KubeAPIServer         string            `json:"kubeApiserver"`
+	KubeControllerManager string            `json:"kubeControllerManager,omitempty"`
+	EtcdBinary            string            `json:"etcdBinary"`
+	Version               string            `json:"version"`
+	WorkDir               string            `json:"workDir"`
+	Logs                  map[string]string `json:"logs"`
+	PIDs                  map[string]int    `json:"pids"`
 }
 
 type multiFlag []string
@@ -102,6 +105,9 @@ func run() int {
 	var apiArgs, etcdArgs multiFlag
 	fs.Var(&apiArgs, "apiserver-arg", "extra kube-apiserver flag (repeatable), e.g. --apiserver-arg=--v=4")
 	fs.Var(&etcdArgs, "etcd-arg", "extra etcd flag (repeatable)")
+	var kcmArgs multiFlag
+	fs.Var(&kcmArgs, "controller-manager-arg", "extra kube-controller-manager flag (repeatable)")
+	withKCM := fs.Bool("controller-manager", os.Getenv("DRIFTGATE_CP_NO_KCM") == "", "start kube-controller-manager (env DRIFTGATE_CP_NO_KCM=1 turns it off)")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return 2
 	}
@@ -116,7 +122,7 @@ func run() int {
 
 	removeStaleTempDirs()
 
-	cp := &controlPlane{keep: *keep, apiArgs: apiArgs, etcdArgs: etcdArgs}
+	cp := &controlPlane{keep: *keep, apiArgs: apiArgs, etcdArgs: etcdArgs, kcmArgs: kcmArgs, withKCM: *withKCM}
 	err := cp.start(ctx, *binDir, *workDir, *timeout)
 	if err == nil {
 		fmt.Printf("READY %s\n", cp.infoPath)
@@ -128,11 +134,13 @@ func run() int {
 			err = cp.etcd.exitErr()
 		case <-cp.api.done:
 			err = cp.api.exitErr()
+		case <-cp.kcmDone():
+			err = cp.kcm.exitErr()
 		}
 	}
 	if err != nil {
 		logf("error: %v", err)
-		for _, p := range []*proc{cp.api, cp.etcd} {
+		for _, p := range []*proc{cp.kcm, cp.api, cp.etcd} {
 			if p != nil && !errors.Is(err, errStopped) && (p.exited() || !cp.ready) {
 				if t := tailFile(p.log, 30); t != "" {
 					logf("last lines of %s:\n%s", p.log, t)
@@ -211,15 +219,26 @@ func removeStaleTempDirs() {
 type controlPlane struct {
 	keep              bool
 	apiArgs, etcdArgs []string
+	kcmArgs           []string
+	withKCM           bool
 	dir               string
 	ownsDir           bool
-	etcd, api         *proc
+	etcd, api, kcm    *proc
 	info              Info
 	infoPath          string
 	ready             bool
 }
 
+// kcmDone is closed when kube-controller-manager exits; never, when it was not started.
+func (cp *controlPlane) kcmDone() <-chan struct{} {
+	if cp.kcm == nil {
+		return nil
+	}
+	return cp.kcm.done
+}
+
 func (cp *controlPlane) shutdown() {
+	cp.kcm.stop(5 * time.Second)
 	cp.api.stop(5 * time.Second)
 	cp.etcd.stop(5 * time.Second)
 	if cp.dir != "" && cp.ownsDir && !cp.keep {
@@ -238,7 +257,11 @@ func (cp *controlPlane) start(ctx context.Context, binDir, workDir string, timeo
 		return err
 	}
 	bins := map[string]string{}
-	for _, b := range []string{"kube-apiserver", "etcd", "kubectl"} {
+	needed := []string{"kube-apiserver", "etcd", "kubectl"}
+	if cp.withKCM {
+		needed = append(needed, "kube-controller-manager")
+	}
+	for _, b := range needed {
 		p := filepath.Join(binDir, b)
 		if st, err := os.Stat(p); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
 			return fmt.Errorf("%s not found or not executable (run test/harness/build.sh; --bin-dir=%s)", p, binDir)
@@ -325,6 +348,9 @@ func (cp *controlPlane) start(ctx context.Context, binDir, workDir string, timeo
 		"etcd":          filepath.Join(workDir, "etcd.log"),
 		"kubeApiserver": filepath.Join(workDir, "kube-apiserver.log"),
 	}
+	if cp.withKCM {
+		inf.Logs["kubeControllerManager"] = filepath.Join(workDir, "kube-controller-manager.log")
+	}
 
 	// --- etcd (retried: a free port can be taken between picking and binding) ---
 	for attempt := 1; ; attempt++ {
@@ -367,7 +393,16 @@ func (cp *controlPlane) start(ctx context.Context, binDir, workDir string, timeo
 		resp.Body.Close()
 		inf.Version = v.GitVersion
 	}
+	// --- kube-controller-manager (needs the admin kubeconfig written above) ---
+	if cp.withKCM {
+		if err := cp.startControllerManager(ctx, deadline, httpClient, bins["kube-controller-manager"]); err != nil {
+			return err
+		}
+	}
 	inf.PIDs = map[string]int{"controlplane": os.Getpid(), "etcd": cp.etcd.pid(), "kubeApiserver": cp.api.pid()}
+	if cp.kcm != nil {
+		inf.PIDs["kubeControllerManager"] = cp.kcm.pid()
+	}
 	cp.infoPath = filepath.Join(workDir, "controlplane.json")
 	b, _ := json.MarshalIndent(inf, "", "  ")
 	if err := os.WriteFile(cp.infoPath+".tmp", append(b, '\n'), 0o644); err != nil {
@@ -447,9 +482,12 @@ func (cp *controlPlane) startAPIServer(ctx context.Context, deadline time.Time, 
 		"--service-account-signing-key-file=" + inf.ServiceAccountKey,
 		"--service-cluster-ip-range=10.0.0.0/24",
 		"--authorization-mode=RBAC",
-		"--disable-admission-plugins=ServiceAccount", // no controller-manager: no default SA
 		"--endpoint-reconciler-type=none",
 		"--allow-privileged=true",
+	}
+	if !cp.withKCM {
+		// No service-account controller: no `default` ServiceAccount for the plugin to find.
+		args = append(args, "--disable-admission-plugins=ServiceAccount")
 	}
 	args = append(args, cp.apiArgs...)
 	if cp.api, err = startProc("kube-apiserver", inf.KubeAPIServer, args, inf.Logs["kubeApiserver"]); err != nil {

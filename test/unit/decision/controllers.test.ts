@@ -1,0 +1,332 @@
+/**
+ * Kubernetes' own controllers in decide(): every grant of the built-in list, both ways. Each case
+ * is what kube-controller-manager v1.37 really sends (observed in test/e2e against the real
+ * controller-manager), built as a base object plus the case's difference, and its neighbour one
+ * step beyond the grant, which is refused like any other drift.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { AdmissionRequest, KubeObject, Operation } from '../../../src/admission/types.js';
+import { decide } from '../../../src/decision/decide.js';
+import type { Decision } from '../../../src/decision/types.js';
+import { parse as parseYaml } from 'yaml';
+import { loadPolicy, parsePolicy } from '../../../src/policy/load.js';
+import type { GuardPolicy } from '../../../src/policy/types.js';
+
+const NOW = new Date('2026-11-24T03:00:00Z');
+const POLICY_TEXT = readFileSync(join(import.meta.dirname, 'testdata', 'policy.yaml'), 'utf8');
+const POLICY = loadPolicy(POLICY_TEXT, 'policy.yaml');
+/** The shared policy, guarding every kind in prod, so that derived objects (pods, ReplicaSets…) are guarded too. */
+const GUARD_ALL = variant((spec) => {
+  spec['resources'] = [{ apiGroups: ['*'], resources: ['*', '*/status'] }];
+});
+
+const sa = (name: string): string => `system:serviceaccount:kube-system:${name}`;
+const GC = sa('generic-garbage-collector');
+const NS_CONTROLLER = sa('namespace-controller');
+const SHARED = 'system:kube-controller-manager';
+
+const deployment = (meta: Record<string, unknown> = {}): KubeObject => ({
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name: 'checkout-api', namespace: 'prod', uid: 'd-1', resourceVersion: '10', labels: { app: 'checkout' }, ...meta },
+  spec: { replicas: 2, template: { spec: { containers: [{ name: 'app', image: 'checkout:v1' }] } } },
+});
+const replicaSetOwner = { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'checkout-api-7d9', uid: 'rs-1', controller: true, blockOwnerDeletion: true };
+const deploymentOwner = { apiVersion: 'apps/v1', kind: 'Deployment', name: 'checkout-api', uid: 'd-1', controller: true, blockOwnerDeletion: true };
+const DELETING = { deletionTimestamp: '2026-11-24T02:59:00Z', deletionGracePeriodSeconds: 0 };
+
+const configMap = (name: string, meta: Record<string, unknown> = {}): KubeObject => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name, namespace: 'prod', ...meta },
+  data: { 'ca.crt': '-----BEGIN CERTIFICATE-----' },
+});
+const pod = (meta: Record<string, unknown> = {}): KubeObject => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name: 'checkout-api-7d9-x2z', namespace: 'prod', ...meta },
+  spec: { containers: [{ name: 'app', image: 'checkout:v1' }] },
+});
+const namespace = (meta: Record<string, unknown> = {}, phase = 'Active'): KubeObject => ({
+  apiVersion: 'v1',
+  kind: 'Namespace',
+  metadata: { name: 'prod', ...meta },
+  status: { phase },
+});
+
+const RESOURCES: Record<string, { group: string; version: string; resource: string; kind: string }> = {
+  deployments: { group: 'apps', version: 'v1', resource: 'deployments', kind: 'Deployment' },
+  replicasets: { group: 'apps', version: 'v1', resource: 'replicasets', kind: 'ReplicaSet' },
+  configmaps: { group: '', version: 'v1', resource: 'configmaps', kind: 'ConfigMap' },
+  serviceaccounts: { group: '', version: 'v1', resource: 'serviceaccounts', kind: 'ServiceAccount' },
+  pods: { group: '', version: 'v1', resource: 'pods', kind: 'Pod' },
+};
+
+interface Req {
+  user: string;
+  groups?: string[];
+  operation: Operation;
+  resource: keyof typeof RESOURCES;
+  subResource?: string;
+  /** The request's own name; the namespace controller's DELETEs carry none. */
+  name?: string;
+  object?: KubeObject | null;
+  oldObject?: KubeObject | null;
+}
+
+function request(r: Req): AdmissionRequest {
+  const res = RESOURCES[r.resource];
+  if (res === undefined) throw new Error(`unknown resource ${r.resource}`);
+  const groups = r.groups ?? (r.user.startsWith('system:serviceaccount:kube-system:') ? ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'] : ['system:authenticated']);
+  return {
+    uid: 'c0ffee00-0000-4000-8000-000000000001',
+    kind: { group: res.group, version: res.version, kind: res.kind },
+    resource: { group: res.group, version: res.version, resource: res.resource },
+    ...(r.subResource ? { subResource: r.subResource } : {}),
+    name: r.name ?? '',
+    namespace: 'prod',
+    operation: r.operation,
+    userInfo: { username: r.user, groups },
+    object: r.object ?? null,
+    oldObject: r.oldObject ?? null,
+    dryRun: false,
+  };
+}
+
+interface Case {
+  name: string;
+  req: Req;
+  policy?: GuardPolicy;
+  namespace?: KubeObject;
+  want: { kind: Decision['kind']; code: string; needsNamespace?: string; messageContains?: string };
+}
+
+const allowed = { kind: 'allow', code: 'kubernetes-controller' } as const;
+const drift = { kind: 'deny', code: 'drift' } as const;
+
+const cases: Case[] = [
+  // garbage collector
+  {
+    name: 'lets the garbage collector remove foregroundDeletion from a Deployment being deleted',
+    req: { user: GC, operation: 'UPDATE', resource: 'deployments', name: 'checkout-api', oldObject: deployment({ ...DELETING, finalizers: ['foregroundDeletion'] }), object: deployment({ ...DELETING, finalizers: [] }) },
+    want: allowed,
+  },
+  {
+    name: 'refuses the garbage collector removing foregroundDeletion from a Deployment NOT being deleted',
+    req: { user: GC, operation: 'UPDATE', resource: 'deployments', name: 'checkout-api', oldObject: deployment({ finalizers: ['foregroundDeletion'] }), object: deployment({ finalizers: [] }) },
+    want: { ...drift, messageContains: '/metadata/finalizers' },
+  },
+  {
+    name: 'lets the garbage collector remove orphan (and keep another finalizer) from an object being deleted',
+    req: { user: GC, operation: 'UPDATE', resource: 'deployments', name: 'checkout-api', oldObject: deployment({ ...DELETING, finalizers: ['example.com/keep', 'orphan'] }), object: deployment({ ...DELETING, finalizers: ['example.com/keep'] }) },
+    want: allowed,
+  },
+  {
+    name: 'refuses the garbage collector removing a finalizer that is not its own',
+    req: { user: GC, operation: 'UPDATE', resource: 'deployments', name: 'checkout-api', oldObject: deployment({ ...DELETING, finalizers: ['example.com/keep', 'orphan'] }), object: deployment({ ...DELETING, finalizers: [] }) },
+    want: drift,
+  },
+  {
+    name: 'refuses the garbage collector adding a finalizer',
+    req: { user: GC, operation: 'UPDATE', resource: 'deployments', name: 'checkout-api', oldObject: deployment({ ...DELETING }), object: deployment({ ...DELETING, finalizers: ['foregroundDeletion'] }) },
+    want: drift,
+  },
+  {
+    name: 'refuses the garbage collector changing the spec while removing its finalizer',
+    req: {
+      user: GC,
+      operation: 'UPDATE',
+      resource: 'deployments',
+      name: 'checkout-api',
+      oldObject: deployment({ ...DELETING, finalizers: ['foregroundDeletion'] }),
+      object: { ...deployment({ ...DELETING, finalizers: [] }), spec: { replicas: 0 } },
+    },
+    want: drift,
+  },
+  {
+    name: 'lets the garbage collector remove an ownerReference (orphaning a dependent)',
+    req: { user: GC, operation: 'UPDATE', resource: 'configmaps', name: 'settings', oldObject: configMap('settings', { ownerReferences: [deploymentOwner] }), object: configMap('settings', { ownerReferences: [] }) },
+    want: allowed,
+  },
+  {
+    name: 'refuses the garbage collector adding an ownerReference',
+    req: { user: GC, operation: 'UPDATE', resource: 'configmaps', name: 'settings', oldObject: configMap('settings'), object: configMap('settings', { ownerReferences: [deploymentOwner] }) },
+    want: drift,
+  },
+  {
+    name: 'lets the garbage collector delete a dependent of a deleted owner',
+    req: { user: GC, operation: 'DELETE', resource: 'configmaps', name: 'settings', oldObject: configMap('settings', { ownerReferences: [deploymentOwner] }) },
+    want: allowed,
+  },
+  {
+    name: 'refuses the garbage collector deleting an object that has no owner',
+    req: { user: GC, operation: 'DELETE', resource: 'configmaps', name: 'settings', oldObject: configMap('settings') },
+    want: drift,
+  },
+  {
+    name: 'refuses a person removing foregroundDeletion, even from an object being deleted',
+    req: { user: 'alice@example.com', operation: 'UPDATE', resource: 'deployments', name: 'checkout-api', oldObject: deployment({ ...DELETING, finalizers: ['foregroundDeletion'] }), object: deployment({ ...DELETING, finalizers: [] }) },
+    want: drift,
+  },
+  {
+    name: 'lets every controller act as the shared system:kube-controller-manager identity',
+    req: { user: SHARED, groups: ['system:authenticated'], operation: 'UPDATE', resource: 'deployments', name: 'checkout-api', oldObject: deployment({ ...DELETING, finalizers: ['foregroundDeletion'] }), object: deployment({ ...DELETING, finalizers: [] }) },
+    want: allowed,
+  },
+  {
+    name: 'refuses the shared identity when the policy turns sharedIdentity off',
+    req: { user: SHARED, groups: ['system:authenticated'], operation: 'UPDATE', resource: 'deployments', name: 'checkout-api', oldObject: deployment({ ...DELETING, finalizers: ['foregroundDeletion'] }), object: deployment({ ...DELETING, finalizers: [] }) },
+    policy: withControllers({ sharedIdentity: false }),
+    want: drift,
+  },
+  {
+    name: 'refuses the garbage collector when the policy leaves it out of kubernetesControllers.allow',
+    req: { user: GC, operation: 'UPDATE', resource: 'deployments', name: 'checkout-api', oldObject: deployment({ ...DELETING, finalizers: ['foregroundDeletion'] }), object: deployment({ ...DELETING, finalizers: [] }) },
+    policy: withControllers({ allow: ['namespace-controller'] }),
+    want: drift,
+  },
+  {
+    name: 'refuses every built-in controller when kubernetesControllers.allow is empty',
+    req: { user: GC, operation: 'DELETE', resource: 'configmaps', name: 'settings', oldObject: configMap('settings', { ownerReferences: [deploymentOwner] }) },
+    policy: withControllers({ allow: [] }),
+    want: drift,
+  },
+  // namespace controller
+  {
+    name: 'asks for the Namespace before judging the namespace controller deleting an unnamed object',
+    req: { user: NS_CONTROLLER, operation: 'DELETE', resource: 'deployments', oldObject: deployment() },
+    want: { ...drift, needsNamespace: 'prod', messageContains: 'deployments.apps/checkout-api' },
+  },
+  {
+    name: 'lets the namespace controller delete in a namespace being deleted',
+    req: { user: NS_CONTROLLER, operation: 'DELETE', resource: 'deployments', oldObject: deployment() },
+    namespace: namespace({ deletionTimestamp: '2026-11-24T02:58:00Z' }, 'Terminating'),
+    want: allowed,
+  },
+  {
+    name: 'refuses the namespace controller deleting in a namespace that is not being deleted',
+    req: { user: NS_CONTROLLER, operation: 'DELETE', resource: 'deployments', oldObject: deployment() },
+    namespace: namespace(),
+    want: drift,
+  },
+  {
+    name: 'refuses the namespace controller changing an object in a namespace being deleted',
+    req: { user: NS_CONTROLLER, operation: 'UPDATE', resource: 'deployments', name: 'checkout-api', oldObject: deployment(), object: { ...deployment(), spec: { replicas: 0 } } },
+    namespace: namespace({ deletionTimestamp: '2026-11-24T02:58:00Z' }, 'Terminating'),
+    want: drift,
+  },
+  {
+    name: 'never asks for the Namespace for a person deleting',
+    req: { user: 'alice@example.com', operation: 'DELETE', resource: 'deployments', name: 'checkout-api', oldObject: deployment() },
+    want: drift,
+  },
+  // root-ca-cert-publisher, service-account controller
+  {
+    name: 'lets the root-ca-cert-publisher create kube-root-ca.crt',
+    req: { user: sa('root-ca-cert-publisher'), operation: 'CREATE', resource: 'configmaps', name: 'kube-root-ca.crt', object: configMap('kube-root-ca.crt') },
+    want: allowed,
+  },
+  {
+    name: 'refuses the root-ca-cert-publisher creating any other ConfigMap',
+    req: { user: sa('root-ca-cert-publisher'), operation: 'CREATE', resource: 'configmaps', name: 'settings', object: configMap('settings') },
+    want: drift,
+  },
+  {
+    name: 'refuses the root-ca-cert-publisher deleting kube-root-ca.crt',
+    req: { user: sa('root-ca-cert-publisher'), operation: 'DELETE', resource: 'configmaps', name: 'kube-root-ca.crt', oldObject: configMap('kube-root-ca.crt') },
+    want: drift,
+  },
+  {
+    name: 'refuses a person creating kube-root-ca.crt',
+    req: { user: 'alice@example.com', operation: 'CREATE', resource: 'configmaps', name: 'kube-root-ca.crt', object: configMap('kube-root-ca.crt') },
+    want: drift,
+  },
+  {
+    name: 'lets the service-account controller create the default ServiceAccount',
+    req: { user: sa('service-account-controller'), operation: 'CREATE', resource: 'serviceaccounts', name: 'default', object: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace: 'prod' } } },
+    policy: GUARD_ALL,
+    want: allowed,
+  },
+  {
+    name: 'refuses the service-account controller creating another ServiceAccount',
+    req: { user: sa('service-account-controller'), operation: 'CREATE', resource: 'serviceaccounts', name: 'deployer', object: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'deployer', namespace: 'prod' } } },
+    policy: GUARD_ALL,
+    want: drift,
+  },
+  // workload controllers
+  {
+    name: 'lets the deployment controller stamp its revision annotation through deployments/status',
+    req: { user: sa('deployment-controller'), operation: 'UPDATE', resource: 'deployments', subResource: 'status', name: 'checkout-api', oldObject: deployment(), object: deployment({ annotations: { 'deployment.kubernetes.io/revision': '2' } }) },
+    policy: GUARD_ALL,
+    want: allowed,
+  },
+  {
+    name: 'refuses the deployment controller changing another annotation',
+    req: { user: sa('deployment-controller'), operation: 'UPDATE', resource: 'deployments', name: 'checkout-api', oldObject: deployment(), object: deployment({ annotations: { 'example.com/owner': 'me' } }) },
+    want: drift,
+  },
+  {
+    name: 'lets the deployment controller create a ReplicaSet its Deployment owns',
+    req: { user: sa('deployment-controller'), operation: 'CREATE', resource: 'replicasets', name: 'checkout-api-7d9', object: { apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: { name: 'checkout-api-7d9', namespace: 'prod', ownerReferences: [deploymentOwner] } } },
+    policy: GUARD_ALL,
+    want: allowed,
+  },
+  {
+    name: 'refuses the deployment controller creating a ReplicaSet no Deployment owns',
+    req: { user: sa('deployment-controller'), operation: 'CREATE', resource: 'replicasets', name: 'stray', object: { apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: { name: 'stray', namespace: 'prod' } } },
+    policy: GUARD_ALL,
+    want: drift,
+  },
+  {
+    name: 'lets the replicaset controller create and delete the pods its ReplicaSets own',
+    req: { user: sa('replicaset-controller'), operation: 'DELETE', resource: 'pods', name: 'checkout-api-7d9-x2z', oldObject: pod({ ownerReferences: [replicaSetOwner] }) },
+    policy: GUARD_ALL,
+    want: allowed,
+  },
+  {
+    name: "refuses the replicaset controller deleting a pod it does not own (a ReplicaSet owner that is not the controller)",
+    req: { user: sa('replicaset-controller'), operation: 'DELETE', resource: 'pods', name: 'checkout-api-7d9-x2z', oldObject: pod({ ownerReferences: [{ ...replicaSetOwner, controller: false }] }) },
+    policy: GUARD_ALL,
+    want: drift,
+  },
+  {
+    name: "refuses the replicaset controller writing a Deployment-owned kind it does not manage",
+    req: { user: sa('replicaset-controller'), operation: 'CREATE', resource: 'replicasets', name: 'checkout-api-7d9', object: { apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: { name: 'checkout-api-7d9', namespace: 'prod', ownerReferences: [deploymentOwner] } } },
+    policy: GUARD_ALL,
+    want: drift,
+  },
+];
+
+/** variant returns the shared policy with its spec changed by `edit`. */
+function variant(edit: (spec: Record<string, unknown>) => void): GuardPolicy {
+  const doc = parseYaml(POLICY_TEXT) as { spec: Record<string, unknown> };
+  edit(doc.spec);
+  return parsePolicy(doc, 'variant');
+}
+
+function withControllers(controllers: { allow?: string[]; sharedIdentity?: boolean }): GuardPolicy {
+  return variant((spec) => {
+    spec['kubernetesControllers'] = controllers;
+  });
+}
+
+describe("decide() and Kubernetes' own controllers", () => {
+  it('guards every kind in the GUARD_ALL policy', () => {
+    expect(GUARD_ALL.resources).toEqual([{ apiGroups: ['*'], resources: ['*', '*/status'] }]);
+  });
+
+  for (const c of cases) {
+    it(c.name, () => {
+      const got = decide(request(c.req), c.policy ?? POLICY, NOW, undefined, c.namespace);
+      expect(got.kind).toBe(c.want.kind);
+      expect(got.kind === 'bypass' ? 'bypass' : got.code).toBe(c.want.code);
+      if (got.kind === 'deny') {
+        expect(got.needsNamespace).toBe(c.want.needsNamespace);
+        if (c.want.messageContains !== undefined) expect(got.message).toContain(c.want.messageContains);
+        expect(got.message).not.toContain('(unnamed)');
+      }
+    });
+  }
+});
