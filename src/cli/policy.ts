@@ -23,6 +23,7 @@ import {
   type Mismatch,
   type Observed,
 } from '../policy/casefile.js';
+import { SHARED_CONTROLLER_IDENTITY } from '../policy/kubernetes-controllers.js';
 import { lintPolicy, type Finding } from '../policy/lint.js';
 import { loadPolicy } from '../policy/load.js';
 import type { GuardPolicy } from '../policy/types.js';
@@ -81,15 +82,27 @@ async function check(io: Io, file: string, opts: CheckOptions): Promise<void> {
   const warnings = findings.filter((f) => f.level === 'warning').length;
   if (opts.output === 'json') {
     const summary = { name: policy.name, mode: policy.mode, namespaces: policy.namespaces.length, resourceRules: policy.resources.length };
-    io.out.write(`${JSON.stringify({ file, valid: true, policy: summary, problems: [], findings }, null, 2)}\n`);
+    const kubernetesControllers = {
+      sharedIdentity: policy.kubernetesControllers.sharedIdentity,
+      allowed: policy.kubernetesControllers.controllers.map((c) => ({ name: c.name, serviceAccount: c.serviceAccount, why: c.why })),
+    };
+    io.out.write(`${JSON.stringify({ file, valid: true, policy: summary, kubernetesControllers, problems: [], findings }, null, 2)}\n`);
   } else {
     const summary = `${policy.mode}, ${plural(policy.namespaces.length, 'namespace')}, ${plural(policy.resources.length, 'resource rule')}`;
-    io.out.write(`OK policy ${policy.name} (${summary})\n${findings.map(formatFinding).join('')}`);
+    io.out.write(`OK policy ${policy.name} (${summary})\n${formatControllers(policy)}${findings.map(formatFinding).join('')}`);
   }
   if (opts.strict === true && warnings > 0) {
     io.err.write(`driftgate: --strict: ${plural(warnings, 'warning')} in ${file}\n`);
     exit(2);
   }
+}
+
+/** formatControllers names, on one line, Kubernetes' own controllers the policy lets through, and as whom. */
+function formatControllers(policy: GuardPolicy): string {
+  const { controllers, sharedIdentity } = policy.kubernetesControllers;
+  if (controllers.length === 0) return 'kubernetes controllers: none allowed (kubernetesControllers.allow is empty)\n';
+  const as = sharedIdentity ? `their service accounts or ${SHARED_CONTROLLER_IDENTITY}` : 'their service accounts only';
+  return `kubernetes controllers allowed, as ${as}: ${controllers.map((c) => c.name).join(', ')}\n`;
 }
 
 function formatFinding(f: Finding): string {

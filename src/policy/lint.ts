@@ -7,6 +7,8 @@
 import { POLICY_DEFAULTS } from './defaults.js';
 import { formatDuration } from './duration.js';
 import { formatPath, show, type FieldPath } from './messages.js';
+import { KUBERNETES_CONTROLLERS, type KubernetesController } from './kubernetes-controllers.js';
+import { matchesResource } from './match.js';
 import type { GuardPolicy, Subjects } from './types.js';
 
 /** FindingLevel: a `warning` is probably a mistake; an `info` is worth knowing but often meant. */
@@ -337,10 +339,78 @@ function lintMode(policy: GuardPolicy): Finding[] {
 }
 
 /**
+ * Writes Kubernetes components make on their own that the built-in list does not cover, because
+ * they cannot be told apart from a person's by what the request carries: a policy guarding
+ * these resources refuses them unless it names the writer (a delegation, or a GitOps writer).
+ */
+const UNCOVERED_CONTROLLER_WRITES: readonly { group: string; resource: string; subResource?: string; writer: string }[] = [
+  { group: '', resource: 'endpoints', writer: 'the endpoints controller (system:serviceaccount:kube-system:endpoint-controller) keeps them for every Service' },
+  { group: '', resource: 'events', writer: 'every controller and kubelet records events' },
+  { group: '', resource: 'persistentvolumeclaims', writer: 'the statefulset and ephemeral-volume controllers create claims, the pvc-protection controller removes its finalizer' },
+  { group: '', resource: 'pods', subResource: 'status', writer: 'kubelets (system:node:*) report pod status' },
+  { group: 'coordination.k8s.io', resource: 'leases', writer: 'controllers and kubelets renew leases' },
+];
+
+/** grantResources returns the resources a controller's grants name, or undefined when they apply to every guarded kind. */
+function grantResources(controller: KubernetesController): { group: string; resource: string }[] | undefined {
+  const named = controller.grants.flatMap((g) => ('resource' in g ? [{ group: g.group, resource: g.resource }] : []));
+  return named.length === controller.grants.length ? named : undefined;
+}
+
+function lintControllers(policy: GuardPolicy): Finding[] {
+  const out: Finding[] = [];
+  const path: FieldPath = ['spec', 'kubernetesControllers'];
+  const inForce = new Set(policy.kubernetesControllers.controllers.map((c) => c.name));
+  for (const controller of KUBERNETES_CONTROLLERS) {
+    if (inForce.has(controller.name)) continue;
+    const resources = grantResources(controller);
+    const guarded = resources === undefined ? true : resources.some((r) => matchesResource(policy, r.group, r.resource));
+    if (!guarded) continue;
+    out.push(
+      finding(
+        'warning',
+        [...path, 'allow'],
+        `${controller.name} is left out, so driftgate refuses it: it ${controller.why}, and without it ${consequence(controller.name)}`,
+        `add ${controller.name} to kubernetesControllers.allow, or write "*"`,
+      ),
+    );
+  }
+  for (const write of UNCOVERED_CONTROLLER_WRITES) {
+    if (!matchesResource(policy, write.group, write.resource, write.subResource)) continue;
+    const name = `${write.resource}${write.group === '' ? '' : `.${write.group}`}${write.subResource === undefined ? '' : `/${write.subResource}`}`;
+    out.push(
+      finding(
+        'warning',
+        ['spec', 'resources'],
+        `${name} is guarded, but ${write.writer}: driftgate will refuse those writes`,
+        `leave ${name} out of resources, or name its writer in a delegation`,
+      ),
+    );
+  }
+  return out;
+}
+
+function consequence(name: string): string {
+  switch (name) {
+    case 'garbage-collector':
+      return 'objects deleted in the foreground (Argo CD prunes that way) or with orphan propagation stay Terminating';
+    case 'namespace-controller':
+      return 'deleting a protected namespace never finishes';
+    case 'root-ca-cert-publisher':
+      return 'pods in new protected namespaces cannot mount their service-account CA';
+    case 'serviceaccount-controller':
+      return 'new protected namespaces get no default ServiceAccount, so their pods cannot be created';
+    default:
+      return 'its workloads stop being reconciled in protected namespaces';
+  }
+}
+
+/**
  * lintPolicy returns the risky choices in a valid policy, in document order: too-broad
  * delegations, everybody-groups as GitOps writers or responders, windows over a day, namespaces
  * the webhook never guards or `*`, `*` resources, unanchored incident patterns, responders who are
- * GitOps writers anyway, and (as info) warn mode. An empty list means nothing looked risky.
+ * GitOps writers anyway, Kubernetes' own controllers the policy would refuse, and (as info) warn
+ * mode. An empty list means nothing looked risky.
  */
 export function lintPolicy(policy: GuardPolicy): Finding[] {
   return [
@@ -353,5 +423,6 @@ export function lintPolicy(policy: GuardPolicy): Finding[] {
     ...lintEverybody(breakGlassRole(policy)),
     ...lintMaxDuration(policy),
     ...lintIncidentPattern(policy),
+    ...lintControllers(policy),
   ];
 }

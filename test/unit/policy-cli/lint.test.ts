@@ -111,12 +111,48 @@ const CASES: Case[] = [
   {
     name: '* in apiGroups *',
     edit: (d) => void (spec(d).resources = [{ apiGroups: ['*'], resources: ['*'] }]),
-    want: [{ field: 'spec.resources[0].resources[0]', level: 'warning', says: ['every API group', 'leases', 'events', 'refused'] }],
+    want: [
+      { field: 'spec.resources[0].resources[0]', level: 'warning', says: ['every API group', 'leases', 'events', 'refused'] },
+      { field: 'spec.resources', level: 'warning', says: ['endpoints is guarded', 'endpoint-controller'] },
+      { field: 'spec.resources', level: 'warning', says: ['events is guarded'] },
+      { field: 'spec.resources', level: 'warning', says: ['persistentvolumeclaims is guarded', 'statefulset'] },
+      { field: 'spec.resources', level: 'warning', says: ['leases.coordination.k8s.io is guarded'] },
+    ],
   },
   {
     name: '* in the core group',
     edit: (d) => void (spec(d).resources = [{ apiGroups: ['apps'], resources: ['deployments'] }, { apiGroups: [''], resources: ['configmaps', '*'] }]),
-    want: [{ field: 'spec.resources[1].resources[1]', level: 'warning', says: ['every resource in the core group', 'pods'] }],
+    want: [
+      { field: 'spec.resources[1].resources[1]', level: 'warning', says: ['every resource in the core group', 'pods'] },
+      { field: 'spec.resources', level: 'warning', says: ['endpoints is guarded'] },
+      { field: 'spec.resources', level: 'warning', says: ['events is guarded'] },
+      { field: 'spec.resources', level: 'warning', says: ['persistentvolumeclaims is guarded'] },
+    ],
+  },
+  {
+    name: 'pods/status, which kubelets write',
+    edit: (d) => void (spec(d).resources = [{ apiGroups: [''], resources: ['pods/status'] }]),
+    want: [{ field: 'spec.resources', level: 'warning', says: ['pods/status is guarded', 'kubelets'] }],
+  },
+  {
+    name: 'the garbage collector left out while deployments are guarded',
+    edit: (d) => void (spec(d).kubernetesControllers = { allow: ['namespace-controller', 'root-ca-cert-publisher', 'deployment-controller'] }),
+    want: [{ field: 'spec.kubernetesControllers.allow', level: 'warning', says: ['garbage-collector is left out', 'stay Terminating'] }],
+  },
+  {
+    name: 'every controller turned off while deployments and configmaps are guarded',
+    edit: (d) => void (spec(d).kubernetesControllers = { allow: [] }),
+    want: [
+      { field: 'spec.kubernetesControllers.allow', level: 'warning', says: ['garbage-collector is left out'] },
+      { field: 'spec.kubernetesControllers.allow', level: 'warning', says: ['namespace-controller is left out', 'never finishes'] },
+      { field: 'spec.kubernetesControllers.allow', level: 'warning', says: ['root-ca-cert-publisher is left out', 'service-account CA'] },
+      { field: 'spec.kubernetesControllers.allow', level: 'warning', says: ['deployment-controller is left out'] },
+    ],
+  },
+  {
+    name: 'a controller left out whose kinds are not guarded is no news',
+    edit: (d) => void (spec(d).kubernetesControllers = { allow: ['garbage-collector', 'namespace-controller', 'root-ca-cert-publisher', 'deployment-controller'] }),
+    want: [],
   },
   {
     name: '*/scale in every group is a deliberate, narrow choice',
