@@ -13,6 +13,7 @@ import type { Decision } from '../../../src/decision/types.js';
 import { parse as parseYaml } from 'yaml';
 import { loadPolicy, parsePolicy } from '../../../src/policy/load.js';
 import type { GuardPolicy } from '../../../src/policy/types.js';
+import { KUBERNETES_CONTROLLERS } from '../../../src/policy/kubernetes-controllers.js';
 
 const NOW = new Date('2026-11-24T03:00:00Z');
 const POLICY_TEXT = readFileSync(join(import.meta.dirname, 'testdata', 'policy.yaml'), 'utf8');
@@ -312,7 +313,49 @@ function withControllers(controllers: { allow?: string[]; sharedIdentity?: boole
   });
 }
 
+/**
+ * ownedCases returns, for every write-owned grant of the built-in list, the write allowed (its
+ * object controlled by the grant's kind) and its neighbour refused (controlled by another kind).
+ */
+function ownedCases(): Array<{ name: string; request: AdmissionRequest; want: 'allow' | 'deny' }> {
+  const out: Array<{ name: string; request: AdmissionRequest; want: 'allow' | 'deny' }> = [];
+  for (const controller of KUBERNETES_CONTROLLERS) {
+    for (const grant of controller.grants) {
+      if (grant.kind !== 'write-owned') continue;
+      const owner = grant.owners[0];
+      if (owner === undefined) throw new Error(`${controller.name}: a write-owned grant without owners`);
+      const ref = (kind: string) => ({ apiVersion: owner.group === '' ? 'v1' : `${owner.group}/v1`, kind, name: 'owner', uid: 'o-1', controller: true });
+      const make = (ownerKind: string, operation: Operation): AdmissionRequest => {
+        const obj: KubeObject = { apiVersion: 'v1', kind: 'Derived', metadata: { name: 'derived-1', namespace: 'prod', ownerReferences: [ref(ownerKind)] } };
+        return {
+          uid: 'c0ffee00-0000-4000-8000-000000000002',
+          kind: { group: grant.group, version: 'v1', kind: 'Derived' },
+          resource: { group: grant.group, version: 'v1', resource: grant.resource },
+          name: 'derived-1',
+          namespace: 'prod',
+          operation,
+          userInfo: { username: controller.serviceAccount, groups: ['system:serviceaccounts', 'system:authenticated'] },
+          object: operation === 'DELETE' ? null : obj,
+          oldObject: operation === 'CREATE' ? null : obj,
+          dryRun: false,
+        };
+      };
+      for (const operation of ['CREATE', 'DELETE'] as const) {
+        out.push({ name: `${controller.name} ${operation} of ${grant.resource} a ${owner.kind} controls`, request: make(owner.kind, operation), want: 'allow' });
+        out.push({ name: `${controller.name} ${operation} of ${grant.resource} a ConfigMap "controls" (refused)`, request: make('ConfigMap', operation), want: 'deny' });
+      }
+    }
+  }
+  return out;
+}
+
 describe("decide() and Kubernetes' own controllers", () => {
+  for (const c of ownedCases()) {
+    it(c.name, () => {
+      expect(decide(c.request, GUARD_ALL, NOW).kind).toBe(c.want);
+    });
+  }
+
   it('guards every kind in the GUARD_ALL policy', () => {
     expect(GUARD_ALL.resources).toEqual([{ apiGroups: ['*'], resources: ['*', '*/status'] }]);
   });
