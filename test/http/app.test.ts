@@ -438,6 +438,17 @@ describe('the decision log', () => {
 });
 
 describe('metrics', () => {
+  it('names the object of an unnamed DELETE (the namespace controller sends some) in its denial and log line, from oldObject', async () => {
+    const review = fixture('delete-by-human');
+    review.request.name = '';
+    const res = await post('/validate', review).expect(200);
+    const body = res.body as { response: AdmissionResponse };
+    expect(body.response.allowed).toBe(false);
+    expect(body.response.status?.message).toContain('deployments.apps/checkout-api');
+    expect(body.response.status?.message).not.toContain('(unnamed)');
+    expect(h.sink.records().find((r) => r['msg'] === 'decision')).toMatchObject({ operation: 'DELETE', name: 'checkout-api', decision: 'deny' });
+  });
+
   it('counts each request once under bounded labels, never an object name or a username', async () => {
     const sent: Review[] = [
       withUid(fixture('gitops-writer-by-user'), 'm-allow'),
