@@ -40,20 +40,20 @@ function lastDenial(logFile: string, namespace: string, name: string): string {
       // not a JSON line
     }
   }
-  return 'none';
+  return name === '' ? 'none' : `none; the last in namespace ${namespace} was ${lastDenial(logFile, namespace, '')}`;
 }
 
 /** state returns what the apiserver holds of an object, briefly: gone, or its deletion state. */
 async function state(kind: string, namespace: string, name: string): Promise<string> {
   const args = namespace === '' ? ['get', kind, name, '-o', 'json'] : ['-n', namespace, 'get', kind, name, '-o', 'json'];
   const r = await kubectl(ADMIN, args);
-  if (r.code !== 0) return r.stderr.includes('NotFound') ? 'gone' : r.stderr.trim();
+  if (r.code !== 0) return r.stderr.includes('NotFound') ? 'absent' : r.stderr.trim();
   const o = JSON.parse(r.stdout) as { metadata: { deletionTimestamp?: string; finalizers?: string[]; ownerReferences?: unknown[] }; status?: { phase?: string } };
   return JSON.stringify({ deletionTimestamp: o.metadata.deletionTimestamp, finalizers: o.metadata.finalizers, ownerReferences: o.metadata.ownerReferences?.length, phase: o.status?.phase });
 }
 
 async function exists(kind: string, namespace: string, name: string): Promise<boolean> {
-  return (await state(kind, namespace, name)) !== 'gone';
+  return (await state(kind, namespace, name)) !== 'absent';
 }
 
 /**
@@ -254,7 +254,7 @@ for (const p of POLICIES) {
       // Everything in it is guarded: a developer cannot delete it, which is what the namespace controller must be allowed to.
       refusal(await kubectl(DEVELOPER, ['-n', ns, 'delete', 'configmap', 'settings']));
       ok(await kubectl(ARGOCD, ['delete', 'namespace', ns, '--wait=false']), 'deleting the namespace as Argo CD');
-      await waitFor(served, 'the namespace controller emptying and removing the namespace', { kind: 'namespace', namespace: '', name: ns }, async () => !(await exists('namespace', '', ns)), 120);
+      await waitFor(served, 'the namespace controller emptying and removing the namespace', { kind: 'namespace', namespace: '', name: ns }, async () => !(await exists('namespace', '', ns)), 90);
     });
 
     it('delegated controllers still pass, and a developer is still refused', async () => {
