@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What `npm test` needs beyond npm packages, set up once on a fresh machine and reused after:
-#  - the real control plane for test/e2e (kube-apiserver, etcd, kubectl built from the Kubernetes
-#    Go modules into .cache/; a cold build takes 10-15 minutes on 2 cores, seconds afterwards);
+#  - the real control plane for test/e2e (kube-apiserver, kube-controller-manager, etcd, kubectl built
+#    from the Kubernetes Go modules into .cache/; a cold build takes 15-25 minutes on 2 cores,
+#    seconds afterwards);
 #  - Debian's headless Chromium, which renders the HTML security report in its test.
 set -euo pipefail
 cd "$(dirname "$0")/.."

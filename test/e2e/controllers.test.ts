@@ -152,9 +152,11 @@ async function registerWebhooks(policy: string, policyName: string, port: number
   throw new Error(`the apiserver never called the driftgate serving ${policy}`);
 }
 
+// The exact-named namespace is created by the test, so only one run may have it: the shipped
+// policy's only exact name, prod, exists before the webhooks are registered.
 const POLICIES = [
-  { label: 'test/e2e/policy.yaml (the suite’s own)', file: 'test/e2e/policy.yaml', name: 'e2e-prod' },
-  { label: 'examples/policy.yaml (shipped with the install)', file: 'examples/policy.yaml', name: 'prod' },
+  { label: 'test/e2e/policy.yaml (the suite’s own)', file: 'test/e2e/policy.yaml', name: 'e2e-prod', exactNamespace: 'orders' },
+  { label: 'examples/policy.yaml (shipped with the install)', file: 'examples/policy.yaml', name: 'prod', exactNamespace: undefined },
 ];
 
 for (const p of POLICIES) {
@@ -182,8 +184,9 @@ for (const p of POLICIES) {
       second.kill('SIGTERM');
     });
 
-    it('a namespace GitOps creates (matched by a glob) gets its kube-root-ca.crt ConfigMap and default ServiceAccount', async () => {
-      const ns = unique('payments');
+    const created = [{ how: 'matched by a glob', ns: () => unique('payments') }, ...(p.exactNamespace === undefined ? [] : [{ how: 'named exactly', ns: () => p.exactNamespace ?? '' }])];
+    it.each(created)('a namespace GitOps creates ($how) gets its kube-root-ca.crt ConfigMap and default ServiceAccount', async ({ ns: nameOf }) => {
+      const ns = nameOf();
       ok(await kubectl(ARGOCD, ['create', 'namespace', ns]), `creating namespace ${ns} as Argo CD`);
       await openToEveryone(ns);
       await waitFor(served, 'the root-ca-cert-publisher creating kube-root-ca.crt', { kind: 'configmap', namespace: ns, name: 'kube-root-ca.crt' }, () => exists('configmap', ns, 'kube-root-ca.crt'));

@@ -1,6 +1,6 @@
 /**
- * The end-to-end world, started once per test run: a real etcd + kube-apiserver built from the
- * Kubernetes Go modules (test/harness), driftgate installed from the very manifests/ an operator
+ * The end-to-end world, started once per test run: a real etcd, kube-apiserver and
+ * kube-controller-manager built from the Kubernetes Go modules (test/harness), driftgate installed from the very manifests/ an operator
  * applies (the webhook configurations rendered by `driftgate manifests` with the URL of a local
  * `driftgate serve`), and a canary write proving the apiserver calls driftgate before any test
  * asserts anything. Everything is stopped, and its temp dir removed, at the end.
@@ -78,11 +78,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
   };
 
   try {
-    log('building (or reusing) kube-apiserver, etcd and kubectl: a cold build takes 10-15 minutes');
+    log('building (or reusing) kube-apiserver, kube-controller-manager, etcd and kubectl: a cold build takes 15-25 minutes');
     const built = execFileSync('bash', [join(ROOT, 'test/harness/build.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
     const binDir = built.trim().split('\n').pop() ?? '';
 
-    log('starting etcd and kube-apiserver');
+    log('starting etcd, kube-apiserver and kube-controller-manager');
     // stdin stays a pipe we hold: if this process dies, the control plane sees EOF and stops.
     const cp = spawn(join(binDir, 'controlplane'), ['--bin-dir', binDir], { stdio: ['pipe', 'pipe', 'inherit'] });
     children.push(cp);
