@@ -400,8 +400,10 @@ describe('manifests/', () => {
     expect(find('Role', 'driftgate-tickets')).toMatchObject({
       rules: [{ apiGroups: ['driftgate.dev'], resources: ['backporttickets'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'] }],
     });
-    const parents = find('ClusterRole', 'driftgate-parents') as KubeDoc & { rules: Array<{ verbs: string[] }> };
-    expect(parents.rules.flatMap((r) => r.verbs)).toEqual(['get', 'get']);
+    const parents = find('ClusterRole', 'driftgate-parents') as KubeDoc & { rules: Array<{ resources: string[]; verbs: string[] }> };
+    expect(parents.rules.flatMap((r) => r.verbs)).toEqual(['get', 'get', 'get']);
+    // The Namespace of a namespace-controller delete: allowed only while it is being deleted.
+    expect(parents.rules.map((r) => r.resources)).toContainEqual(['namespaces']);
     expect(find('ClusterRole', 'driftgate-ticket-reviewer')).toMatchObject({
       rules: [{ apiGroups: ['driftgate.dev'], resources: ['backporttickets'], verbs: ['get', 'list', 'watch', 'update'] }],
     });
