@@ -6,6 +6,7 @@
  */
 import type { AdmissionRequest, KubeObject } from '../admission/types.js';
 import { SHARED_CONTROLLER_IDENTITY, type ControllerGrant, type KubernetesController, type OwnerKind } from '../policy/kubernetes-controllers.js';
+import { guardsKind, matchesResource } from '../policy/match.js';
 import type { GuardPolicy } from '../policy/types.js';
 import type { RequestChange } from './change.js';
 import { isRecord } from './normalize.js';
@@ -37,7 +38,7 @@ export function controllerVerdict(request: AdmissionRequest, policy: GuardPolicy
   let needsNamespace = false;
   for (const controller of controllers) {
     for (const grant of controller.grants) {
-      const verdict = check(grant, request, change, namespace);
+      const verdict = check(grant, request, policy, change, namespace);
       if (verdict === 'granted') return { kind: 'granted', controller: controller.name };
       if (verdict === 'needs-namespace') needsNamespace = true;
     }
@@ -47,7 +48,7 @@ export function controllerVerdict(request: AdmissionRequest, policy: GuardPolicy
 
 type GrantCheck = 'granted' | 'needs-namespace' | 'no';
 
-function check(grant: ControllerGrant, request: AdmissionRequest, change: RequestChange, namespace: KubeObject | undefined): GrantCheck {
+function check(grant: ControllerGrant, request: AdmissionRequest, policy: GuardPolicy, change: RequestChange, namespace: KubeObject | undefined): GrantCheck {
   const sub = request.subResource ?? '';
   const yes = (ok: boolean): GrantCheck => (ok ? 'granted' : 'no');
   switch (grant.kind) {
@@ -67,12 +68,32 @@ function check(grant: ControllerGrant, request: AdmissionRequest, change: Reques
           onlyUnder(change.paths, ['/metadata/ownerReferences']) &&
           onlyRemovedReferences(request.oldObject, request.object),
       );
-    case 'delete-dependents':
-      return yes(sub === '' && request.operation === 'DELETE' && ownerReferences(request.oldObject).length > 0);
+    case 'delete-dependents': {
+      const owners = ownerReferences(request.oldObject);
+      return yes(sub === '' && request.operation === 'DELETE' && owners.length > 0 && owners.every((ref) => ownerGuarded(policy, ref)));
+    }
     case 'delete-in-terminating-namespace':
-      if (sub !== '' || request.operation !== 'DELETE') return 'no';
+      // Unless Namespace deletes are judged, anyone allowed to delete a namespace would empty it of guarded objects.
+      if (sub !== '' || request.operation !== 'DELETE' || !matchesResource(policy, '', 'namespaces')) return 'no';
       if (namespace === undefined) return 'needs-namespace';
-      return yes(namespace.metadata?.name === request.namespace && isTerminating(namespace));
+      return yes(namespace.kind === 'Namespace' && namespace.metadata?.name === request.namespace && isTerminating(namespace));
+    case 'finalize-terminating-namespace':
+      return yes(
+        isResource(request, '', 'namespaces') &&
+          (sub === '' || sub === 'finalize' || sub === 'status') &&
+          request.operation === 'UPDATE' &&
+          isDeleting(request.oldObject) &&
+          onlyUnder(change.paths, ['/spec/finalizers']) &&
+          onlyRemoved(specFinalizers(request.oldObject), specFinalizers(request.object), () => true),
+      );
+    case 'own-finalizer': {
+      if (!isResource(request, grant.group, grant.resource) || sub !== '' || request.operation !== 'UPDATE') return 'no';
+      if (!onlyUnder(change.paths, ['/metadata/finalizers'])) return 'no';
+      const before = finalizers(request.oldObject);
+      const after = finalizers(request.object);
+      const mine = (f: string): boolean => f === grant.finalizer;
+      return yes(onlyRemoved(before, after, mine) || onlyRemoved(after, before, mine));
+    }
     case 'write-named':
       return yes(
         isResource(request, grant.group, grant.resource) &&
@@ -85,7 +106,8 @@ function check(grant: ControllerGrant, request: AdmissionRequest, change: Reques
       if (request.operation === 'CONNECT') return 'no';
       // Adoption adds the controller reference and release removes it: either side may carry it.
       const sides = request.operation === 'CREATE' ? [request.object] : request.operation === 'DELETE' ? [request.oldObject] : [request.object, request.oldObject];
-      return yes(sides.some((side) => hasControllerOwner(side, grant.owners)));
+      const owners = grant.owners.filter((o) => guardsKind(policy, o.group, o.kind));
+      return yes(sides.some((side) => hasControllerOwner(side, owners)));
     }
     case 'change-paths':
       return yes(
@@ -140,11 +162,40 @@ function ownerReferences(obj: KubeObject | null | undefined): Record<string, unk
   return Array.isArray(list) ? list.filter(isRecord) : [];
 }
 
-/** onlyRemovedReferences tells whether the new ownerReferences are the old ones with some taken out, untouched. */
+function specFinalizers(obj: KubeObject | null | undefined): string[] {
+  const spec = obj?.['spec'];
+  const list = isRecord(spec) ? spec['finalizers'] : undefined;
+  return Array.isArray(list) ? list.filter((f): f is string => typeof f === 'string') : [];
+}
+
+/**
+ * referenceKey identifies an ownerReference for comparison, leaving out blockOwnerDeletion: the
+ * collector turns it off to break foreground-deletion cycles, which is no change of ownership
+ * (turning it on is checked apart). Keys are sorted so that serialization order never matters.
+ */
+function referenceKey(ref: Record<string, unknown>): string {
+  const kept = Object.keys(ref)
+    .filter((k) => k !== 'blockOwnerDeletion')
+    .sort();
+  return JSON.stringify(kept.map((k) => [k, ref[k]]));
+}
+
+/**
+ * onlyRemovedReferences tells whether the new ownerReferences are the old ones with some taken
+ * out or with blockOwnerDeletion turned off, and nothing added or otherwise changed.
+ */
 function onlyRemovedReferences(before: KubeObject | null | undefined, after: KubeObject | null | undefined): boolean {
-  const old = ownerReferences(before).map((r) => JSON.stringify(r));
-  const now = ownerReferences(after).map((r) => JSON.stringify(r));
-  return onlyRemoved(old, now, () => true);
+  const now = ownerReferences(after);
+  // Turning blockOwnerDeletion on is not the collector's to do.
+  const old = ownerReferences(before);
+  if (now.some((r) => r['blockOwnerDeletion'] === true && !old.some((o) => o['uid'] === r['uid'] && o['blockOwnerDeletion'] === true))) return false;
+  return onlyRemoved(old.map(referenceKey), now.map(referenceKey), () => true);
+}
+
+/** ownerGuarded tells whether the policy guards the kind an ownerReference names. */
+function ownerGuarded(policy: GuardPolicy, ref: Record<string, unknown>): boolean {
+  const group = groupOf(ref['apiVersion']);
+  return group !== undefined && typeof ref['kind'] === 'string' && guardsKind(policy, group, ref['kind']);
 }
 
 function groupOf(apiVersion: unknown): string | undefined {

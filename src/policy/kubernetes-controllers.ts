@@ -30,15 +30,32 @@ export interface OwnerKind {
 export type ControllerGrant =
   /** An UPDATE of an object being deleted that only removes the named finalizers (and, with them, ownerReferences). */
   | { kind: 'remove-finalizers'; finalizers: readonly string[] }
-  /** An UPDATE that only removes entries of metadata.ownerReferences (orphaning, dangling owners). */
+  /**
+   * An UPDATE that only removes entries of metadata.ownerReferences (orphaning, dangling owners)
+   * or turns their blockOwnerDeletion off (the collector's way out of a foreground-deletion cycle).
+   */
   | { kind: 'remove-owner-references' }
-  /** A DELETE of an object that has at least one ownerReference (a dependent: the collector deletes nothing else). */
+  /**
+   * A DELETE of an object whose every owner is of a kind the policy guards: the owner's own
+   * deletion was then judged by driftgate, so deleting its dependents launders nothing.
+   */
   | { kind: 'delete-dependents' }
-  /** A DELETE in a namespace that is being deleted (the Namespace is looked up: its deletionTimestamp is set). */
+  /**
+   * A DELETE in a namespace being deleted (the Namespace is looked up: its deletionTimestamp is
+   * set), only while the policy guards `namespaces`, so that deleting the namespace was judged.
+   */
   | { kind: 'delete-in-terminating-namespace' }
+  /** An UPDATE of a Namespace being deleted (or its finalize/status subresource) that only removes entries of spec.finalizers. */
+  | { kind: 'finalize-terminating-namespace' }
+  /** An UPDATE of `resource` that only adds or removes the one finalizer the controller owns. */
+  | { kind: 'own-finalizer'; group: string; resource: string; finalizer: string }
   /** CREATE or UPDATE of the objects with exactly these names. */
   | { kind: 'write-named'; group: string; resource: string; names: readonly string[]; operations: readonly ('CREATE' | 'UPDATE')[] }
-  /** Any write of an object whose controller ownerReference is one of `owners`. */
+  /**
+   * Any write of an object whose controller ownerReference is one of `owners`, while the policy
+   * guards that owner's kind (otherwise a person could write the owner freely and have the
+   * controller carry it into the guarded object).
+   */
   | { kind: 'write-owned'; group: string; resource: string; owners: readonly OwnerKind[] }
   /** An UPDATE of the object or its status subresource that changes only fields under `paths`. */
   | { kind: 'change-paths'; group: string; resource: string; paths: readonly string[] };
@@ -74,8 +91,8 @@ export const KUBERNETES_CONTROLLERS: readonly KubernetesController[] = Object.fr
   {
     name: 'namespace-controller',
     serviceAccount: sa('namespace-controller'),
-    why: 'deletes every object of a namespace that is being deleted',
-    grants: [{ kind: 'delete-in-terminating-namespace' }],
+    why: 'deletes every object of a namespace that is being deleted, then finalizes the namespace',
+    grants: [{ kind: 'delete-in-terminating-namespace' }, { kind: 'finalize-terminating-namespace' }],
   },
   {
     name: 'root-ca-cert-publisher',
@@ -133,6 +150,14 @@ export const KUBERNETES_CONTROLLERS: readonly KubernetesController[] = Object.fr
     serviceAccount: sa('cronjob-controller'),
     why: 'creates and deletes the Jobs its CronJobs own',
     grants: [{ kind: 'write-owned', group: 'batch', resource: 'jobs', owners: [{ group: 'batch', kind: 'CronJob' }] }],
+  },
+  {
+    // Runs in cloud-controller-manager (or kube-controller-manager's legacy cloud loops), as this
+    // ServiceAccount under --use-service-account-credentials.
+    name: 'service-controller',
+    serviceAccount: sa('service-controller'),
+    why: 'adds its cleanup finalizer to LoadBalancer Services and removes it once the load balancer is gone',
+    grants: [{ kind: 'own-finalizer', group: '', resource: 'services', finalizer: 'service.kubernetes.io/load-balancer-cleanup' }],
   },
   {
     name: 'endpointslice-controller',

@@ -8,7 +8,7 @@ import { POLICY_DEFAULTS } from './defaults.js';
 import { formatDuration } from './duration.js';
 import { formatPath, show, type FieldPath } from './messages.js';
 import { KUBERNETES_CONTROLLERS, type KubernetesController } from './kubernetes-controllers.js';
-import { matchesResource } from './match.js';
+import { guardsKind, matchesResource, resourceOfKind } from './match.js';
 import type { GuardPolicy, Subjects } from './types.js';
 
 /** FindingLevel: a `warning` is probably a mistake; an `info` is worth knowing but often meant. */
@@ -346,6 +346,8 @@ function lintMode(policy: GuardPolicy): Finding[] {
 const UNCOVERED_CONTROLLER_WRITES: readonly { group: string; resource: string; subResource?: string; writer: string }[] = [
   { group: '', resource: 'endpoints', writer: 'the endpoints controller (system:serviceaccount:kube-system:endpoint-controller) keeps them for every Service' },
   { group: '', resource: 'events', writer: 'every controller and kubelet records events' },
+  { group: 'batch', resource: 'jobs', writer: 'the ttl-after-finished controller deletes finished Jobs that ask for it (spec.ttlSecondsAfterFinished)' },
+  { group: '', resource: 'pods', writer: 'the pod garbage collector and the taint-eviction controller delete pods (terminated, orphaned, on failed nodes)' },
   { group: '', resource: 'persistentvolumeclaims', writer: 'the statefulset and ephemeral-volume controllers create claims, the pvc-protection controller removes its finalizer' },
   { group: '', resource: 'pods', subResource: 'status', writer: 'kubelets (system:node:*) report pod status' },
   { group: 'coordination.k8s.io', resource: 'leases', writer: 'controllers and kubelets renew leases' },
@@ -374,6 +376,31 @@ function lintControllers(policy: GuardPolicy): Finding[] {
         `add ${controller.name} to kubernetesControllers.allow, or write "*"`,
       ),
     );
+  }
+  if (policy.mode === 'enforce' && inForce.has('namespace-controller') && !matchesResource(policy, '', 'namespaces')) {
+    out.push(
+      finding(
+        'warning',
+        ['spec', 'resources'],
+        'namespaces is not guarded, so deleting a protected namespace is not judged: driftgate then refuses the namespace controller, and a protected namespace never finishes deleting',
+        'add namespaces to the core-group rule of resources (GitOps writers still create and delete namespaces freely)',
+      ),
+    );
+  }
+  for (const controller of policy.kubernetesControllers.controllers) {
+    for (const grant of controller.grants) {
+      if (grant.kind !== 'write-owned' || !matchesResource(policy, grant.group, grant.resource)) continue;
+      for (const owner of grant.owners.filter((o) => !guardsKind(policy, o.group, o.kind))) {
+        out.push(
+          finding(
+            'warning',
+            ['spec', 'resources'],
+            `${grant.resource} is guarded but the ${owner.kind} that controls them is not: a person may change the ${owner.kind} freely, so driftgate refuses the ${controller.name} writing what it says`,
+            `guard ${resourceOfKind(owner.kind)}${owner.group === '' ? '' : ` (apiGroups ${owner.group})`} too, or leave ${grant.resource} out`,
+          ),
+        );
+      }
+    }
   }
   for (const write of UNCOVERED_CONTROLLER_WRITES) {
     if (!matchesResource(policy, write.group, write.resource, write.subResource)) continue;

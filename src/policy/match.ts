@@ -67,3 +67,24 @@ export function delegatedPaths(policy: Pick<GuardPolicy, 'delegations'>, user: R
   }
   return [...paths];
 }
+
+/**
+ * resourceOfKind returns the plural resource name Kubernetes conventionally gives a kind, the way
+ * the apiserver guesses it (`meta.UnsafeGuessKindToResource`): lowercase, then "-s" → "-ses",
+ * "-y" → "-ies", else "+s". An ownerReference names its owner by kind only; this is how driftgate
+ * tells whether the owner is guarded. Kinds that break the convention are not guessed right and so
+ * count as unguarded, which only ever refuses more.
+ */
+export function resourceOfKind(kind: string): string {
+  const lower = kind.toLowerCase();
+  if (lower === '') return '';
+  if (lower.endsWith('s')) return `${lower}es`;
+  if (lower.endsWith('y')) return `${lower.slice(0, -1)}ies`;
+  return `${lower}s`;
+}
+
+/** guardsKind returns whether the policy guards the main resource of a kind in an API group. */
+export function guardsKind(policy: Pick<GuardPolicy, 'resources'>, group: string, kind: string): boolean {
+  const resource = resourceOfKind(kind);
+  return resource !== '' && matchesResource(policy, group, resource);
+}

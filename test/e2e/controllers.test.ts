@@ -256,6 +256,8 @@ for (const p of POLICIES) {
       ok(await kubectl(ARGOCD, ['-n', ns, 'create', 'secret', 'generic', 'token', '--from-literal=token=s3cr3t']), 'a Secret');
       // Everything in it is guarded: a developer cannot delete it, which is what the namespace controller must be allowed to.
       refusal(await kubectl(DEVELOPER, ['-n', ns, 'delete', 'configmap', 'settings']));
+      // Nor the namespace: only a deletion driftgate judged lets the namespace controller empty it.
+      expect(refusal(await kubectl(DEVELOPER, ['delete', 'namespace', ns, '--wait=false']))).toContain('deleting the object');
       ok(await kubectl(ARGOCD, ['delete', 'namespace', ns, '--wait=false']), 'deleting the namespace as Argo CD');
       await waitFor(served, 'the namespace controller emptying and removing the namespace', { kind: 'namespace', namespace: '', name: ns }, async () => !(await exists('namespace', '', ns)), 90);
     });

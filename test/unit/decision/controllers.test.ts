@@ -50,6 +50,18 @@ const pod = (meta: Record<string, unknown> = {}): KubeObject => ({
   metadata: { name: 'checkout-api-7d9-x2z', namespace: 'prod', ...meta },
   spec: { containers: [{ name: 'app', image: 'checkout:v1' }] },
 });
+const service = (meta: Record<string, unknown> = {}): KubeObject => ({
+  apiVersion: 'v1',
+  kind: 'Service',
+  metadata: { name: 'web', namespace: 'prod', ...meta },
+  spec: { type: 'LoadBalancer', ports: [{ port: 443 }] },
+});
+const job = (): KubeObject => ({
+  apiVersion: 'batch/v1',
+  kind: 'Job',
+  metadata: { name: 'nightly-1', namespace: 'prod', ownerReferences: [{ apiVersion: 'batch/v1', kind: 'CronJob', name: 'nightly', uid: 'cj-1', controller: true }] },
+  spec: { template: { spec: { containers: [{ name: 'job', image: 'report:v1' }] } } },
+});
 const namespace = (meta: Record<string, unknown> = {}, phase = 'Active'): KubeObject => ({
   apiVersion: 'v1',
   kind: 'Namespace',
@@ -63,6 +75,9 @@ const RESOURCES: Record<string, { group: string; version: string; resource: stri
   configmaps: { group: '', version: 'v1', resource: 'configmaps', kind: 'ConfigMap' },
   serviceaccounts: { group: '', version: 'v1', resource: 'serviceaccounts', kind: 'ServiceAccount' },
   pods: { group: '', version: 'v1', resource: 'pods', kind: 'Pod' },
+  namespaces: { group: '', version: 'v1', resource: 'namespaces', kind: 'Namespace' },
+  services: { group: '', version: 'v1', resource: 'services', kind: 'Service' },
+  jobs: { group: 'batch', version: 'v1', resource: 'jobs', kind: 'Job' },
 };
 
 interface Req {
@@ -87,7 +102,7 @@ function request(r: Req): AdmissionRequest {
     resource: { group: res.group, version: res.version, resource: res.resource },
     ...(r.subResource ? { subResource: r.subResource } : {}),
     name: r.name ?? '',
-    namespace: 'prod',
+    namespace: r.resource === 'namespaces' ? '' : 'prod',
     operation: r.operation,
     userInfo: { username: r.user, groups },
     object: r.object ?? null,
@@ -194,7 +209,98 @@ const cases: Case[] = [
     policy: withControllers({ allow: [] }),
     want: drift,
   },
+  {
+    name: 'refuses the garbage collector deleting a dependent whose owner is of a kind the policy does not guard (its deletion was never judged)',
+    req: {
+      user: GC,
+      operation: 'DELETE',
+      resource: 'configmaps',
+      name: 'db-creds',
+      oldObject: configMap('db-creds', { ownerReferences: [{ apiVersion: 'external-secrets.io/v1', kind: 'ExternalSecret', name: 'db', uid: 'es-1', controller: true }] }),
+    },
+    want: drift,
+  },
+  {
+    name: 'refuses the garbage collector deleting a dependent of a guarded owner and of an unguarded one',
+    req: {
+      user: GC,
+      operation: 'DELETE',
+      resource: 'configmaps',
+      name: 'settings',
+      oldObject: configMap('settings', { ownerReferences: [deploymentOwner, { apiVersion: 'v1', kind: 'Node', name: 'node-1', uid: 'n-1' }] }),
+    },
+    want: drift,
+  },
+  {
+    name: "lets the garbage collector turn an ownerReference's blockOwnerDeletion off (breaking a foreground-deletion cycle)",
+    req: { user: GC, operation: 'UPDATE', resource: 'configmaps', name: 'settings', oldObject: configMap('settings', { ownerReferences: [deploymentOwner] }), object: configMap('settings', { ownerReferences: [{ ...deploymentOwner, blockOwnerDeletion: false }] }) },
+    want: allowed,
+  },
+  {
+    name: "refuses the garbage collector turning an ownerReference's blockOwnerDeletion on",
+    req: {
+      user: GC,
+      operation: 'UPDATE',
+      resource: 'configmaps',
+      name: 'settings',
+      oldObject: configMap('settings', { ownerReferences: [{ ...deploymentOwner, blockOwnerDeletion: false }] }),
+      object: configMap('settings', { ownerReferences: [deploymentOwner] }),
+    },
+    want: drift,
+  },
+  {
+    name: 'refuses the garbage collector repointing an ownerReference at another owner',
+    req: { user: GC, operation: 'UPDATE', resource: 'configmaps', name: 'settings', oldObject: configMap('settings', { ownerReferences: [deploymentOwner] }), object: configMap('settings', { ownerReferences: [{ ...deploymentOwner, uid: 'd-2' }] }) },
+    want: drift,
+  },
   // namespace controller
+  {
+    name: 'refuses the namespace controller when the policy does not guard namespaces (deleting the namespace was never judged)',
+    req: { user: NS_CONTROLLER, operation: 'DELETE', resource: 'deployments', oldObject: deployment() },
+    policy: variant((spec) => {
+      spec['resources'] = [{ apiGroups: ['apps'], resources: ['deployments'] }];
+    }),
+    namespace: namespace({ deletionTimestamp: '2026-11-24T02:58:00Z' }, 'Terminating'),
+    want: drift,
+  },
+  {
+    name: 'refuses the namespace controller when what was looked up is not the Namespace',
+    req: { user: NS_CONTROLLER, operation: 'DELETE', resource: 'deployments', oldObject: deployment() },
+    namespace: { ...deployment({ name: 'prod', deletionTimestamp: '2026-11-24T02:58:00Z' }) },
+    want: drift,
+  },
+  {
+    name: 'lets the namespace controller finalize a namespace being deleted (namespaces/finalize drops spec.finalizers)',
+    req: {
+      user: NS_CONTROLLER,
+      operation: 'UPDATE',
+      resource: 'namespaces',
+      subResource: 'finalize',
+      name: 'prod',
+      oldObject: { ...namespace({ deletionTimestamp: '2026-11-24T02:58:00Z' }, 'Terminating'), spec: { finalizers: ['kubernetes'] } },
+      object: { ...namespace({ deletionTimestamp: '2026-11-24T02:58:00Z' }, 'Terminating'), spec: { finalizers: [] } },
+    },
+    policy: variant((spec) => {
+      spec['resources'] = [{ apiGroups: [''], resources: ['namespaces', 'namespaces/finalize'] }];
+    }),
+    want: allowed,
+  },
+  {
+    name: 'refuses the namespace controller finalizing a namespace that is not being deleted',
+    req: {
+      user: NS_CONTROLLER,
+      operation: 'UPDATE',
+      resource: 'namespaces',
+      subResource: 'finalize',
+      name: 'prod',
+      oldObject: { ...namespace(), spec: { finalizers: ['kubernetes'] } },
+      object: { ...namespace(), spec: { finalizers: [] } },
+    },
+    policy: variant((spec) => {
+      spec['resources'] = [{ apiGroups: [''], resources: ['namespaces', 'namespaces/finalize'] }];
+    }),
+    want: drift,
+  },
   {
     name: 'asks for the Namespace before judging the namespace controller deleting an unnamed object',
     req: { user: NS_CONTROLLER, operation: 'DELETE', resource: 'deployments', oldObject: deployment() },
@@ -256,7 +362,51 @@ const cases: Case[] = [
     policy: GUARD_ALL,
     want: drift,
   },
+  // service controller
+  {
+    name: 'lets the service controller add its load-balancer cleanup finalizer',
+    req: { user: sa('service-controller'), operation: 'UPDATE', resource: 'services', name: 'web', oldObject: service(), object: service({ finalizers: ['service.kubernetes.io/load-balancer-cleanup'] }) },
+    want: allowed,
+  },
+  {
+    name: 'lets the service controller remove its finalizer',
+    req: { user: sa('service-controller'), operation: 'UPDATE', resource: 'services', name: 'web', oldObject: service({ finalizers: ['service.kubernetes.io/load-balancer-cleanup'] }), object: service() },
+    want: allowed,
+  },
+  {
+    name: 'refuses the service controller adding any other finalizer',
+    req: { user: sa('service-controller'), operation: 'UPDATE', resource: 'services', name: 'web', oldObject: service(), object: service({ finalizers: ['example.com/hold'] }) },
+    want: drift,
+  },
+  {
+    name: 'refuses the service controller changing an annotation along with its finalizer',
+    req: {
+      user: sa('service-controller'),
+      operation: 'UPDATE',
+      resource: 'services',
+      name: 'web',
+      oldObject: service(),
+      object: service({ finalizers: ['service.kubernetes.io/load-balancer-cleanup'], annotations: { 'service.beta.kubernetes.io/aws-load-balancer-internal': 'false' } }),
+    },
+    want: drift,
+  },
   // workload controllers
+  {
+    name: 'lets the cronjob controller create a Job its CronJob controls, when the policy guards CronJobs too',
+    req: { user: sa('cronjob-controller'), operation: 'CREATE', resource: 'jobs', name: 'nightly-1', object: job() },
+    policy: variant((spec) => {
+      spec['resources'] = [{ apiGroups: ['batch'], resources: ['jobs', 'cronjobs'] }];
+    }),
+    want: allowed,
+  },
+  {
+    name: 'refuses the cronjob controller creating a guarded Job when the policy leaves CronJobs unguarded (a person could write the CronJob freely)',
+    req: { user: sa('cronjob-controller'), operation: 'CREATE', resource: 'jobs', name: 'nightly-1', object: job() },
+    policy: variant((spec) => {
+      spec['resources'] = [{ apiGroups: ['batch'], resources: ['jobs'] }];
+    }),
+    want: drift,
+  },
   {
     name: 'lets the deployment controller stamp its revision annotation through deployments/status',
     req: { user: sa('deployment-controller'), operation: 'UPDATE', resource: 'deployments', subResource: 'status', name: 'checkout-api', oldObject: deployment(), object: deployment({ annotations: { 'deployment.kubernetes.io/revision': '2' } }) },

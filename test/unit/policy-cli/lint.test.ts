@@ -21,7 +21,7 @@ function clean(): GuardPolicyDocument {
       namespaces: ['prod', 'payments-*'],
       resources: [
         { apiGroups: ['apps'], resources: ['deployments', 'deployments/scale'] },
-        { apiGroups: [''], resources: ['configmaps'] },
+        { apiGroups: [''], resources: ['configmaps', 'namespaces'] },
       ],
       gitopsWriters: { users: ['system:serviceaccount:argocd:argocd-application-controller'] },
       delegations: [{ users: ['system:serviceaccount:kube-system:horizontal-pod-autoscaler'], paths: ['/spec/replicas'] }],
@@ -115,24 +115,53 @@ const CASES: Case[] = [
       { field: 'spec.resources[0].resources[0]', level: 'warning', says: ['every API group', 'leases', 'events', 'refused'] },
       { field: 'spec.resources', level: 'warning', says: ['endpoints is guarded', 'endpoint-controller'] },
       { field: 'spec.resources', level: 'warning', says: ['events is guarded'] },
+      { field: 'spec.resources', level: 'warning', says: ['jobs.batch is guarded', 'ttl-after-finished'] },
+      { field: 'spec.resources', level: 'warning', says: ['pods is guarded', 'pod garbage collector'] },
       { field: 'spec.resources', level: 'warning', says: ['persistentvolumeclaims is guarded', 'statefulset'] },
       { field: 'spec.resources', level: 'warning', says: ['leases.coordination.k8s.io is guarded'] },
     ],
   },
   {
     name: '* in the core group',
-    edit: (d) => void (spec(d).resources = [{ apiGroups: ['apps'], resources: ['deployments'] }, { apiGroups: [''], resources: ['configmaps', '*'] }]),
+    edit: (d) => void (spec(d).resources = [{ apiGroups: ['apps'], resources: ['deployments'] }, { apiGroups: [''], resources: ['configmaps', 'namespaces', '*'] }]),
     want: [
-      { field: 'spec.resources[1].resources[1]', level: 'warning', says: ['every resource in the core group', 'pods'] },
+      { field: 'spec.resources[1].resources[2]', level: 'warning', says: ['every resource in the core group', 'pods'] },
+      // pods are guarded, the workloads that control them (apps, batch) are not.
+      { field: 'spec.resources', level: 'warning', says: ['pods is guarded but the ReplicaSet that controls them is not', 'replicaset-controller'] },
+      { field: 'spec.resources', level: 'warning', says: ['the StatefulSet that controls them is not'] },
+      { field: 'spec.resources', level: 'warning', says: ['the DaemonSet that controls them is not'] },
+      { field: 'spec.resources', level: 'warning', says: ['the Job that controls them is not'] },
       { field: 'spec.resources', level: 'warning', says: ['endpoints is guarded'] },
       { field: 'spec.resources', level: 'warning', says: ['events is guarded'] },
+      { field: 'spec.resources', level: 'warning', says: ['pods is guarded'] },
       { field: 'spec.resources', level: 'warning', says: ['persistentvolumeclaims is guarded'] },
     ],
   },
   {
     name: 'pods/status, which kubelets write',
-    edit: (d) => void (spec(d).resources = [{ apiGroups: [''], resources: ['pods/status'] }]),
+    edit: (d) => void (spec(d).resources = [{ apiGroups: [''], resources: ['namespaces', 'pods/status'] }]),
     want: [{ field: 'spec.resources', level: 'warning', says: ['pods/status is guarded', 'kubelets'] }],
+  },
+  {
+    name: 'namespaces left unguarded: deleting a protected namespace would stall',
+    edit: (d) => void (spec(d).resources = [{ apiGroups: ['apps'], resources: ['deployments'] }]),
+    want: [{ field: 'spec.resources', level: 'warning', says: ['namespaces is not guarded', 'never finishes deleting'] }],
+  },
+  {
+    name: 'namespaces left unguarded is no news in warn mode (nothing is refused)',
+    edit: (d) => {
+      spec(d).resources = [{ apiGroups: ['apps'], resources: ['deployments'] }];
+      spec(d).mode = 'warn';
+    },
+    want: [{ field: 'spec.mode', level: 'info', says: ['nothing is enforced'] }],
+  },
+  {
+    name: 'a derived kind guarded without the kind that controls it',
+    edit: (d) => void (spec(d).resources = [{ apiGroups: [''], resources: ['namespaces'] }, { apiGroups: ['batch'], resources: ['jobs'] }]),
+    want: [
+      { field: 'spec.resources', level: 'warning', says: ['jobs is guarded but the CronJob that controls them is not', 'guard cronjobs (apiGroups batch)'] },
+      { field: 'spec.resources', level: 'warning', says: ['jobs.batch is guarded', 'ttl-after-finished'] },
+    ],
   },
   {
     name: 'the garbage collector left out while deployments are guarded',
@@ -156,7 +185,7 @@ const CASES: Case[] = [
   },
   {
     name: '*/scale in every group is a deliberate, narrow choice',
-    edit: (d) => void (spec(d).resources = [{ apiGroups: ['*'], resources: ['*/scale'] }]),
+    edit: (d) => void (spec(d).resources = [{ apiGroups: ['*'], resources: ['*/scale'] }, { apiGroups: [''], resources: ['namespaces'] }]),
     want: [],
   },
   {

@@ -31,7 +31,7 @@ describe('loadPolicy reads the examples', () => {
       namespaces: ['prod', 'payments-*'],
       resources: [
         { apiGroups: ['apps'], resources: ['deployments', 'deployments/scale', 'statefulsets'] },
-        { apiGroups: [''], resources: ['configmaps', 'secrets', 'services'] },
+        { apiGroups: [''], resources: ['configmaps', 'secrets', 'services', 'namespaces'] },
       ],
       gitopsWriters: {
         users: ['system:serviceaccount:argocd:argocd-application-controller'],
