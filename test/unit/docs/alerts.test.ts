@@ -26,6 +26,8 @@ describe('docs/alerts.yaml', () => {
         'DriftgateCertificateExpiringSoon',
         'DriftgateWebhookConfigurationRemoved',
         'DriftgateWebhookConfigurationChanged',
+        'DriftgateWebhookFailingOpen',
+        'DriftgateUnreachableFromApiserver',
       ]),
     );
   });
