@@ -5,6 +5,7 @@
  */
 import { Ajv, type ErrorObject } from 'ajv';
 import { DriftgateError } from '../errors.js';
+import { parseJsonExact } from '../util/json.js';
 import { type AdmissionRequest, OPERATIONS } from './types.js';
 
 const API_VERSION = 'admission.k8s.io/v1';
@@ -111,7 +112,8 @@ export function parseReviewText(text: string): AdmissionRequest {
   }
   let body: unknown;
   try {
-    body = JSON.parse(text);
+    // Exact: an int64 beyond 2^53 in a custom resource must not round into its neighbour.
+    body = parseJsonExact(text);
   } catch (err) {
     throw new DriftgateError('DG_REVIEW_INVALID', `body is not JSON: ${jsonProblem(text)}`, { cause: err });
   }

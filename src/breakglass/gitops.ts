@@ -7,7 +7,7 @@
 import type { KubeObject } from '../admission/types.js';
 
 /** PAUSED_GITOPS records that driftgate paused reconciliation (and how), so that `close` undoes exactly that. */
-export const PAUSED_GITOPS = 'driftgate.dev/paused-gitops';
+export { PAUSED_GITOPS } from '../decision/annotations.js';
 
 /** How driftgate paused a controller: the value of PAUSED_GITOPS. */
 export type PauseKind = 'flux' | 'flux-helm';

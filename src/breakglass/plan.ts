@@ -199,7 +199,7 @@ export function planWindow(action: 'open' | 'extend', subject: Subject, flags: W
 
   let window: Window;
   if (policy !== undefined) {
-    const read = readWindow({ metadata: { annotations: requested } }, policy.breakGlass, now);
+    const read = readWindow({ metadata: { annotations: requested } }, policy.breakGlass, now, { freshFor: true });
     if (read.kind !== 'valid') {
       const problems = read.kind === 'invalid' ? read.problems : ['no window'];
       return refused(`cannot ${action} the window on ${where}: ${problems.map((p) => inFlagTerms(p, given)).join('; also ')} (GuardPolicy ${policy.name})`);
@@ -297,7 +297,7 @@ export function planClose(subject: Subject, checks: Checks, now: Date): ClosePla
         const who = forbidden(user, policy).message;
         return refused(`resuming GitOps on ${where} (removing ${key}) is a change driftgate checks: ${who}`);
       }
-      const read = policy === undefined ? undefined : readWindow(subject.object, policy.breakGlass, now);
+      const read = policy === undefined ? undefined : readWindow(subject.object, policy.breakGlass, now, { freshFor: false });
       if (read !== undefined && read.kind !== 'valid') {
         const why = read.kind === 'invalid' && read.expired ? 'has expired' : 'is not valid';
         return refused(

@@ -7,18 +7,31 @@
 import type { AdmissionRequest, KubeObject } from '../admission/types.js';
 import { delegatedPaths, inSubjects, matchesNamespace, matchesResource } from '../policy/match.js';
 import type { GuardPolicy } from '../policy/types.js';
-import { BREAK_GLASS_FOR, BREAK_GLASS_INCIDENT, BREAK_GLASS_REASON, BREAK_GLASS_UNTIL } from './annotations.js';
+import { BREAK_GLASS_FOR } from './annotations.js';
+import { bookkeepingPaths } from './bookkeeping.js';
 import { hasWindow, readWindow } from './breakglass.js';
 import { changeOf } from './change.js';
-import { bypassWarning, driftMessage, forbiddenMessage, invalidWindowMessage } from './messages.js';
+import { incompleteness } from './complete.js';
+import {
+  bypassWarning,
+  driftgateAnnotationMessage,
+  driftMessage,
+  forbiddenMessage,
+  incompleteMessage,
+  invalidWindowMessage,
+  windowEditForbiddenMessage,
+  windowRemovedMessage,
+} from './messages.js';
 import { mutationOf } from './mutation.js';
+import { ownAnnotationEdit, type OwnAnnotationEdit } from './own-annotations.js';
+import { isObjectRequest } from './parent.js';
 import { isWithin } from './pointer.js';
+import { escapeControls } from '../util/terminal.js';
+import { BACKPORT_TICKET } from './annotations.js';
 import { requestName } from './target-name.js';
 import { ticketId } from './ticket-id.js';
 import { controllerVerdict } from './controllers.js';
 import type { Allow, Bypass, Decision, Deny, DenyCode, ObjectRef, TicketDraft, Window } from './types.js';
-
-const WINDOW_KEYS = [BREAK_GLASS_UNTIL, BREAK_GLASS_FOR, BREAK_GLASS_REASON, BREAK_GLASS_INCIDENT];
 
 /**
  * decide returns what driftgate does with one admission request. `parent` is the object a
@@ -32,54 +45,87 @@ export function decide(request: AdmissionRequest, policy: GuardPolicy, now: Date
   // GitOps writers are Git: never refused, never patched, never ticketed.
   if (inSubjects(policy.gitopsWriters, request.userInfo)) return allow('gitops-writer');
 
+  // Fail closed: what cannot be judged in full is never "no drift".
+  const incomplete = incompleteness(request);
+  if (incomplete !== undefined) return refuse(policy, 'incomplete-request', incompleteMessage(request, incomplete), [], request, now, false);
+
   const change = changeOf(request);
-  const paths = change.paths;
+  const own = ownAnnotationEdit(request);
   // Kubernetes' own controllers pass for what they must do (garbage collection, namespace
-  // deletion, …): refusing them breaks the cluster, not just drift.
+  // deletion, …): refusing them breaks the cluster, not just drift. None of it writes driftgate's
+  // annotations, so an edit that does is judged like anyone's.
   const controller = controllerVerdict(request, policy, change, namespace);
-  if (controller.kind === 'granted') return allow('kubernetes-controller', [], mutationOf(request, now), paths);
-  const judged = judgeRequester(request, policy, now, parent, change);
+  if (controller.kind === 'granted' && !touchesOwnAnnotations(own)) return allow('kubernetes-controller', [], mutationOf(request, now, { convertFor: false }), change.paths);
+  const judged = judgeRequester(request, policy, now, parent, change, own);
   // Only the Namespace can tell whether the namespace controller is finishing a deletion.
   return controller.kind === 'needs-namespace' && judged.kind === 'deny' ? { ...judged, needsNamespace: controller.namespace } : judged;
 }
 
 /** judgeRequester decides for a requester who is neither GitOps nor one of Kubernetes' controllers. */
-function judgeRequester(request: AdmissionRequest, policy: GuardPolicy, now: Date, parent: KubeObject | undefined, change: ReturnType<typeof changeOf>): Decision {
-  const paths = change.paths;
+function judgeRequester(
+  request: AdmissionRequest,
+  policy: GuardPolicy,
+  now: Date,
+  parent: KubeObject | undefined,
+  change: ReturnType<typeof changeOf>,
+  own: OwnAnnotationEdit,
+): Decision {
+  // Bookkeeping that decides what the next GitOps sync removes counts as a change of its own.
+  const paths = [...change.paths, ...bookkeepingPaths(request, change.paths)];
   const mayBreakGlass = inSubjects(policy.breakGlass, request.userInfo);
 
-  if (paths.length === 0) {
-    // Only runtime or driftgate fields moved. When that is a window being opened, check it now, so
-    // the responder learns at `kubectl annotate` time rather than at the fix.
-    if (!windowChanged(request)) return allow('no-drift', [], mutationOf(request, now));
-    if (!mayBreakGlass) return refuse(policy, 'break-glass-forbidden', forbiddenMessage(request, policy, paths), paths, request, now);
-    const read = readWindow(request.object, policy.breakGlass, now);
-    if (read.kind !== 'valid') {
-      const problems = read.kind === 'invalid' ? read.problems : [];
-      return refuse(policy, 'break-glass-invalid', invalidWindowMessage(request, policy, paths, problems, now), paths, request, now);
+  // driftgate's own annotations, in any edit (also one bundled with a delegated change).
+  const holder = windowHolder(request, parent);
+  let windowWritten = false;
+  if (own.breakGlass.length > 0) {
+    if (!mayBreakGlass) return refuse(policy, 'break-glass-forbidden', windowEditForbiddenMessage(request, policy, own.breakGlass), paths, request, now, false);
+    if (hasWindow(holder)) {
+      const read = readWindow(holder, policy.breakGlass, now, { freshFor: freshFor(request) });
+      if (read.kind !== 'valid') {
+        const problems = read.kind === 'invalid' ? read.problems : [];
+        return refuse(policy, 'break-glass-invalid', invalidWindowMessage(request, policy, paths, problems, now), paths, request, now, false);
+      }
+      windowWritten = true;
     }
+  }
+  if (own.driftgateOnly.length > 0) return refuse(policy, 'driftgate-annotation', driftgateAnnotationMessage(request, own.driftgateOnly), paths, request, now, false);
+  // Only a responder who just wrote a valid window has a `-for` turned into an `-until`.
+  const convertFor = windowWritten;
+
+  if (paths.length === 0) {
+    // Only runtime or driftgate fields moved: a window opened (checked above, so the responder
+    // learns at `kubectl annotate` time rather than at the fix), closed, or nothing at all.
+    if (own.ticketStamp !== undefined) return forgedStamp(policy, request, now);
+    if (!windowWritten) return allow('no-drift', [], mutationOf(request, now, { convertFor }));
+    const read = readWindow(holder, policy.breakGlass, now, { freshFor: freshFor(request) });
+    if (read.kind !== 'valid') return allow('no-drift', [], mutationOf(request, now, { convertFor }));
     const draft = draftOf(request, read.window, change, parent, now);
-    return allow('window-opened', [windowOpenedWarning(draft)], mutationOf(request, now), paths);
+    return allow('window-opened', [windowOpenedWarning(draft)], mutationOf(request, now, { convertFor }), paths);
   }
 
   const owned = delegatedPaths(policy, request.userInfo);
-  if (paths.every((p) => owned.some((o) => isWithin(p, o)))) return allow('delegated', [], mutationOf(request, now), paths);
-
-  const holder = windowHolder(request, parent);
-  if (!hasWindow(holder)) {
-    return refuse(policy, 'drift', driftMessage(request, policy, paths, now, mayBreakGlass), paths, request, now);
+  if (paths.every((p) => owned.some((o) => isWithin(p, o)))) {
+    if (own.ticketStamp !== undefined) return forgedStamp(policy, request, now);
+    return allow('delegated', [], mutationOf(request, now, { convertFor }), paths);
   }
-  if (!mayBreakGlass) return refuse(policy, 'break-glass-forbidden', forbiddenMessage(request, policy, paths), paths, request, now);
-  const read = readWindow(holder, policy.breakGlass, now);
+
+  if (!hasWindow(holder)) {
+    if (windowRemoved(request)) return refuse(policy, 'drift', windowRemovedMessage(request, policy, paths), paths, request, now, false);
+    return refuse(policy, 'drift', driftMessage(request, policy, paths, now, mayBreakGlass), paths, request, now, false);
+  }
+  if (!mayBreakGlass) return refuse(policy, 'break-glass-forbidden', forbiddenMessage(request, policy, paths), paths, request, now, false);
+  const read = readWindow(holder, policy.breakGlass, now, { freshFor: freshFor(request) });
   if (read.kind !== 'valid') {
     const problems = read.kind === 'invalid' ? read.problems : [];
-    return refuse(policy, 'break-glass-invalid', invalidWindowMessage(request, policy, paths, problems, now), paths, request, now);
+    return refuse(policy, 'break-glass-invalid', invalidWindowMessage(request, policy, paths, problems, now), paths, request, now, false);
   }
   const ticket = draftOf(request, read.window, change, parent, now);
+  // The stamp may change only to this bypass's own ticket id: the one the mutating webhook wrote.
+  if (own.ticketStamp !== undefined && own.ticketStamp.value !== ticket.id) return forgedStamp(policy, request, now);
   const bypass: Bypass = {
     kind: 'bypass',
     ticket,
-    mutation: mutationOf(request, now, ticket.id),
+    mutation: mutationOf(request, now, { convertFor: true, ticketId: ticket.id }),
     warnings: [bypassWarning(ticket.id, read.window.incident, read.window.until, now)],
     changedPaths: paths,
   };
@@ -93,19 +139,52 @@ function guardedNamespace(request: AdmissionRequest): string | undefined {
   return undefined;
 }
 
-/** The object whose annotations hold the window: the new object, the old one on DELETE, the parent for a subresource. */
+/**
+ * The object whose annotations hold the window: for a subresource whose request object is not the
+ * guarded object (a Scale, an Eviction, exec options), the parent and nothing else, never the
+ * request body; otherwise the object as written, or the old one on DELETE.
+ */
 function windowHolder(request: AdmissionRequest, parent: KubeObject | undefined): KubeObject | undefined {
-  if (parent !== undefined) return parent;
-  if (request.subResource === 'scale' || request.operation === 'CONNECT') return undefined;
+  if (!isObjectRequest(request) || request.operation === 'CONNECT') return parent;
   if (request.operation === 'DELETE') return request.oldObject ?? undefined;
   return request.object ?? undefined;
 }
 
-function windowChanged(request: AdmissionRequest): boolean {
+/**
+ * freshFor tells whether a `break-glass-for` on the window holder is being written by this very
+ * request to the object itself, which the mutating webhook patches into an `until` from now. A
+ * `-for` that was stored, or written through a subresource (which is never patched), has no start.
+ */
+function freshFor(request: AdmissionRequest): boolean {
   if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return false;
-  const before = request.oldObject?.metadata?.annotations ?? {};
-  const after = request.object?.metadata?.annotations ?? {};
-  return WINDOW_KEYS.some((k) => after[k] !== undefined && after[k] !== before[k]);
+  if (request.subResource !== undefined && request.subResource !== '') return false;
+  const after = request.object?.metadata?.annotations?.[BREAK_GLASS_FOR];
+  const before = request.operation === 'UPDATE' ? request.oldObject?.metadata?.annotations?.[BREAK_GLASS_FOR] : undefined;
+  return after !== undefined && after !== before;
+}
+
+/** windowRemoved tells whether an UPDATE drops a window the stored object carries. */
+function windowRemoved(request: AdmissionRequest): boolean {
+  return request.operation === 'UPDATE' && isObjectRequest(request) && hasWindow(request.oldObject) && !hasWindow(request.object);
+}
+
+function touchesOwnAnnotations(own: OwnAnnotationEdit): boolean {
+  return own.breakGlass.length > 0 || own.driftgateOnly.length > 0 || own.ticketStamp !== undefined;
+}
+
+function forgedStamp(policy: GuardPolicy, request: AdmissionRequest, now: Date): Decision {
+  return refuse(policy, 'driftgate-annotation', driftgateAnnotationMessage(request, [BACKPORT_TICKET]), [], request, now, false);
+}
+
+/**
+ * The name a ticket id is derived from. A generateName CREATE has no name when the mutating
+ * webhook stamps its ticket and has one when the validating webhook records it (the apiserver
+ * generates it in between), so both use the prefix, marked with "*", which no real name holds.
+ */
+function idNameOf(request: AdmissionRequest, name: string): string {
+  const generateName = request.object?.metadata?.generateName;
+  if (request.operation === 'CREATE' && typeof generateName === 'string' && generateName !== '') return `${generateName}*`;
+  return name;
 }
 
 function draftOf(request: AdmissionRequest, window: Window, change: ReturnType<typeof changeOf>, parent: KubeObject | undefined, now: Date): TicketDraft {
@@ -118,7 +197,7 @@ function draftOf(request: AdmissionRequest, window: Window, change: ReturnType<t
     name: requestName(request),
     ...(request.subResource ? { subResource: request.subResource } : {}),
   };
-  const id = ticketId(object, window);
+  const id = ticketId({ ...object, name: idNameOf(request, object.name) }, window);
   return {
     id,
     object,
@@ -138,7 +217,7 @@ function draftOf(request: AdmissionRequest, window: Window, change: ReturnType<t
 }
 
 function windowOpenedWarning(draft: TicketDraft): string {
-  return `driftgate: break-glass window open on ${draft.object.resource}/${draft.object.name} until ${draft.window.until} (${draft.window.incident}); changes made under it land on backport ticket ${draft.id}`;
+  return `driftgate: break-glass window open on ${escapeControls(`${draft.object.resource}/${draft.object.name}`)} until ${draft.window.until} (${escapeControls(draft.window.incident)}); changes made under it land on backport ticket ${draft.id}`;
 }
 
 function allow(code: Allow['code'], warnings: string[] = [], mutation: Allow['mutation'] = [], changedPaths: string[] = []): Allow {
@@ -146,12 +225,11 @@ function allow(code: Allow['code'], warnings: string[] = [], mutation: Allow['mu
 }
 
 /** refuse denies in enforce mode; in warn mode it allows and says what enforce would have refused. */
-function refuse(policy: GuardPolicy, code: DenyCode, message: string, paths: string[], request: AdmissionRequest, now: Date): Decision {
+function refuse(policy: GuardPolicy, code: DenyCode, message: string, paths: string[], request: AdmissionRequest, now: Date, convertFor: boolean): Decision {
   if (policy.mode === 'warn') {
     const lines = message.split('\n');
-    return allow('warn-mode', [`driftgate (warn mode, would refuse): ${lines[0] ?? ''}`, ...lines.slice(1)], mutationOf(request, now), paths);
+    return allow('warn-mode', [`driftgate (warn mode, would refuse): ${lines[0] ?? ''}`, ...lines.slice(1)], mutationOf(request, now, { convertFor }), paths);
   }
   const deny: Deny = { kind: 'deny', code, message, warnings: [], changedPaths: paths };
   return deny;
 }
-

@@ -5,6 +5,7 @@
  */
 import type { JsonPatchOp, KubeObject } from '../admission/types.js';
 import { isRecord, normalize } from './normalize.js';
+import { sameScalar } from '../util/json.js';
 import { toPointer } from './pointer.js';
 import { redactSecret } from './redact.js';
 
@@ -76,7 +77,8 @@ class Diff {
   // ancestor), and `at` is one path stack pushed and popped, turned into a pointer only when an
   // operation is emitted. A key holding undefined counts as absent, as JSON.stringify has it.
   private walk(a: unknown, b: unknown, at: string[]): void {
-    if (a === b) return;
+    // sameScalar: integers beyond 2^53 arrive as raw JSON and compare by their digits.
+    if (sameScalar(a, b)) return;
     if (isRecord(a) && isRecord(b)) {
       // Sorted keys: the same change always gives the same bytes, so golden files stay stable.
       const keys = Object.keys(a).filter((k) => a[k] !== undefined);

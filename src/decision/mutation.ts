@@ -10,8 +10,19 @@ import { BACKPORT_TICKET, BREAK_GLASS_FOR, BREAK_GLASS_UNTIL } from './annotatio
 import { effectiveUntil, formatTime } from './breakglass.js';
 import { parseDuration } from '../policy/duration.js';
 
+/**
+ * MutationOptions: `convertFor` only when decide() found the requester allowed to break glass and
+ * the window they wrote valid now (the mutating webhook never turns a `-for` into an `-until` for
+ * anyone else); `ticketId` only for a bypass.
+ */
+export interface MutationOptions {
+  convertFor: boolean;
+  ticketId?: string;
+}
+
 /** mutationOf returns the RFC 6902 operations to apply to the request's object (often none). */
-export function mutationOf(request: AdmissionRequest, now: Date, ticketId?: string): JsonPatchOp[] {
+export function mutationOf(request: AdmissionRequest, now: Date, opts: MutationOptions): JsonPatchOp[] {
+  const { ticketId } = opts;
   // Only the object being written can be patched: not a DELETE, not a Scale or an Eviction.
   if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return [];
   if (request.subResource !== undefined && request.subResource !== '') return [];
@@ -22,7 +33,7 @@ export function mutationOf(request: AdmissionRequest, now: Date, ticketId?: stri
   const wanted: Record<string, string> = { ...current };
   const forText = current[BREAK_GLASS_FOR];
   const forMs = forText === undefined ? undefined : parseDuration(forText.trim());
-  if (forMs !== undefined && forMs > 0) {
+  if (opts.convertFor && forMs !== undefined && forMs > 0) {
     const until = effectiveUntil(current, now);
     if (until !== undefined) {
       wanted[BREAK_GLASS_UNTIL] = formatTime(until);

@@ -4,6 +4,7 @@
  * is the intended change and nothing else.
  */
 import type { KubeObject } from '../admission/types.js';
+import { isRawJson } from '../util/json.js';
 import { isDriftgateAnnotation } from './annotations.js';
 
 /**
@@ -37,9 +38,12 @@ const RUNTIME_METADATA: readonly string[] = [
  */
 const RUNTIME_ANNOTATIONS: readonly string[] = ['kubectl.kubernetes.io/last-applied-configuration'];
 
-/** isRecord tells whether `v` is a JSON object (not null, not an array). */
+/**
+ * isRecord tells whether `v` is a JSON object (not null, not an array, and not an exact integer
+ * kept as raw JSON by parseJsonExact, which is a leaf).
+ */
 export function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !isRawJson(v);
 }
 
 /**

@@ -22,6 +22,8 @@ export type DenyCode =
   | 'drift'
   | 'break-glass-forbidden'
   | 'break-glass-invalid'
+  | 'driftgate-annotation'
+  | 'incomplete-request'
   | 'ticket-not-recorded';
 
 /** ObjectRef names the object a change applies to (the parent for a subresource). */

@@ -70,6 +70,7 @@ export function applyDefaults(doc: GuardPolicyDocument): GuardPolicy {
     mode: spec.mode ?? POLICY_DEFAULTS.mode,
     namespaces: [...spec.namespaces],
     resources: spec.resources.map((rule) => ({ apiGroups: [...rule.apiGroups], resources: [...rule.resources] })),
+    openSubresources: (spec.openSubresources ?? []).map((open) => ({ apiGroups: [...open.apiGroups], resources: [...open.resources], reason: open.reason })),
     gitopsWriters: subjects(spec.gitopsWriters),
     delegations: (spec.delegations ?? []).map((delegation) => ({ ...subjects(delegation), paths: [...delegation.paths] })),
     breakGlass: {

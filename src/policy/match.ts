@@ -2,7 +2,8 @@
  * Does a request fall under a policy, and who is its requester to it? Pure functions over the
  * validated GuardPolicy, used by `decide()` on every review.
  */
-import type { GuardPolicy, Subjects } from './types.js';
+import { isImplied } from './subresources.js';
+import type { GuardPolicy, ResourceRule, Subjects } from './types.js';
 
 /** Requester is the identity the apiserver reports: a username and the groups it carries. */
 export interface Requester {
@@ -30,24 +31,33 @@ function resourceEntryMatches(entry: string, resource: string, subResource: stri
   return (main === '*' || main === resource) && (sub === '*' || sub === subResource);
 }
 
+function ruleMatches(rules: readonly ResourceRule[], group: string, resource: string, sub: string | undefined): boolean {
+  return rules.some(
+    (rule) =>
+      (rule.apiGroups.includes(group) || rule.apiGroups.includes('*')) &&
+      rule.resources.some((entry) => resourceEntryMatches(entry, resource, sub)),
+  );
+}
+
 /**
- * matchesResource returns whether a rule of the policy covers the resource, like an RBAC rule:
- * its apiGroups hold `group` (or "*") and its resources hold `resource`, or `resource/sub` for a
- * subresource. "*" covers every main resource, "*\/scale" every scale, "deployments/*" every
- * subresource of deployments. An empty `subResource` means none, as the apiserver sends it.
+ * matchesResource returns whether the policy guards the resource. A rule covers it like an RBAC
+ * rule: its apiGroups hold `group` (or "*") and its resources hold `resource`, or `resource/sub`
+ * for a subresource ("*\/scale" every scale, "deployments/*" every subresource of deployments).
+ * Guarding a resource also guards the subresources through which its stored state can change
+ * (`/status`, `/scale`, `pods/eviction`…: subresources.ts), unless `openSubresources` leaves one
+ * open; a subresource named in `resources` is guarded whatever `openSubresources` says. An empty
+ * `subResource` means none, as the apiserver sends it.
  */
 export function matchesResource(
-  policy: Pick<GuardPolicy, 'resources'>,
+  policy: Pick<GuardPolicy, 'resources'> & Partial<Pick<GuardPolicy, 'openSubresources'>>,
   group: string,
   resource: string,
   subResource?: string,
 ): boolean {
   const sub = subResource === '' ? undefined : subResource;
-  return policy.resources.some(
-    (rule) =>
-      (rule.apiGroups.includes(group) || rule.apiGroups.includes('*')) &&
-      rule.resources.some((entry) => resourceEntryMatches(entry, resource, sub)),
-  );
+  if (ruleMatches(policy.resources, group, resource, sub)) return true;
+  if (sub === undefined || !isImplied(group, resource, sub)) return false;
+  return ruleMatches(policy.resources, group, resource, undefined) && !ruleMatches(policy.openSubresources ?? [], group, resource, sub);
 }
 
 /** inSubjects returns whether the user is named in `subjects` by username or by one of its groups. */

@@ -23,6 +23,7 @@ export interface GuardPolicyDocument {
     mode?: Mode;
     namespaces: string[];
     resources: Array<{ apiGroups: string[]; resources: string[] }>;
+    openSubresources?: Array<{ apiGroups: string[]; resources: string[]; reason: string }>;
     gitopsWriters?: SubjectsDocument;
     delegations?: Array<SubjectsDocument & { paths: string[] }>;
     breakGlass?: SubjectsDocument & { maxDuration?: string; incidentPattern?: string; minReasonLength?: number };
@@ -47,6 +48,8 @@ export const PATTERNS = {
   apiGroup: `^(\\*|${DNS_LABEL}(\\.${DNS_LABEL})*)?$`,
   /** "name", "name/subresource", "*", "*\/subresource" or "name/*". */
   resource: `^(\\*|${DNS_LABEL})(/(\\*|${DNS_LABEL}))?$`,
+  /** "name/subresource", "*\/subresource" or "name/*": an entry of openSubresources names a subresource. */
+  subresource: `^(\\*|${DNS_LABEL})/(\\*|${DNS_LABEL})$`,
   /**
    * An RFC 6901 JSON Pointer naming a field: the empty pointer (the whole object) and empty
    * reference tokens ("/", "/spec//x") are refused because they never name a field a controller owns.
@@ -107,6 +110,23 @@ export const GUARD_POLICY_SCHEMA = {
                 minItems: 1,
                 items: { type: 'string', minLength: 1, pattern: PATTERNS.resource },
               },
+            },
+          },
+        },
+        openSubresources: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['apiGroups', 'resources', 'reason'],
+            properties: {
+              apiGroups: { type: 'array', minItems: 1, items: { type: 'string', pattern: PATTERNS.apiGroup } },
+              resources: {
+                type: 'array',
+                minItems: 1,
+                items: { type: 'string', minLength: 1, pattern: PATTERNS.subresource },
+              },
+              reason: { type: 'string', minLength: 1, pattern: '\\S' },
             },
           },
         },

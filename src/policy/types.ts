@@ -32,6 +32,17 @@ export interface BreakGlass extends Subjects {
   minReasonLength: number;
 }
 
+/**
+ * OpenSubresource leaves subresources open that guarding their resource would otherwise guard
+ * (e.g. "statefulsets/scale" for a team whose autoscaler is not named in the policy). The reason
+ * is required: `policy check` prints it next to the gap.
+ */
+export interface OpenSubresource {
+  apiGroups: string[];
+  resources: string[];
+  reason: string;
+}
+
 export type Mode = 'enforce' | 'warn';
 
 /**
@@ -51,6 +62,8 @@ export interface GuardPolicy {
   mode: Mode;
   namespaces: string[];
   resources: ResourceRule[];
+  /** Implied subresources left open on purpose (default none). */
+  openSubresources: OpenSubresource[];
   gitopsWriters: Subjects;
   delegations: Delegation[];
   breakGlass: BreakGlass;

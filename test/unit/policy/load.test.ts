@@ -33,6 +33,7 @@ describe('loadPolicy reads the examples', () => {
         { apiGroups: ['apps'], resources: ['deployments', 'deployments/scale', 'statefulsets'] },
         { apiGroups: [''], resources: ['configmaps', 'secrets', 'services', 'namespaces'] },
       ],
+      openSubresources: [],
       gitopsWriters: {
         users: ['system:serviceaccount:argocd:argocd-application-controller'],
         groups: ['system:serviceaccounts:flux-system'],

@@ -1,0 +1,122 @@
+/**
+ * GitOps bookkeeping: the fields that decide what the next sync does rather than what runs.
+ * `kubectl.kubernetes.io/last-applied-configuration` is what a client-side apply (kubectl, Argo CD)
+ * compares against to know which fields to remove; `managedFields` is who owns which field under
+ * server-side apply (Flux, Argo CD with SSA), which decides what an apply removes. Normalization
+ * leaves both out of the diff (they are not intent, and the last-applied copy of a Secret holds
+ * its values in clear), so this module says, separately, when a request rewrote them.
+ *
+ * The apiserver itself updates managedFields on every write: it adds or updates the entry of the
+ * requester's own manager, and takes the fields the request changed away from the other managers
+ * (dropping an entry left empty; folding the oldest Update entries into "ancient-changes" past ten).
+ * Anything else — another manager's entry gaining fields, changing its time or version, or losing
+ * fields the request did not change, or the whole list cleared — was sent by the client: an
+ * explicit rewrite. Known limit: fields added to the requester's own entry cannot be told from the
+ * apiserver's own bookkeeping and are not reported.
+ */
+import type { AdmissionRequest, KubeObject } from '../admission/types.js';
+import { isRecord } from './normalize.js';
+import { escapeToken, isWithin } from './pointer.js';
+
+/** The annotation kubectl apply (and Argo CD's client-side sync) keep their last applied config in. */
+export const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/** The path a change to the last-applied configuration is reported at. */
+export const LAST_APPLIED_PATH = `/metadata/annotations/${escapeToken(LAST_APPLIED)}`;
+
+/** The path an explicit rewrite of managedFields is reported at. */
+export const MANAGED_FIELDS_PATH = '/metadata/managedFields';
+
+const ANCIENT = 'ancient-changes';
+
+/**
+ * bookkeepingPaths returns the bookkeeping paths an UPDATE rewrote (LAST_APPLIED_PATH,
+ * MANAGED_FIELDS_PATH), judged against the intent paths `changed` the request also made.
+ */
+export function bookkeepingPaths(request: AdmissionRequest, changed: readonly string[]): string[] {
+  if (request.operation !== 'UPDATE') return [];
+  const before = request.oldObject ?? undefined;
+  const after = request.object ?? undefined;
+  const out: string[] = [];
+  if (before?.metadata?.annotations?.[LAST_APPLIED] !== after?.metadata?.annotations?.[LAST_APPLIED]) out.push(LAST_APPLIED_PATH);
+  if (managedFieldsRewritten(before, after, changed)) out.push(MANAGED_FIELDS_PATH);
+  return out;
+}
+
+interface Entry {
+  key: string;
+  manager: string;
+  stamp: string;
+  fields: Set<string>;
+}
+
+function entriesOf(obj: KubeObject | undefined): Entry[] | undefined {
+  const list = obj?.metadata?.['managedFields'];
+  if (list === undefined || list === null) return undefined;
+  if (!Array.isArray(list)) return [{ key: '?', manager: '?', stamp: JSON.stringify(list), fields: new Set() }];
+  return list.map((raw: unknown) => {
+    const e = isRecord(raw) ? raw : {};
+    const manager = typeof e['manager'] === 'string' ? e['manager'] : '';
+    const key = JSON.stringify([manager, e['operation'] ?? '', e['subresource'] ?? '']);
+    const stamp = JSON.stringify([e['apiVersion'] ?? '', e['time'] ?? '', e['fieldsType'] ?? '']);
+    const fields = new Set<string>();
+    collectFields(e['fieldsV1'], [], fields);
+    return { key, manager, stamp, fields };
+  });
+}
+
+/**
+ * collectFields turns a FieldsV1 set into JSON Pointers, one per owned leaf. A list item ("k:",
+ * "v:", "i:") is reported as its list: pointers name list elements by index, which a key such as
+ * `k:{"name":"app"}` does not give, and the list is the narrowest path both can agree on.
+ */
+function collectFields(node: unknown, at: string[], out: Set<string>): void {
+  if (!isRecord(node)) return;
+  const keys = Object.keys(node);
+  if (keys.length === 0) out.add(pointer(at));
+  for (const key of keys) {
+    if (key === '.') out.add(pointer(at));
+    else if (key.startsWith('f:')) collectFields(node[key], [...at, key.slice(2)], out);
+    else out.add(pointer(at));
+  }
+}
+
+function pointer(at: string[]): string {
+  return at.map((t) => `/${escapeToken(t)}`).join('');
+}
+
+function explained(field: string, changed: readonly string[]): boolean {
+  return changed.some((c) => isWithin(c, field) || isWithin(field, c));
+}
+
+function managedFieldsRewritten(before: KubeObject | undefined, after: KubeObject | undefined, changed: readonly string[]): boolean {
+  const old = entriesOf(before);
+  const now = entriesOf(after);
+  if (old === undefined || old.length === 0) return false; // nothing to rewrite: the apiserver starts the list
+  if (now === undefined || now.length === 0) return true; // cleared (a `[{}]` reset)
+  const oldByKey = new Map(old.map((e) => [e.key, e]));
+  const nowByKey = new Map(now.map((e) => [e.key, e]));
+  const ancient = new Set(now.filter((e) => e.manager === ANCIENT).flatMap((e) => [...e.fields]));
+  // Fields another manager lost: the apiserver takes only those the request changed, or folds a
+  // whole old entry into "ancient-changes".
+  const folded = new Set<string>();
+  for (const o of old) {
+    const n = nowByKey.get(o.key);
+    for (const f of o.fields) {
+      if (n !== undefined && n.fields.has(f)) continue;
+      if (n === undefined && ancient.has(f)) folded.add(f);
+      else if (!explained(f, changed)) return true;
+    }
+  }
+  let grown = 0;
+  for (const n of now) {
+    const o = oldByKey.get(n.key);
+    const gained = [...n.fields].filter((f) => o === undefined || !o.fields.has(f));
+    const restamped = o === undefined || o.stamp !== n.stamp;
+    if (gained.length === 0 && !restamped) continue;
+    if (n.manager === ANCIENT && gained.every((f) => folded.has(f))) continue;
+    grown++;
+  }
+  // One entry may grow or be restamped: the requester's own, written by the apiserver.
+  return grown > 1;
+}
