@@ -118,7 +118,7 @@ export function readWindow(obj: KubeObject | null | undefined, policy: BreakGlas
   if (reasonLength === 0) {
     problems.push(`${BREAK_GLASS_REASON}: missing; say why the change cannot wait for Git, in at least ${policy.minReasonLength} characters`);
   } else if (reasonLength < policy.minReasonLength) {
-    problems.push(`${BREAK_GLASS_REASON} ${quote(reason)} shows ${reasonLength} visible characters (spaces and invisible characters do not count); the policy asks for at least ${policy.minReasonLength}`);
+    problems.push(`${BREAK_GLASS_REASON} ${quote(reason)} is ${reasonLength} characters; the policy asks for at least ${policy.minReasonLength} visible ones (spaces and invisible characters do not count)`);
   }
 
   const incident = (a[BREAK_GLASS_INCIDENT] ?? '').trim();

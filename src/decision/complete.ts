@@ -19,5 +19,5 @@ export function incompleteness(request: AdmissionRequest): string | undefined {
     ...(needsNew && !isRecord(request.object) ? ['object'] : []),
   ];
   if (missing.length === 0) return undefined;
-  return `a ${op} must carry ${missing.join(' and ')}, and this request has no ${missing.join(' and no ')}`;
+  return `${op === 'UPDATE' ? 'an' : 'a'} ${op} must carry ${missing.join(' and ')}, and this request has no ${missing.join(' and no ')}`;
 }

@@ -110,7 +110,7 @@ export function windowRemovedMessage(request: AdmissionRequest, policy: GuardPol
 export function windowEditForbiddenMessage(request: AdmissionRequest, policy: GuardPolicy, keys: string[]): string {
   const t = targetOf(request);
   return [
-    `[driftgate/break-glass] ${who(request)} may not add, change or remove ${keys.map(escapeControls).join(', ')} on ${t.label} in namespace ${t.namespace}: break-glass is open to ${whoMayBreakGlass(policy)}.`,
+    `[driftgate/break-glass] ${who(request)} may not use break-glass, so may not add, change or remove ${keys.map(escapeControls).join(', ')} on ${t.label} in namespace ${t.namespace}; it is open to ${whoMayBreakGlass(policy)}.`,
     'Leave those annotations as they are (they are the time-bound window someone allowed to break glass opened), and make the change in Git; or ask someone allowed to break glass.',
   ].join('\n');
 }

@@ -45,12 +45,14 @@ export function withUid(review: Review, uid: string): Review {
 }
 
 /**
- * breakGlassFor returns the review with every `break-glass-until` replaced by
- * `break-glass-for: <duration>`: a window that is valid whatever the clock says.
+ * breakGlassFor returns the review with the new object's `break-glass-until` replaced by
+ * `break-glass-for: <duration>`, written by this very request: a window that is valid whatever
+ * the clock says. Only the new object: a `-for` already stored on the old one has no known start
+ * and counts as expired (issue 11).
  */
 export function breakGlassFor(review: Review, duration = '30m'): Review {
   const copy = structuredClone(review);
-  for (const obj of [copy.request.object, copy.request.oldObject]) {
+  for (const obj of [copy.request.object]) {
     const annotations = obj?.metadata?.annotations;
     if (annotations === undefined || annotations[BREAK_GLASS_UNTIL] === undefined) continue;
     delete annotations[BREAK_GLASS_UNTIL];
