@@ -14,6 +14,7 @@ import { stringify } from 'yaml';
 import type { Operation } from '../admission/types.js';
 import { DriftgateError } from '../errors.js';
 import { matchesResource } from '../policy/match.js';
+import { impliedSubresources } from '../policy/subresources.js';
 import type { GuardPolicy, ResourceRule } from '../policy/types.js';
 
 /** The label the apiserver sets on every Namespace to its name; no client can change it. */
@@ -153,8 +154,8 @@ export function renderWebhooks(
 
   const validating: ValidatingWebhook[] = [];
   const mutating: MutatingWebhook[] = [];
-  const validateRules = namespacedRules(policy.resources, 'validate');
-  const mutateRules = namespacedRules(policy.resources, 'mutate');
+  const validateRules = namespacedRules(policy, 'validate');
+  const mutateRules = namespacedRules(policy, 'mutate');
   if (validateRules.length > 0) {
     validating.push({
       ...common('validate.driftgate.dev', client('/validate'), validateRules, 'NoneOnDryRun'),
@@ -354,24 +355,42 @@ function rule(apiGroups: string[], resources: string[], operations: Operation[],
 
 /**
  * The rules of the namespaced entries: the policy's resources as written ("deployments",
- * "deployments/scale", "*\/scale" mean the same to the apiserver as to the policy). The
- * validating webhook gets every entry, with CONNECT only where the entry can be a CONNECT; the
- * mutating webhook gets main resources only.
+ * "deployments/scale", "*\/scale" mean the same to the apiserver as to the policy), plus, for
+ * the validating webhook, the subresources each main resource implies (`/status`, `/scale`,
+ * `pods/eviction`…: src/policy/subresources.ts) unless `openSubresources` leaves them open in every
+ * group of the rule. A pure status write reaching driftgate is allowed at once ("no-drift"); one
+ * left out here would be a way around the policy. CONNECT only where the entry can be a CONNECT;
+ * the mutating webhook gets main resources only.
  */
-function namespacedRules(resources: readonly ResourceRule[], webhook: 'validate' | 'mutate'): RuleWithOperations[] {
+function namespacedRules(policy: GuardPolicy, webhook: 'validate' | 'mutate'): RuleWithOperations[] {
   const rules: RuleWithOperations[] = [];
-  for (const group of byApiGroups(resources)) {
+  for (const group of byApiGroups(policy.resources)) {
     if (webhook === 'mutate') {
       const main = group.resources.filter((entry) => !isSubresource(entry));
       if (main.length > 0) rules.push(rule(group.apiGroups, main, MUTATE_OPERATIONS, 'Namespaced'));
       continue;
     }
-    const plain = group.resources.filter((entry) => !isConnectCapable(entry));
-    const connect = group.resources.filter(isConnectCapable);
+    const resources = unique([...group.resources, ...impliedEntries(policy, group)]);
+    const plain = resources.filter((entry) => !isConnectCapable(entry));
+    const connect = resources.filter(isConnectCapable);
     if (plain.length > 0) rules.push(rule(group.apiGroups, plain, VALIDATE_OPERATIONS, 'Namespaced'));
     if (connect.length > 0) rules.push(rule(group.apiGroups, connect, [...VALIDATE_OPERATIONS, 'CONNECT'], 'Namespaced'));
   }
   return rules;
+}
+
+/** The implied "resource/sub" entries of a rule's main resources that some group of the rule still guards. */
+function impliedEntries(policy: GuardPolicy, group: ResourceRule): string[] {
+  const out: string[] = [];
+  for (const entry of group.resources.filter((e) => !isSubresource(e))) {
+    const groups = group.apiGroups.includes('*') ? ['*'] : group.apiGroups;
+    for (const sub of unique(groups.flatMap((g) => impliedSubresources(g, entry)))) {
+      // "*" as a group or resource cannot be checked against an opt-out here: decide() does it.
+      const guarded = entry === '*' || groups.includes('*') || groups.some((g) => matchesResource(policy, g, entry, sub));
+      if (guarded) out.push(`${entry}/${sub}`);
+    }
+  }
+  return out;
 }
 
 /** The rules of the Namespace-object entries: whatever of `namespaces` the policy guards. */

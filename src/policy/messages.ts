@@ -59,6 +59,18 @@ const FIELDS: Readonly<Record<string, FieldHelp>> = {
     fix: 'write a lowercase plural such as deployments, deployments/scale, * or */scale',
     invalid: resourceMessage,
   },
+  'spec.openSubresources': {
+    fix: 'list subresources to leave open, each with a reason, e.g. [{apiGroups: ["apps"], resources: ["statefulsets/scale"], reason: "..."}]',
+  },
+  'spec.openSubresources[]': { fix: 'write a rule with a reason, e.g. {apiGroups: ["apps"], resources: ["statefulsets/scale"], reason: "..."}' },
+  'spec.openSubresources[].apiGroups': { fix: 'list API groups, e.g. ["apps"], or [""] for the core group' },
+  'spec.openSubresources[].apiGroups[]': { fix: 'write "" for the core group, "*" for all groups, or a group such as apps', invalid: apiGroupMessage },
+  'spec.openSubresources[].resources': { fix: 'list subresources, e.g. ["statefulsets/scale"]' },
+  'spec.openSubresources[].resources[]': {
+    fix: 'write resource/subresource, e.g. statefulsets/scale or */status',
+    invalid: (v) => `${show(v)} does not name a subresource; write resource/subresource, e.g. statefulsets/scale`,
+  },
+  'spec.openSubresources[].reason': { fix: 'say why the subresource is left open and who accepted it; policy check prints it next to the gap' },
   'spec.gitopsWriters': {
     fix: 'list the GitOps controller, e.g. {users: ["system:serviceaccount:argocd:argocd-application-controller"]}',
   },
@@ -279,7 +291,7 @@ export function describeErrors(errors: readonly ErrorObject[], doc: unknown): Pr
 // Field order in messages follows the order of the reference, not the validator's walk.
 const KEY_ORDER = [
   'apiVersion', 'kind', 'metadata', 'name', 'labels', 'annotations', 'spec', 'mode', 'namespaces',
-  'apiGroups', 'resources', 'gitopsWriters', 'delegations', 'users', 'groups', 'paths', 'breakGlass',
+  'apiGroups', 'resources', 'openSubresources', 'reason', 'gitopsWriters', 'delegations', 'users', 'groups', 'paths', 'breakGlass',
   'maxDuration', 'incidentPattern', 'minReasonLength',
 ];
 

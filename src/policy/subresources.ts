@@ -5,28 +5,59 @@
  *
  * Source: the REST storage maps of k8s.io/kubernetes v1.37.2, pkg/registry/<group>/rest/storage_*.go
  * (`storage[resource+"/…"]`), plus apiextensions (CRDs and custom resources: status, scale) and
- * kube-aggregator (apiservices/status). Every built-in `/status` is listed there; `/scale` exists
- * for deployments, statefulsets, replicasets, replicationcontrollers and any custom resource that
- * declares it, so both are implied for every guarded resource (a rule naming a subresource a kind
- * lacks matches nothing). docs/policy-reference.md prints this table.
+ * kube-aggregator (apiservices/status). A custom resource may declare `/status` and `/scale`, so
+ * both are implied for any resource not listed below. docs/policy-reference.md prints this table.
  */
 
-/** IMPLIED_EVERYWHERE lists the subresources implied for every guarded resource. */
-export const IMPLIED_EVERYWHERE: readonly string[] = ['status', 'scale'];
+/** Implied for a resource driftgate does not know: a custom resource may declare both. */
+export const IMPLIED_UNKNOWN: readonly string[] = ['status', 'scale'];
 
 /**
- * IMPLIED_BY_KIND lists the subresources implied only for one resource of one group ("" is core):
- * each one writes the stored object (or deletes it) on the way.
+ * BUILTIN lists, for each built-in resource ("group/resource", "" the core group) that a
+ * namespace-scoped policy can guard, the v1.37 subresources guarding it implies: every one that
+ * writes the stored object (or deletes it). A resource listed with none has no such subresource.
  */
-export const IMPLIED_BY_KIND: Readonly<Record<string, readonly string[]>> = {
+export const BUILTIN: Readonly<Record<string, readonly string[]>> = {
   // eviction deletes the pod; ephemeralcontainers (kubectl debug) and resize (in-place resources)
-  // change its spec.
-  '/pods': ['eviction', 'ephemeralcontainers', 'resize'],
+  // change its spec; status is judged like the object when it touches metadata or spec.
+  '/pods': ['status', 'eviction', 'ephemeralcontainers', 'resize'],
+  '/replicationcontrollers': ['status', 'scale'],
+  '/services': ['status'],
+  '/persistentvolumeclaims': ['status'],
+  '/resourcequotas': ['status'],
   // finalize rewrites spec.finalizers of a Namespace.
-  '/namespaces': ['finalize'],
-  // approval writes the Approved/Denied condition that decides whether a certificate is issued.
-  'certificates.k8s.io/certificatesigningrequests': ['approval'],
+  '/namespaces': ['status', 'finalize'],
+  '/configmaps': [],
+  '/secrets': [],
+  '/serviceaccounts': [],
+  '/endpoints': [],
+  '/podtemplates': [],
+  '/limitranges': [],
+  '/events': [],
+  'apps/deployments': ['status', 'scale'],
+  'apps/statefulsets': ['status', 'scale'],
+  'apps/replicasets': ['status', 'scale'],
+  'apps/daemonsets': ['status'],
+  'apps/controllerrevisions': [],
+  'batch/jobs': ['status'],
+  'batch/cronjobs': ['status'],
+  'autoscaling/horizontalpodautoscalers': ['status'],
+  'policy/poddisruptionbudgets': ['status'],
+  'networking.k8s.io/ingresses': ['status'],
+  'networking.k8s.io/networkpolicies': [],
+  'discovery.k8s.io/endpointslices': [],
+  'coordination.k8s.io/leases': [],
+  'events.k8s.io/events': [],
+  'rbac.authorization.k8s.io/roles': [],
+  'rbac.authorization.k8s.io/rolebindings': [],
+  'resource.k8s.io/resourceclaims': ['status'],
+  'resource.k8s.io/resourceclaimtemplates': [],
+  'storage.k8s.io/csistoragecapacities': [],
+  // Cluster-scoped, listed for completeness: approval decides whether a certificate is issued.
+  'certificates.k8s.io/certificatesigningrequests': ['status', 'approval'],
 };
+
+const ALL_IMPLIED: readonly string[] = [...new Set([...IMPLIED_UNKNOWN, ...Object.values(BUILTIN).flat()])];
 
 /**
  * NOT_IMPLIED says why each remaining v1.37 subresource of a guardable kind is left out. A policy
@@ -45,14 +76,20 @@ export const NOT_IMPLIED: Readonly<Record<string, string>> = {
   'serviceaccounts/token': 'issues a short-lived token (a TokenRequest); nothing is stored on the ServiceAccount. Name "serviceaccounts/token" to guard it',
 };
 
-/** impliedSubresources returns the subresources guarding `group`/`resource` implies ("*" implies them all). */
+/**
+ * impliedSubresources returns the subresources guarding `group`/`resource` implies. A group or
+ * resource of "*" stands for any: the union of what each could imply.
+ */
 export function impliedSubresources(group: string, resource: string): string[] {
-  if (resource === '*') return [...IMPLIED_EVERYWHERE, ...new Set(Object.values(IMPLIED_BY_KIND).flat())];
-  return [...IMPLIED_EVERYWHERE, ...(IMPLIED_BY_KIND[`${group}/${resource}`] ?? [])];
+  if (resource === '*') return [...ALL_IMPLIED];
+  if (group === '*') {
+    const named = Object.entries(BUILTIN).filter(([key]) => key.endsWith(`/${resource}`)).flatMap(([, subs]) => subs);
+    return [...new Set([...IMPLIED_UNKNOWN, ...named])];
+  }
+  return [...(BUILTIN[`${group}/${resource}`] ?? IMPLIED_UNKNOWN)];
 }
 
 /** isImplied tells whether guarding `group`/`resource` implies `subResource`. */
 export function isImplied(group: string, resource: string, subResource: string): boolean {
-  if (IMPLIED_EVERYWHERE.includes(subResource)) return true;
-  return (IMPLIED_BY_KIND[`${group}/${resource}`] ?? []).includes(subResource);
+  return (BUILTIN[`${group}/${resource}`] ?? IMPLIED_UNKNOWN).includes(subResource);
 }

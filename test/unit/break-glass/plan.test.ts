@@ -126,12 +126,12 @@ describe('open', () => {
       {
         name: 'a short reason',
         flags: { ...OPEN, reason: 'oom' },
-        want: `cannot open the window on deployments.apps/checkout-api in namespace prod: --reason "oom" is 3 characters; the policy asks for at least 10 (GuardPolicy prod)`,
+        want: `cannot open the window on deployments.apps/checkout-api in namespace prod: --reason "oom" is 3 characters; the policy asks for at least 10 visible ones (spaces and invisible characters do not count) (GuardPolicy prod)`,
       },
       {
         name: 'every problem at once',
         flags: { for: '5h', reason: 'oom', incident: 'x' },
-        want: `cannot open the window on deployments.apps/checkout-api in namespace prod: --for "5h" is longer than the policy's maximum of 4h; write at most 4h; also --reason "oom" is 3 characters; the policy asks for at least 10; also --incident "x" does not match ^INC-[0-9]+$ (GuardPolicy prod)`,
+        want: `cannot open the window on deployments.apps/checkout-api in namespace prod: --for "5h" is longer than the policy's maximum of 4h; write at most 4h; also --reason "oom" is 3 characters; the policy asks for at least 10 visible ones (spaces and invisible characters do not count); also --incident "x" does not match ^INC-[0-9]+$ (GuardPolicy prod)`,
       },
       {
         name: 'a user the policy does not let break glass, naming who may',
@@ -334,10 +334,13 @@ describe('close', () => {
     const plan = planClose(subject(live), CHECKS, NOW);
     if (plan.kind !== 'close') throw new Error(plan.message);
     expect(plan.steps.map((s) => s.patch.metadata.annotations)).toEqual([{ 'kustomize.toolkit.fluxcd.io/reconcile': null, 'driftgate.dev/paused-gitops': null }, REMOVE]);
-    // The webhook lets the resume through under the window (as a recorded change) and the removal as no drift.
+    // The webhook lets the resume through under the window (as a recorded change) and the
+    // responder's removal as no drift; only someone allowed to break glass may remove a window (issue 11).
     const resumed = applyMerge(live, plan.steps[0]!.patch);
     expect(decide(update(DEPLOY_REF, live, resumed, DAVE), policy, NOW).kind).toBe('bypass');
-    expect(decide(update(DEPLOY_REF, resumed, applyMerge(resumed, plan.steps[1]!.patch), DEV), policy, NOW)).toMatchObject({ kind: 'allow', code: 'no-drift' });
+    const closed = applyMerge(resumed, plan.steps[1]!.patch);
+    expect(decide(update(DEPLOY_REF, resumed, closed, DAVE), policy, NOW)).toMatchObject({ kind: 'allow', code: 'no-drift' });
+    expect(decide(update(DEPLOY_REF, resumed, closed, DEV), policy, NOW)).toMatchObject({ kind: 'deny', code: 'break-glass-forbidden' });
   });
 
   it('refuses to resume under an expired window, saying to extend first', () => {

@@ -127,7 +127,14 @@ describe('renderWebhooks: rules', () => {
   it('validates the policy\'s resources as written, merged by API groups, subresources included', () => {
     const webhook = only(validating.webhooks);
     expect(webhook.rules).toEqual([
-      { operations: ['CREATE', 'UPDATE', 'DELETE'], apiGroups: ['apps'], apiVersions: ['*'], resources: ['deployments', 'deployments/scale', 'statefulsets', 'replicasets'], scope: 'Namespaced' },
+      // Each main resource brings the subresources that change it (issue 11): /status, /scale.
+      {
+        operations: ['CREATE', 'UPDATE', 'DELETE'],
+        apiGroups: ['apps'],
+        apiVersions: ['*'],
+        resources: ['deployments', 'deployments/scale', 'statefulsets', 'replicasets', 'deployments/status', 'statefulsets/status', 'statefulsets/scale', 'replicasets/status', 'replicasets/scale'],
+        scope: 'Namespaced',
+      },
       { operations: ['CREATE', 'UPDATE', 'DELETE'], apiGroups: [''], apiVersions: ['*'], resources: ['configmaps', 'pods/eviction'], scope: 'Namespaced' },
       // CONNECT only where the entry can be one: exec, attach, portforward, proxy.
       { operations: ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'], apiGroups: [''], apiVersions: ['*'], resources: ['pods/exec'], scope: 'Namespaced' },
@@ -153,6 +160,15 @@ describe('renderWebhooks: rules', () => {
     }
   });
 
+  it('leaves out an implied subresource the policy opts out of, and keeps the rest (issue 11)', () => {
+    const base = policyOf(['prod'], [{ apiGroups: ['apps'], resources: ['statefulsets'] }]);
+    const opted = { ...base, openSubresources: [{ apiGroups: ['apps'], resources: ['statefulsets/scale'], reason: 'load tests' }] };
+    expect(only(render(base).validating.webhooks).rules[0]?.resources).toEqual(['statefulsets', 'statefulsets/status', 'statefulsets/scale']);
+    expect(only(render(opted).validating.webhooks).rules[0]?.resources).toEqual(['statefulsets', 'statefulsets/status']);
+    const pods = render(policyOf(['prod'], [{ apiGroups: [''], resources: ['pods'] }]));
+    expect(only(pods.validating.webhooks).rules[0]?.resources).toEqual(['pods', 'pods/status', 'pods/eviction', 'pods/ephemeralcontainers', 'pods/resize']);
+  });
+
   it('renders an empty mutating configuration when the policy guards only subresources', () => {
     const subOnly = render(policyOf(['prod'], [{ apiGroups: ['apps'], resources: ['deployments/scale'] }]));
     expect(subOnly.mutating.webhooks).toEqual([]);
@@ -164,7 +180,7 @@ describe('renderWebhooks: rules', () => {
     const [main, namespaces] = guarded.validating.webhooks;
     expect(main?.rules.every((r) => r.scope === 'Namespaced')).toBe(true);
     expect(namespaces?.name).toBe('validate-namespaces.driftgate.dev');
-    expect(namespaces?.rules).toEqual([{ operations: ['CREATE', 'UPDATE', 'DELETE'], apiGroups: [''], apiVersions: ['*'], resources: ['namespaces'], scope: 'Cluster' }]);
+    expect(namespaces?.rules).toEqual([{ operations: ['CREATE', 'UPDATE', 'DELETE'], apiGroups: [''], apiVersions: ['*'], resources: ['namespaces', 'namespaces/status', 'namespaces/finalize'], scope: 'Cluster' }]);
     // On a Namespace object a namespaceSelector would match the object itself: objectSelector says so plainly.
     expect(namespaces?.namespaceSelector).toBeUndefined();
     expect(namespaces && selectorValues(namespaces).operator).toBe('NotIn');

@@ -24,6 +24,7 @@ describe('defaults', () => {
       mode: 'enforce',
       namespaces: ['prod'],
       resources: [{ apiGroups: ['apps'], resources: ['deployments'] }],
+      openSubresources: [],
       gitopsWriters: { users: [], groups: [] },
       delegations: [],
       breakGlass: {

@@ -143,7 +143,7 @@ const invalid: InvalidCase[] = [
       'spec.gitopsWriter: unknown field; did you mean gitopsWriters?',
       'spec.breakGlass.user: unknown field; did you mean users?',
       'spec.breakGlass.maxduration: unknown field; did you mean maxDuration?',
-      'spec.colour: unknown field; allowed fields are mode, namespaces, resources, gitopsWriters, delegations, breakGlass, kubernetesControllers',
+      'spec.colour: unknown field; allowed fields are mode, namespaces, resources, openSubresources, gitopsWriters, delegations, breakGlass, kubernetesControllers',
     ],
   },
   {

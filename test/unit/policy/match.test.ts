@@ -39,7 +39,8 @@ describe('matchesResource', () => {
   const cases: Array<{ name: string; group: string; resource: string; sub?: string; want: boolean }> = [
     { name: 'a listed resource', group: 'apps', resource: 'deployments', want: true },
     { name: 'a listed subresource', group: 'apps', resource: 'deployments', sub: 'scale', want: true },
-    { name: 'not an unlisted subresource of a listed resource', group: 'apps', resource: 'deployments', sub: 'status', want: false },
+    { name: 'the implied /status of a listed resource (issue 11)', group: 'apps', resource: 'deployments', sub: 'status', want: true },
+    { name: 'not an action subresource of a listed resource', group: 'apps', resource: 'deployments', sub: 'exec', want: false },
     { name: 'not a resource listed only in another group', group: 'extensions', resource: 'deployments', want: false },
     { name: 'the core group ""', group: '', resource: 'configmaps', want: true },
     { name: 'not a core resource in a named group', group: 'apps', resource: 'configmaps', want: false },
@@ -51,16 +52,34 @@ describe('matchesResource', () => {
     { name: '*/scale covers no other subresource', group: 'example.com', resource: 'widgets', sub: 'status', want: false },
     { name: '*/scale does not cover main resources', group: 'example.com', resource: 'widgets', want: false },
     { name: '* covers any main resource', group: 'batch', resource: 'cronjobs', want: true },
-    { name: '* covers no subresource', group: 'batch', resource: 'jobs', sub: 'status', want: false },
+    { name: '* implies every /status (issue 11)', group: 'batch', resource: 'jobs', sub: 'status', want: true },
+    { name: '* implies no action subresource', group: 'batch', resource: 'jobs', sub: 'proxy', want: false },
     { name: 'statefulsets/scale through */scale of another rule', group: 'apps', resource: 'statefulsets', sub: 'scale', want: true },
   ];
   it.each(cases)('$name: $want', ({ group, resource, sub, want }) => {
     expect(matchesResource(policy, group, resource, sub)).toBe(want);
   });
 
-  it('a main resource entry alone leaves its subresources unprotected', () => {
-    const only = { resources: [{ apiGroups: ['apps'], resources: ['deployments'] }] };
-    expect(matchesResource(only, 'apps', 'deployments', 'scale')).toBe(false);
+  it('a main resource entry guards the subresources that change it: /scale, /status (issue 11)', () => {
+    const only = { resources: [{ apiGroups: ['apps'], resources: ['statefulsets'] }] };
+    expect(matchesResource(only, 'apps', 'statefulsets', 'scale')).toBe(true);
+    expect(matchesResource(only, 'apps', 'statefulsets', 'status')).toBe(true);
+  });
+
+  it('guards pods/eviction, ephemeralcontainers and resize with pods, and leaves exec, attach, binding open', () => {
+    const pods = { resources: [{ apiGroups: [''], resources: ['pods'] }] };
+    for (const sub of ['eviction', 'ephemeralcontainers', 'resize', 'status']) expect(matchesResource(pods, '', 'pods', sub)).toBe(true);
+    for (const sub of ['exec', 'attach', 'portforward', 'proxy', 'binding', 'log']) expect(matchesResource(pods, '', 'pods', sub)).toBe(false);
+  });
+
+  it('leaves an implied subresource open only when openSubresources names it, never one listed in resources', () => {
+    const openScale = [{ apiGroups: ['apps'], resources: ['statefulsets/scale'], reason: 'load tests' }];
+    const implied = { resources: [{ apiGroups: ['apps'], resources: ['statefulsets', 'deployments'] }], openSubresources: openScale };
+    expect(matchesResource(implied, 'apps', 'statefulsets', 'scale')).toBe(false);
+    expect(matchesResource(implied, 'apps', 'deployments', 'scale')).toBe(true);
+    expect(matchesResource(implied, 'apps', 'statefulsets', 'status')).toBe(true);
+    const listed = { resources: [{ apiGroups: ['apps'], resources: ['statefulsets', 'statefulsets/scale'] }], openSubresources: openScale };
+    expect(matchesResource(listed, 'apps', 'statefulsets', 'scale')).toBe(true);
   });
 
   it('needs the group and the resource in the same rule', () => {
