@@ -9,6 +9,7 @@ import { formatDuration } from './duration.js';
 import { formatPath, show, type FieldPath } from './messages.js';
 import { KUBERNETES_CONTROLLERS, type KubernetesController } from './kubernetes-controllers.js';
 import { guardsKind, matchesResource, resourceOfKind } from './match.js';
+import { NOT_IMPLIED, isImplied } from './subresources.js';
 import type { GuardPolicy, Subjects } from './types.js';
 
 /** FindingLevel: a `warning` is probably a mistake; an `info` is worth knowing but often meant. */
@@ -326,6 +327,60 @@ function lintResources(policy: GuardPolicy): Finding[] {
   return out;
 }
 
+/**
+ * lintGaps names every way around the policy that it leaves open: each implied subresource an
+ * `openSubresources` entry opts out of (with its reason), an opt-out that opens nothing, and (as
+ * info) the action subresources of a guarded resource that are not guarded by default (exec,
+ * proxy…: subresources.ts says why).
+ */
+function lintGaps(policy: GuardPolicy): Finding[] {
+  const out: Finding[] = [];
+  // Everything opened: what still matches is named in spec.resources itself.
+  const listed = { resources: policy.resources, openSubresources: [{ apiGroups: ['*'], resources: ['*/*'], reason: '' }] };
+  policy.openSubresources.forEach((open, i) => {
+    open.resources.forEach((entry, j) => {
+      const [resource = '', sub = ''] = entry.split('/');
+      const path: FieldPath = ['spec', 'openSubresources', i, 'resources', j];
+      const groups = open.apiGroups.includes('*') ? policy.resources.flatMap((r) => r.apiGroups) : open.apiGroups;
+      const names = resource === '*' ? policy.resources.flatMap((r) => r.resources).filter((r) => !r.includes('/')) : [resource];
+      const opened = groups.some((g) => names.some((r) => (sub === '*' || isImplied(g, r, sub)) && matchesResource(listed, g, r) && !matchesResource(listed, g, r, sub)));
+      if (!opened) {
+        out.push(finding('warning', path, `${show(entry)} opens nothing: no guarded resource implies it, or spec.resources names it (which guards it anyway)`, 'remove the entry'));
+        return;
+      }
+      out.push(
+        finding(
+          'warning',
+          path,
+          `${show(entry)} is left open: writes through it reach no check and land on no ticket (reason given: ${show(open.reason)})`,
+          'remove the entry to guard it again once the reason no longer holds',
+        ),
+      );
+    });
+  });
+  policy.resources.forEach((rule, i) => {
+    if (!rule.apiGroups.includes('') && !rule.apiGroups.includes('*')) return;
+    rule.resources.forEach((resource, j) => {
+      if (resource.includes('/')) return;
+      const open = Object.entries(NOT_IMPLIED).filter(([name]) => {
+        const [kind = '', sub = ''] = name.split('/');
+        return (resource === '*' || resource === kind) && !matchesResource(policy, '', kind, sub);
+      });
+      if (open.length === 0) return;
+      const names = open.map(([name]) => name);
+      out.push(
+        finding(
+          'info',
+          ['spec', 'resources', i, 'resources', j],
+          `not guarded, by design: ${open.map(([name, why]) => `${name} (${why})`).join('; ')}`,
+          `add ${names.map((n) => `"${n}"`).join(', ')} to spec.resources to guard ${names.length === 1 ? 'it' : 'them'}`,
+        ),
+      );
+    });
+  });
+  return out;
+}
+
 function lintMode(policy: GuardPolicy): Finding[] {
   if (policy.mode !== 'warn') return [];
   return [
@@ -349,7 +404,7 @@ const UNCOVERED_CONTROLLER_WRITES: readonly { group: string; resource: string; s
   { group: 'batch', resource: 'jobs', writer: 'the ttl-after-finished controller deletes finished Jobs that ask for it (spec.ttlSecondsAfterFinished)' },
   { group: '', resource: 'pods', writer: 'the pod garbage collector and the taint-eviction controller delete pods (terminated, orphaned, on failed nodes)' },
   { group: '', resource: 'persistentvolumeclaims', writer: 'the statefulset and ephemeral-volume controllers create claims, the pvc-protection controller removes its finalizer' },
-  { group: '', resource: 'pods', subResource: 'status', writer: 'kubelets (system:node:*) report pod status' },
+  // Not pods/status: kubelets write status alone, and a pure status write passes (issue 11).
   { group: 'coordination.k8s.io', resource: 'leases', writer: 'controllers and kubelets renew leases' },
 ];
 
@@ -435,15 +490,17 @@ function consequence(name: string): string {
 /**
  * lintPolicy returns the risky choices in a valid policy, in document order: too-broad
  * delegations, everybody-groups as GitOps writers or responders, windows over a day, namespaces
- * the webhook never guards or `*`, `*` resources, unanchored incident patterns, responders who are
- * GitOps writers anyway, Kubernetes' own controllers the policy would refuse, and (as info) warn
- * mode. An empty list means nothing looked risky.
+ * the webhook never guards or `*`, `*` resources, subresources left open, unanchored incident
+ * patterns, responders who are GitOps writers anyway, Kubernetes' own controllers the policy would
+ * refuse, and (as info) warn mode and action subresources left open. An empty list means nothing
+ * looked risky.
  */
 export function lintPolicy(policy: GuardPolicy): Finding[] {
   return [
     ...lintMode(policy),
     ...lintNamespaces(policy),
     ...lintResources(policy),
+    ...lintGaps(policy),
     ...lintEverybody(writersRole(policy)),
     ...lintDelegations(policy),
     ...lintOverlap(policy),

@@ -64,16 +64,16 @@ const ALL_IMPLIED: readonly string[] = [...new Set([...IMPLIED_UNKNOWN, ...Objec
  * may still guard any of them by naming it (e.g. "pods/exec").
  */
 export const NOT_IMPLIED: Readonly<Record<string, string>> = {
-  'pods/exec': 'an action on a running container (CONNECT); it changes no stored field. Name "pods/exec" to guard it',
-  'pods/attach': 'an action on a running container (CONNECT); it changes no stored field. Name "pods/attach" to guard it',
-  'pods/portforward': 'a network stream to a pod (CONNECT); it changes no stored field. Name "pods/portforward" to guard it',
-  'pods/proxy': 'an HTTP proxy to a pod (CONNECT); it changes no stored field. Name "pods/proxy" to guard it',
-  'services/proxy': 'an HTTP proxy to a service (CONNECT); it changes no stored field. Name "services/proxy" to guard it',
+  'pods/exec': 'an action on a running container (CONNECT); it changes no stored field',
+  'pods/attach': 'an action on a running container (CONNECT); it changes no stored field',
+  'pods/portforward': 'a network stream to a pod (CONNECT); it changes no stored field',
+  'pods/proxy': 'an HTTP proxy to a pod (CONNECT); it changes no stored field',
+  'services/proxy': 'an HTTP proxy to a service (CONNECT); it changes no stored field',
   'nodes/proxy': 'an HTTP proxy to a node (CONNECT); nodes are cluster-scoped and never guarded',
   'pods/log': 'read-only (GET); the apiserver never sends reads to admission',
   'pods/binding':
-    "the scheduler's assignment of a pending pod to a node: it only sets nodeName on a pod that has none (the apiserver refuses to rebind), which no manifest in Git sets. Name \"pods/binding\" to guard it",
-  'serviceaccounts/token': 'issues a short-lived token (a TokenRequest); nothing is stored on the ServiceAccount. Name "serviceaccounts/token" to guard it',
+    "the scheduler's assignment of a pending pod to a node: it only sets nodeName on a pod that has none (the apiserver refuses to rebind), which no manifest in Git sets",
+  'serviceaccounts/token': 'issues a short-lived token (a TokenRequest); nothing is stored on the ServiceAccount',
 };
 
 /**

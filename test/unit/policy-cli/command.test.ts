@@ -71,7 +71,17 @@ const CONTROLLERS_LINE =
 
 describe('policy check', () => {
   it('prints OK and a summary for examples/policy.yaml, and exits 0', async () => {
-    expect(await run(['check', POLICY])).toEqual({ out: `OK policy prod (enforce, 2 namespaces, 2 resource rules)\n${CONTROLLERS_LINE}`, err: '', code: 0 });
+    const got = await run(['check', POLICY]);
+    expect({ ...got, out: got.out.split('\n') }).toEqual({
+      out: [
+        'OK policy prod (enforce, 2 namespaces, 2 resource rules)',
+        CONTROLLERS_LINE.trimEnd(),
+        expect.stringMatching(/^info: spec\.resources\[1\]\.resources\[2\]: not guarded, by design: services\/proxy/),
+        '',
+      ],
+      err: '',
+      code: 0,
+    });
   });
 
   it('prints info lines without failing, even with --strict', async () => {
@@ -92,7 +102,7 @@ describe('policy check', () => {
     const lines = out.trimEnd().split('\n');
     expect(lines[0]).toBe('OK policy risky (enforce, 2 namespaces, 1 resource rule)');
     expect(lines[1]).toBe(CONTROLLERS_LINE.trimEnd());
-    expect(lines.slice(2).map((l) => /^warning: ([^:]+):/.exec(l)?.[1])).toEqual([
+    expect(lines.slice(2).filter((l) => !l.startsWith('info:')).map((l) => /^warning: ([^:]+):/.exec(l)?.[1])).toEqual([
       'spec.namespaces[1]',
       'spec.resources[0].resources[0]',
       'spec.gitopsWriters.groups[0]',
@@ -108,7 +118,7 @@ describe('policy check', () => {
       'spec.resources',
     ]);
     // Each line is `warning: field: message; fix`.
-    for (const line of lines.slice(2)) expect(line).toMatch(/^warning: \S+: .+; .+$/);
+    for (const line of lines.slice(2)) expect(line).toMatch(/^(warning|info): \S+: .+; .+$/);
   });
 
   it('exits 2 on warnings with --strict', async () => {
