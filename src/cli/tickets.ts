@@ -6,7 +6,6 @@
 import { chmod, mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { stringify } from 'yaml';
 import { DriftgateError, describe } from '../errors.js';
 import { parseNow } from './io.js';
 import { parseDuration } from '../policy/duration.js';
@@ -16,6 +15,8 @@ import { renderTable, renderTicket, safe } from '../tickets/render.js';
 import { buildReport, renderReportTable } from '../tickets/report.js';
 import { renderReportHtml } from '../tickets/report-html.js';
 import { DECISIONS, TICKET_STATES, type Decision, type Ticket, type TicketFilter, type TicketState, type TicketStore } from '../tickets/types.js';
+import { jsonSafe } from '../util/terminal.js';
+import { safeYamlOf } from '../util/yaml-safe.js';
 
 /** Writer is the little of a stream the commands need. */
 export interface Writer {
@@ -155,7 +156,7 @@ export function ticketsCommand(openStore: OpenStore, io: Partial<TicketsIo> = {}
         const overdueAfterMs = parseAge('--overdue', opts.overdue);
         const all = await withStore(ctx, openStore, opts, (store) => store.list());
         const report = buildReport(all, { now, since, overdueAfterMs });
-        const text = format === 'html' ? renderReportHtml(report) : format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderReportTable(report);
+        const text = format === 'html' ? renderReportHtml(report) : format === 'json' ? `${jsonSafe(JSON.stringify(report, null, 2))}\n` : renderReportTable(report);
         if (opts.out === undefined) {
           ctx.out.write(text);
         } else {
@@ -308,5 +309,6 @@ function durationMs(text: string): number | undefined {
 }
 
 function serialize(value: Ticket | Ticket[], format: 'json' | 'yaml'): string {
-  return format === 'json' ? `${JSON.stringify(value, null, 2)}\n` : stringify(value);
+  // Lossless escapes of the control and bidi characters a request may have carried into a ticket.
+  return format === 'json' ? `${jsonSafe(JSON.stringify(value, null, 2))}\n` : safeYamlOf(value);
 }

@@ -12,6 +12,7 @@ import type { Decision, ObjectRef } from '../decision/types.js';
 import { DriftgateError, describe } from '../errors.js';
 import type { GuardPolicy } from '../policy/types.js';
 import type { TicketStore } from '../tickets/types.js';
+import { escapeControlsKeepLines } from '../util/terminal.js';
 
 /** Outcome is the single label each request is counted under. */
 export type Outcome = 'allow' | 'deny' | 'bypass' | 'patch' | 'error';
@@ -72,6 +73,14 @@ function withDeadline<T>(work: Promise<T>, signal: AbortSignal, ticketId: string
   });
 }
 
+/**
+ * shown returns warnings as kubectl may print them: decide() escapes what a user controls where it
+ * puts it in; this is the second line of defence, so no control character ever leaves raw.
+ */
+function shown(warnings: string[]): string[] {
+  return warnings.map(escapeControlsKeepLines);
+}
+
 /** createAdmitter returns an Admitter over the given dependencies. */
 export function createAdmitter(deps: AdmitDeps): Admitter {
   async function lookUp(ref: ObjectRef): Promise<KubeObject | undefined> {
@@ -106,19 +115,19 @@ export function createAdmitter(deps: AdmitDeps): Admitter {
       const decision = await decideWithParent(request, now);
       switch (decision.kind) {
         case 'allow':
-          return { response: allowed(request.uid, { warnings: decision.warnings }), decision, outcome: 'allow', reasonCode: decision.code };
+          return { response: allowed(request.uid, { warnings: shown(decision.warnings) }), decision, outcome: 'allow', reasonCode: decision.code };
         case 'deny':
-          return { response: denied(request.uid, decision.message, 403), decision, outcome: 'deny', reasonCode: decision.code };
+          return { response: denied(request.uid, escapeControlsKeepLines(decision.message), 403), decision, outcome: 'deny', reasonCode: decision.code };
         case 'bypass':
           break;
       }
       const ticketId = decision.ticket.id;
       if (request.dryRun === true) {
-        const warnings = [...decision.warnings, `driftgate: dry run, nothing recorded; the real write will be recorded on ticket ${ticketId}`];
+        const warnings = [...shown(decision.warnings), `driftgate: dry run, nothing recorded; the real write will be recorded on ticket ${ticketId}`];
         return { response: allowed(request.uid, { warnings }), decision, outcome: 'bypass', reasonCode: 'break-glass', ticketId };
       }
       if (deps.tickets === undefined) {
-        return { response: allowed(request.uid, { warnings: decision.warnings }), decision, outcome: 'bypass', reasonCode: 'break-glass', ticketId };
+        return { response: allowed(request.uid, { warnings: shown(decision.warnings) }), decision, outcome: 'bypass', reasonCode: 'break-glass', ticketId };
       }
       const started = performance.now();
       try {
@@ -130,12 +139,12 @@ export function createAdmitter(deps: AdmitDeps): Admitter {
       } catch (err) {
         const recordMs = performance.now() - started;
         const message =
-          `[driftgate/ticket] this break-glass change was refused because it could not be recorded on backport ticket ${ticketId}: ${describe(err)}. ` +
+          `[driftgate/ticket] this break-glass change was refused because it could not be recorded on backport ticket ${ticketId}: ${escapeControlsKeepLines(describe(err))}. ` +
           'driftgate lets no bypass through unrecorded. Retry in a minute; if it keeps failing, the ticket store is down: tell the platform team (docs/operators.md, "ticket store failures").';
         return { response: denied(request.uid, message, 503), decision, outcome: 'deny', reasonCode: 'ticket-not-recorded', ticketId, storeError: err, recordMs };
       }
       const recordMs = performance.now() - started;
-      return { response: allowed(request.uid, { warnings: decision.warnings, auditAnnotations: { 'backport-ticket': ticketId } }), decision, outcome: 'bypass', reasonCode: 'break-glass', ticketId, recordMs };
+      return { response: allowed(request.uid, { warnings: shown(decision.warnings), auditAnnotations: { 'backport-ticket': ticketId } }), decision, outcome: 'bypass', reasonCode: 'break-glass', ticketId, recordMs };
     },
 
     async mutate(request) {

@@ -1,9 +1,11 @@
 /**
  * The decision log: pino JSON on stdout, one line per decision. Secret values never reach it
  * (the diff redacts them before anything is decided), and the redact list below drops anything
- * token-shaped that a future field might carry, as a second line of defence.
+ * token-shaped that a future field might carry, as a second line of defence. No control character
+ * a user wrote reaches a terminal tailing it raw (streamWrite below).
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { jsonSafe } from '../util/terminal.js';
 
 export type { Logger };
 
@@ -35,6 +37,10 @@ export function createLogger(opts: { level?: string; destination?: DestinationSt
       base: { service: 'driftgate' },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
+      // A log line carries names, usernames and paths a user chose. JSON escapes C0 controls;
+      // this escapes the rest a terminal acts on (DEL, C1, bidi controls), losslessly, on the whole
+      // line: every field, including errors and messages, whoever added it.
+      hooks: { streamWrite: jsonSafe },
     },
     opts.destination,
   );

@@ -16,6 +16,8 @@ import { isWithin, parsePointer } from '../decision/pointer.js';
 import { DriftgateError } from '../errors.js';
 import { fieldLines, objectName, safe } from './render.js';
 import type { Ticket } from './types.js';
+import { jsonSafe } from '../util/terminal.js';
+import { safeYaml } from '../util/yaml-safe.js';
 
 /** ExportFormat is how `tickets export` writes the change to carry into Git. */
 export type ExportFormat = 'patch' | 'kustomize' | 'yaml';
@@ -99,7 +101,7 @@ export function exportTicket(ticket: Ticket, format: ExportFormat): TicketExport
   let files: ExportFile[];
   switch (format) {
     case 'patch':
-      files = [{ name: `${base}.patch.json`, text: `${JSON.stringify(combinedPatch(ticket), null, 2)}\n` }];
+      files = [{ name: `${base}.patch.json`, text: `${jsonSafe(JSON.stringify(combinedPatch(ticket), null, 2))}\n` }];
       break;
     case 'kustomize':
       files = kustomizeFiles(ticket, net, base, header);
@@ -144,7 +146,7 @@ export function exportRevert(ticket: Ticket): TicketExport {
   ].join('\n');
   return {
     files: [
-      { name: `${base}.revert.json`, text: `${JSON.stringify(combinedRevert(ticket), null, 2)}\n` },
+      { name: `${base}.revert.json`, text: `${jsonSafe(JSON.stringify(combinedRevert(ticket), null, 2))}\n` },
       { name: 'revert.sh', text: script, executable: true },
     ],
     notes,
@@ -178,12 +180,14 @@ export function revertPlan(ticket: Ticket): RevertPlan {
       throw outOfOrder(ticket, op.path);
     }
   }
-  const ns = ticket.object.namespace === '' ? '' : ` -n ${shellQuote(ticket.object.namespace)}`;
-  const target = shellQuote(objectName(ticket.object));
+  // Names the apiserver accepted hold no control characters; one that does came from a tampered
+  // journal, and is shown escaped rather than written raw into a script a person will run.
+  const ns = ticket.object.namespace === '' ? '' : ` -n ${shellQuote(safe(ticket.object.namespace))}`;
+  const target = shellQuote(safe(objectName(ticket.object)));
   const existsNow = !deletedLast(ticket.changes);
   if (state.kind === 'live') {
     if (state.ops.length === 0) return { kind: 'nothing', why: 'its changes set no fields (an action such as exec, or nothing after normalization)' };
-    return { kind: 'patch', ops: state.ops, command: `kubectl patch${ns} ${target} --type=json -p ${shellQuote(JSON.stringify(state.ops))}` };
+    return { kind: 'patch', ops: state.ops, command: `kubectl patch${ns} ${target} --type=json -p ${shellQuote(jsonSafe(JSON.stringify(state.ops)))}` };
   }
   if (state.kind === 'absent') {
     if (!existsNow) return { kind: 'nothing', why: 'the object was created and deleted under the window; nothing of it is left' };
@@ -193,7 +197,7 @@ export function revertPlan(ticket: Ticket): RevertPlan {
   return {
     kind: verb,
     object: state.value,
-    command: `kubectl ${verb}${ns} -f - <<'${HEREDOC}'\n${JSON.stringify(state.value, null, 2)}\n${HEREDOC}`,
+    command: `kubectl ${verb}${ns} -f - <<'${HEREDOC}'\n${jsonSafe(JSON.stringify(state.value, null, 2))}\n${HEREDOC}`,
   };
 }
 
@@ -369,7 +373,7 @@ function yamlText(value: unknown, comments: readonly string[]): string {
   const doc = new Document(undefined, { version: '1.1' });
   doc.contents = toNode(doc, value);
   if (comments.length > 0) doc.commentBefore = comments.map((c) => ` ${oneLine(c)}`).join('\n');
-  return doc.toString({ lineWidth: 0 });
+  return safeYaml(doc, { lineWidth: 0 });
 }
 
 function toNode(doc: Document, value: unknown): Node {
@@ -551,7 +555,7 @@ function subjectSummary(ticket: Ticket, room: number): string {
 }
 
 function resolveHint(ticket: Ticket): string {
-  return `driftgate tickets resolve ${shellQuote(ticket.id)} --decision revert --ref <where> --by <you>`;
+  return `driftgate tickets resolve ${shellQuote(safe(ticket.id))} --decision revert --ref <where> --by <you>`;
 }
 
 function fileBase(name: string): string {

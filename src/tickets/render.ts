@@ -6,6 +6,7 @@
  */
 import type { JsonPatchOp } from '../admission/types.js';
 import type { ObjectRef, TicketChange } from '../decision/types.js';
+import { escapeControls, jsonSafe } from '../util/terminal.js';
 import type { Resolution, Ticket } from './types.js';
 
 const COLUMNS = ['ID', 'STATE', 'NAMESPACE', 'OBJECT', 'INCIDENT', 'CHANGES', 'OPENED'] as const;
@@ -85,13 +86,12 @@ export function fieldLines(patch: readonly JsonPatchOp[], revert: readonly JsonP
   });
 }
 
-// Compact JSON escapes control characters itself, so values need no further care.
+// Compact JSON escapes C0 controls itself; jsonSafe escapes the C1 and bidi controls it leaves.
 function compact(value: unknown): string {
-  return JSON.stringify(value) ?? '(none)';
+  return jsonSafe(JSON.stringify(value) ?? '(none)');
 }
 
-/** safe returns `text` with control characters (terminal escapes, newlines) shown as \u escapes. */
+/** safe returns `text` with control characters (terminal escapes, newlines, bidi controls) shown as \u escapes. */
 export function safe(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return escapeControls(text);
 }

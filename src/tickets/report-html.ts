@@ -6,6 +6,7 @@
  * fetches backs the escaping up, should a future edit forget it.
  */
 import { humanDuration, type Tally, type TicketReport } from './report.js';
+import { escapeControls } from '../util/terminal.js';
 
 const CSS = `
 body { font: 14px/1.45 system-ui, sans-serif; color: #1f2328; margin: 2rem auto; max-width: 1280px; padding: 0 1rem; }
@@ -70,9 +71,13 @@ export function renderReportHtml(r: TicketReport): string {
   ].join('\n');
 }
 
-/** escapeHtml returns `text` safe inside HTML text and double- or single-quoted attributes. */
+/**
+ * escapeHtml returns `text` safe inside HTML text and double- or single-quoted attributes, with
+ * control and bidi characters shown as \u escapes: a browser obeys a bidi override written as a
+ * character or an entity alike, and would reorder what a reviewer reads.
+ */
 export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ENTITIES[c] ?? c);
+  return escapeControls(text).replace(/[&<>"']/g, (c) => ENTITIES[c] ?? c);
 }
 
 const ENTITIES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };

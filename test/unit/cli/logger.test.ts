@@ -24,3 +24,25 @@ describe('createLogger', () => {
     expect(text).toContain('[redacted]');
   });
 });
+
+describe('createLogger and control characters (issue 11)', () => {
+  const HOSTILE = 'mallory\u001b[2J\u001b]0;pwned\u0007\u009b31m\u202eevil\u007f';
+
+  it('writes no control character raw, in any field, an error or the message, and keeps the text readable back', () => {
+    const { lines, stream } = capture();
+    const logger = createLogger({ destination: stream });
+    logger.info({ user: HOSTILE, changedPaths: [`/spec/${HOSTILE}`], nested: { [HOSTILE]: 1 } }, 'decision');
+    logger.error({ err: new Error(`store said ${HOSTILE}`) }, `failed for ${HOSTILE}`);
+    const text = lines.join('');
+    // eslint-disable-next-line no-control-regex
+    expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
+    const first = JSON.parse(lines[0] ?? '{}') as { user: string };
+    expect(first.user).toBe(HOSTILE);
+  });
+
+  it('leaves plain text as it is', () => {
+    const { lines, stream } = capture();
+    createLogger({ destination: stream }).info({ user: 'alice@example.com', reason: 'Zahlungsdienst überlastet 🔥' }, 'decision');
+    expect(lines.join('')).toContain('"reason":"Zahlungsdienst überlastet 🔥"');
+  });
+});
