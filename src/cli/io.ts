@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { DriftgateError, describe } from '../errors.js';
 import { loadPolicy } from '../policy/load.js';
 import type { GuardPolicy } from '../policy/types.js';
+import { RFC3339_EXAMPLE, parseRfc3339 } from '../util/rfc3339.js';
 
 /** Streams a command writes to; injectable so tests read what a person would see. */
 export interface Io {
@@ -39,9 +40,9 @@ export async function readPolicyFile(path: string): Promise<GuardPolicy> {
 /** parseNow returns the `--now` time, or throws naming the flag and the form to write. */
 export function parseNow(text: string | undefined, clock: () => Date = () => new Date()): Date {
   if (text === undefined) return clock();
-  const ms = Date.parse(text);
-  if (!/^\d{4}-\d{2}-\d{2}T/.test(text) || Number.isNaN(ms)) {
-    throw new DriftgateError('DG_USAGE', `--now "${text}" is not an RFC 3339 time; write e.g. 2026-11-24T03:00:00Z`);
+  const ms = parseRfc3339(text, { allowSpace: true });
+  if (ms === undefined) {
+    throw new DriftgateError('DG_USAGE', `--now "${text}" is not an RFC 3339 time; write e.g. ${RFC3339_EXAMPLE}`);
   }
   return new Date(ms);
 }

@@ -17,6 +17,7 @@ import { renderReportHtml } from '../tickets/report-html.js';
 import { DECISIONS, TICKET_STATES, type Decision, type Ticket, type TicketFilter, type TicketState, type TicketStore } from '../tickets/types.js';
 import { jsonSafe } from '../util/terminal.js';
 import { safeYamlOf } from '../util/yaml-safe.js';
+import { parseRfc3339 } from '../util/rfc3339.js';
 
 /** Writer is the little of a stream the commands need. */
 export interface Writer {
@@ -38,7 +39,6 @@ const FORMATS: readonly Format[] = ['table', 'json', 'yaml'];
 type ReportFormat = 'table' | 'json' | 'html';
 const REPORT_FORMATS: readonly ReportFormat[] = ['table', 'json', 'html'];
 const DAY_MS = 86_400_000;
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
 interface CommonOptions {
   tickets?: string;
@@ -289,8 +289,8 @@ function required(flag: string, value: string | undefined, what: string): string
 export function parseSince(text: string, now: Date): Date {
   const back = durationMs(text);
   if (back !== undefined) return new Date(now.getTime() - back);
-  const at = RFC3339.test(text) ? Date.parse(text) : Number.NaN;
-  if (Number.isFinite(at)) return new Date(at);
+  const at = parseRfc3339(text, { allowSpace: true });
+  if (at !== undefined) return new Date(at);
   throw new DriftgateError('DG_USAGE', `--since ${JSON.stringify(text)}: use a duration such as 7d or 12h, or an RFC 3339 time such as 2025-01-02T15:04:05Z`);
 }
 

@@ -10,6 +10,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { formatPath, show, suggest, type FieldPath } from './messages.js';
+import { isRfc3339 } from '../util/rfc3339.js';
 
 /**
  * The time a case is decided at when its expect.yaml gives no `now`. Fixed, never the clock, so a
@@ -72,7 +73,6 @@ export interface Mismatch {
 
 const FIELDS = ['name', 'now', 'mutate', 'parent', 'allowed', 'code', 'messageContains', 'warningsContain', 'patchContains'];
 const PATCH_FIELDS = ['op', 'path', 'value'];
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
 type Node = Record<string, unknown>;
 
@@ -203,7 +203,7 @@ export function parseExpectation(text: string): ParsedExpectation {
   if (rawNow !== undefined) {
     // YAML may have read an unquoted time as a Date under some schemas; take it back as text.
     const text = rawNow instanceof Date ? rawNow.toISOString() : rawNow;
-    if (typeof text === 'string' && RFC3339.test(text) && !Number.isNaN(Date.parse(text))) now = text;
+    if (typeof text === 'string' && isRfc3339(text)) now = text;
     else r.problem(['now'], `${show(rawNow)} is not an RFC 3339 time; write e.g. now: 2026-11-24T03:00:00Z`);
   }
   const mutate = r.boolean(doc, 'mutate') ?? false;
