@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { ADMIN, ARGOCD, DEVELOPER, RESPONDER, cluster, createDeployment, getJson, kubectl, refusal, sleep, unique } from './cluster.js';
+import { ADMIN, ARGOCD, DEVELOPER, HPA, RESPONDER, cluster, createDeployment, getJson, kubectl, refusal, sleep, unique } from './cluster.js';
 
 async function createPod(name: string): Promise<void> {
   const pod = {
@@ -21,12 +21,66 @@ async function createPod(name: string): Promise<void> {
 }
 
 describe('bypass paths', () => {
-  it('status: a write to deployments/status (not guarded) cannot change the spec', async () => {
+  it('status: a pure write to deployments/status passes, and the apiserver keeps the spec', async () => {
     const name = await createDeployment('status');
     const r = await kubectl(DEVELOPER, ['-n', 'prod', 'patch', `deployment/${name}`, '--subresource=status', '--type=merge', '-p', '{"spec":{"replicas":9},"status":{"replicas":9}}']);
     expect(r.code).toBe(0);
     const d = await getJson<{ spec: { replicas: number } }>(['-n', 'prod', 'deployment', name]);
     expect(d.spec.replicas).toBe(2);
+  });
+
+  it('scale: statefulsets/scale is guarded by guarding statefulsets (issue 11): kubectl scale sts is refused', async () => {
+    const name = unique('sts');
+    const sts = {
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata: { name, namespace: 'prod' },
+      spec: { replicas: 2, serviceName: name, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image: 'registry.example.com/db:1' }] } } },
+    };
+    expect((await kubectl(ARGOCD, ['apply', '-f', '-'], JSON.stringify(sts))).code).toBe(0);
+    expect(refusal(await kubectl(DEVELOPER, ['-n', 'prod', 'scale', `statefulset/${name}`, '--replicas=0']))).toContain('statefulsets.apps/' + name + '/scale');
+    // The HPA, delegated /spec/replicas, still scales it.
+    expect((await kubectl(HPA, ['-n', 'prod', 'scale', `statefulset/${name}`, '--replicas=3'])).code).toBe(0);
+  });
+
+  it('status: a services/status write that flips a load-balancer annotation is refused; a pure status write is not', async () => {
+    const name = unique('svc');
+    const svc = { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'prod', annotations: { 'example.com/lb-internal': 'true' } }, spec: { ports: [{ port: 80 }], selector: { app: name } } };
+    expect((await kubectl(ARGOCD, ['apply', '-f', '-'], JSON.stringify(svc))).code).toBe(0);
+    const flip = await kubectl(DEVELOPER, ['-n', 'prod', 'patch', `service/${name}`, '--subresource=status', '--type=merge', '-p', '{"metadata":{"annotations":{"example.com/lb-internal":"false"}}}']);
+    expect(refusal(flip)).toContain('/metadata/annotations/example.com~1lb-internal');
+    const pure = await kubectl(DEVELOPER, ['-n', 'prod', 'patch', `service/${name}`, '--subresource=status', '--type=merge', '-p', '{"status":{"conditions":[{"type":"Probe","status":"True","reason":"Ok","message":"","lastTransitionTime":"2026-01-01T00:00:00Z"}]}}']);
+    expect(pure.code).toBe(0);
+  });
+
+  it("driftgate's annotations: a developer can neither stamp a ticket nor remove a responder's window", async () => {
+    const name = await createDeployment('forge');
+    refusal(await kubectl(DEVELOPER, ['-n', 'prod', 'annotate', `deployment/${name}`, 'driftgate.dev/backport-ticket=made-up']));
+    const open = await kubectl(RESPONDER, ['-n', 'prod', 'annotate', `deployment/${name}`, 'driftgate.dev/break-glass-for=30m', 'driftgate.dev/break-glass-reason=database failover in progress', 'driftgate.dev/break-glass-incident=INC-9']);
+    expect(open.code).toBe(0);
+    const remove = ['-n', 'prod', 'annotate', `deployment/${name}`, 'driftgate.dev/break-glass-until-', 'driftgate.dev/break-glass-reason-', 'driftgate.dev/break-glass-incident-'];
+    expect(refusal(await kubectl(DEVELOPER, remove))).toContain('may not use break-glass');
+    expect((await kubectl(RESPONDER, remove)).code).toBe(0);
+  });
+
+  it('generateName: the ticket a CREATE is stamped with (before the name exists) is the one recorded', async () => {
+    const cm = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        generateName: 'hotfix-',
+        namespace: 'prod',
+        annotations: { 'driftgate.dev/break-glass-for': '30m', 'driftgate.dev/break-glass-reason': 'feature flag needed now', 'driftgate.dev/break-glass-incident': 'INC-77' },
+      },
+      data: { flag: 'on' },
+    };
+    const created = await kubectl(RESPONDER, ['create', '-o', 'json', '-f', '-'], JSON.stringify(cm));
+    expect(created.code).toBe(0);
+    const obj = JSON.parse(created.stdout) as { metadata: { name: string; annotations: Record<string, string> } };
+    const stamp = obj.metadata.annotations['driftgate.dev/backport-ticket'] ?? '';
+    expect(stamp).toMatch(/^hotfix-inc-77-[0-9a-f]{10}$/);
+    const ticket = await getJson<{ spec: { object: { name: string } } }>(['-n', 'driftgate-system', 'backporttickets', stamp]);
+    expect(ticket.spec.object.name).toBe(obj.metadata.name);
   });
 
   it('scale: deployments/scale is refused to a developer', async () => {
