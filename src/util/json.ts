@@ -40,7 +40,7 @@ export function parseJsonExact(text: string): unknown {
 
 /** isRawJson tells whether `value` is an exact integer kept by parseJsonExact. */
 export function isRawJson(value: unknown): value is { rawJSON: string } {
-  return typeof value === 'object' && value !== null && RAW.isRawJSON(value);
+  return typeof value === 'object' && value !== null && typeof RAW.isRawJSON === 'function' && RAW.isRawJSON(value);
 }
 
 /** sameScalar tells whether two JSON leaves are equal, comparing exact integers by their digits. */
