@@ -15,8 +15,9 @@
  * apiserver's own bookkeeping and are not reported.
  */
 import type { AdmissionRequest, KubeObject } from '../admission/types.js';
+import { sameScalar } from '../util/json.js';
 import { isRecord } from './normalize.js';
-import { escapeToken, isWithin } from './pointer.js';
+import { escapeToken, getAt } from './pointer.js';
 
 /** The annotation kubectl apply (and Argo CD's client-side sync) keep their last applied config in. */
 export const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
@@ -31,15 +32,15 @@ const ANCIENT = 'ancient-changes';
 
 /**
  * bookkeepingPaths returns the bookkeeping paths an UPDATE rewrote (LAST_APPLIED_PATH,
- * MANAGED_FIELDS_PATH), judged against the intent paths `changed` the request also made.
+ * MANAGED_FIELDS_PATH).
  */
-export function bookkeepingPaths(request: AdmissionRequest, changed: readonly string[]): string[] {
+export function bookkeepingPaths(request: AdmissionRequest): string[] {
   if (request.operation !== 'UPDATE') return [];
   const before = request.oldObject ?? undefined;
   const after = request.object ?? undefined;
   const out: string[] = [];
   if (before?.metadata?.annotations?.[LAST_APPLIED] !== after?.metadata?.annotations?.[LAST_APPLIED]) out.push(LAST_APPLIED_PATH);
-  if (managedFieldsRewritten(before, after, changed)) out.push(MANAGED_FIELDS_PATH);
+  if (managedFieldsRewritten(before, after)) out.push(MANAGED_FIELDS_PATH);
   return out;
 }
 
@@ -85,11 +86,26 @@ function pointer(at: string[]): string {
   return at.map((t) => `/${escapeToken(t)}`).join('');
 }
 
-function explained(field: string, changed: readonly string[]): boolean {
-  return changed.some((c) => isWithin(c, field) || isWithin(field, c));
+/**
+ * explained tells whether the request changed the value at `field` (anything: status, driftgate's
+ * own annotations, which the normalized diff leaves out, included), which is when the apiserver
+ * takes its ownership from another manager.
+ */
+function explained(field: string, before: KubeObject | undefined, after: KubeObject | undefined): boolean {
+  return !sameJson(getAt(before, field), getAt(after, field));
 }
 
-function managedFieldsRewritten(before: KubeObject | undefined, after: KubeObject | undefined, changed: readonly string[]): boolean {
+function sameJson(a: unknown, b: unknown): boolean {
+  if (sameScalar(a, b)) return true;
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((v, i) => sameJson(v, b[i]));
+  if (isRecord(a) && isRecord(b)) {
+    const keys = Object.keys(a).filter((k) => a[k] !== undefined);
+    return keys.length === Object.keys(b).filter((k) => b[k] !== undefined).length && keys.every((k) => Object.hasOwn(b, k) && sameJson(a[k], b[k]));
+  }
+  return false;
+}
+
+function managedFieldsRewritten(before: KubeObject | undefined, after: KubeObject | undefined): boolean {
   const old = entriesOf(before);
   const now = entriesOf(after);
   if (old === undefined || old.length === 0) return false; // nothing to rewrite: the apiserver starts the list
@@ -105,7 +121,7 @@ function managedFieldsRewritten(before: KubeObject | undefined, after: KubeObjec
     for (const f of o.fields) {
       if (n !== undefined && n.fields.has(f)) continue;
       if (n === undefined && ancient.has(f)) folded.add(f);
-      else if (!explained(f, changed)) return true;
+      else if (!explained(f, before, after)) return true;
     }
   }
   let grown = 0;

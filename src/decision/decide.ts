@@ -71,7 +71,7 @@ function judgeRequester(
   own: OwnAnnotationEdit,
 ): Decision {
   // Bookkeeping that decides what the next GitOps sync removes counts as a change of its own.
-  const paths = [...change.paths, ...bookkeepingPaths(request, change.paths)];
+  const paths = [...change.paths, ...bookkeepingPaths(request)];
   const mayBreakGlass = inSubjects(policy.breakGlass, request.userInfo);
 
   // driftgate's own annotations, in any edit (also one bundled with a delegated change).

@@ -47,9 +47,10 @@ describe('bypass paths', () => {
     const name = unique('svc');
     const svc = { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'prod', annotations: { 'example.com/lb-internal': 'true' } }, spec: { ports: [{ port: 80 }], selector: { app: name } } };
     expect((await kubectl(ARGOCD, ['apply', '-f', '-'], JSON.stringify(svc))).code).toBe(0);
-    const flip = await kubectl(DEVELOPER, ['-n', 'prod', 'patch', `service/${name}`, '--subresource=status', '--type=merge', '-p', '{"metadata":{"annotations":{"example.com/lb-internal":"false"}}}']);
+    // The developer may not write services/status at all (RBAC); an admin who may is still not Git.
+    const flip = await kubectl(ADMIN, ['-n', 'prod', 'patch', `service/${name}`, '--subresource=status', '--type=merge', '-p', '{"metadata":{"annotations":{"example.com/lb-internal":"false"}}}']);
     expect(refusal(flip)).toContain('/metadata/annotations/example.com~1lb-internal');
-    const pure = await kubectl(DEVELOPER, ['-n', 'prod', 'patch', `service/${name}`, '--subresource=status', '--type=merge', '-p', '{"status":{"conditions":[{"type":"Probe","status":"True","reason":"Ok","message":"","lastTransitionTime":"2026-01-01T00:00:00Z"}]}}']);
+    const pure = await kubectl(ADMIN, ['-n', 'prod', 'patch', `service/${name}`, '--subresource=status', '--type=merge', '-p', '{"status":{"conditions":[{"type":"Probe","status":"True","reason":"Ok","message":"","lastTransitionTime":"2026-01-01T00:00:00Z"}]}}']);
     expect(pure.code).toBe(0);
   });
 
