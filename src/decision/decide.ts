@@ -51,12 +51,16 @@ export function decide(request: AdmissionRequest, policy: GuardPolicy, now: Date
 
   const change = changeOf(request);
   const own = ownAnnotationEdit(request);
+  // Bookkeeping that decides what the next GitOps sync removes counts as a change of its own.
+  const bookkeeping = bookkeepingPaths(request);
   // Kubernetes' own controllers pass for what they must do (garbage collection, namespace
   // deletion, …): refusing them breaks the cluster, not just drift. None of it writes driftgate's
-  // annotations, so an edit that does is judged like anyone's.
+  // annotations or rewrites GitOps bookkeeping, so an edit that does is judged like anyone's.
   const controller = controllerVerdict(request, policy, change, namespace);
-  if (controller.kind === 'granted' && !touchesOwnAnnotations(own)) return allow('kubernetes-controller', [], mutationOf(request, now, { convertFor: false }), change.paths);
-  const judged = judgeRequester(request, policy, now, parent, change, own);
+  if (controller.kind === 'granted' && !touchesOwnAnnotations(own) && bookkeeping.length === 0) {
+    return allow('kubernetes-controller', [], mutationOf(request, now, { convertFor: false }), change.paths);
+  }
+  const judged = judgeRequester(request, policy, now, parent, change, own, bookkeeping);
   // Only the Namespace can tell whether the namespace controller is finishing a deletion.
   return controller.kind === 'needs-namespace' && judged.kind === 'deny' ? { ...judged, needsNamespace: controller.namespace } : judged;
 }
@@ -69,9 +73,9 @@ function judgeRequester(
   parent: KubeObject | undefined,
   change: ReturnType<typeof changeOf>,
   own: OwnAnnotationEdit,
+  bookkeeping: string[],
 ): Decision {
-  // Bookkeeping that decides what the next GitOps sync removes counts as a change of its own.
-  const paths = [...change.paths, ...bookkeepingPaths(request)];
+  const paths = [...change.paths, ...bookkeeping];
   const mayBreakGlass = inSubjects(policy.breakGlass, request.userInfo);
 
   // driftgate's own annotations, in any edit (also one bundled with a delegated change).
