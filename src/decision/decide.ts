@@ -54,10 +54,12 @@ export function decide(request: AdmissionRequest, policy: GuardPolicy, now: Date
   // Bookkeeping that decides what the next GitOps sync removes counts as a change of its own.
   const bookkeeping = bookkeepingPaths(request);
   // Kubernetes' own controllers pass for what they must do (garbage collection, namespace
-  // deletion, …): refusing them breaks the cluster, not just drift. None of it writes driftgate's
-  // annotations or rewrites GitOps bookkeeping, so an edit that does is judged like anyone's.
+  // deletion, …): refusing them breaks the cluster, not just drift. Their driftgate annotations
+  // are not looked at: the deployment controller copies a Deployment's annotations, window and
+  // ticket stamp included, onto its ReplicaSets. None of it rewrites GitOps bookkeeping, so an
+  // edit that does is judged like anyone's.
   const controller = controllerVerdict(request, policy, change, namespace);
-  if (controller.kind === 'granted' && !touchesOwnAnnotations(own) && bookkeeping.length === 0) {
+  if (controller.kind === 'granted' && bookkeeping.length === 0) {
     return allow('kubernetes-controller', [], mutationOf(request, now, { convertFor: false }), change.paths);
   }
   const judged = judgeRequester(request, policy, now, parent, change, own, bookkeeping);
@@ -170,10 +172,6 @@ function freshFor(request: AdmissionRequest): boolean {
 /** windowRemoved tells whether an UPDATE drops a window the stored object carries. */
 function windowRemoved(request: AdmissionRequest): boolean {
   return request.operation === 'UPDATE' && isObjectRequest(request) && hasWindow(request.oldObject) && !hasWindow(request.object);
-}
-
-function touchesOwnAnnotations(own: OwnAnnotationEdit): boolean {
-  return own.breakGlass.length > 0 || own.driftgateOnly.length > 0 || own.ticketStamp !== undefined;
 }
 
 function forgedStamp(policy: GuardPolicy, request: AdmissionRequest, now: Date): Decision {

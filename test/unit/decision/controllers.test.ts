@@ -425,6 +425,29 @@ const cases: Case[] = [
     want: allowed,
   },
   {
+    // Issue 11: driftgate's annotations are the requester's to write only for people; the
+    // deployment controller copies a Deployment's annotations (window, ticket stamp) to its ReplicaSets.
+    name: "lets the deployment controller copy its Deployment's window and ticket stamp onto the ReplicaSet it owns",
+    req: {
+      user: sa('deployment-controller'),
+      operation: 'CREATE',
+      resource: 'replicasets',
+      name: 'checkout-api-7d9',
+      object: {
+        apiVersion: 'apps/v1',
+        kind: 'ReplicaSet',
+        metadata: {
+          name: 'checkout-api-7d9',
+          namespace: 'prod',
+          ownerReferences: [deploymentOwner],
+          annotations: { 'driftgate.dev/break-glass-until': '2026-11-24T04:00:00Z', 'driftgate.dev/break-glass-incident': 'INC-1', 'driftgate.dev/backport-ticket': 'checkout-api-inc-1-0123456789' },
+        },
+      },
+    },
+    policy: GUARD_ALL,
+    want: allowed,
+  },
+  {
     name: 'refuses the deployment controller creating a ReplicaSet no Deployment owns',
     req: { user: sa('deployment-controller'), operation: 'CREATE', resource: 'replicasets', name: 'stray', object: { apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: { name: 'stray', namespace: 'prod' } } },
     policy: GUARD_ALL,
