@@ -115,6 +115,11 @@ export function parseReviewText(text: string): AdmissionRequest {
     // Exact: an int64 beyond 2^53 in a custom resource must not round into its neighbour.
     body = parseJsonExact(text);
   } catch (err) {
+    // Reading integers exactly walks the parsed tree recursively: a body nested deeper than the
+    // stack is valid JSON that still cannot be read, and must say so rather than "not JSON".
+    if (err instanceof RangeError) {
+      throw new DriftgateError('DG_REVIEW_INVALID', 'body nests too deep to be read; no Kubernetes object nests like this, so this is not a review from the kube-apiserver', { cause: err });
+    }
     throw new DriftgateError('DG_REVIEW_INVALID', `body is not JSON: ${jsonProblem(text)}`, { cause: err });
   }
   return parseReview(body);

@@ -215,3 +215,11 @@ describe('parseReviewText on arbitrary text', () => {
     );
   });
 });
+
+describe('parseReviewText and exact integers (issue 11)', () => {
+  it('refuses, with a clear message and no crash, a body nested too deep to read exactly', () => {
+    const d = 20000;
+    const text = `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"x":${'['.repeat(d)}9007199254740993${']'.repeat(d)}}}`;
+    expect(() => parseReviewText(text)).toThrow(/nests too deep/);
+  });
+});
