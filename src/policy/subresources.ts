@@ -25,8 +25,7 @@ export const BUILTIN: Readonly<Record<string, readonly string[]>> = {
   '/services': ['status'],
   '/persistentvolumeclaims': ['status'],
   '/resourcequotas': ['status'],
-  // finalize rewrites spec.finalizers of a Namespace.
-  '/namespaces': ['status', 'finalize'],
+  '/namespaces': ['status'],
   '/configmaps': [],
   '/secrets': [],
   '/serviceaccounts': [],
@@ -73,6 +72,8 @@ export const NOT_IMPLIED: Readonly<Record<string, string>> = {
   'pods/log': 'read-only (GET); the apiserver never sends reads to admission',
   'pods/binding':
     "the scheduler's assignment of a pending pod to a node: it only sets nodeName on a pod that has none (the apiserver refuses to rebind), which no manifest in Git sets",
+  'namespaces/finalize':
+    "the namespace controller's last step of a namespace deletion (the DELETE itself is judged): guarding it by default would stall every deletion of a guarded namespace",
   'serviceaccounts/token': 'issues a short-lived token (a TokenRequest); nothing is stored on the ServiceAccount',
 };
 

@@ -31,23 +31,40 @@ describe('writes through @kubernetes/client-node', () => {
   it('refuses a developer replacing a Deployment with a new image, and lets Argo CD do it', async () => {
     const name = await createDeployment('cn');
     const dev = config(cluster().developerKubeconfig).makeApiClient(AppsV1Api);
-    const current = await dev.readNamespacedDeployment({ name, namespace: 'prod' });
-    const container = current.spec?.template.spec?.containers[0];
-    if (container === undefined) throw new Error('no container');
-    container.image = 'registry.example.com/checkout:from-a-script';
-    const message = await dev.replaceNamespacedDeployment({ name, namespace: 'prod', body: current }).then(
-      () => 'allowed',
-      (err: unknown) => denial(err),
-    );
+    // The deployment controller writes the new Deployment's status meanwhile: a replace built on
+    // an older read is a 409 Conflict from the apiserver, not driftgate's answer; read again.
+    let message = '';
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const current = await dev.readNamespacedDeployment({ name, namespace: 'prod' });
+      const container = current.spec?.template.spec?.containers[0];
+      if (container === undefined) throw new Error('no container');
+      container.image = 'registry.example.com/checkout:from-a-script';
+      const outcome = await dev.replaceNamespacedDeployment({ name, namespace: 'prod', body: current }).then(
+        () => 'allowed',
+        (err: unknown) => (err instanceof ApiException && err.code === 409 ? 'conflict' : denial(err)),
+      );
+      if (outcome === 'conflict') continue;
+      message = outcome;
+      break;
+    }
     expect(message).toContain('[driftgate/drift]');
     expect(message).toContain('/spec/template/spec/containers/0/image');
 
     const argo = config(cluster().kubeconfig, 'system:serviceaccount:argocd:argocd-application-controller').makeApiClient(AppsV1Api);
-    const fresh = await argo.readNamespacedDeployment({ name, namespace: 'prod' });
-    const c = fresh.spec?.template.spec?.containers[0];
-    if (c === undefined) throw new Error('no container');
-    c.image = 'registry.example.com/checkout:from-git';
-    await argo.replaceNamespacedDeployment({ name, namespace: 'prod', body: fresh });
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const fresh = await argo.readNamespacedDeployment({ name, namespace: 'prod' });
+      const c = fresh.spec?.template.spec?.containers[0];
+      if (c === undefined) throw new Error('no container');
+      c.image = 'registry.example.com/checkout:from-git';
+      const conflict = await argo.replaceNamespacedDeployment({ name, namespace: 'prod', body: fresh }).then(
+        () => false,
+        (err: unknown) => {
+          if (err instanceof ApiException && err.code === 409) return true;
+          throw err;
+        },
+      );
+      if (!conflict) break;
+    }
     const stored = await getJson<{ spec: { template: { spec: { containers: { image: string }[] } } } }>(['-n', 'prod', 'deployment', name]);
     expect(stored.spec.template.spec.containers[0]?.image).toBe('registry.example.com/checkout:from-git');
   });

@@ -180,7 +180,7 @@ describe('renderWebhooks: rules', () => {
     const [main, namespaces] = guarded.validating.webhooks;
     expect(main?.rules.every((r) => r.scope === 'Namespaced')).toBe(true);
     expect(namespaces?.name).toBe('validate-namespaces.driftgate.dev');
-    expect(namespaces?.rules).toEqual([{ operations: ['CREATE', 'UPDATE', 'DELETE'], apiGroups: [''], apiVersions: ['*'], resources: ['namespaces', 'namespaces/status', 'namespaces/finalize'], scope: 'Cluster' }]);
+    expect(namespaces?.rules).toEqual([{ operations: ['CREATE', 'UPDATE', 'DELETE'], apiGroups: [''], apiVersions: ['*'], resources: ['namespaces', 'namespaces/status'], scope: 'Cluster' }]);
     // On a Namespace object a namespaceSelector would match the object itself: objectSelector says so plainly.
     expect(namespaces?.namespaceSelector).toBeUndefined();
     expect(namespaces && selectorValues(namespaces).operator).toBe('NotIn');
