@@ -7,8 +7,8 @@
  *
  * The cost is paid only by bodies that may hold one: a reviver (called once per value, several
  * times slower than a bare parse) runs only when a scan finds sixteen digits in a row (2^53 has
- * sixteen digits). The scan costs about a seventh of a bare JSON.parse of the same text; the
- * reviver path several times one. bench/parse.ts measures both; docs/security.md quotes a run.
+ * sixteen digits). The scan costs a few microseconds per review; the reviver path several times
+ * a bare parse. bench/parse.ts measures both; docs/security.md quotes a run.
  */
 
 // Sixteen digits in a row. Digits inside a string (a digest, a long id) match too; that only
