@@ -82,7 +82,7 @@ function judgeRequester(
 
   // driftgate's own annotations, in any edit (also one bundled with a delegated change).
   const holder = windowHolder(request, parent);
-  let windowWritten = false;
+  let written: Window | undefined;
   if (own.breakGlass.length > 0) {
     if (!mayBreakGlass) return refuse(policy, 'break-glass-forbidden', windowEditForbiddenMessage(request, policy, own.breakGlass), paths, request, now, false);
     if (hasWindow(holder)) {
@@ -91,21 +91,19 @@ function judgeRequester(
         const problems = read.kind === 'invalid' ? read.problems : [];
         return refuse(policy, 'break-glass-invalid', invalidWindowMessage(request, policy, paths, problems, now), paths, request, now, false);
       }
-      windowWritten = true;
+      written = read.window;
     }
   }
   if (own.driftgateOnly.length > 0) return refuse(policy, 'driftgate-annotation', driftgateAnnotationMessage(request, own.driftgateOnly), paths, request, now, false);
   // Only a responder who just wrote a valid window has a `-for` turned into an `-until`.
-  const convertFor = windowWritten;
+  const convertFor = written !== undefined;
 
   if (paths.length === 0) {
     // Only runtime or driftgate fields moved: a window opened (checked above, so the responder
     // learns at `kubectl annotate` time rather than at the fix), closed, or nothing at all.
     if (own.ticketStamp !== undefined) return forgedStamp(policy, request, now);
-    if (!windowWritten) return allow('no-drift', [], mutationOf(request, now, { convertFor }));
-    const read = readWindow(holder, policy.breakGlass, now, { freshFor: freshFor(request) });
-    if (read.kind !== 'valid') return allow('no-drift', [], mutationOf(request, now, { convertFor }));
-    const draft = draftOf(request, read.window, change, parent, now);
+    if (written === undefined) return allow('no-drift', [], mutationOf(request, now, { convertFor }));
+    const draft = draftOf(request, written, change, parent, now);
     return allow('window-opened', [windowOpenedWarning(draft)], mutationOf(request, now, { convertFor }), paths);
   }
 
