@@ -12,6 +12,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject } from '../admission/types.js';
 import type { ObjectRef } from '../decision/types.js';
 import { DriftgateError } from '../errors.js';
+import { parseJsonExact } from '../util/json.js';
 
 /** KubeOptions select the cluster. */
 export interface KubeOptions {
@@ -107,7 +108,8 @@ export function createKubeClient(kc: KubeConfig, impersonate?: Impersonation): K
           const status = res.statusCode ?? 0;
           if (status >= 200 && status < 300) {
             try {
-              resolve((text === '' ? {} : JSON.parse(text)) as T);
+              // Exact: BackportTickets may hold int64 values beyond 2^53 in their patches.
+              resolve((text === '' ? {} : parseJsonExact(text)) as T);
             } catch (err) {
               reject(new DriftgateError('DG_KUBE_UNREACHABLE', `${req.method} ${req.path}: the API answered something that is not JSON`, { cause: err }));
             }

@@ -16,6 +16,7 @@ import { isWithin, parsePointer } from '../decision/pointer.js';
 import { DriftgateError } from '../errors.js';
 import { fieldLines, objectName, safe } from './render.js';
 import type { Ticket } from './types.js';
+import { isRawJson } from '../util/json.js';
 import { jsonSafe } from '../util/terminal.js';
 import { safeYaml } from '../util/yaml-safe.js';
 
@@ -398,7 +399,8 @@ function toNode(doc: Document, value: unknown): Node {
     for (const [k, v] of Object.entries(value)) map.items.push(doc.createPair(k, toNode(doc, v)));
     return map;
   }
-  const node = doc.createNode(value);
+  // An exact integer beyond 2^53 is written as its digits (a YAML int), not as a map.
+  const node = doc.createNode(isRawJson(value) ? BigInt(value.rawJSON) : value);
   if (typeof value === 'string' && FINGERPRINT.test(value) && node instanceof Scalar) node.comment = ' fingerprint only: re-enter the value from the secret manager';
   return node as Node;
 }

@@ -5,6 +5,7 @@
  * per ticket and applies each change through the same rule (`withChange`).
  */
 import { OPERATIONS } from '../admission/types.js';
+import { cloneJson } from '../decision/normalize.js';
 import type { TicketChange, TicketDraft } from '../decision/types.js';
 import { DECISIONS, type Decision, type Resolution, type Ticket, type TicketEvent, type TicketFilter, type TicketState } from './types.js';
 
@@ -35,18 +36,27 @@ export function foldEvents(events: Iterable<TicketEvent>): Ticket[] {
   return [...tickets.values()].sort(oldestFirst);
 }
 
+/**
+ * copyOf returns a deep copy of a JSON value. Not structuredClone: a patch value may be an exact
+ * integer beyond 2^53 kept as raw JSON (issue 11), which structuredClone refuses to copy; cloneJson
+ * keeps it (it is frozen, so sharing it is safe).
+ */
+export function copyOf<T>(value: T): T {
+  return cloneJson(value) as T;
+}
+
 function applyChange(tickets: Map<string, Ticket>, draft: TicketDraft): void {
   const ticket = tickets.get(draft.id);
-  tickets.set(draft.id, ticket === undefined ? openTicket(draft) : withChange(ticket, structuredClone(draft.change)));
+  tickets.set(draft.id, ticket === undefined ? openTicket(draft) : withChange(ticket, copyOf(draft.change)));
 }
 
 /** openTicket returns the open ticket a first change starts, sharing nothing with `draft`. */
 export function openTicket(draft: TicketDraft): Ticket {
-  const change: TicketChange = structuredClone(draft.change);
+  const change: TicketChange = copyOf(draft.change);
   return {
     id: draft.id,
-    object: structuredClone(draft.object),
-    window: structuredClone(draft.window),
+    object: copyOf(draft.object),
+    window: copyOf(draft.window),
     state: 'open',
     openedAt: change.at,
     changes: [change],

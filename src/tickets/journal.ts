@@ -15,6 +15,7 @@ import type { TicketDraft } from '../decision/types.js';
 import { DriftgateError } from '../errors.js';
 import { checkEvent, filterTickets, foldEvents } from './fold.js';
 import { DECISIONS, type Resolution, type Ticket, type TicketEvent, type TicketFilter, type TicketStore } from './types.js';
+import { parseJsonExact } from '../util/json.js';
 
 /** JournalOptions configures a JournalStore. */
 export interface JournalOptions {
@@ -240,7 +241,8 @@ export class JournalStore implements TicketStore {
       const where = `${this.#path}:${index + 1}`;
       let value: unknown;
       try {
-        value = JSON.parse(line);
+        // Exact: a ticket's patch may hold an int64 beyond 2^53 (a custom resource's field).
+        value = parseJsonExact(line);
       } catch {
         this.#warn(`${where}: skipped a torn or corrupt line (not JSON); the events around it are intact`);
         return;

@@ -12,7 +12,7 @@
 import type { TicketChange, TicketDraft } from '../decision/types.js';
 import { DriftgateError } from '../errors.js';
 import { resourcePath, type KubeClient, type KubeRequest } from '../kube/client.js';
-import { checkEvent, filterTickets, oldestFirst, openTicket, stateAfter, withChange } from './fold.js';
+import { checkEvent, copyOf, filterTickets, oldestFirst, openTicket, stateAfter, withChange } from './fold.js';
 import { TICKET_STATES, type Resolution, type Ticket, type TicketFilter, type TicketState, type TicketStore } from './types.js';
 
 /** BACKPORT_TICKETS names the custom resource tickets are stored as. */
@@ -101,7 +101,7 @@ export class KubernetesStore implements TicketStore {
       await this.#retrying(draft.id, signal, async () => {
         const found = await this.#read(draft.id, signal);
         if (found === undefined) return this.#create(draft, signal);
-        const next = withChange(found.ticket, structuredClone(draft.change));
+        const next = withChange(found.ticket, copyOf(draft.change));
         if (next === found.ticket) return next; // the apiserver retried a call we already recorded
         return this.#replace(found.object, next, signal);
       });

@@ -5,6 +5,7 @@
  * written as `\uXXXX`, which a YAML parser reads back as the same character: lossless.
  */
 import { Document, isScalar, visit, type ToStringOptions } from 'yaml';
+import { isRawJson } from './json.js';
 import { hasUnsafe, jsonSafe } from './terminal.js';
 
 /** safeYaml returns the document as YAML text with no control or bidi character raw. */
@@ -19,7 +20,17 @@ export function safeYaml(doc: Document, options: ToStringOptions = {}): string {
   return jsonSafe(doc.toString(options));
 }
 
-/** safeYamlOf returns `value` as YAML text (see safeYaml). */
+/** safeYamlOf returns `value` as YAML text (see safeYaml); exact integers beyond 2^53 keep their digits. */
 export function safeYamlOf(value: unknown, options: ToStringOptions = {}): string {
-  return safeYaml(new Document(value), options);
+  return safeYaml(new Document(exactForYaml(value)), options);
+}
+
+// The yaml library writes a BigInt as its digits; a raw JSON value it would write as a map.
+function exactForYaml(value: unknown): unknown {
+  if (isRawJson(value)) return BigInt(value.rawJSON);
+  if (Array.isArray(value)) return value.map(exactForYaml);
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) Object.defineProperty(out, k, { value: exactForYaml(v), enumerable: true, writable: true, configurable: true });
+  return out;
 }

@@ -102,6 +102,18 @@ describe('integers beyond 2^53 are compared exactly, as sent', () => {
     expect(response.status?.message).toContain('/spec/progressDeadlineSeconds');
   });
 
+  it('records a bypass of such a change on its ticket, every digit kept', async () => {
+    const text = await readFile(join(TESTDATA, 'break-glass-valid', 'request.json'), 'utf8');
+    const first = text.indexOf('"progressDeadlineSeconds": 600');
+    const second = text.indexOf('"progressDeadlineSeconds": 600', first + 1);
+    const body = `${text.slice(0, first)}"progressDeadlineSeconds": 9007199254740993${text.slice(first + 30, second)}"progressDeadlineSeconds": 9007199254740992${text.slice(second + 30)}`;
+    const res = await postText('/validate', body);
+    expect((res.body as { response: AdmissionResponse }).response.allowed).toBe(true);
+    const line = await readFile(h.journalPath, 'utf8');
+    expect(line).toContain('"path":"/spec/progressDeadlineSeconds","value":9007199254740993');
+    expect(line).toContain('"value":9007199254740992');
+  });
+
   it('allows the same big integer on both sides', async () => {
     const res = await postText('/validate', await bodyWith('9007199254740993', '9007199254740993'));
     expect((res.body as { response: AdmissionResponse }).response.allowed).toBe(true);
