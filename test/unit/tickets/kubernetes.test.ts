@@ -13,6 +13,7 @@ import { createKubeClient } from '../../../src/kube/client.js';
 import { parseTicketsSpec } from '../../../src/tickets/journal.js';
 import { KubernetesStore, labelValue, type BackportTicketObject, type KubernetesStoreOptions } from '../../../src/tickets/kubernetes.js';
 import type { Resolution } from '../../../src/tickets/types.js';
+import { parseJsonExact } from '../../../src/util/json.js';
 import { draft } from './drafts.js';
 
 const NS = 'driftgate-system';
@@ -206,6 +207,19 @@ describe('KubernetesStore.record', () => {
     const ticket = await store.get(first.id);
     expect(ticket.changes).toEqual([first.change, second.change]);
     expect(ticket.openedAt).toBe('2025-06-01T09:00:00Z');
+  });
+
+  it('records changes whose values are integers beyond 2^53, kept exactly (issue 11), on create and on append', async () => {
+    const store = openStore();
+    const exact = (uid: string): ReturnType<typeof draft> => {
+      const d = draft({ uid });
+      d.change.patch = parseJsonExact('[{"op":"replace","path":"/spec/sequence","value":9007199254740993}]') as typeof d.change.patch;
+      return d;
+    };
+    await store.record(exact('u1'));
+    await store.record(exact('u2'));
+    expect(writes()).toEqual([`POST ${COLLECTION}`, `PUT ${COLLECTION}/${draft().id}`]);
+    expect(JSON.stringify(exact('u3').change.patch)).toContain('9007199254740993');
   });
 
   it('records a retried request once and writes nothing the second time', async () => {
