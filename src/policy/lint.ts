@@ -368,12 +368,17 @@ function lintGaps(policy: GuardPolicy): Finding[] {
       });
       if (open.length === 0) return;
       const names = open.map(([name]) => name);
+      // namespaces/finalize is named, but not offered to guard: the namespace controller has no
+      // grant for it, so guarding it would stall every deletion of a guarded namespace.
+      const guardable = names.filter((n) => n !== 'namespaces/finalize');
       out.push(
         finding(
           'info',
           ['spec', 'resources', i, 'resources', j],
           `not guarded, by design: ${open.map(([name, why]) => `${name} (${why})`).join('; ')}`,
-          `add ${names.map((n) => `"${n}"`).join(', ')} to spec.resources to guard ${names.length === 1 ? 'it' : 'them'}`,
+          guardable.length === 0
+            ? 'restrict who may update namespaces/finalize with RBAC; guarding it would stall namespace deletion'
+            : `add ${guardable.map((n) => `"${n}"`).join(', ')} to spec.resources to guard ${guardable.length === 1 ? 'it' : 'them'}`,
         ),
       );
     });

@@ -77,6 +77,7 @@ describe('policy check', () => {
         'OK policy prod (enforce, 2 namespaces, 2 resource rules)',
         CONTROLLERS_LINE.trimEnd(),
         expect.stringMatching(/^info: spec\.resources\[1\]\.resources\[2\]: not guarded, by design: services\/proxy/),
+        expect.stringMatching(/^info: spec\.resources\[1\]\.resources\[3\]: not guarded, by design: namespaces\/finalize/),
         '',
       ],
       err: '',

@@ -256,8 +256,14 @@ const CASES: Case[] = [
   },
 ];
 
+// The clean policy guards namespaces, whose namespaces/finalize is a gap by design (issue 11):
+// it is checked once, in its own test, and left out of every other comparison.
+function isFinalizeGap(f: Finding): boolean {
+  return f.level === 'info' && f.message.startsWith('not guarded, by design: namespaces/finalize');
+}
+
 function lint(doc: GuardPolicyDocument): Finding[] {
-  return lintPolicy(parsePolicy(doc));
+  return lintPolicy(parsePolicy(doc)).filter((f) => !isFinalizeGap(f));
 }
 
 describe('lintPolicy', () => {
@@ -265,9 +271,15 @@ describe('lintPolicy', () => {
     expect(lint(clean())).toEqual([]);
   });
 
+  it('names namespaces/finalize as a gap by design when namespaces are guarded, without offering to guard it', () => {
+    const gaps = lintPolicy(parsePolicy(clean())).filter(isFinalizeGap);
+    expect(gaps.map((f) => f.field)).toEqual(['spec.resources[1].resources[1]']);
+    expect(gaps[0]?.fix).toContain('stall namespace deletion');
+  });
+
   it('finds nothing risky in examples/policy.yaml, and names its one gap by design (services/proxy)', () => {
     const path = fileURLToPath(new URL('../../../examples/policy.yaml', import.meta.url));
-    const got = lintPolicy(loadPolicy(readFileSync(path, 'utf8'), path));
+    const got = lintPolicy(loadPolicy(readFileSync(path, 'utf8'), path)).filter((f) => !isFinalizeGap(f));
     expect(got.map((f) => [f.level, f.field])).toEqual([['info', 'spec.resources[1].resources[2]']]);
     expect(got[0]?.message).toContain('services/proxy');
   });
