@@ -5,6 +5,7 @@
  */
 import { Ajv, type ErrorObject } from 'ajv';
 import { DriftgateError } from '../errors.js';
+import { type ReviewLimits, DEFAULT_REVIEW_LIMITS, checkReviewShape } from './limits.js';
 import { type AdmissionRequest, OPERATIONS } from './types.js';
 
 const API_VERSION = 'admission.k8s.io/v1';
@@ -104,11 +105,15 @@ export function parseReview(body: unknown): AdmissionRequest {
   throw new DriftgateError('DG_REVIEW_INVALID', `${first} (and ${more} more problem${more === 1 ? '' : 's'})`, { details: lines });
 }
 
-/** parseReviewText returns the `request` of an AdmissionReview in JSON text, or throws DG_REVIEW_INVALID. */
-export function parseReviewText(text: string): AdmissionRequest {
+/**
+ * parseReviewText returns the `request` of an AdmissionReview in JSON text, or throws
+ * DG_REVIEW_INVALID, or DG_REVIEW_TOO_COMPLEX before parsing a review beyond `limits`.
+ */
+export function parseReviewText(text: string, limits: ReviewLimits = DEFAULT_REVIEW_LIMITS): AdmissionRequest {
   if (text.trim() === '') {
     throw new DriftgateError('DG_REVIEW_INVALID', 'body is empty; expected an AdmissionReview v1 as JSON');
   }
+  checkReviewShape(text, limits);
   let body: unknown;
   try {
     body = JSON.parse(text);

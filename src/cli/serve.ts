@@ -13,9 +13,11 @@ import { createApp } from '../server/app.js';
 import { listenHttp, listenHttps } from '../server/https.js';
 import { createLogger, type Logger } from '../server/logger.js';
 import { createMetrics } from '../server/metrics.js';
+import { createOffload } from '../server/offload.js';
 import { loadKeyPair, watchKeyPair } from '../server/tls.js';
 import type { TicketStore } from '../tickets/types.js';
-import { type Io, processIo, readPolicyFile } from './io.js';
+import { type Io, processIo, readPolicyFile, reviewLimitsOf } from './io.js';
+import { DEFAULT_REVIEW_LIMITS } from '../admission/limits.js';
 import { openTicketStore } from './stores.js';
 
 interface ServeOptions {
@@ -34,6 +36,8 @@ interface ServeOptions {
   overdueAfter: string;
   kubeconfig?: string;
   context?: string;
+  maxReviewDepth: string;
+  maxReviewValues: string;
 }
 
 /** The embedded default of `--dev`: everything under one git-ignored folder of the working directory. */
@@ -58,6 +62,8 @@ export function serveCommand(io: Io = processIo): Command {
     .option('--cert-reload-interval <ms>', 'how often to check the certificate files for a new pair', '10000')
     .option('--max-record-time <ms>', 'upper bound on recording a ticket before the bypass is refused', '8000')
     .option('--housekeeping-interval <ms>', 'how often to count open tickets and check the webhook configurations are still there', '60000')
+    .option('--max-review-depth <levels>', 'refuse a review nesting deeper than this (413, before parsing it)', String(DEFAULT_REVIEW_LIMITS.maxDepth))
+    .option('--max-review-values <count>', 'refuse a review holding more leaves (strings, numbers, booleans, nulls, empty maps and lists) than this', String(DEFAULT_REVIEW_LIMITS.maxLeaves))
     .option('--overdue-after <duration>', 'an open ticket is overdue this long after its window ended (Go-style or days: 72h, 3d)', '3d')
     .action(async (opts: ServeOptions) => {
       await serve(opts, io);
@@ -84,6 +90,7 @@ async function serve(opts: ServeOptions, io: Io): Promise<void> {
   const maxRecordMs = intFlag('max-record-time', opts.maxRecordTime, 1);
   const housekeepingMs = intFlag('housekeeping-interval', opts.housekeepingInterval, 100);
   const overdueMs = durationFlag('overdue-after', opts.overdueAfter);
+  const limits = reviewLimitsOf(opts);
   let host = opts.host;
   let policyFile = opts.policy;
   let certFile = opts.tlsCert;
@@ -129,7 +136,8 @@ async function serve(opts: ServeOptions, io: Io): Promise<void> {
     ...(parents === undefined ? {} : { parents }),
     onParentError: (ref, err) => logger.warn({ parent: `${ref.namespace}/${ref.resource}/${ref.name}`, problem: describe(err) }, 'parent lookup failed; deciding without its break-glass window'),
   });
-  const app = createApp({ admitter, logger, metrics, storeKind: opened.kind, ready: () => ready, maxRecordMs });
+  const offload = createOffload({ limits, onReplaced: (why) => logger.error({ problem: why }, 'judging worker replaced; the review it held was refused') });
+  const app = createApp({ admitter, logger, metrics, storeKind: opened.kind, ready: () => ready, maxRecordMs, limits, offload });
   const webhook = await listenHttps(app, pair, port, host);
   const watcher = watchKeyPair({
     certFile,
@@ -183,7 +191,7 @@ async function serve(opts: ServeOptions, io: Io): Promise<void> {
       watcher.stop();
       stopHousekeeping();
       void Promise.all([webhook.close(), metricsListener?.close()])
-        .then(() => tickets.close())
+        .then(() => Promise.all([tickets.close(), offload.close()]))
         .catch((err: unknown) => logger.error({ problem: describe(err) }, 'error while shutting down'))
         .finally(() => {
           logger.info('stopped');

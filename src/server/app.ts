@@ -5,13 +5,15 @@
  * apiserver (and a person reading its log) sees a message rather than an opaque failure.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { DEFAULT_REVIEW_LIMITS, type ReviewLimits } from '../admission/limits.js';
 import { parseReviewText, uidOf } from '../admission/schema.js';
 import { errored, review } from '../admission/respond.js';
 import type { AdmissionRequest, AdmissionResponse } from '../admission/types.js';
 import { DriftgateError, describe, isDriftgateError } from '../errors.js';
-import type { Admitted, Admitter, Outcome } from './admit.js';
+import type { Admitted, Admitter, Outcome, Prejudged } from './admit.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import type { Offload } from './offload.js';
 import { httpStatusOf } from './status.js';
 import { requestName } from '../decision/target-name.js';
 
@@ -35,6 +37,10 @@ export interface AppDeps {
   bodyLimit?: number;
   /** Upper bound on recording a ticket, whatever the apiserver's timeout. */
   maxRecordMs?: number;
+  /** Shape limits checked before a review is parsed (DEFAULT_REVIEW_LIMITS when absent). */
+  limits?: ReviewLimits;
+  /** Judges large reviews off the event loop; without it every review is judged in place. */
+  offload?: Offload;
 }
 
 type Webhook = 'validate' | 'mutate';
@@ -72,29 +78,56 @@ export function createApp(deps: AppDeps): express.Express {
 
   async function handle(webhook: Webhook, req: Request, res: Response): Promise<void> {
     const started = performance.now();
-    let request: AdmissionRequest;
+    // One deadline per request, from its arrival: judging and recording both fit in it.
+    const deadlineMs = recordDeadline(req.query['timeout'], deps.maxRecordMs);
     const body: unknown = req.body;
-    try {
-      request = parseReviewText(typeof body === 'string' ? body : '');
-    } catch (err) {
-      badRequest(webhook, res, err, uidOf(lenientJson(body)));
-      return;
+    const text = typeof body === 'string' ? body : '';
+    let request: AdmissionRequest;
+    let prejudged: Prejudged | undefined;
+    if (deps.offload?.takes(text) === true) {
+      const { policy, now } = deps.admitter.judgement();
+      try {
+        const judged = await deps.offload.judge(text, policy, now, AbortSignal.timeout(deadlineMs));
+        if (!judged.ok) {
+          badRequest(webhook, res, judged.error, judged.uid);
+          return;
+        }
+        request = judged.request;
+        prejudged = judged.prejudged;
+      } catch (err) {
+        // Out of time or out of memory on the worker: refused, and the server goes on.
+        badRequest(webhook, res, err);
+        return;
+      }
+    } else {
+      try {
+        request = parseReviewText(text, deps.limits ?? DEFAULT_REVIEW_LIMITS);
+      } catch (err) {
+        // A review beyond the limits is not parsed again just to echo its uid.
+        const tooComplex = isDriftgateError(err) && err.code === 'DG_REVIEW_TOO_COMPLEX';
+        badRequest(webhook, res, err, tooComplex ? '' : uidOf(lenientJson(body)));
+        return;
+      }
     }
     let outcome: Outcome = 'error';
     let admitted: Admitted | undefined;
     let response: AdmissionResponse;
     try {
-      admitted =
-        webhook === 'mutate'
-          ? await deps.admitter.mutate(request)
-          : await deps.admitter.validate(request, { deadlineMs: recordDeadline(req.query['timeout'], deps.maxRecordMs) });
+      const judged = prejudged === undefined ? {} : { prejudged };
+      admitted = webhook === 'mutate' ? await deps.admitter.mutate(request, judged) : await deps.admitter.validate(request, { deadlineMs, ...judged });
       outcome = admitted.outcome;
       response = admitted.response;
       res.status(200).json(review(response));
     } catch (err) {
-      // A bug, not a decision: refuse (the apiserver applies failurePolicy on top) and say so.
-      response = errored(request.uid, 500, `driftgate could not judge this request (internal error: ${describe(err)}); it is refused. Retry; if it persists, see driftgate's log for uid ${request.uid}`);
-      res.status(500).json(review(response));
+      if (isDriftgateError(err) && err.code === 'DG_REVIEW_TIMEOUT') {
+        // Out of time deciding again with the parent, on the worker: refused, as at the first try.
+        response = errored(request.uid, httpStatusOf(err.code), describe(err));
+        res.status(httpStatusOf(err.code)).json(review(response));
+      } else {
+        // A bug, not a decision: refuse (the apiserver applies failurePolicy on top) and say so.
+        response = errored(request.uid, 500, `driftgate could not judge this request (internal error: ${describe(err)}); it is refused. Retry; if it persists, see driftgate's log for uid ${request.uid}`);
+        res.status(500).json(review(response));
+      }
       deps.logger.error({ err, uid: request.uid }, 'internal error while deciding');
     } finally {
       const seconds = (performance.now() - started) / 1000;

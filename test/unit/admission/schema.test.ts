@@ -169,7 +169,8 @@ describe('parseReviewText', () => {
 
   it('finds the break in a deeply nested body without exhausting the stack', () => {
     const text = `${'['.repeat(200_000)}x`;
-    expect(failure(() => parseReviewText(text)).message).toBe('body is not JSON: unexpected "x" at line 1 column 200001 (offset 200000)');
+    // Limits raised past the nesting: by default the shape check refuses it before JSON.parse.
+    expect(failure(() => parseReviewText(text, { maxDepth: 300_000, maxLeaves: 10 })).message).toBe('body is not JSON: unexpected "x" at line 1 column 200001 (offset 200000)');
   });
 
   it('runs the envelope checks once the text is JSON', () => {

@@ -1,0 +1,192 @@
+/**
+ * Large reviews are judged off the event loop (issue 11, "No input can stall driftgate"). The
+ * decision is linear in a review's size, but a review of a few MiB still takes tens or hundreds
+ * of milliseconds to parse and diff, and on the event loop every other review, from every
+ * guarded write in the cluster, would wait behind it. So a review longer than `aboveChars` is
+ * parsed and decided on a worker thread, one at a time, while small ones (nearly all of them)
+ * are answered on the main thread as before.
+ *
+ * The worker runs within its own heap limit and the request's deadline: a review that needs more
+ * memory, or more time than the apiserver will wait, costs only that worker, which is replaced;
+ * the review is refused (fail closed) with a message that says why.
+ */
+import { Worker } from 'node:worker_threads';
+import type { ReviewLimits } from '../admission/limits.js';
+import type { AdmissionRequest, KubeObject } from '../admission/types.js';
+import type { Decision } from '../decision/types.js';
+import { DriftgateError, describe } from '../errors.js';
+import type { GuardPolicy } from '../policy/types.js';
+import type { Decider, Prejudged } from './admit.js';
+import type { JudgeJob, JudgeResult } from './judge.js';
+
+/** OFFLOAD_ABOVE_CHARS: a 10 KB Deployment review stays inline; a 1 MiB ConfigMap goes to the worker. */
+export const OFFLOAD_ABOVE_CHARS = 128 * 1024;
+/** WORKER_HEAP_MB bounds the worker's heap; the worst review within the default limits needs well under half. */
+export const WORKER_HEAP_MB = 128;
+
+/** OffloadOptions configure the judging worker. */
+export interface OffloadOptions {
+  limits: ReviewLimits;
+  aboveChars?: number;
+  heapMb?: number;
+  /** Told when a worker had to be replaced (out of memory, out of time, crashed). */
+  onReplaced?: (why: string) => void;
+}
+
+/** Judged is a large review judged by the worker: its envelope (objects left there) and its Prejudged. */
+export type Judged = { ok: true; request: AdmissionRequest; prejudged: Prejudged } | { ok: false; error: DriftgateError; uid: string };
+
+/** Offload judges large reviews on a worker thread. */
+export interface Offload {
+  /** Whether a review of this text is judged on the worker. */
+  takes(text: string): boolean;
+  /** Parses and decides `text` under `policy` at `now`, or says why it is not a review; rejects (DG_REVIEW_TIMEOUT) once `signal` aborts. */
+  judge(text: string, policy: GuardPolicy, now: Date, signal: AbortSignal): Promise<Judged>;
+  close(): Promise<void>;
+}
+
+interface Pending {
+  job: JudgeJob;
+  signal: AbortSignal;
+  resolve(result: JudgeResult): void;
+  reject(err: unknown): void;
+  onAbort(): void;
+}
+
+/** createOffload returns an Offload with one worker thread, started on the first large review. */
+export function createOffload(opts: OffloadOptions): Offload {
+  const aboveChars = opts.aboveChars ?? OFFLOAD_ABOVE_CHARS;
+  const heapMb = opts.heapMb ?? WORKER_HEAP_MB;
+  const queue: Pending[] = [];
+  let current: Pending | undefined;
+  let worker: Worker | undefined;
+  let nextId = 1;
+  let closed = false;
+
+  function spawn(): Worker {
+    const w = startWorker(heapMb);
+    w.on('message', (result: JudgeResult) => {
+      if (w !== worker || current === undefined || current.job.id !== result.id) return;
+      finish(current).resolve(result);
+    });
+    w.on('error', (err) => replace(w, `the judging worker failed (${describe(err)})`));
+    w.on('exit', (code) => replace(w, `the judging worker stopped (exit code ${code})`));
+    return w;
+  }
+
+  // A worker that died, or is stuck past a deadline, is dropped and the review it held refused.
+  function replace(w: Worker, why: string): void {
+    if (w !== worker) return;
+    worker = undefined;
+    void w.terminate();
+    if (closed) return;
+    opts.onReplaced?.(why);
+    if (current !== undefined) {
+      finish(current).reject(new DriftgateError('DG_INTERNAL', `driftgate could not judge this review: ${why}; it is refused`));
+    }
+  }
+
+  function finish(p: Pending): Pending {
+    p.signal.removeEventListener('abort', p.onAbort);
+    if (current === p) current = undefined;
+    // After this settles, the next review in line goes to the worker.
+    queueMicrotask(dispatch);
+    return p;
+  }
+
+  function dispatch(): void {
+    if (current !== undefined || closed) return;
+    const next = queue.shift();
+    if (next === undefined) {
+      worker?.unref();
+      return;
+    }
+    current = next;
+    worker ??= spawn();
+    worker.ref();
+    worker.postMessage(next.job);
+  }
+
+  function judge(text: string, policy: GuardPolicy, now: Date, signal: AbortSignal, parent?: KubeObject): Promise<JudgeResult> {
+    return new Promise<JudgeResult>((resolve, reject) => {
+      const job: JudgeJob = { id: nextId++, text, limits: opts.limits, policy, now: now.getTime(), ...(parent === undefined ? {} : { parent }) };
+      const pending: Pending = {
+        job,
+        signal,
+        resolve,
+        reject,
+        onAbort: () => {
+          const timeout = new DriftgateError('DG_REVIEW_TIMEOUT', `driftgate could not judge this ${Math.round(text.length / 1024)} KiB review before the apiserver's deadline; it is refused`);
+          if (current === pending) {
+            // Stuck on this very review: only replacing the worker gets the others going again.
+            const stuck = worker;
+            finish(pending).reject(timeout);
+            if (stuck !== undefined) replace(stuck, 'a review took longer than its deadline');
+          } else {
+            const at = queue.indexOf(pending);
+            if (at >= 0) queue.splice(at, 1);
+            finish(pending).reject(timeout);
+          }
+        },
+      };
+      if (signal.aborted) {
+        pending.onAbort();
+        return;
+      }
+      signal.addEventListener('abort', pending.onAbort, { once: true });
+      queue.push(pending);
+      dispatch();
+    });
+  }
+
+  return {
+    takes: (text) => text.length > aboveChars,
+    async judge(text, policy, now, signal) {
+      const result = await judge(text, policy, now, signal);
+      if (!result.ok) return { ok: false, error: new DriftgateError(result.code, result.message, { details: result.details }), uid: result.uid };
+      const decider: Decider = async (p, n, parent) => {
+        const again = await judge(text, p, n, signal, parent);
+        if (!again.ok) throw new DriftgateError(again.code, again.message, { details: again.details });
+        return again.decision;
+      };
+      const first: Decision = result.decision;
+      return { ok: true, request: result.request, prejudged: { policy, now, first, decider } };
+    },
+    async close() {
+      closed = true;
+      const refused = new DriftgateError('DG_INTERNAL', 'driftgate is shutting down; this review was not judged');
+      for (const p of queue.splice(0)) finish(p).reject(refused);
+      if (current !== undefined) finish(current).reject(refused);
+      const w = worker;
+      worker = undefined;
+      await w?.terminate();
+    },
+  };
+}
+
+/**
+ * startWorker starts judge-worker beside this file: the compiled .js in dist/, or, when driftgate
+ * runs from source (vitest runs src/ as TypeScript), the .ts itself. Node strips the types, but
+ * our imports name the .js files tsc writes, so a small resolve hook maps those back to .ts.
+ */
+function startWorker(heapMb: number): Worker {
+  const options = { resourceLimits: { maxOldGenerationSizeMb: heapMb } };
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./judge-worker.js', import.meta.url), options);
+  const entry = new URL('./judge-worker.ts', import.meta.url).href;
+  const boot = `
+import { registerHooks } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+registerHooks({
+  resolve(specifier, context, next) {
+    if (specifier.startsWith('.') && specifier.endsWith('.js') && context.parentURL?.endsWith('.ts')) {
+      const ts = new URL(specifier.slice(0, -3) + '.ts', context.parentURL);
+      if (existsSync(fileURLToPath(ts))) return next(ts.href, context);
+    }
+    return next(specifier, context);
+  },
+});
+await import(${JSON.stringify(entry)});
+`;
+  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`), options);
+}
