@@ -73,6 +73,34 @@ export function generateServing(ca: PemPair, hosts: readonly string[], days: num
   return { certPem: forge.pki.certificateToPem(cert), keyPem };
 }
 
+/**
+ * generateClient returns a client certificate (CN `name`, extKeyUsage clientAuth) signed by `ca`:
+ * what the kube-apiserver presents to driftgate when `serve --client-ca` requires one. It never
+ * outlives the CA.
+ */
+export function generateClient(ca: PemPair, name: string, days: number, now: Date): PemPair {
+  checkDays(days);
+  if (name === '') throw new DriftgateError('DG_USAGE', 'client name: empty; name the caller, e.g. kube-apiserver-admission');
+  const issuer = parseCA(ca);
+  const { keys, keyPem } = rsaKeys();
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = keys.publicKey;
+  cert.serialNumber = serial();
+  cert.validity.notBefore = new Date(now.getTime() - SKEW_MS);
+  cert.validity.notAfter = new Date(Math.min(now.getTime() + days * DAY_MS, issuer.cert.validity.notAfter.getTime()));
+  cert.setSubject([{ name: 'commonName', value: name }]);
+  cert.setIssuer(issuer.cert.subject.attributes);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: false, critical: true },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: 'extKeyUsage', clientAuth: true },
+    { name: 'subjectKeyIdentifier' },
+    { name: 'authorityKeyIdentifier', keyIdentifier: issuer.cert.generateSubjectKeyIdentifier().getBytes() },
+  ]);
+  cert.sign(issuer.key, forge.md.sha256.create());
+  return { certPem: forge.pki.certificateToPem(cert), keyPem };
+}
+
 /** certExpiry returns the notAfter of a PEM certificate, or throws DG_CERT_INVALID. */
 export function certExpiry(certPem: string): Date {
   return readCert(certPem, 'certificate').validity.notAfter;

@@ -11,6 +11,7 @@ import { errored, review } from '../admission/respond.js';
 import type { AdmissionRequest, AdmissionResponse } from '../admission/types.js';
 import { DriftgateError, describe, isDriftgateError } from '../errors.js';
 import type { Admitted, Admitter, Outcome, Prejudged } from './admit.js';
+import { type CallerAuth, requireCaller } from './callers.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { Offload } from './offload.js';
@@ -41,6 +42,8 @@ export interface AppDeps {
   limits?: ReviewLimits;
   /** Judges large reviews off the event loop; without it every review is judged in place. */
   offload?: Offload;
+  /** Who may call /validate and /mutate (a client certificate); without it, anyone who reaches the port. */
+  callers?: CallerAuth;
 }
 
 type Webhook = 'validate' | 'mutate';
@@ -63,8 +66,9 @@ export function createApp(deps: AppDeps): express.Express {
   // Read text and decode it ourselves: parseReviewText names where JSON breaks without quoting
   // the body back (a Secret's values may be in it), and says so when the body is empty.
   const text = express.text({ limit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT, type: () => true });
+  const callers = deps.callers === undefined ? [] : [requireCaller(deps.callers, (req, res, err) => badRequest(req.path === '/mutate' ? 'mutate' : 'validate', res, err))];
   for (const webhook of ['validate', 'mutate'] as const) {
-    app.post(`/${webhook}`, requireJson, text, (req, res) => {
+    app.post(`/${webhook}`, ...callers, requireJson, text, (req, res) => {
       void handle(webhook, req, res);
     });
   }

@@ -4,6 +4,8 @@ import type { ErrorCode } from '../errors.js';
 const STATUS: Partial<Record<ErrorCode, number>> = {
   DG_REVIEW_INVALID: 400,
   DG_CONTENT_TYPE: 400,
+  DG_CALLER_UNAUTHENTICATED: 401,
+  DG_CALLER_FORBIDDEN: 403,
   DG_REVIEW_TOO_LARGE: 413,
   DG_REVIEW_TOO_COMPLEX: 413,
   DG_REVIEW_TIMEOUT: 503,

@@ -16,6 +16,7 @@ import { createMetrics, type Metrics } from '../../src/server/metrics.js';
 import { createOffload, type OffloadOptions } from '../../src/server/offload.js';
 import { DEFAULT_REVIEW_LIMITS, type ReviewLimits } from '../../src/admission/limits.js';
 import type { GuardPolicy } from '../../src/policy/types.js';
+import type { CallerAuth } from '../../src/server/callers.js';
 import { JournalStore } from '../../src/tickets/journal.js';
 import { ControlledStore, FIXED_NOW, LogSink, fixturePolicy } from './webhook.js';
 
@@ -42,6 +43,8 @@ export interface HarnessOptions {
   limits?: ReviewLimits;
   /** Options of the judging worker (large reviews), or false to judge everything in place. */
   offload?: Partial<OffloadOptions> | false;
+  /** Who may call the webhook routes (serve --client-ca/--client-name); anyone when absent. */
+  callers?: CallerAuth;
 }
 
 /** startHarness returns a webhook listening on a free loopback port. */
@@ -59,7 +62,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const metrics = createMetrics({ processMetrics: false });
   const ready = { value: true };
   const admitter = createAdmitter({ policy: () => policy, now: () => FIXED_NOW, tickets: store });
-  const app = createApp({ admitter, logger, metrics, storeKind: 'journal', ready: () => ready.value, limits, ...(offload === undefined ? {} : { offload }) });
+  const app = createApp({ admitter, logger, metrics, storeKind: 'journal', ready: () => ready.value, limits, ...(offload === undefined ? {} : { offload }), ...(opts.callers === undefined ? {} : { callers: opts.callers }) });
   const server = createServer((req, res) => {
     res.once('finish', () => events.push(`response sent ${req.url ?? ''}`));
     app(req, res);
