@@ -1,6 +1,6 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { caBundle, certExpiry, generateCA, generateServing, parseCA } from '../../../src/certs/generate.js';
+import { caBundle, certExpiry, generateCA, generateClient, generateServing, parseCA } from '../../../src/certs/generate.js';
 import { DriftgateError } from '../../../src/errors.js';
 
 const now = new Date('2026-03-01T12:00:00Z');
@@ -100,5 +100,20 @@ describe('certExpiry and caBundle', () => {
 
   it('caBundle is the base64 of the PEM', () => {
     expect(Buffer.from(caBundle(ca.certPem), 'base64').toString('utf8')).toBe(ca.certPem);
+  });
+});
+
+describe('generateClient', () => {
+  it("is a clientAuth certificate with the caller's name as CN, issued by the CA and no longer lived", () => {
+    const callersCa = generateCA({ commonName: 'callers-ca', days: 30 }, now);
+    const client = generateClient(callersCa, 'kube-apiserver-admission', 365, now);
+    const cert = new X509Certificate(client.certPem);
+    const issuer = new X509Certificate(callersCa.certPem);
+    expect(cert.subject).toBe('CN=kube-apiserver-admission');
+    expect(cert.checkIssued(issuer)).toBe(true);
+    expect(cert.verify(issuer.publicKey)).toBe(true);
+    expect(cert.keyUsage).toEqual(['1.3.6.1.5.5.7.3.2']);
+    expect(new Date(cert.validTo).getTime()).toBeLessThanOrEqual(new Date(issuer.validTo).getTime());
+    expect(() => generateClient(callersCa, '', 1, now)).toThrow(/client name: empty/);
   });
 });
