@@ -66,9 +66,16 @@ export function createApp(deps: AppDeps): express.Express {
   // Read text and decode it ourselves: parseReviewText names where JSON breaks without quoting
   // the body back (a Secret's values may be in it), and says so when the body is empty.
   const text = express.text({ limit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT, type: () => true });
+  // A body the worker will judge is read as bytes: decoding megabytes to a string is work the
+  // event loop would pay for every other review (the worker decodes it instead).
+  const raw = express.raw({ limit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT, type: () => true });
+  const readBody = (req: Request, res: Response, next: NextFunction): void => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    (deps.offload?.takes(declared) === true ? raw : text)(req, res, next);
+  };
   const callers = deps.callers === undefined ? [] : [requireCaller(deps.callers, (req, res, err) => badRequest(req.path === '/mutate' ? 'mutate' : 'validate', res, err))];
   for (const webhook of ['validate', 'mutate'] as const) {
-    app.post(`/${webhook}`, ...callers, requireJson, text, (req, res) => {
+    app.post(`/${webhook}`, ...callers, requireJson, readBody, (req, res) => {
       void handle(webhook, req, res);
     });
   }
@@ -85,13 +92,14 @@ export function createApp(deps: AppDeps): express.Express {
     // One deadline per request, from its arrival: judging and recording both fit in it.
     const deadlineMs = recordDeadline(req.query['timeout'], deps.maxRecordMs);
     const body: unknown = req.body;
+    const bytes = Buffer.isBuffer(body) ? body : undefined;
     const text = typeof body === 'string' ? body : '';
     let request: AdmissionRequest;
     let prejudged: Prejudged | undefined;
-    if (deps.offload?.takes(text) === true) {
+    if (deps.offload !== undefined && (bytes !== undefined || deps.offload.takes(text.length))) {
       const { policy, now } = deps.admitter.judgement();
       try {
-        const judged = await deps.offload.judge(text, policy, now, AbortSignal.timeout(deadlineMs));
+        const judged = await deps.offload.judge(bytes ?? text, policy, now, AbortSignal.timeout(deadlineMs));
         if (!judged.ok) {
           badRequest(webhook, res, judged.error, judged.uid);
           return;

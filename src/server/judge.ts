@@ -17,7 +17,8 @@ export const LOGGED_PATHS = 20;
 /** JudgeJob is one review to judge. */
 export interface JudgeJob {
   id: number;
-  text: string;
+  /** The review as received: text, or (a large body read raw) its UTF-8 bytes, decoded here rather than on the event loop. */
+  body: string | Uint8Array;
   limits: ReviewLimits;
   policy: GuardPolicy;
   /** Epoch milliseconds: a Date crosses the boundary as one too, but a number says what it is. */
@@ -36,15 +37,16 @@ export type JudgeResult =
  * and copying a hostile review's objects back would put the cost on the thread it was moved off.
  */
 export function judgeReview(job: JudgeJob): JudgeResult {
+  const text = typeof job.body === 'string' ? job.body : Buffer.from(job.body.buffer, job.body.byteOffset, job.body.byteLength).toString('utf8');
   let request: AdmissionRequest;
   try {
-    request = parseReviewText(job.text, job.limits);
+    request = parseReviewText(text, job.limits);
   } catch (err) {
     const code: ErrorCode = isDriftgateError(err) ? err.code : 'DG_INTERNAL';
     const message = err instanceof Error ? err.message : String(err);
     const details = isDriftgateError(err) ? [...err.details] : [];
     // Only a review within the limits is parsed again to echo its uid.
-    return { id: job.id, ok: false, code, message, details, uid: code === 'DG_REVIEW_TOO_COMPLEX' ? '' : lenientUid(job.text) };
+    return { id: job.id, ok: false, code, message, details, uid: code === 'DG_REVIEW_TOO_COMPLEX' ? '' : lenientUid(text) };
   }
   const decision = decide(request, job.policy, new Date(job.now), job.parent);
   const { object: _object, oldObject: _oldObject, ...envelope } = request;
