@@ -156,7 +156,11 @@ function describePath(text: string, levels: number, isMap: Uint8Array, keyStart:
     } catch {
       key = '?';
     }
-    return /^[A-Za-z_$][\w$-]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key.length > 40 ? `${key.slice(0, 40)}…` : key)}]`;
+    if (/^[A-Za-z_$][\w$-]*$/.test(key)) return `.${key}`;
+    // A key is the requester's text: quoted, and any control or direction character escaped, so
+    // that it cannot rewrite the terminal or the log line it lands in.
+    const shown = JSON.stringify(key.length > 40 ? `${key.slice(0, 40)}…` : key).replace(/[\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    return `[${shown}]`;
   };
   if (known <= SHOWN_HEAD + SHOWN_TAIL + 1) {
     for (let level = 0; level < known; level++) tokens.push(token(level));

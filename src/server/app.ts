@@ -14,6 +14,7 @@ import type { Admitted, Admitter, Outcome, Prejudged } from './admit.js';
 import { type CallerAuth, requireCaller } from './callers.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import { LOGGED_PATHS } from './judge.js';
 import type { Offload } from './offload.js';
 import { httpStatusOf } from './status.js';
 import { requestName } from '../decision/target-name.js';
@@ -169,7 +170,7 @@ export function createApp(deps: AppDeps): express.Express {
       dryRun: request.dryRun === true,
       decision: admitted.outcome,
       reason: admitted.reasonCode,
-      changedPaths: admitted.decision.changedPaths.slice(0, 20),
+      changedPaths: admitted.decision.changedPaths.slice(0, LOGGED_PATHS),
       durationMs: Math.round(seconds * 1e6) / 1e3,
       ...(admitted.ticketId === undefined ? {} : { ticket: admitted.ticketId }),
       ...(admitted.storeError === undefined ? {} : { storeError: describe(admitted.storeError) }),

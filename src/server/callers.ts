@@ -49,7 +49,7 @@ export function checkCaller(req: Request, auth: CallerAuth): CallerCheck {
       ok: false,
       error: new DriftgateError(
         'DG_CALLER_FORBIDDEN',
-        `the client certificate CN=${JSON.stringify(cn)}${dnsNames.length > 0 ? ` (DNS ${dnsNames.join(', ')})` : ''} is signed by --client-ca but names none of the callers driftgate accepts (--client-name ${auth.names.join(',')}).`,
+        `the client certificate CN=${JSON.stringify(cn)}${dnsNames.length > 0 ? ` (DNS ${dnsNames.map((n) => JSON.stringify(n)).join(', ')})` : ''} is signed by --client-ca but names none of the callers driftgate accepts (--client-name ${auth.names.join(',')}).`,
       ),
     };
   }

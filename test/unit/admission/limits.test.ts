@@ -60,3 +60,10 @@ describe('checkReviewShape', () => {
     expect(() => parseReviewText(text)).toThrow(/nests deeper than 100 levels/);
   });
 });
+
+test('a key shown in the path has its control and direction characters escaped', () => {
+  const key = 'evil\u202e\u0085\u001b[31m';
+  const err = refusal(JSON.stringify({ [key]: [[[[[[[[[[1]]]]]]]]]] }));
+  expect(err.message).toContain('(at ["evil\\u202e\\u0085\\u001b[31m"][0]');
+  expect(err.message).not.toMatch(/[\u0000-\u001f\u0085\u202e]/);
+});
