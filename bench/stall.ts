@@ -70,6 +70,8 @@ function cases(work: string): StallCase[] {
   const judged = hostileReviewText(98, 390 * 1024);
   const list: Omit<StallCase, 'file'>[] = [
     { key: 'judged', label: 'judged: 98 levels deep, ~199,000 changed leaves (just within both limits)', text: judged, expect: 200 },
+    // The worst review judged on the event loop: just below the worker's threshold (64 KiB).
+    { key: 'inline', label: 'judged in place: 98 levels deep, ~15,800 changed leaves (just below the 64 KiB worker threshold)', text: hostileReviewText(98, 63 * 1024), expect: 200 },
     { key: 'deep', label: 'refused: 12 MiB of nothing but nesting', text: `{"request":${'['.repeat(12 * MiB - 64)}`, expect: 413 },
     { key: 'wide', label: 'refused: a 12 MiB list, 98 levels deep (3 million leaves)', text: hostileReviewText(98, 12 * MiB - 4096), expect: 413 },
     { key: 'deep-62k', label: 'refused: the 62 KB review of issue 11 (300 levels)', text: hostileReviewText(300, 62 * 1024), expect: 413 },
@@ -233,14 +235,14 @@ export function renderStall(r: StallResults): string {
     `**Goal: a normal review waits ≤ 100 ms behind the worst one: ${typicalDelay <= 100 ? 'met' : 'NOT met'}** (the largest median delay of a case: ${typicalDelay.toFixed(1)} ms; the worst single try: ${worstDelay.toFixed(1)} ms, load average ${r.load.map((l) => l.toFixed(1)).join(' → ')} on ${r.cores} cores).`,
     '',
     'Why: the text is measured before it is parsed (depth ≤ 100, leaves ≤ 200,000, `--max-review-depth` / `--max-review-values`),',
-    'so the refused ones cost one pass over their bytes; a review above 128 KiB is read as bytes, then decoded, parsed and',
+    'so the refused ones cost one pass over their bytes; a review above 64 KiB is read as bytes, then decoded, parsed and',
     'judged on a worker thread (`src/server/offload.ts`), so the event loop only receives it and copies it once; and the diff is',
     "linear in the objects' size whatever their shape (before, the 62 KB review of issue 11 took about 7 s and 250 MB to refuse).",
     'The hostile review is sent from another thread of the bench process, so that encrypting it does not delay the',
     "bench's own normal reviews. What remains of the delay is the event loop receiving megabytes over TLS, and the worker",
     'competing for the CPU: on 2',
     'shared cores, a fully busy worker thread slows the main thread down. On the worker, a review may take the time it needs',
-    "up to the apiserver's deadline (then it is refused and the worker replaced); reviews larger than 128 KiB queue for it one at a time.",
+    "up to the apiserver's deadline (then it is refused and the worker replaced); reviews larger than 64 KiB queue for it one at a time.",
     END,
   ].join('\n');
 }

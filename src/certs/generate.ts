@@ -67,7 +67,7 @@ export function generateServing(ca: PemPair, hosts: readonly string[], days: num
     { name: 'extKeyUsage', serverAuth: true },
     { name: 'subjectAltName', altNames },
     { name: 'subjectKeyIdentifier' },
-    { name: 'authorityKeyIdentifier', keyIdentifier: issuer.cert.generateSubjectKeyIdentifier().getBytes() },
+    { name: 'authorityKeyIdentifier', keyIdentifier: issuerKeyId(issuer.cert) },
   ]);
   cert.sign(issuer.key, forge.md.sha256.create());
   return { certPem: forge.pki.certificateToPem(cert), keyPem };
@@ -95,10 +95,21 @@ export function generateClient(ca: PemPair, name: string, days: number, now: Dat
     { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
     { name: 'extKeyUsage', clientAuth: true },
     { name: 'subjectKeyIdentifier' },
-    { name: 'authorityKeyIdentifier', keyIdentifier: issuer.cert.generateSubjectKeyIdentifier().getBytes() },
+    { name: 'authorityKeyIdentifier', keyIdentifier: issuerKeyId(issuer.cert) },
   ]);
   cert.sign(issuer.key, forge.md.sha256.create());
   return { certPem: forge.pki.certificateToPem(cert), keyPem };
+}
+
+/**
+ * issuerKeyId returns the key identifier a certificate signed by `ca` must name as its authority:
+ * the CA's own subjectKeyIdentifier when it has one. Computing it instead is only right for CAs
+ * that computed theirs the same way (forge hashes the key's bit string, Go the whole
+ * SubjectPublicKeyInfo), and OpenSSL finds no issuer when the two differ.
+ */
+function issuerKeyId(ca: forge.pki.Certificate): string {
+  const ext = ca.getExtension('subjectKeyIdentifier') as { subjectKeyIdentifier?: string } | null;
+  return typeof ext?.subjectKeyIdentifier === 'string' ? forge.util.hexToBytes(ext.subjectKeyIdentifier) : ca.generateSubjectKeyIdentifier().getBytes();
 }
 
 /** certExpiry returns the notAfter of a PEM certificate, or throws DG_CERT_INVALID. */
