@@ -25,6 +25,12 @@ import type { JudgeJob, JudgeResult } from './judge.js';
  * every one changed) takes tens of milliseconds to diff in place (bench part 5).
  */
 export const OFFLOAD_ABOVE_CHARS = 64 * 1024;
+/**
+ * MAX_QUEUED_BYTES bounds the large reviews waiting for the worker: each is held in memory until
+ * its turn, and the Deployment's pods have 256 MiB. Beyond it a large review is refused at once
+ * (503, the apiserver's failure policy applies): fail closed rather than run out of memory.
+ */
+export const MAX_QUEUED_BYTES = 32 * 1024 * 1024;
 /** WORKER_HEAP_MB bounds the worker's heap; the worst review within the default limits needs well under half. */
 export const WORKER_HEAP_MB = 128;
 
@@ -33,6 +39,7 @@ export interface OffloadOptions {
   limits: ReviewLimits;
   aboveChars?: number;
   heapMb?: number;
+  maxQueuedBytes?: number;
   /** Told when a worker had to be replaced (out of memory, out of time, crashed). */
   onReplaced?: (why: string) => void;
 }
@@ -55,7 +62,8 @@ export interface Offload {
 
 interface Pending {
   job: JudgeJob;
-  transfer: ArrayBuffer[];
+  /** Characters or bytes of the body, counted against MAX_QUEUED_BYTES while it waits. */
+  size: number;
   signal: AbortSignal;
   resolve(result: JudgeResult): void;
   reject(err: unknown): void;
@@ -66,7 +74,9 @@ interface Pending {
 export function createOffload(opts: OffloadOptions): Offload {
   const aboveChars = opts.aboveChars ?? OFFLOAD_ABOVE_CHARS;
   const heapMb = opts.heapMb ?? WORKER_HEAP_MB;
+  const maxQueuedBytes = opts.maxQueuedBytes ?? MAX_QUEUED_BYTES;
   const queue: Pending[] = [];
+  let queuedBytes = 0;
   let current: Pending | undefined;
   let worker: Worker | undefined;
   let nextId = 1;
@@ -110,22 +120,37 @@ export function createOffload(opts: OffloadOptions): Offload {
       worker?.unref();
       return;
     }
+    queuedBytes -= next.size;
     current = next;
     worker ??= spawn();
     worker.ref();
-    worker.postMessage(next.job, next.transfer);
+    // Bytes go as a fresh copy whose buffer is moved, not copied again: one memcpy on this
+    // thread, made only now, and the caller keeps its own for a second decision with the parent.
+    const { body } = next.job;
+    if (typeof body === 'string') {
+      worker.postMessage(next.job);
+    } else {
+      const copy = new Uint8Array(body);
+      worker.postMessage({ ...next.job, body: copy }, [copy.buffer]);
+    }
   }
 
   function judge(body: string | Uint8Array, policy: GuardPolicy, now: Date, signal: AbortSignal, parent?: KubeObject): Promise<JudgeResult> {
     return new Promise<JudgeResult>((resolve, reject) => {
-      // Bytes go as a fresh copy whose buffer is moved, not copied again: one memcpy on this
-      // thread, and the caller keeps its own for a second decision with the parent.
-      const payload = typeof body === 'string' ? body : new Uint8Array(body);
-      const job: JudgeJob = { id: nextId++, body: payload, limits: opts.limits, policy, now: now.getTime(), ...(parent === undefined ? {} : { parent }) };
-      const transfer = typeof payload === 'string' ? [] : [payload.buffer];
+      const job: JudgeJob = { id: nextId++, body, limits: opts.limits, policy, now: now.getTime(), ...(parent === undefined ? {} : { parent }) };
+      const size = body.length;
+      if (queue.length > 0 && queuedBytes + size > maxQueuedBytes) {
+        reject(
+          new DriftgateError(
+            'DG_REVIEW_BUSY',
+            `driftgate is already holding ${queue.length} large review${queue.length === 1 ? '' : 's'} (${Math.round(queuedBytes / 1048576)} MiB) for judging; this ${Math.round(size / 1024)} KiB one is refused to keep memory bounded. Retry.`,
+          ),
+        );
+        return;
+      }
       const pending: Pending = {
         job,
-        transfer,
+        size,
         signal,
         resolve,
         reject,
@@ -138,7 +163,10 @@ export function createOffload(opts: OffloadOptions): Offload {
             if (stuck !== undefined) replace(stuck, 'a review took longer than its deadline');
           } else {
             const at = queue.indexOf(pending);
-            if (at >= 0) queue.splice(at, 1);
+            if (at >= 0) {
+              queue.splice(at, 1);
+              queuedBytes -= pending.size;
+            }
             finish(pending).reject(timeout);
           }
         },
@@ -149,6 +177,7 @@ export function createOffload(opts: OffloadOptions): Offload {
       }
       signal.addEventListener('abort', pending.onAbort, { once: true });
       queue.push(pending);
+      queuedBytes += size;
       dispatch();
     });
   }
@@ -170,6 +199,7 @@ export function createOffload(opts: OffloadOptions): Offload {
       closed = true;
       const refused = new DriftgateError('DG_INTERNAL', 'driftgate is shutting down; this review was not judged');
       for (const p of queue.splice(0)) finish(p).reject(refused);
+      queuedBytes = 0;
       if (current !== undefined) finish(current).reject(refused);
       const w = worker;
       worker = undefined;

@@ -141,6 +141,18 @@ describe('a normal review does not wait behind the worst ones', () => {
     expect(replaced).toEqual(['a review took longer than its deadline']);
   });
 
+  it('refuses at once a large review beyond what may wait for the worker (memory stays bounded)', async () => {
+    const server = await harness({ offload: { maxQueuedBytes: 1 } });
+    const worst = hostileReviewText(98, 390 * KiB);
+    // One judged, one waiting (a queue always takes one), the third refused while both are held.
+    const replies = await Promise.all([1, 2, 3].map((i) => send(server, worst.replace('"hostile-0001"', `"held-${i}"`))));
+    const statuses = replies.map((r) => r.status).sort();
+    expect(statuses).toEqual([200, 200, 503]);
+    const busy = replies.find((r) => r.status === 503);
+    expect((busy?.body as { response: { allowed: boolean; status: { message: string } } }).response).toMatchObject({ allowed: false, status: { message: expect.stringMatching(/already holding 1 large review .* refused to keep memory bounded/) as unknown } });
+    await stillServes(server, 'after-busy');
+  });
+
   it('refuses a review whose judging runs the worker out of memory, and keeps serving', async () => {
     const replaced: string[] = [];
     const server = await harness({ offload: { heapMb: 4, onReplaced: (why) => replaced.push(why) } });
