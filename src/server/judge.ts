@@ -24,6 +24,7 @@ export interface JudgeJob {
   /** Epoch milliseconds: a Date crosses the boundary as one too, but a number says what it is. */
   now: number;
   parent?: KubeObject;
+  namespace?: KubeObject;
 }
 
 /** JudgeResult is the request's envelope and the decision, or why the text is not a review. */
@@ -48,7 +49,7 @@ export function judgeReview(job: JudgeJob): JudgeResult {
     // Only a review within the limits is parsed again to echo its uid.
     return { id: job.id, ok: false, code, message, details, uid: code === 'DG_REVIEW_TOO_COMPLEX' ? '' : lenientUid(text) };
   }
-  const decision = decide(request, job.policy, new Date(job.now), job.parent);
+  const decision = decide(request, job.policy, new Date(job.now), job.parent, job.namespace);
   const { object: _object, oldObject: _oldObject, ...envelope } = request;
   const trimmed = decision.changedPaths.length > LOGGED_PATHS ? { ...decision, changedPaths: decision.changedPaths.slice(0, LOGGED_PATHS) } : decision;
   return { id: job.id, ok: true, request: envelope, decision: trimmed };

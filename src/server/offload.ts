@@ -135,9 +135,9 @@ export function createOffload(opts: OffloadOptions): Offload {
     }
   }
 
-  function judge(body: string | Uint8Array, policy: GuardPolicy, now: Date, signal: AbortSignal, parent?: KubeObject): Promise<JudgeResult> {
+  function judge(body: string | Uint8Array, policy: GuardPolicy, now: Date, signal: AbortSignal, parent?: KubeObject, namespace?: KubeObject): Promise<JudgeResult> {
     return new Promise<JudgeResult>((resolve, reject) => {
-      const job: JudgeJob = { id: nextId++, body, limits: opts.limits, policy, now: now.getTime(), ...(parent === undefined ? {} : { parent }) };
+      const job: JudgeJob = { id: nextId++, body, limits: opts.limits, policy, now: now.getTime(), ...(parent === undefined ? {} : { parent }), ...(namespace === undefined ? {} : { namespace }) };
       const size = body.length;
       if (queue.length > 0 && queuedBytes + size > maxQueuedBytes) {
         reject(
@@ -187,8 +187,8 @@ export function createOffload(opts: OffloadOptions): Offload {
     async judge(body, policy, now, signal) {
       const result = await judge(body, policy, now, signal);
       if (!result.ok) return { ok: false, error: new DriftgateError(result.code, result.message, { details: result.details }), uid: result.uid };
-      const decider: Decider = async (p, n, parent) => {
-        const again = await judge(body, p, n, signal, parent);
+      const decider: Decider = async (p, n, parent, namespace) => {
+        const again = await judge(body, p, n, signal, parent, namespace);
         if (!again.ok) throw new DriftgateError(again.code, again.message, { details: again.details });
         return again.decision;
       };
