@@ -127,7 +127,9 @@ export function createApp(deps: AppDeps): express.Express {
     let response: AdmissionResponse;
     try {
       const judged = prejudged === undefined ? {} : { prejudged };
-      admitted = webhook === 'mutate' ? await deps.admitter.mutate(request, judged) : await deps.admitter.validate(request, { deadlineMs, ...judged });
+      // What judging on the worker took comes out of the time left to record a ticket.
+      const left = Math.max(1, Math.round(deadlineMs - (performance.now() - started)));
+      admitted = webhook === 'mutate' ? await deps.admitter.mutate(request, judged) : await deps.admitter.validate(request, { deadlineMs: left, ...judged });
       outcome = admitted.outcome;
       response = admitted.response;
       res.status(200).json(review(response));
