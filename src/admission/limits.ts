@@ -34,12 +34,32 @@ const CLOSE_LIST = 0x5d;
 const COMMA = 0x2c;
 const COLON = 0x3a;
 
+/** ReviewShape is what measuring a review found: how many leaves it holds, how deep it nests. */
+export interface ReviewShape {
+  leaves: number;
+  depth: number;
+}
+
 /**
  * checkReviewShape throws DG_REVIEW_TOO_COMPLEX when `text` nests deeper than `limits.maxDepth`
  * or holds more than `limits.maxLeaves` leaves. It does not validate JSON (JSON.parse does that
  * next); on malformed text it still stops, in linear time.
  */
 export function checkReviewShape(text: string, limits: ReviewLimits = DEFAULT_REVIEW_LIMITS): void {
+  measureReview(text, limits);
+}
+
+/**
+ * measureReview returns the shape of a review given as text or as its UTF-8 bytes (every
+ * character JSON gives a meaning to is ASCII, and no byte of a multi-byte UTF-8 sequence is, so
+ * the bytes can be measured without decoding them), or throws DG_REVIEW_TOO_COMPLEX as
+ * checkReviewShape does.
+ */
+export function measureReview(body: string | Uint8Array, limits: ReviewLimits = DEFAULT_REVIEW_LIMITS): ReviewShape {
+  const text = typeof body === 'string' ? body : undefined;
+  const bytes = typeof body === 'string' ? undefined : body;
+  const codeAt = (i: number): number => (text !== undefined ? text.charCodeAt(i) : (bytes?.[i] ?? 0));
+  const quoteFrom = (i: number): number => (text !== undefined ? text.indexOf('"', i) : (bytes?.indexOf(QUOTE, i) ?? -1));
   const levels = limits.maxDepth + 1;
   // Per level: a map (1) or a list (0); whether it has a child yet; the current key's offsets or
   // list index, kept only to name where a limit was crossed.
@@ -49,12 +69,13 @@ export function checkReviewShape(text: string, limits: ReviewLimits = DEFAULT_RE
   const keyEnd = new Int32Array(levels);
   const index = new Int32Array(levels);
   let depth = 0;
+  let deepest = 0;
   let leaves = 0;
   let expectKey = false;
 
   // The path to the value being counted runs through every open level.
   const tooMany = (): DriftgateError => {
-    const where = describePath(text, depth, isMap, keyStart, keyEnd, index);
+    const where = describePath(body, depth, isMap, keyStart, keyEnd, index);
     return new DriftgateError(
       'DG_REVIEW_TOO_COMPLEX',
       `the review holds more than ${limits.maxLeaves} values (strings, numbers, booleans, empty maps and lists; the count passed the limit at ${where}): ` +
@@ -64,7 +85,7 @@ export function checkReviewShape(text: string, limits: ReviewLimits = DEFAULT_RE
   };
   // The map or list that would open one level too deep sits at the end of every open level.
   const tooDeep = (): DriftgateError => {
-    const where = describePath(text, depth, isMap, keyStart, keyEnd, index);
+    const where = describePath(body, depth, isMap, keyStart, keyEnd, index);
     return new DriftgateError(
       'DG_REVIEW_TOO_COMPLEX',
       `the review nests deeper than ${limits.maxDepth} levels (at ${where}): driftgate judges reviews up to ${limits.maxDepth} levels deep (--max-review-depth). ` +
@@ -78,11 +99,11 @@ export function checkReviewShape(text: string, limits: ReviewLimits = DEFAULT_RE
     if (isMap[depth - 1] === 0) index[depth - 1] = (index[depth - 1] ?? 0) + 1;
   };
 
-  const n = text.length;
+  const n = body.length;
   for (let i = 0; i < n; i++) {
-    const c = text.charCodeAt(i);
+    const c = codeAt(i);
     if (c === QUOTE) {
-      const end = stringEnd(text, i);
+      const end = stringEnd(codeAt, quoteFrom, n, i);
       if (expectKey && depth > 0) {
         keyStart[depth - 1] = i;
         keyEnd[depth - 1] = end + 1;
@@ -100,9 +121,10 @@ export function checkReviewShape(text: string, limits: ReviewLimits = DEFAULT_RE
       index[depth] = -1;
       keyEnd[depth] = -1;
       depth++;
+      if (depth > deepest) deepest = depth;
       expectKey = c === OPEN_MAP;
     } else if (c === CLOSE_MAP || c === CLOSE_LIST) {
-      if (depth === 0) return;
+      if (depth === 0) break;
       depth--;
       // An empty map or list is a leaf, as the diff counts it.
       if (hasChild[depth] === 0 && ++leaves > limits.maxLeaves) throw tooMany();
@@ -115,24 +137,25 @@ export function checkReviewShape(text: string, limits: ReviewLimits = DEFAULT_RE
       // A number, true, false or null: one leaf, up to the next delimiter.
       child();
       if (++leaves > limits.maxLeaves) throw tooMany();
-      while (i + 1 < n && !isDelimiter(text.charCodeAt(i + 1))) i++;
+      while (i + 1 < n && !isDelimiter(codeAt(i + 1))) i++;
     }
   }
+  return { leaves, depth: deepest };
 }
 
 function isDelimiter(c: number): boolean {
   return c === COMMA || c === CLOSE_MAP || c === CLOSE_LIST || c === COLON || c <= 0x20 || c === QUOTE || c === OPEN_MAP || c === OPEN_LIST;
 }
 
-/** The offset of the quote closing the string opened at `start` (text.length - 1 when it never closes). */
-function stringEnd(text: string, start: number): number {
+/** The offset of the quote closing the string opened at `start` (length - 1 when it never closes). */
+function stringEnd(codeAt: (i: number) => number, quoteFrom: (i: number) => number, length: number, start: number): number {
   let at = start + 1;
   for (;;) {
-    const quote = text.indexOf('"', at);
-    if (quote < 0) return text.length - 1;
+    const quote = quoteFrom(at);
+    if (quote < 0) return length - 1;
     // Escaped when preceded by an odd number of backslashes.
     let slashes = 0;
-    while (text.charCodeAt(quote - 1 - slashes) === BACKSLASH) slashes++;
+    while (quote - 1 - slashes > start && codeAt(quote - 1 - slashes) === BACKSLASH) slashes++;
     if (slashes % 2 === 0) return quote;
     at = quote + 1;
   }
@@ -142,14 +165,15 @@ const SHOWN_HEAD = 6;
 const SHOWN_TAIL = 2;
 
 /** Where the scan is, as people write a path: request.object.spec.a[3]; long paths elided in the middle. */
-function describePath(text: string, levels: number, isMap: Uint8Array, keyStart: Int32Array, keyEnd: Int32Array, index: Int32Array): string {
+function describePath(body: string | Uint8Array, levels: number, isMap: Uint8Array, keyStart: Int32Array, keyEnd: Int32Array, index: Int32Array): string {
   const known = Math.min(levels, isMap.length);
   const tokens: string[] = [];
   const token = (level: number): string => {
     if (isMap[level] === 0) return `[${Math.max(0, index[level] ?? 0)}]`;
     const end = keyEnd[level] ?? -1;
     if (end < 0) return '';
-    const raw = text.slice(keyStart[level] ?? 0, end);
+    const from = keyStart[level] ?? 0;
+    const raw = typeof body === 'string' ? body.slice(from, end) : Buffer.from(body.buffer, body.byteOffset + from, end - from).toString('utf8');
     let key: string;
     try {
       key = String(JSON.parse(raw));

@@ -4,7 +4,7 @@
  * legitimate neighbour (just within the limit) passed on to JSON.parse.
  */
 import { describe, expect, test } from 'vitest';
-import { checkReviewShape, DEFAULT_REVIEW_LIMITS } from '../../../src/admission/limits.js';
+import { checkReviewShape, DEFAULT_REVIEW_LIMITS, measureReview } from '../../../src/admission/limits.js';
 import { parseReviewText } from '../../../src/admission/schema.js';
 import { DriftgateError } from '../../../src/errors.js';
 import { hostileReviewText } from '../../../bench/hostile.js';
@@ -66,4 +66,27 @@ test('a key shown in the path has its control and direction characters escaped',
   const err = refusal(JSON.stringify({ [key]: [[[[[[[[[[1]]]]]]]]]] }));
   expect(err.message).toContain('(at ["evil\\u202e\\u0085\\u001b[31m"][0]');
   expect(err.message).not.toMatch(/[\u0000-\u001f\u0085\u202e]/);
+});
+
+describe('measureReview', () => {
+  test('measures text and its UTF-8 bytes alike, multi-byte characters included', () => {
+    const text = JSON.stringify({ request: { object: { 'clé€': ['ä', '"quoted\\" [[[', 1, {}, []], b: { c: 'ü' } } } });
+    expect(measureReview(text)).toEqual({ leaves: 6, depth: 5 });
+    expect(measureReview(Buffer.from(text, 'utf8'))).toEqual({ leaves: 6, depth: 5 });
+  });
+
+  test('refuses the bytes of a hostile review with the same message as its text', () => {
+    const text = JSON.stringify({ 'ключ': [[[[[[[[[[1]]]]]]]]]] });
+    const limits = { maxDepth: 10, maxLeaves: 20 };
+    const fromText = (): unknown => measureReview(text, limits);
+    const fromBytes = (): unknown => measureReview(new Uint8Array(Buffer.from(text, 'utf8')), limits);
+    expect(fromText).toThrow(/\(at \["ключ"\]\[0\]/);
+    let message = '';
+    try {
+      fromText();
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(fromBytes).toThrow(message);
+  });
 });
