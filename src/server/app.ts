@@ -5,7 +5,7 @@
  * apiserver (and a person reading its log) sees a message rather than an opaque failure.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { DEFAULT_REVIEW_LIMITS, type ReviewLimits } from '../admission/limits.js';
+import { DEFAULT_REVIEW_LIMITS, type ReviewLimits, type ReviewShape, measureReview } from '../admission/limits.js';
 import { parseReviewText, uidOf } from '../admission/schema.js';
 import { errored, review } from '../admission/respond.js';
 import type { AdmissionRequest, AdmissionResponse } from '../admission/types.js';
@@ -67,8 +67,8 @@ export function createApp(deps: AppDeps): express.Express {
   // Read text and decode it ourselves: parseReviewText names where JSON breaks without quoting
   // the body back (a Secret's values may be in it), and says so when the body is empty.
   const text = express.text({ limit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT, type: () => true });
-  // A body the worker will judge is read as bytes: decoding megabytes to a string is work the
-  // event loop would pay for every other review (the worker decodes it instead).
+  // A large body is read as bytes: measured as such, and when the worker is to judge it, decoded
+  // there (decoding megabytes is work the event loop would pay for every other review).
   const raw = express.raw({ limit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT, type: () => true });
   const readBody = (req: Request, res: Response, next: NextFunction): void => {
     const declared = Number(req.headers['content-length'] ?? 0);
@@ -93,8 +93,24 @@ export function createApp(deps: AppDeps): express.Express {
     // One deadline per request, from its arrival: judging and recording both fit in it.
     const deadlineMs = recordDeadline(req.query['timeout'], deps.maxRecordMs);
     const body: unknown = req.body;
-    const bytes = Buffer.isBuffer(body) ? body : undefined;
-    const text = typeof body === 'string' ? body : '';
+    const limits = deps.limits ?? DEFAULT_REVIEW_LIMITS;
+    let bytes = Buffer.isBuffer(body) ? body : undefined;
+    let text = typeof body === 'string' ? body : '';
+    if (bytes !== undefined) {
+      // Measured here, where it is one cheap pass (it stops at the limits), to judge on the event
+      // loop what is cheap to judge (a 1 MiB ConfigMap of a few files) and send the rest to the worker.
+      let shape: ReviewShape;
+      try {
+        shape = measureReview(bytes, limits);
+      } catch (err) {
+        badRequest(webhook, res, err);
+        return;
+      }
+      if (deps.offload === undefined || deps.offload.inPlace(shape, bytes.length)) {
+        text = bytes.toString('utf8');
+        bytes = undefined;
+      }
+    }
     let request: AdmissionRequest;
     let prejudged: Prejudged | undefined;
     if (deps.offload !== undefined && (bytes !== undefined || deps.offload.takes(text.length))) {
@@ -114,7 +130,7 @@ export function createApp(deps: AppDeps): express.Express {
       }
     } else {
       try {
-        request = parseReviewText(text, deps.limits ?? DEFAULT_REVIEW_LIMITS);
+        request = parseReviewText(text, limits);
       } catch (err) {
         // A review beyond the limits is not parsed again just to echo its uid.
         const tooComplex = isDriftgateError(err) && err.code === 'DG_REVIEW_TOO_COMPLEX';

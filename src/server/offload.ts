@@ -11,7 +11,7 @@
  * the review is refused (fail closed) with a message that says why.
  */
 import { Worker } from 'node:worker_threads';
-import type { ReviewLimits } from '../admission/limits.js';
+import type { ReviewLimits, ReviewShape } from '../admission/limits.js';
 import type { AdmissionRequest, KubeObject } from '../admission/types.js';
 import type { Decision } from '../decision/types.js';
 import { DriftgateError, describe } from '../errors.js';
@@ -34,6 +34,15 @@ export const MAX_QUEUED_BYTES = 32 * 1024 * 1024;
 /** WORKER_HEAP_MB bounds the worker's heap; the worst review within the default limits needs well under half. */
 export const WORKER_HEAP_MB = 128;
 
+/**
+ * A large review judged in place after all, because its shape is cheap: at most INLINE_MAX_LEAVES
+ * leaves (about what a 64 KiB review can hold, the worst judged in place, bench part 5) and
+ * INLINE_MAX_BYTES (JSON.parse of 2 MiB takes a few milliseconds). A 1 MiB ConfigMap of a few
+ * files stays on the event loop, which costs less CPU than a trip to the worker and back.
+ */
+export const INLINE_MAX_LEAVES = 16_000;
+export const INLINE_MAX_BYTES = 2 * 1024 * 1024;
+
 /** OffloadOptions configure the judging worker. */
 export interface OffloadOptions {
   limits: ReviewLimits;
@@ -49,8 +58,10 @@ export type Judged = { ok: true; request: AdmissionRequest; prejudged: Prejudged
 
 /** Offload judges large reviews on a worker thread. */
 export interface Offload {
-  /** Whether a review of this length (characters, or bytes as declared by Content-Length) is judged on the worker. */
+  /** Whether a review of this length (characters, or bytes as declared by Content-Length) may be judged on the worker (it is read as bytes then). */
   takes(length: number): boolean;
+  /** Whether a review of this shape and size is cheap enough to judge on the event loop all the same. */
+  inPlace(shape: ReviewShape, bytes: number): boolean;
   /**
    * Parses and decides `body` (text, or UTF-8 bytes: decoding 12 MiB is itself tens of
    * milliseconds better spent on the worker) under `policy` at `now`, or says why it is not a
@@ -184,6 +195,7 @@ export function createOffload(opts: OffloadOptions): Offload {
 
   return {
     takes: (length) => length > aboveChars,
+    inPlace: (shape, bytes) => shape.leaves <= INLINE_MAX_LEAVES && bytes <= INLINE_MAX_BYTES,
     async judge(body, policy, now, signal) {
       const result = await judge(body, policy, now, signal);
       if (!result.ok) return { ok: false, error: new DriftgateError(result.code, result.message, { details: result.details }), uid: result.uid };

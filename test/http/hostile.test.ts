@@ -122,7 +122,10 @@ describe('a normal review does not wait behind the worst ones', () => {
     expect(normal.status).toBe(200);
     expect((normal.body as { response: { allowed: boolean } }).response.allowed).toBe(false);
     const results = await Promise.all(heavy);
-    expect(results.map((r) => r.status)).toEqual([200, 200, 200]);
+    // Each is judged (200), or, on a machine so loaded that it waited past the request's deadline
+    // behind the others, refused (503, fail closed): either way answered, and after the normal one.
+    expect(results.every((r) => r.status === 200 || r.status === 503)).toBe(true);
+    expect(results[0]?.status).toBe(200);
     expect(answered.indexOf('normal')).toBeLessThan(3);
     expect(answered.slice(answered.indexOf('normal') + 1).length).toBeGreaterThan(0);
   });
@@ -156,7 +159,8 @@ describe('a normal review does not wait behind the worst ones', () => {
   it('refuses a review whose judging runs the worker out of memory, and keeps serving', async () => {
     const replaced: string[] = [];
     const server = await harness({ offload: { heapMb: 4, onReplaced: (why) => replaced.push(why) } });
-    const res = await send(server, hostileReviewText(98, 2000 * KiB).replace(/,0(?=,)/g, ',"0"'), '/validate');
+    // Within the limits (so it reaches the worker), but far beyond a 4 MiB heap once parsed.
+    const res = await send(server, hostileReviewText(98, 390 * KiB).replace(/,0(?=,)/g, ',"0"'), '/validate');
     expect(res.status).toBeGreaterThanOrEqual(400);
     const body = res.body as { response: { allowed: boolean; status: { message: string } } };
     expect({ status: res.status, allowed: body.response.allowed }).toEqual({ status: 500, allowed: false });
