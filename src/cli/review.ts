@@ -8,13 +8,16 @@ import { review as envelope } from '../admission/respond.js';
 import type { KubeObject } from '../admission/types.js';
 import { DriftgateError } from '../errors.js';
 import { createAdmitter } from '../server/admit.js';
-import { type Io, parseNow, processIo, readPolicyFile, readText } from './io.js';
+import { type Io, parseNow, processIo, readPolicyFile, readText, reviewLimitsOf } from './io.js';
+import { DEFAULT_REVIEW_LIMITS } from '../admission/limits.js';
 
 interface ReviewOptions {
   policy: string;
   now?: string;
   mutate?: boolean;
   parent?: string;
+  maxReviewDepth: string;
+  maxReviewValues: string;
 }
 
 /** reviewCommand returns the `review` command. */
@@ -26,10 +29,12 @@ export function reviewCommand(io: Io = processIo): Command {
     .option('--now <time>', 'RFC 3339 time to decide at, instead of the clock')
     .option('--mutate', 'answer as the mutating webhook (prints the JSONPatch)')
     .option('--parent <file>', 'the parent object (JSON) of a /scale or other subresource request, as the server would look it up')
+    .option('--max-review-depth <levels>', 'refuse a review nesting deeper than this, as serve does', String(DEFAULT_REVIEW_LIMITS.maxDepth))
+    .option('--max-review-values <count>', 'refuse a review holding more leaves than this, as serve does', String(DEFAULT_REVIEW_LIMITS.maxLeaves))
     .action(async (file: string, opts: ReviewOptions) => {
         const policy = await readPolicyFile(opts.policy);
         const now = parseNow(opts.now);
-        const request = parseReviewText(await readText(file, 'AdmissionReview'));
+        const request = parseReviewText(await readText(file, 'AdmissionReview'), reviewLimitsOf(opts));
         const parent = opts.parent === undefined ? undefined : await readParent(opts.parent);
         const admitter = createAdmitter({
           policy: () => policy,

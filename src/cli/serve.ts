@@ -13,9 +13,11 @@ import { createApp } from '../server/app.js';
 import { listenHttp, listenHttps } from '../server/https.js';
 import { createLogger, type Logger } from '../server/logger.js';
 import { createMetrics } from '../server/metrics.js';
-import { loadKeyPair, watchKeyPair } from '../server/tls.js';
+import { createOffload } from '../server/offload.js';
+import { loadClientCa, loadKeyPair, watchKeyPair } from '../server/tls.js';
 import type { TicketStore } from '../tickets/types.js';
-import { type Io, processIo, readPolicyFile } from './io.js';
+import { type Io, processIo, readPolicyFile, reviewLimitsOf } from './io.js';
+import { DEFAULT_REVIEW_LIMITS } from '../admission/limits.js';
 import { openTicketStore } from './stores.js';
 
 interface ServeOptions {
@@ -34,6 +36,10 @@ interface ServeOptions {
   overdueAfter: string;
   kubeconfig?: string;
   context?: string;
+  maxReviewDepth: string;
+  maxReviewValues: string;
+  clientCa?: string;
+  clientName?: string;
 }
 
 /** The embedded default of `--dev`: everything under one git-ignored folder of the working directory. */
@@ -58,6 +64,10 @@ export function serveCommand(io: Io = processIo): Command {
     .option('--cert-reload-interval <ms>', 'how often to check the certificate files for a new pair', '10000')
     .option('--max-record-time <ms>', 'upper bound on recording a ticket before the bypass is refused', '8000')
     .option('--housekeeping-interval <ms>', 'how often to count open tickets and check the webhook configurations are still there', '60000')
+    .option('--client-ca <file>', "require a client certificate signed by this CA (PEM) on /validate and /mutate: the one the apiserver's AdmissionConfiguration kubeConfigFile presents")
+    .option('--client-name <names>', 'with --client-ca: the accepted callers, comma-separated (a certificate CN or DNS SAN), e.g. kube-apiserver-admission')
+    .option('--max-review-depth <levels>', 'refuse a review nesting deeper than this (413, before parsing it)', String(DEFAULT_REVIEW_LIMITS.maxDepth))
+    .option('--max-review-values <count>', 'refuse a review holding more leaves (strings, numbers, booleans, nulls, empty maps and lists) than this', String(DEFAULT_REVIEW_LIMITS.maxLeaves))
     .option('--overdue-after <duration>', 'an open ticket is overdue this long after its window ended (Go-style or days: 72h, 3d)', '3d')
     .action(async (opts: ServeOptions) => {
       await serve(opts, io);
@@ -84,6 +94,13 @@ async function serve(opts: ServeOptions, io: Io): Promise<void> {
   const maxRecordMs = intFlag('max-record-time', opts.maxRecordTime, 1);
   const housekeepingMs = intFlag('housekeeping-interval', opts.housekeepingInterval, 100);
   const overdueMs = durationFlag('overdue-after', opts.overdueAfter);
+  const limits = reviewLimitsOf(opts);
+  const clientNames = (opts.clientName ?? '').split(',').map((n) => n.trim()).filter((n) => n !== '');
+  if (opts.clientCa !== undefined && clientNames.length === 0) {
+    throw new DriftgateError('DG_USAGE', '--client-ca needs --client-name: a cluster CA signs every user\'s certificate, so name the caller to accept (the CN of the apiserver\'s client certificate)');
+  }
+  if (opts.clientCa === undefined && clientNames.length > 0) throw new DriftgateError('DG_USAGE', '--client-name needs --client-ca, the CA that signs the caller\'s certificate');
+  const clientCa = opts.clientCa === undefined ? undefined : await loadClientCa(opts.clientCa);
   let host = opts.host;
   let policyFile = opts.policy;
   let certFile = opts.tlsCert;
@@ -129,8 +146,9 @@ async function serve(opts: ServeOptions, io: Io): Promise<void> {
     ...(parents === undefined ? {} : { parents }),
     onParentError: (ref, err) => logger.warn({ parent: `${ref.namespace}/${ref.resource}/${ref.name}`, problem: describe(err) }, 'parent lookup failed; deciding without its break-glass window'),
   });
-  const app = createApp({ admitter, logger, metrics, storeKind: opened.kind, ready: () => ready, maxRecordMs });
-  const webhook = await listenHttps(app, pair, port, host);
+  const offload = createOffload({ limits, onReplaced: (why) => logger.error({ problem: why }, 'judging worker replaced; the review it held was refused') });
+  const app = createApp({ admitter, logger, metrics, storeKind: opened.kind, ready: () => ready, maxRecordMs, limits, offload, ...(clientCa === undefined ? {} : { callers: { names: clientNames } }) });
+  const webhook = await listenHttps(app, pair, port, host, clientCa);
   const watcher = watchKeyPair({
     certFile,
     keyFile,
@@ -169,7 +187,7 @@ async function serve(opts: ServeOptions, io: Io): Promise<void> {
   });
   ready = true;
   logger.info(
-    { port: webhook.port, metricsPort: metricsListener?.port, policy: policy.name, mode: policy.mode, tickets: tickets.describeStore(), certNotAfter: pair.notAfter.toISOString() },
+    { port: webhook.port, metricsPort: metricsListener?.port, callers: clientCa === undefined ? 'anyone (no --client-ca)' : clientNames, policy: policy.name, mode: policy.mode, tickets: tickets.describeStore(), certNotAfter: pair.notAfter.toISOString() },
     'driftgate serving',
   );
   if (opts.dev === true) printDevHelp(io, webhook.port, certFile, tickets.describeStore(), metricsListener?.port);
@@ -183,7 +201,7 @@ async function serve(opts: ServeOptions, io: Io): Promise<void> {
       watcher.stop();
       stopHousekeeping();
       void Promise.all([webhook.close(), metricsListener?.close()])
-        .then(() => tickets.close())
+        .then(() => Promise.all([tickets.close(), offload.close()]))
         .catch((err: unknown) => logger.error({ problem: describe(err) }, 'error while shutting down'))
         .finally(() => {
           logger.info('stopped');

@@ -45,10 +45,29 @@ export interface AdmitDeps {
   onParentError?: (ref: ObjectRef, err: unknown) => void;
 }
 
+/**
+ * Decider returns decide()'s answer on one request under `policy` at `now`, with the parent or
+ * the Namespace when one was looked up. By default the admitter decides in place; the server
+ * decides a large review off the event loop (offload.ts) and hands the admitter what it found
+ * as a Prejudged.
+ */
+export type Decider = (policy: GuardPolicy, now: Date, parent?: KubeObject, namespace?: KubeObject) => Promise<Decision>;
+
+/** Prejudged is a review decided elsewhere: its first decision, and how to decide again with a parent. */
+export interface Prejudged {
+  /** The policy and time `first` was decided under (a second decision uses the same). */
+  policy: GuardPolicy;
+  now: Date;
+  first: Decision;
+  decider: Decider;
+}
+
 /** Admitter answers validating and mutating reviews. */
 export interface Admitter {
-  validate(request: AdmissionRequest, opts?: { deadlineMs?: number }): Promise<Admitted>;
-  mutate(request: AdmissionRequest): Promise<Admitted>;
+  validate(request: AdmissionRequest, opts?: { deadlineMs?: number; prejudged?: Prejudged }): Promise<Admitted>;
+  mutate(request: AdmissionRequest, opts?: { prejudged?: Prejudged }): Promise<Admitted>;
+  /** The policy and time a review arriving now is judged under: what a Prejudged is decided with. */
+  judgement(): { policy: GuardPolicy; now: Date };
 }
 
 /** withDeadline returns `work`, or rejects with DG_TICKET_TIMEOUT once `signal` aborts first. */
@@ -93,26 +112,33 @@ export function createAdmitter(deps: AdmitDeps): Admitter {
     }
   }
 
-  async function decideWithParent(request: AdmissionRequest, now: Date): Promise<Decision> {
+  function inPlace(request: AdmissionRequest): Prejudged {
     const policy = deps.policy();
-    const first = decide(request, policy, now);
+    const now = deps.now();
+    const decider: Decider = async (p, n, parent, namespace) => decide(request, p, n, parent, namespace);
+    return { policy, now, first: decide(request, policy, now), decider };
+  }
+
+  async function decideWithParent(request: AdmissionRequest, judged: Prejudged): Promise<Decision> {
+    const { policy, now, first, decider } = judged;
     // Only a refusal can change with the parent's window (or the Namespace's deletion), so the
     // common paths (the HPA scaling, delegated or unguarded writes) cost no API round trip.
     if (first.kind !== 'deny') return first;
     if (first.needsNamespace !== undefined) {
       const namespace = await lookUp({ group: '', version: 'v1', resource: 'namespaces', kind: 'Namespace', namespace: '', name: first.needsNamespace });
-      return namespace === undefined ? first : decide(request, policy, now, undefined, namespace);
+      return namespace === undefined ? first : decider(policy, now, undefined, namespace);
     }
     const ref = parentOf(request);
     if (ref === undefined) return first;
     const parent = await lookUp(ref);
-    return parent === undefined ? first : decide(request, policy, now, parent);
+    return parent === undefined ? first : decider(policy, now, parent);
   }
 
   return {
+    judgement: () => ({ policy: deps.policy(), now: deps.now() }),
+
     async validate(request, opts = {}) {
-      const now = deps.now();
-      const decision = await decideWithParent(request, now);
+      const decision = await decideWithParent(request, opts.prejudged ?? inPlace(request));
       switch (decision.kind) {
         case 'allow':
           return { response: allowed(request.uid, { warnings: shown(decision.warnings) }), decision, outcome: 'allow', reasonCode: decision.code };
@@ -147,8 +173,8 @@ export function createAdmitter(deps: AdmitDeps): Admitter {
       return { response: allowed(request.uid, { warnings: shown(decision.warnings), auditAnnotations: { 'backport-ticket': ticketId } }), decision, outcome: 'bypass', reasonCode: 'break-glass', ticketId, recordMs };
     },
 
-    async mutate(request) {
-      const decision = decide(request, deps.policy(), deps.now());
+    async mutate(request, opts = {}) {
+      const decision = (opts.prejudged ?? inPlace(request)).first;
       // The mutating webhook never refuses: refusals are the validating webhook's, so that a
       // request is denied once, with one message, after every mutation has run.
       if (decision.kind === 'deny') {

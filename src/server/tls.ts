@@ -44,9 +44,25 @@ export async function loadKeyPair(certFile: string, keyFile: string): Promise<Ke
   return { cert, key, notAfter: new Date(x509.validTo), fingerprint };
 }
 
-/** secureOptions returns the TLS options driftgate serves with: TLS 1.2 at least. */
-export function secureOptions(pair: KeyPair): SecureContextOptions {
-  return { cert: pair.cert, key: pair.key, minVersion: 'TLSv1.2' };
+/** secureOptions returns the TLS options driftgate serves with: TLS 1.2 at least, and the CA client certificates are verified against, if any. */
+export function secureOptions(pair: KeyPair, clientCa?: string): SecureContextOptions {
+  return { cert: pair.cert, key: pair.key, minVersion: 'TLSv1.2', ...(clientCa === undefined ? {} : { ca: clientCa }) };
+}
+
+/** loadClientCa returns the PEM bundle in `file` after checking it holds at least one certificate, or throws DG_CERT_INVALID. */
+export async function loadClientCa(file: string): Promise<string> {
+  let pem: string;
+  try {
+    pem = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new DriftgateError('DG_CERT_INVALID', `--client-ca ${file}: cannot read it: ${describe(err)}`, { cause: err });
+  }
+  try {
+    new X509Certificate(pem);
+  } catch (err) {
+    throw new DriftgateError('DG_CERT_INVALID', `--client-ca ${file}: not a PEM certificate (the CA that signs the apiserver's client certificate): ${describe(err)}`, { cause: err });
+  }
+  return pem;
 }
 
 /** CertWatcher polls the files and hands each new valid pair to `onPair`. */
