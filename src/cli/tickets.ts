@@ -1,5 +1,5 @@
 /**
- * `driftgate tickets list|show|resolve|export|report`: how security and the on-call read, carry
+ * `driftgate tickets list|show|resolve|export|backport|report`: how security and the on-call read, carry
  * into Git and close backport tickets. The commands only parse flags, print and write the files
  * asked for; the store and the pure modules under src/tickets do the work.
  */
@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { DriftgateError, describe } from '../errors.js';
 import { parseNow } from './io.js';
+import { backportTicket, pushHint } from '../backport/backport.js';
 import { parseDuration } from '../policy/duration.js';
 import { EXPORT_FORMATS, exportRevert, exportTicket, renderExport, type ExportFormat, type TicketExport } from '../tickets/export.js';
 import { parseTicketsSpec } from '../tickets/journal.js';
@@ -140,6 +141,30 @@ export function ticketsCommand(openStore: OpenStore, io: Partial<TicketsIo> = {}
         for (const note of exported.notes) ctx.err.write(`note: ${safe(note)}\n`);
         if (opts.out === undefined) ctx.out.write(renderExport(exported));
         else for (const path of await writeExport(opts.out, exported)) ctx.out.write(`${path}\n`);
+      }),
+    );
+
+  sub('backport', 'commit the ticket\'s changes into the manifests of a Git checkout, on a new branch, and record the commit on the ticket', [])
+    .argument('<id>', 'ticket id, as `tickets list` prints it')
+    .option('--repo <dir>', 'the Git checkout the GitOps tool syncs from (its committed HEAD is read; the working tree is left alone)')
+    .option('--branch <name>', 'the new branch (default: backport/<id>)')
+    .action(
+      guard(ctx, async (id: string, opts: CommonOptions & { repo?: string; branch?: string }) => {
+        const repo = required('--repo', opts.repo, 'the directory of a Git checkout');
+        const done = await withStore(ctx, openStore, opts, async (store) => {
+          const ticket = await store.get(id);
+          const made = await backportTicket(ticket, { repo, ...(opts.branch === undefined ? {} : { branch: opts.branch }), now: ctx.now() });
+          for (const note of made.notes) ctx.err.write(`note: ${safe(note)}\n`);
+          ctx.out.write(`branch ${safe(made.commit.branch)}\ncommit ${made.commit.commit}\n`);
+          for (const file of made.commit.files) ctx.out.write(`edited ${safe(file)}\n`);
+          try {
+            await store.recordBackport(id, made.commit);
+          } catch (err) {
+            throw new DriftgateError('DG_TICKET_STORE', `the commit is made, but recording it on ticket ${id} failed: ${describe(err)}`, { cause: err });
+          }
+          return made;
+        });
+        ctx.out.write(`recorded on ticket ${safe(id)}; publish it with: ${safe(pushHint(done.commit.branch))}\n`);
       }),
     );
 
