@@ -31,9 +31,17 @@ const MAX_FILE_BYTES = 1024 * 1024;
 
 /**
  * backportTicket commits the ticket's changes on a new branch of the checkout `opts.repo` and
- * returns the commit. Throws DG_USAGE when the checkout, the branch or the manifests refuse it.
+ * returns the commit. Throws DG_USAGE when the ticket is closed already, or the checkout, the
+ * branch or the manifests refuse it.
  */
 export async function backportTicket(ticket: Ticket, opts: BackportOptions): Promise<BackportResult> {
+  if (ticket.resolution !== undefined) {
+    const r = ticket.resolution;
+    throw new DriftgateError(
+      'DG_USAGE',
+      `ticket ${ticket.id} is already ${ticket.state} (${r.decision} by ${r.by} at ${r.at}, ${r.ref}): a closed ticket is not carried into Git again; a change made later under the window reopens it`,
+    );
+  }
   const git = await Git.open(opts.repo);
   const branch = opts.branch ?? `backport/${ticket.id}`;
   await git.checkBranchName(branch);
@@ -68,5 +76,6 @@ export function pushHint(branch: string): string {
 }
 
 function iso(d: Date): string {
-  return d.toISOString().replace(/\.000Z$/, 'Z');
+  // Whole seconds, as every other time on a ticket.
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }

@@ -168,7 +168,7 @@ export function ticketsCommand(openStore: OpenStore, io: Partial<TicketsIo> = {}
       }),
     );
 
-  sub('report', 'summarize bypasses for a security review: per namespace, person and incident; open and overdue tickets; long windows', REPORT_FORMATS)
+  sub('report', 'summarize bypasses for a security review: per namespace, person and incident; open and overdue tickets; every ticket changed or closed in the period, with who or what closed it; long windows', REPORT_FORMATS)
     .option('--since <when>', 'count bypasses since: a duration back from now (7d, 12h) or an RFC 3339 time', '7d')
     .option('--overdue <age>', 'an open ticket is overdue once its window ended longer ago than this (3d, 36h)', '3d')
     .option('--now <time>', 'report as of this RFC 3339 time instead of the clock')

@@ -15,7 +15,7 @@ import { foldEvents } from '../../../src/tickets/fold.js';
 import type { Ticket } from '../../../src/tickets/types.js';
 import { fileAt, gitIn, makeRepo } from './git-repos.js';
 
-const NOW = new Date('2025-06-01T12:00:00Z');
+const NOW = new Date('2025-06-01T12:00:00.250Z');
 const WEB: ObjectRef = { group: 'apps', version: 'v1', resource: 'deployments', kind: 'Deployment', namespace: 'shop', name: 'web' };
 
 const dirs: string[] = [];
@@ -316,6 +316,14 @@ describe('refusals', () => {
     const dir = await mkdtemp(join(tmpdir(), 'driftgate-nogit-'));
     dirs.push(dir);
     await expect(backportTicket(ticket([REPLICAS]), { repo: dir, now: NOW })).rejects.toThrow(`--repo ${dir}: not a Git checkout`);
+  });
+
+  it('refuses a ticket already closed, naming the decision', async () => {
+    const dir = await repo({ 'web.yaml': DEPLOYMENT });
+    const closed: Ticket = { ...ticket([REPLICAS]), state: 'reverted', resolution: { decision: 'revert', by: 'carol', ref: 'INC-7 note', at: '2025-06-01T11:30:00Z' } };
+    await expect(backportTicket(closed, { repo: dir, now: NOW })).rejects.toThrow(
+      'ticket bt-web-inc-7 is already reverted (revert by carol at 2025-06-01T11:30:00Z, INC-7 note): a closed ticket is not carried into Git again',
+    );
   });
 
   it('refuses an object created live: there is no manifest to edit', async () => {
