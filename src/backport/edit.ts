@@ -70,13 +70,26 @@ export function setAt(text: string, index: number, path: YamlPath, value: unknow
 /**
  * removeAt returns `text` without the map key at `path` of document `index` (the key's lines
  * deleted; a map left empty written `{}`), or `text` itself when the key is already absent.
- * Throws DG_USAGE for a list item: removing one renumbers the rest, which a person must check.
+ * Removes only the last item of a list: removing another renumbers the rest (DG_USAGE).
  */
 export function removeAt(text: string, index: number, path: YamlPath, file: string): string {
   const doc = documentAt(text, index, file);
   const parent = path.length === 0 ? undefined : nodeAt(doc, path.slice(0, -1));
   const last = path[path.length - 1];
-  if (isSeq(parent)) throw new DriftgateError('DG_USAGE', `${file}: removing list item ${show(path)} would renumber the items after it; remove it by hand`);
+  if (isSeq(parent)) {
+    // The diff removes list items from the end, so removing the last item renumbers nothing.
+    if (last !== parent.items.length - 1) throw new DriftgateError('DG_USAGE', `${file}: removing list item ${show(path)} would renumber the items after it; remove it by hand`);
+    if (parent.flow === true || parent.items.length === 1) {
+      const [start, end] = trimmed(text, parent);
+      return splice(text, start, end, flow((parent.toJSON() as unknown[]).slice(0, -1)));
+    }
+    const item = parent.items[parent.items.length - 1] as Node;
+    const start = lineStart(text, range(item)[0]);
+    const end = lineEnd(text, range(item)[1]);
+    // From the end of the item before it, so comments between the two stay with the earlier one.
+    const before = lineEnd(text, range(parent.items[parent.items.length - 2] as Node)[1]);
+    return splice(text, Math.max(before, start - 1), end, '');
+  }
   if (!isMap(parent) || last === undefined) return text;
   const pair = pairOf(parent, String(last));
   if (pair === undefined) return text;
@@ -118,7 +131,9 @@ function replaceValue(text: string, holder: Holder, node: unknown, value: unknow
   const collection = isCollectionValue(value);
   if (isScalar(node) && !collection) {
     const [start, end] = range(node);
-    return splice(text, start, end, scalar(value, node.type));
+    // An empty value (`key:` and nothing) is a scalar of no characters right after the colon.
+    const gap = start === end && text[start - 1] === ':' ? ' ' : '';
+    return splice(text, start, end, `${gap}${scalar(value, node.type)}`);
   }
   if ((isMap(node) || isSeq(node)) && node.flow !== true && collection) {
     // A block collection starts at its first key or dash; the lines after it carry that column.

@@ -273,6 +273,20 @@ describe('refusals', () => {
     expect(gitIn(dir, 'branch', '--list').trim()).toBe('* main');
   });
 
+  it('refuses to guess between two manifests that both render the object into the namespace', async () => {
+    const dir = await repo({ 'a/web.yaml': DEPLOYMENT, 'b/web.yaml': DEPLOYMENT });
+    await expect(backportTicket(ticket([REPLICAS]), { repo: dir, now: NOW })).rejects.toThrow(
+      'Deployment shop/web is declared in 2 places that render into namespace shop: a/web.yaml; b/web.yaml; carry the change by hand, from: driftgate tickets export bt-web-inc-7 --format yaml',
+    );
+  });
+
+  it('prefers the manifest naming the namespace over one that leaves it to the GitOps destination', async () => {
+    const named = DEPLOYMENT.replace('  name: web ', '  namespace: shop\n  name: web ');
+    const dir = await repo({ 'prod/web.yaml': named, 'template/web.yaml': DEPLOYMENT });
+    const made = await backportTicket(ticket([REPLICAS]), { repo: dir, now: NOW });
+    expect(made.commit.files).toEqual(['prod/web.yaml']);
+  });
+
   it('refuses a manifest that names another namespace', async () => {
     const dir = await repo({ 'web.yaml': DEPLOYMENT.replace('  name: web ', '  namespace: other\n  name: web ') });
     await expect(backportTicket(ticket([REPLICAS]), { repo: dir, now: NOW })).rejects.toThrow('no manifest at HEAD declares Deployment shop/web');
