@@ -98,6 +98,26 @@ describe('renderReportHtml as text', () => {
     expect(html).toContain(`<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">`);
   });
 
+  it('draws a year as week columns and two years and more as month columns, never a row per day', () => {
+    const columns = (days: number): number => {
+      const r = buildReport(foldEvents(reviewEvents()), { now: REVIEW_NOW, since: new Date(REVIEW_NOW.getTime() - days * DAY), overdueAfterMs: 3 * DAY });
+      const page = renderReportHtml(r);
+      expect(page.slice(page.indexOf('<figure'), page.indexOf('</figure>'))).not.toContain('<li');
+      return page.match(/<span class="col/g)?.length ?? 0;
+    };
+    expect(columns(365)).toBe(53);
+    expect(columns(3 * 365)).toBe(37);
+    const year = renderReportHtml(buildReport(foldEvents(reviewEvents()), { now: REVIEW_NOW, since: new Date(REVIEW_NOW.getTime() - 365 * DAY), overdueAfterMs: 3 * DAY }));
+    expect(/<figcaption>([^<]*)<\/figcaption>/.exec(year)?.[1]).toBe('Bypasses per week, 53 weeks; busiest: week of 2025-06-02 with 5.');
+  });
+
+  it('renders an empty period without filters or cards', () => {
+    const page = renderReportHtml(buildReport([], { now: REVIEW_NOW, since: new Date(REVIEW_NOW.getTime() - 7 * DAY), overdueAfterMs: 3 * DAY }));
+    expect(page).toContain('<p class="empty" id="tickets">No tickets in this period.</p>');
+    expect(page).toContain('<figcaption>No bypasses in this period.</figcaption>');
+    expect(page).not.toContain('id="filters"');
+  });
+
   const escapes = [
     { text: `a & b`, want: 'a &amp; b' },
     { text: `"x" 'y'`, want: '&quot;x&quot; &#39;y&#39;' },
