@@ -144,27 +144,33 @@ export function ticketsCommand(openStore: OpenStore, io: Partial<TicketsIo> = {}
       }),
     );
 
-  sub('backport', 'commit the ticket\'s changes into the manifests of a Git checkout, on a new branch, and record the commit on the ticket', [])
+  sub('backport', 'commit the ticket\'s changes into the manifests of a Git checkout, on a new branch, and record the commit on the ticket')
     .argument('<id>', 'ticket id, as `tickets list` prints it')
     .option('--repo <dir>', 'the Git checkout the GitOps tool syncs from (its committed HEAD is read; the working tree is left alone)')
     .option('--branch <name>', 'the new branch (default: backport/<id>)')
     .action(
       guard(ctx, async (id: string, opts: CommonOptions & { repo?: string; branch?: string }) => {
+        const format = parseFormat(opts.output);
         const repo = required('--repo', opts.repo, 'the directory of a Git checkout');
-        const done = await withStore(ctx, openStore, opts, async (store) => {
+        const made = await withStore(ctx, openStore, opts, async (store) => {
           const ticket = await store.get(id);
-          const made = await backportTicket(ticket, { repo, ...(opts.branch === undefined ? {} : { branch: opts.branch }), now: ctx.now() });
-          for (const note of made.notes) ctx.err.write(`note: ${safe(note)}\n`);
-          ctx.out.write(`branch ${safe(made.commit.branch)}\ncommit ${made.commit.commit}\n`);
-          for (const file of made.commit.files) ctx.out.write(`edited ${safe(file)}\n`);
+          const result = await backportTicket(ticket, { repo, ...(opts.branch === undefined ? {} : { branch: opts.branch }), now: ctx.now() });
+          for (const note of result.notes) ctx.err.write(`note: ${safe(note)}\n`);
           try {
-            await store.recordBackport(id, made.commit);
+            await store.recordBackport(id, result.commit);
           } catch (err) {
-            throw new DriftgateError('DG_TICKET_STORE', `the commit is made, but recording it on ticket ${id} failed: ${describe(err)}`, { cause: err });
+            // The commit exists whatever the store says: name it, so that nobody makes it twice.
+            throw new DriftgateError('DG_TICKET_STORE', `made commit ${result.commit.commit} on branch ${safe(result.commit.branch)}, but recording it on ticket ${id} failed: ${describe(err)}`, { cause: err });
           }
-          return made;
+          return result.commit;
         });
-        ctx.out.write(`recorded on ticket ${safe(id)}; publish it with: ${safe(pushHint(done.commit.branch))}\n`);
+        if (format !== 'table') {
+          ctx.out.write(format === 'json' ? `${JSON.stringify(made, null, 2)}\n` : stringify(made));
+          return;
+        }
+        ctx.out.write(`branch ${safe(made.branch)}\ncommit ${made.commit}\n`);
+        for (const file of made.files) ctx.out.write(`edited ${safe(file)}\n`);
+        ctx.out.write(`recorded on ticket ${safe(id)}; publish it with: ${safe(pushHint(made.branch))}\n`);
       }),
     );
 

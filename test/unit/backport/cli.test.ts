@@ -45,6 +45,19 @@ describe('tickets backport', () => {
     });
   });
 
+  it('prints the commit it recorded with -o json', async () => {
+    const { out, code } = await runTickets(['backport', 'bt-shop-web-1', '--repo', checkout, '--branch', 'fix/web', '-o', 'json', '--tickets', spec], { env: {}, now: NOW });
+    expect(code).toBe(0);
+    expect(JSON.parse(out)).toEqual({
+      commit: gitIn(checkout, 'rev-parse', 'fix/web').trim(),
+      branch: 'fix/web',
+      files: ['deploy/web.yaml'],
+      changes: 1,
+      by: 'Alice Oncall <alice@example.com>',
+      at: '2025-06-01T12:00:00Z',
+    });
+  });
+
   it('says what is missing, on one line, with exit code 1', async () => {
     expect(await runTickets(['backport', 'bt-shop-web-1', '--tickets', spec], { env: {}, now: NOW })).toEqual({
       out: '',
