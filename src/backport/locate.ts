@@ -8,6 +8,9 @@
  * one the outermost kustomization on the way sets (Kustomize's namespace transformer overrides
  * the documents'), else the document's own; a manifest without one (the GitOps destination sets
  * it) matches any namespace, but a declaration that names the ticket's namespace wins over it.
+ * Its name is the document's with every namePrefix and nameSuffix on the way applied, innermost
+ * first; a patch may name the object by any of the names it has on the way (Kustomize matches
+ * patches on the original or the current name).
  */
 import { posix } from 'node:path';
 import type { Document } from 'yaml';
@@ -63,6 +66,8 @@ export interface Kustomization {
   file: string;
   dir: string;
   namespace?: string;
+  namePrefix?: string;
+  nameSuffix?: string;
   /** Files and directories it renders. */
   resources: string[];
   patches: Array<{ file?: string; target?: Record<string, unknown>; inline: boolean; strategic: boolean }>;
@@ -102,9 +107,9 @@ export function locate(repo: Repo, ref: ObjectRef): Located {
     if (KUSTOMIZATION.test(file) || isPatchFile(repo, file)) continue;
     parsed.forEach((doc, index) => {
       const value: unknown = doc.toJS();
-      if (!declares(value, ref)) return;
+      if (!declares(value, ref, undefined)) return;
       if (isTemplate(repo, file)) {
-        templated ??= file;
+        if (declares(value, ref, [ref.name])) templated ??= file;
         return;
       }
       const docNs = isRecord(value.metadata) && typeof value.metadata['namespace'] === 'string' ? value.metadata['namespace'] : undefined;
@@ -113,11 +118,13 @@ export function locate(repo: Repo, ref: ObjectRef): Located {
       for (const chain of chains) {
         const set = [...chain].reverse().map((dir) => repo.kustomizations.get(dir)?.namespace).find((ns) => ns !== undefined) ?? docNs;
         if (set !== undefined && set !== ref.namespace) continue;
+        const names = namesOn(repo, chain, String((value['metadata'] as Record<string, unknown>)['name']));
+        if (names[names.length - 1] !== ref.name) continue;
         found.push({
           doc: { file, index },
           value,
           chain,
-          patches: patchesOn(repo, chain, ref),
+          patches: patchesOn(repo, chain, ref, names),
           namespaced: set !== undefined,
           shared: roots.size > 1,
         });
@@ -134,12 +141,26 @@ export function locate(repo: Repo, ref: ObjectRef): Located {
   return { kind: 'none', looked: repo.files.size, unparsed: repo.unparsed };
 }
 
-/** declares returns true when a document is a manifest of the object: its kind, API group and name. */
-export function declares(value: unknown, ref: ObjectRef): value is Record<string, unknown> {
+/**
+ * declares returns true when a document is a manifest of the object's kind and API group, named
+ * one of `names` (any name, to be checked through the kustomizations, when undefined).
+ */
+export function declares(value: unknown, ref: ObjectRef, names: readonly string[] | undefined): value is Record<string, unknown> {
   if (!isRecord(value) || !isRecord(value['metadata'])) return false;
   const apiVersion = typeof value['apiVersion'] === 'string' ? value['apiVersion'] : '';
   const group = apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '';
-  return value['kind'] === ref.kind && group === ref.group && value['metadata']['name'] === ref.name;
+  const name = value['metadata']['name'];
+  return value['kind'] === ref.kind && group === ref.group && typeof name === 'string' && (names === undefined || names.includes(name));
+}
+
+// The object's name as the file declares it, then after each kustomization of the chain.
+function namesOn(repo: Repo, chain: readonly string[], declared: string): string[] {
+  const names = [declared];
+  for (const dir of chain) {
+    const k = repo.kustomizations.get(dir);
+    names.push(`${k?.namePrefix ?? ''}${names[names.length - 1] ?? ''}${k?.nameSuffix ?? ''}`);
+  }
+  return names;
 }
 
 // Every path from the file up through the kustomizations that include it (directly, or through
@@ -158,13 +179,13 @@ function chainsOf(file: string, includedBy: ReadonlyMap<string, string[]>): stri
   return out;
 }
 
-function patchesOn(repo: Repo, chain: readonly string[], ref: ObjectRef): Patch[] {
+function patchesOn(repo: Repo, chain: readonly string[], ref: ObjectRef, names: readonly string[]): Patch[] {
   const out: Patch[] = [];
   for (const dir of [...chain].reverse()) {
     const k = repo.kustomizations.get(dir);
     if (k === undefined) continue;
     for (const p of k.patches) {
-      if (p.target !== undefined && !targets(p.target, ref)) continue;
+      if (p.target !== undefined && !names.some((name) => targets(p.target ?? {}, { ...ref, name }))) continue;
       if (p.inline) {
         if (p.target !== undefined) out.push({ kind: 'inline', kustomization: k.file });
         continue;
@@ -175,7 +196,7 @@ function patchesOn(repo: Repo, chain: readonly string[], ref: ObjectRef): Patch[
       docs.forEach((doc, index) => {
         const value: unknown = doc.toJS();
         if (Array.isArray(value) && !p.strategic && p.target !== undefined) out.push({ kind: 'json6902', file, kustomization: k.file });
-        else if (declares(value, ref)) out.push({ kind: 'smp', doc: { file, index }, kustomization: k.file });
+        else if (declares(value, ref, names)) out.push({ kind: 'smp', doc: { file, index }, kustomization: k.file });
       });
     }
   }
@@ -221,7 +242,8 @@ function kustomizationOf(file: string, value: unknown): Kustomization | undefine
     const f = at(p['path']);
     patches.push({ ...(f === undefined ? {} : { file: f }), ...(target === undefined ? {} : { target }), inline: f === undefined, strategic: false });
   }
-  return { file, dir, ...(typeof value['namespace'] === 'string' ? { namespace: value['namespace'] } : {}), resources, patches };
+  const text = (key: string): Record<string, string> => (typeof value[key] === 'string' ? { [key]: value[key] } : {});
+  return { file, dir, ...text('namespace'), ...text('namePrefix'), ...text('nameSuffix'), resources, patches };
 }
 
 function isPatchFile(repo: Repo, file: string): boolean {

@@ -236,6 +236,20 @@ spec:
     expect(fileAt(dir, made.commit.branch, 'overlays/prod/web-size.yaml')).toBe(`${PROD_PATCH}        - name: proxy\n          image: envoy:1.31\n`);
   });
 
+  it('follows namePrefix and nameSuffix: prod-web-v2 is web in the base, patched by its base name', async () => {
+    const dir = await repo(
+      overlays({
+        'overlays/prod/kustomization.yaml': 'namespace: shop\nnamePrefix: prod-\nnameSuffix: -v2\nresources:\n  - ../../base\npatches:\n  - path: web-size.yaml\n',
+        'overlays/prod/web-size.yaml': PROD_PATCH,
+      }),
+    );
+    const made = await backportTicket(ticket([REPLICAS], { ...WEB, name: 'prod-web-v2' }), { repo: dir, now: NOW });
+    expect(made.commit.files).toEqual(['overlays/prod/web-size.yaml']);
+    expect(fileAt(dir, made.commit.branch, 'overlays/prod/web-size.yaml')).toBe(PROD_PATCH.replace('replicas: 6   # prod traffic', 'replicas: 5   # prod traffic'));
+    // The staging overlay, without the prefix, renders plain "web": not this object.
+    await expect(backportTicket(ticket([REPLICAS], { ...WEB, name: 'web-v2' }), { repo: dir, branch: 'other', now: NOW })).rejects.toThrow('no manifest at HEAD declares Deployment shop/web-v2');
+  });
+
   it('edits the value of a JSON 6902 patch operation on the field', async () => {
     const ops = `# prod replicas\n- op: replace\n  path: /spec/replicas\n  value: 6 # prod\n`;
     const dir = await repo(
