@@ -15,7 +15,7 @@ import { parseTicketsSpec } from '../tickets/journal.js';
 import { renderTable, renderTicket, safe } from '../tickets/render.js';
 import { buildReport, renderReportTable } from '../tickets/report.js';
 import { renderReportHtml } from '../tickets/report-html.js';
-import { DECISIONS, TICKET_STATES, type Decision, type Ticket, type TicketFilter, type TicketState, type TicketStore } from '../tickets/types.js';
+import { DECISIONS, TICKET_STATES, type BackportCommit, type Decision, type Evidence, type Resolution, type Ticket, type TicketFilter, type TicketState, type TicketStore } from '../tickets/types.js';
 import { jsonSafe } from '../util/terminal.js';
 import { safeYamlOf } from '../util/yaml-safe.js';
 import { parseRfc3339 } from '../util/rfc3339.js';
@@ -118,8 +118,15 @@ export function ticketsCommand(openStore: OpenStore, io: Partial<TicketsIo> = {}
         const decision = parseDecision(opts.decision);
         const ref = required('--ref', opts.ref, 'the pull request or note that records the decision');
         const by = required('--by', opts.by, 'who decided');
-        const resolution = { decision, ref, by, at: ctx.now().toISOString() };
-        const ticket = await withStore(ctx, openStore, opts, (store) => store.resolve(id, resolution));
+        const at = ctx.now().toISOString();
+        const ticket = await withStore(ctx, openStore, opts, async (store) => {
+          // A backport decision points at the commits `tickets backport` made for the ticket, so
+          // the review sees which commit the pull request carried.
+          const commits = decision === 'backport' ? ((await store.get(id)).backports ?? []) : [];
+          const evidence = commits.map((b): Evidence => ({ kind: 'commit', commit: b.commit, branch: b.branch, ...(b.repo === undefined ? {} : { repo: b.repo }) }));
+          const resolution: Resolution = { decision, ref, by, at, closedBy: 'person', ...(evidence.length === 0 ? {} : { evidence }) };
+          return store.resolve(id, resolution);
+        });
         ctx.out.write(format === 'table' ? `ticket ${ticket.id} is now ${ticket.state}\n` : serialize(ticket, format));
       }),
     );
@@ -165,7 +172,7 @@ export function ticketsCommand(openStore: OpenStore, io: Partial<TicketsIo> = {}
           return result.commit;
         });
         if (format !== 'table') {
-          ctx.out.write(format === 'json' ? `${JSON.stringify(made, null, 2)}\n` : stringify(made));
+          ctx.out.write(serialize(made, format));
           return;
         }
         ctx.out.write(`branch ${safe(made.branch)}\ncommit ${made.commit}\n`);
@@ -339,7 +346,7 @@ function durationMs(text: string): number | undefined {
   return rest === undefined ? undefined : Number(days?.[1] ?? 0) * DAY_MS + rest;
 }
 
-function serialize(value: Ticket | Ticket[], format: 'json' | 'yaml'): string {
+function serialize(value: Ticket | Ticket[] | BackportCommit, format: 'json' | 'yaml'): string {
   // Lossless escapes of the control and bidi characters a request may have carried into a ticket.
   return format === 'json' ? `${jsonSafe(JSON.stringify(value, null, 2))}\n` : safeYamlOf(value);
 }

@@ -45,6 +45,20 @@ describe('tickets backport', () => {
     });
   });
 
+  it('lets the backport decision point at the commit as its evidence', async () => {
+    await runTickets(['backport', 'bt-shop-web-1', '--repo', checkout, '--tickets', spec], { env: {}, now: NOW });
+    const commit = gitIn(checkout, 'rev-parse', 'backport/bt-shop-web-1').trim();
+    const resolved = await runTickets(['resolve', 'bt-shop-web-1', '--decision', 'backport', '--ref', 'https://git.example/pr/31', '--by', 'alice', '-o', 'json', '--tickets', spec], { env: {}, now: NOW });
+    expect(JSON.parse(resolved.out).resolution).toEqual({
+      decision: 'backport',
+      ref: 'https://git.example/pr/31',
+      by: 'alice',
+      at: NOW.toISOString(),
+      closedBy: 'person',
+      evidence: [{ kind: 'commit', commit, branch: 'backport/bt-shop-web-1' }],
+    });
+  });
+
   it('prints the commit it recorded with -o json', async () => {
     const { out, code } = await runTickets(['backport', 'bt-shop-web-1', '--repo', checkout, '--branch', 'fix/web', '-o', 'json', '--tickets', spec], { env: {}, now: NOW });
     expect(code).toBe(0);
