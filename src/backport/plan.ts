@@ -95,7 +95,7 @@ export function planBackport(ticket: Ticket, repo: Repo): BackportPlan {
 function refuseSecretValues(ticket: Ticket, what: string): void {
   const ops = combinedPatch(ticket);
   const secret = ticket.object.kind === 'Secret' && ticket.object.group === '';
-  const values = secret ? ops.filter((op) => /^\/(data|stringData)(\/|$)/.test(op.path) || op.path === '').map((op) => op.path) : [];
+  const values = secret ? ops.filter((op) => /^\/(data|stringData)(\/|$)/.test(op.path) || op.path === '').map((op) => (op.path === '' ? 'the whole Secret' : op.path)) : [];
   const fingerprints = redactedPaths(ops);
   if (values.length === 0 && fingerprints.length === 0) return;
   throw usage(
