@@ -263,6 +263,21 @@ spec:
     expect(fileAt(dir, made.commit.branch, 'overlays/prod/replicas.yaml')).toBe(ops.replace('value: 6 # prod', 'value: 5 # prod'));
   });
 
+  it("appends an operation to the overlay's JSON 6902 patch when it does not set the field yet", async () => {
+    const ops = '- op: replace\n  path: /spec/replicas\n  value: 6\n';
+    const dir = await repo(
+      overlays({
+        'overlays/prod/kustomization.yaml': 'namespace: shop\nresources:\n  - ../../base\npatches:\n  - path: ops.yaml\n    target: {kind: Deployment, name: web}\n',
+        'overlays/prod/ops.yaml': ops,
+      }),
+    );
+    const made = await backportTicket(ticket([MEMORY]), { repo: dir, now: NOW });
+    expect(made.commit.files).toEqual(['overlays/prod/ops.yaml']);
+    expect(fileAt(dir, made.commit.branch, 'overlays/prod/ops.yaml')).toBe(
+      `${ops}- op: replace\n  path: /spec/template/spec/containers/0/resources/limits/memory\n  value: 2Gi\n`,
+    );
+  });
+
   it('adds a JSON 6902 patch file to an overlay that has none, and lists it in its kustomization', async () => {
     const kustomization = '# production\nnamespace: shop\nresources:\n  - ../../base\n';
     const dir = await repo(overlays({ 'overlays/prod/kustomization.yaml': kustomization }));
