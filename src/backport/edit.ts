@@ -8,6 +8,8 @@
  */
 import { isMap, isScalar, isSeq, parseAllDocuments, stringify, type Document, type Node, type Pair, type YAMLMap, type YAMLSeq } from 'yaml';
 import { DriftgateError } from '../errors.js';
+import { isRawJson } from '../util/json.js';
+import { exactForYaml } from '../util/yaml-safe.js';
 
 /** YamlPath is a path into a document: map keys as strings, list indexes as numbers. */
 export type YamlPath = ReadonlyArray<string | number>;
@@ -191,11 +193,13 @@ function build(path: YamlPath, value: unknown): unknown {
 }
 
 function isCollectionValue(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && (Array.isArray(value) ? value.length > 0 : Object.keys(value).length > 0);
+  return typeof value === 'object' && value !== null && !isRawJson(value) && (Array.isArray(value) ? value.length > 0 : Object.keys(value).length > 0);
 }
 
 /** scalar returns `value` as one-line YAML 1.1, in the quoting style it replaces when that still fits. */
 function scalar(value: unknown, style: string | undefined): string {
+  // An integer beyond 2^53, kept as its digits (issue 11).
+  if (isRawJson(value)) return value.rawJSON;
   if (typeof value === 'object' && value !== null) return flow(value);
   if (typeof value !== 'string') return JSON.stringify(value) ?? 'null';
   if (style === 'QUOTE_DOUBLE' || /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(value)) return doubleQuoted(value);
@@ -221,7 +225,7 @@ function inFlow(value: unknown): string {
 }
 
 function block(value: unknown, indent: number, eol: string): string {
-  const lines = stringify(value, { version: '1.1', lineWidth: 0 }).trimEnd().split('\n');
+  const lines = stringify(exactForYaml(value), { version: '1.1', lineWidth: 0 }).trimEnd().split('\n');
   return lines.map((line) => `${' '.repeat(indent)}${line}`).join(eol);
 }
 

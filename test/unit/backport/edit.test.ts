@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { removeAt, setAt, type YamlPath } from '../../../src/backport/edit.js';
+import { parseJsonExact } from '../../../src/util/json.js';
 
 interface Case {
   name: string;
@@ -34,6 +35,8 @@ const cases: Case[] = [
   { name: 'an empty value filled', before: 'a:\nb: 1\n', edit: { set: ['a'], value: 'v' }, after: 'a: v\nb: 1\n' },
   { name: 'CRLF line endings kept', before: 'a: 1\r\nb:\r\n  c: 2\r\n', edit: { set: ['b', 'd'], value: 3 }, after: 'a: 1\r\nb:\r\n  c: 2\r\n  d: 3\r\n' },
   { name: 'the second document only', before: 'a: 1\n---\na: 1 # two\n', doc: 1, edit: { set: ['a'], value: 2 }, after: 'a: 1\n---\na: 1 # two\n'.replace('a: 1 # two', 'a: 2 # two') },
+  { name: 'an integer beyond 2^53 keeps its digits', before: 'n: 1\n', edit: { set: ['n'], value: parseJsonExact('12345678901234567890') }, after: 'n: 12345678901234567890\n' },
+  { name: 'an integer beyond 2^53 inside a new map keeps its digits', before: 'm: 1\n', edit: { set: ['m'], value: parseJsonExact('{"x":12345678901234567890}') }, after: 'm:\n  x: 12345678901234567890\n' },
   { name: 'a key removed with its lines', before: 'm:\n  a: 1\n  b:\n    c: 2\n  d: 3\n', edit: { remove: ['m', 'b'] }, after: 'm:\n  a: 1\n  d: 3\n' },
   { name: 'the last key of a map leaves {}', before: 'labels:\n  hotfix: "yes"\nspec: 1\n', edit: { remove: ['labels', 'hotfix'] }, after: 'labels: {}\nspec: 1\n' },
   { name: 'a key already absent: nothing changes', before: 'a: 1\n', edit: { remove: ['b'] }, after: 'a: 1\n' },
