@@ -12,11 +12,13 @@ import { serveCommand } from './serve.js';
 import { openTicketStore } from './stores.js';
 import { type OpenStore, ticketsCommand } from './tickets.js';
 import { processIo, report } from './io.js';
+import { VERSION } from './version.js';
 
 /** program returns the whole command tree (tests build it too). */
 export function program(): Command {
   const root = new Command('driftgate')
     .description('Kubernetes admission webhook that keeps GitOps honest: refuses live drift, lets time-bound break-glass through, records every bypass as a backport ticket')
+    .version(VERSION, '-v, --version', 'print the driftgate version')
     .showHelpAfterError()
     .exitOverride();
   const openStore: OpenStore = async (spec, cluster) => (await openTicketStore(spec, cluster)).store;

@@ -254,17 +254,17 @@ describe('driftgate manifests', () => {
 
   const policy = join(ROOT, 'examples/policy.yaml');
 
-  it('prints exactly the shipped example (manifests/examples/webhooks.yaml after its header)', async () => {
+  it('prints exactly the shipped example (examples/manifests/webhooks.yaml after its header)', async () => {
     const { out, error } = await run(['--policy', policy, '--service', 'driftgate-system/driftgate', '--ca-bundle', join(dir, 'ca.crt')]);
     expect(error).toBeUndefined();
-    const shipped = await readFile(join(ROOT, 'manifests/examples/webhooks.yaml'), 'utf8');
+    const shipped = await readFile(join(ROOT, 'examples/manifests/webhooks.yaml'), 'utf8');
     expect(shipped.endsWith(out.replace(policy, 'examples/policy.yaml'))).toBe(true);
   });
 
   it('prints exactly the shipped cert-manager example', async () => {
     const { out, error } = await run(['--policy', policy, '--service', 'driftgate-system/driftgate', '--ca-inject-from', 'driftgate-system/driftgate-tls']);
     expect(error).toBeUndefined();
-    const shipped = await readFile(join(ROOT, 'manifests/examples/webhooks-cert-manager.yaml'), 'utf8');
+    const shipped = await readFile(join(ROOT, 'examples/manifests/webhooks-cert-manager.yaml'), 'utf8');
     expect(shipped.endsWith(out.replace(policy, 'examples/policy.yaml'))).toBe(true);
   });
 
@@ -344,12 +344,15 @@ describe('manifests/', () => {
     }
   });
 
-  it('numbers the top-level files so that kubectl applies them in order', async () => {
-    const top = (await readdir(manifests, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name);
-    expect(top.every((name) => /^\d\d-[a-z0-9-]+\.yaml$/.test(name))).toBe(true);
-    expect(top.sort()[0]).toBe('00-namespace.yaml');
-    // The webhooks are rendered from the policy, never applied with the rest.
-    expect(docs.filter(({ file }) => !file.includes('/')).map(({ doc }) => doc.kind)).not.toContain('ValidatingWebhookConfiguration');
+  it('holds what kubectl applies, and nothing that refuses writes (kubectl apply -R manifests/ installs nothing broken)', async () => {
+    // Examples live in examples/manifests/: a GitOps tool recursing into manifests/ must not
+    // install a webhook with a placeholder CA and failurePolicy Fail that refuses every guarded write.
+    const files = (await yamlFiles(manifests)).map((f) => f.slice(manifests.length + 1));
+    expect(files).toEqual(['cert-manager/certificates.yaml', 'install.yaml']);
+    // The webhooks are rendered from the policy and applied last, never with the rest.
+    expect(docs.map(({ doc }) => doc.kind)).not.toContain('ValidatingWebhookConfiguration');
+    expect(docs.map(({ doc }) => doc.kind)).not.toContain('MutatingWebhookConfiguration');
+    expect(docs.filter(({ file }) => file === 'install.yaml')[0]?.doc.kind).toBe('Namespace');
   });
 
   it('defines the BackportTicket CRD with the printer columns of the issue, state in spec, no status', () => {
@@ -401,7 +404,7 @@ describe('manifests/', () => {
     const container = only(pod.containers);
     expect(container).toMatchObject({
       image: 'ghcr.io/driftgate/driftgate:0.1.0',
-      args: ['serve', '--policy', '/etc/driftgate/policy.yaml', '--tls-cert', '/etc/driftgate/tls/tls.crt', '--tls-key', '/etc/driftgate/tls/tls.key', '--tickets', 'kubernetes'],
+      args: ['serve', '--policy', '/etc/driftgate/policy.yaml', '--tls-cert', '/etc/driftgate/tls/tls.crt', '--tls-key', '/etc/driftgate/tls/tls.key', '--tickets', 'kubernetes:driftgate-system', '--metrics-port', '9090', '--log-level', 'info'],
       readinessProbe: { httpGet: { path: '/readyz', port: 'https', scheme: 'HTTPS' } },
       livenessProbe: { httpGet: { path: '/healthz', port: 'https', scheme: 'HTTPS' } },
       resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
@@ -437,7 +440,7 @@ describe('manifests/', () => {
 
   it('issues the cert-manager serving certificate for the Service name', () => {
     expect(find('Certificate', 'driftgate-tls')).toMatchObject({
-      spec: { secretName: 'driftgate-tls', dnsNames: ['driftgate.driftgate-system.svc'], issuerRef: { kind: 'Issuer', name: 'driftgate-ca' } },
+      spec: { secretName: 'driftgate-tls', dnsNames: ['driftgate.driftgate-system.svc', 'driftgate.driftgate-system.svc.cluster.local'], issuerRef: { kind: 'Issuer', name: 'driftgate-ca' } },
     });
     expect(find('Certificate', 'driftgate-ca')).toMatchObject({ spec: { isCA: true, issuerRef: { name: 'driftgate-selfsigned' } } });
   });
