@@ -174,12 +174,18 @@ describe('the Deployment and what runs beside it', () => {
     expect(b).not.toBe(a);
   });
 
-  it('passes serve only flags it has: tickets in the release namespace, caller authentication', () => {
-    const args = deployment(template(['--set', 'callers.names={kube-apiserver-admission,backup-apiserver}', '--set', 'callers.clientCA.configMap=apiserver-client-ca'])).spec.template.spec.containers[0]?.args ?? [];
-    expect(args.slice(0, 9)).toEqual(['serve', '--policy', '/etc/driftgate/policy.yaml', '--tls-cert', '/etc/driftgate/tls/tls.crt', '--tls-key', '/etc/driftgate/tls/tls.key', '--tickets', 'kubernetes:driftgate-system']);
-    expect(args.join(' ')).toContain('--client-ca /etc/driftgate/callers/ca.crt --client-name kube-apiserver-admission,backup-apiserver');
+  it('passes serve only flags it has, the tickets in the release namespace', () => {
+    const args = deployment(template()).spec.template.spec.containers[0]?.args ?? [];
+    expect(args).toEqual(['serve', '--policy', '/etc/driftgate/policy.yaml', '--tls-cert', '/etc/driftgate/tls/tls.crt', '--tls-key', '/etc/driftgate/tls/tls.key', '--tickets', 'kubernetes:driftgate-system', '--metrics-port', '9090', '--log-level', 'info']);
     const known = serveCommand().options.map((o) => o.long);
     for (const flag of args.filter((a) => a.startsWith('--'))) expect(known, `serve ${flag}`).toContain(flag);
+  });
+
+  it('caller authentication: the CA mounted and serve told to require the apiserver\'s certificate (--client-ca, --client-name)', () => {
+    const d = deployment(template(['--set', 'callers.names={kube-apiserver-admission,backup-apiserver}', '--set', 'callers.clientCA.configMap=apiserver-client-ca']));
+    const args = d.spec.template.spec.containers[0]?.args ?? [];
+    expect(args.join(' ')).toContain('--client-ca /etc/driftgate/callers/ca.crt --client-name kube-apiserver-admission,backup-apiserver');
+    expect(JSON.stringify(d.spec.template.spec.volumes)).toContain('{"configMap":{"name":"apiserver-client-ca","items":[{"key":"ca.crt","path":"callers/ca.crt"}]}}');
   });
 
   it('the journal store: one replica on a claim, or refused', () => {

@@ -169,6 +169,18 @@ describe('renderWebhooks: rules', () => {
     expect(only(pods.validating.webhooks).rules[0]?.resources).toEqual(['pods', 'pods/status', 'pods/eviction', 'pods/ephemeralcontainers', 'pods/resize']);
   });
 
+  it('lets writes through while driftgate is down in warn mode (Ignore), unless told otherwise', () => {
+    const warn = { ...policyOf(['prod']), mode: 'warn' as const };
+    const hooks = (p: GuardPolicy, options = {}) => {
+      const [v, m] = renderWebhooks(p, SERVICE, 'Q0E=', options);
+      return [...v.webhooks, ...m.webhooks].map((w) => w.failurePolicy);
+    };
+    expect(new Set(hooks(warn))).toEqual(new Set(['Ignore']));
+    expect(new Set(hooks(warn, { failurePolicy: 'Fail' }))).toEqual(new Set(['Fail']));
+    expect(new Set(hooks(policyOf(['prod'])))).toEqual(new Set(['Fail']));
+    expect(new Set(hooks(policyOf(['prod']), { failurePolicy: 'Ignore' }))).toEqual(new Set(['Ignore']));
+  });
+
   it('renders an empty mutating configuration when the policy guards only subresources', () => {
     const subOnly = render(policyOf(['prod'], [{ apiGroups: ['apps'], resources: ['deployments/scale'] }]));
     expect(subOnly.mutating.webhooks).toEqual([]);
