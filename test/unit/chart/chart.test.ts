@@ -175,10 +175,12 @@ describe('the Deployment and what runs beside it', () => {
   });
 
   it('passes serve only flags it has, the tickets in the release namespace', () => {
+    const callers = deployment(template(['--set', 'callers.names={kube-apiserver-admission}', '--set', 'callers.clientCA.secret=driftgate-callers'])).spec.template.spec.containers[0]?.args ?? [];
     const args = deployment(template()).spec.template.spec.containers[0]?.args ?? [];
     expect(args).toEqual(['serve', '--policy', '/etc/driftgate/policy.yaml', '--tls-cert', '/etc/driftgate/tls/tls.crt', '--tls-key', '/etc/driftgate/tls/tls.key', '--tickets', 'kubernetes:driftgate-system', '--metrics-port', '9090', '--log-level', 'info']);
     const known = serveCommand().options.map((o) => o.long);
-    for (const flag of args.filter((a) => a.startsWith('--'))) expect(known, `serve ${flag}`).toContain(flag);
+    for (const flag of [...args, ...callers].filter((a) => a.startsWith('--'))) expect(known, `serve ${flag}`).toContain(flag);
+    expect(callers).toContain('--client-ca');
   });
 
   it('caller authentication: the CA mounted and serve told to require the apiserver\'s certificate (--client-ca, --client-name)', () => {
@@ -221,6 +223,15 @@ describe('monitoring and network', () => {
     expect((rule?.['spec'] as { groups: unknown }).groups).toEqual(docs.groups);
     expect(find(template(), 'PrometheusRule')).toBeUndefined();
     expect(find(template(), 'ServiceMonitor')).toBeUndefined();
+  });
+
+  it('NetworkPolicy: the same as examples/manifests/networkpolicy.yaml given the same sources', () => {
+    const example = parse(readFileSync(join(ROOT, 'examples/manifests/networkpolicy.yaml'), 'utf8')) as KubeObject & { spec: { ingress: Array<{ from: unknown[] }> } };
+    const values = join(dir, 'networkpolicy.values.yaml');
+    writeFileSync(values, JSON.stringify({ networkPolicy: { enabled: true, webhookFrom: example.spec.ingress[0]?.from, metricsFrom: example.spec.ingress[1]?.from } }));
+    const chart = find(template(['-f', values]), 'NetworkPolicy', 'driftgate-callers');
+    expect(chart?.metadata.namespace).toBe(example.metadata.namespace);
+    expect(chart?.['spec']).toEqual(example.spec);
   });
 
   it('NetworkPolicy: the webhook port from where the apiserver calls, metrics from monitoring', () => {

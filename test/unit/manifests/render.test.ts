@@ -440,8 +440,8 @@ describe('manifests/', () => {
     });
   });
 
-  it('ships a NetworkPolicy example admitting only its sources to the webhook port, the metrics port apart', () => {
-    const policy = find('NetworkPolicy', 'driftgate-callers') as KubeDoc & {
+  it('ships a NetworkPolicy example (examples/manifests/, outside manifests/) admitting only its sources to the webhook port, the metrics port apart', async () => {
+    const policy = parseAllDocuments(await readFile(join(ROOT, 'examples/manifests/networkpolicy.yaml'), 'utf8'))[0]?.toJS() as KubeDoc & {
       spec: { podSelector: unknown; policyTypes: string[]; ingress: Array<{ ports: Array<{ port: number }>; from: unknown[] }> };
     };
     expect(policy.spec.podSelector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'driftgate' } });
