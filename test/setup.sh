@@ -3,6 +3,8 @@
 #  - the real control plane for test/e2e (kube-apiserver, kube-controller-manager, etcd, kubectl built
 #    from the Kubernetes Go modules into .cache/; a cold build takes 15-25 minutes on 2 cores,
 #    seconds afterwards);
+#  - celcheck, the apiserver's own match-condition evaluator (test/celcheck), which the
+#    differential test of the rendered CEL runs (seconds once the control plane is built);
 #  - Debian's headless Chromium, which renders the HTML security report in its test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,3 +22,6 @@ fi
 
 echo "test/setup.sh: building (or reusing) the control plane for the end-to-end tests" >&2
 bash test/harness/build.sh >/dev/null
+
+echo "test/setup.sh: building (or reusing) celcheck for the differential test of the rendered CEL" >&2
+bash test/celcheck/build.sh >/dev/null

@@ -5,7 +5,7 @@
  */
 import { Command } from 'commander';
 import { DriftgateError } from '../errors.js';
-import { renderManifestsYaml, renderWebhooks, type RenderOptions, type WebhookTarget } from '../manifests/render.js';
+import { type FailurePolicy, renderManifestsYaml, renderWebhooks, type RenderOptions, type WebhookTarget } from '../manifests/render.js';
 import { type Io, processIo, readPolicyFile, readText } from './io.js';
 
 interface ManifestsOptions {
@@ -15,6 +15,7 @@ interface ManifestsOptions {
   caBundle?: string;
   caBundleBase64?: string;
   caInjectFrom?: string;
+  failurePolicy?: string;
 }
 
 const DNS_LABEL = '[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?';
@@ -31,16 +32,21 @@ export function manifestsCommand(io: Io = processIo): Command {
     .option('--ca-bundle <file>', 'PEM file of the CA that signed the serving certificate (ca.crt), or - for stdin')
     .option('--ca-bundle-base64 <string>', 'the same CA, already base64-encoded (as `driftgate certs generate` prints it)')
     .option('--ca-inject-from <ns/certificate>', 'leave caBundle to cert-manager, from this Certificate, e.g. driftgate-system/driftgate-tls')
+    .option('--failure-policy <Fail|Ignore>', 'what the apiserver does when driftgate does not answer (default: Fail in enforce mode, Ignore in warn mode)')
     .action(async (opts: ManifestsOptions) => {
       const target = targetOf(opts);
       const { caBundle, options } = await caOf(opts);
+      const failurePolicy = failurePolicyOf(opts.failurePolicy);
       const policy = await readPolicyFile(opts.policy);
-      const objects = renderWebhooks(policy, target, caBundle, options);
+      const objects = renderWebhooks(policy, target, caBundle, { ...options, ...(failurePolicy === undefined ? {} : { failurePolicy }) });
+      const effective = failurePolicy ?? (policy.mode === 'warn' ? 'Ignore' : 'Fail');
       const header = [
         `# Webhook configurations for GuardPolicy "${policy.name}" (${opts.policy}), rendered by \`driftgate manifests\`.`,
-        '# Render and apply them again whenever the policy\'s namespaces or resources change.',
-        '# Apply them only once the driftgate Deployment is ready: with failurePolicy Fail, every',
-        '# guarded write is refused while the webhook does not answer.',
+        '# Render and apply them again whenever the policy changes: its match conditions let the apiserver',
+        '# itself allow GitOps writers, delegated and no-op writes without calling driftgate.',
+        effective === 'Fail'
+          ? '# Apply them only once the driftgate Deployment is ready: with failurePolicy Fail, every other guarded write is refused while the webhook does not answer.'
+          : '# failurePolicy Ignore: while driftgate does not answer, the apiserver lets every write through unchecked.',
       ];
       io.out.write(`${header.join('\n')}\n${renderManifestsYaml(objects)}`);
     });
@@ -48,6 +54,12 @@ export function manifestsCommand(io: Io = processIo): Command {
 
 function usage(message: string): DriftgateError {
   return new DriftgateError('DG_USAGE', message);
+}
+
+function failurePolicyOf(text: string | undefined): FailurePolicy | undefined {
+  if (text === undefined) return undefined;
+  if (text === 'Fail' || text === 'Ignore') return text;
+  throw usage(`--failure-policy "${text}" is neither Fail nor Ignore; write --failure-policy Fail to refuse guarded writes while driftgate is down`);
 }
 
 function targetOf(opts: ManifestsOptions): WebhookTarget {
