@@ -19,6 +19,7 @@ import { RUNTIME_ANNOTATIONS, RUNTIME_METADATA } from '../decision/normalize.js'
 import { BREAK_GLASS_FOR, BREAK_GLASS_INCIDENT, BREAK_GLASS_REASON, BREAK_GLASS_UNTIL } from '../decision/annotations.js';
 import { escapeToken, parsePointer } from '../decision/pointer.js';
 import type { Subjects } from '../policy/types.js';
+import { grantCel } from './grant-cel.js';
 import type { Claim, Skip, Who } from './skips.js';
 
 /** MatchCondition is a CEL expression the apiserver evaluates before calling the webhook. */
@@ -72,8 +73,11 @@ export interface CompiledSkips {
  * invalid.
  */
 export function compileSkips(skips: readonly Skip[], reserved: number): CompiledSkips {
-  const kept = skips.filter((skip) => celSafe(skip)).slice(0, Math.max(0, CEL_LIMITS.conditionsPerWebhook - reserved));
-  const tries = kept.map((skip) => (skip.claim.kind === 'update-within' ? trieOf(RUNTIME_POINTERS, skip.claim.paths) : undefined));
+  const kept = skips.filter((skip) => celSafe(skip) && compilable(skip.claim)).slice(0, Math.max(0, CEL_LIMITS.conditionsPerWebhook - reserved));
+  const tries = kept.map((skip) => {
+    const paths = diffPathsOf(skip.claim);
+    return paths === undefined ? undefined : trieOf(RUNTIME_POINTERS, paths);
+  });
   // Every diff may run on the same request (anyone's no-op condition, several delegations naming
   // one group), so the map size limit is what keeps their sum within the budget.
   const walkedNodes = tries.reduce((sum, trie) => sum + (trie === undefined ? 0 : innerNodes(trie)), 0);
@@ -82,6 +86,17 @@ export function compileSkips(skips: readonly Skip[], reserved: number): Compiled
   const maxEntries = Math.max(0, Math.min(MAX_ENTRIES, Math.floor((perNodeBudget - COST_PER_NODE) / (2 * COST_PER_ENTRY))));
   const conditions = kept.map((skip, i) => ({ name: skip.name, expression: `!(${proofOf(skip.who, skip.claim, tries[i], maxEntries)})` }));
   return { conditions, worstCost: fixed + walkedNodes * (COST_PER_NODE + 2 * COST_PER_ENTRY * maxEntries), maxEntries };
+}
+
+/** The pointers a claim's diff ignores (besides runtime fields), or undefined when it has no diff. */
+function diffPathsOf(claim: Claim): readonly string[] | undefined {
+  if (claim.kind === 'update-within') return claim.paths;
+  if (claim.kind === 'grant') return grantCel(claim.grant)?.diffPaths;
+  return undefined;
+}
+
+function compilable(claim: Claim): boolean {
+  return claim.kind !== 'grant' || grantCel(claim.grant) !== undefined;
 }
 
 function fixedCost(): number {
@@ -106,6 +121,14 @@ function proofOf(who: Who, claim: Claim, trie: Trie | undefined, maxEntries: num
         WINDOW_UNTOUCHED,
         diffWithin(trie ?? trieOf(RUNTIME_POINTERS, []), 'object', 'oldObject', 0, maxEntries),
       ]);
+    case 'grant': {
+      const cel = grantCel(claim.grant);
+      if (cel === undefined) return 'false';
+      // A grant about a change also needs the window untouched: when its diff is empty, decide()
+      // falls through to the window checks (a window opened is judged at once).
+      const diff = trie === undefined ? 'true' : and([WINDOW_UNTOUCHED, diffWithin(trie, 'object', 'oldObject', 0, maxEntries)]);
+      return and([identity, cel.test(diff)]);
+    }
   }
 }
 
@@ -242,7 +265,8 @@ function celList(items: readonly string[]): string {
 function celSafe(skip: Skip): boolean {
   const strings: string[] = [];
   if (!('anyone' in skip.who)) strings.push(...subjectsOf(skip.who));
-  if (skip.claim.kind === 'update-within') strings.push(...skip.claim.paths);
+  const paths = diffPathsOf(skip.claim);
+  if (paths !== undefined) strings.push(...paths);
   return strings.every((text) => !LONE_SURROGATE.test(text));
 }
 

@@ -11,6 +11,8 @@
  */
 import type { Operation } from '../admission/types.js';
 import { isWithin } from '../decision/pointer.js';
+import { SHARED_CONTROLLER_IDENTITY, type ControllerGrant } from '../policy/kubernetes-controllers.js';
+import { matchesResource } from '../policy/match.js';
 import type { GuardPolicy, Subjects } from '../policy/types.js';
 
 /** Who a claim covers: named users and groups, or every requester. */
@@ -27,7 +29,12 @@ export type Claim =
    * `paths` (JSON Pointers) and under the fields normalization drops, with no break-glass
    * annotation opened, changed or to rewrite.
    */
-  | { kind: 'update-within'; paths: readonly string[] };
+  | { kind: 'update-within'; paths: readonly string[] }
+  /**
+   * One grant of Kubernetes' own controllers (policy/kubernetes-controllers.ts), as far as CEL
+   * can check it (grant-cel.ts says how far, grant by grant).
+   */
+  | { kind: 'grant'; grant: ControllerGrant };
 
 /** Skip is one claim about what `decide()` allows, unpatched and unticketed. */
 export interface Skip {
@@ -69,8 +76,30 @@ export const delegationSkips: SkipSource = (policy) =>
  */
 export const noDriftSkips: SkipSource = () => [{ name: 'skip-no-drift', who: { anyone: true }, claim: { kind: 'update-within', paths: [] } }];
 
+/**
+ * Kubernetes' own controllers in force, one claim per grant, under the identities decide()
+ * accepts for them (their ServiceAccount, and the shared controller-manager identity when the
+ * policy allows it). A grant that only a looked-up object can prove (the namespace controller's
+ * deletes need the Namespace) makes no claim: those writes still reach driftgate.
+ */
+export const kubernetesControllerSkips: SkipSource = (policy) => {
+  const { controllers, sharedIdentity } = policy.kubernetesControllers;
+  return controllers.flatMap((controller) => {
+    const who: Subjects = { users: sharedIdentity ? [controller.serviceAccount, SHARED_CONTROLLER_IDENTITY] : [controller.serviceAccount], groups: [] };
+    return controller.grants
+      .filter((grant) => grant.kind !== 'delete-in-terminating-namespace' && guards(policy, grant))
+      .map((grant, i): Skip => ({ name: `skip-${controller.name}-${i}`.slice(0, 63), who, claim: { kind: 'grant', grant } }));
+  });
+};
+
+/** Whether the webhooks can see a write the grant is about: a grant of an unguarded kind needs no condition. */
+function guards(policy: GuardPolicy, grant: ControllerGrant): boolean {
+  if (!('resource' in grant)) return true;
+  return matchesResource(policy, grant.group, grant.resource) || matchesResource(policy, grant.group, grant.resource, 'status');
+}
+
 /** The sources the renderer compiles, in the order their conditions are written. */
-export const SKIP_SOURCES: readonly SkipSource[] = [gitopsSkips, noDriftSkips, delegationSkips];
+export const SKIP_SOURCES: readonly SkipSource[] = [gitopsSkips, noDriftSkips, delegationSkips, kubernetesControllerSkips];
 
 /** skipsOf returns every claim the sources make about `policy`, in source order. */
 export function skipsOf(policy: GuardPolicy, sources: readonly SkipSource[] = SKIP_SOURCES): Skip[] {

@@ -82,6 +82,12 @@ export const REQUESTERS: readonly Requester[] = [
   { username: 'image-owner' },
   { username: 'sam', groups: ['scalers'] },
   { username: 'labels-owner', groups: [] },
+  // Kubernetes' own controllers, under their ServiceAccounts and the shared identity.
+  { username: 'system:serviceaccount:kube-system:generic-garbage-collector', groups: ['system:serviceaccounts', 'system:authenticated'] },
+  { username: 'system:serviceaccount:kube-system:replicaset-controller', groups: ['system:serviceaccounts', 'system:authenticated'] },
+  { username: 'system:serviceaccount:kube-system:root-ca-cert-publisher', groups: ['system:serviceaccounts', 'system:authenticated'] },
+  { username: 'system:serviceaccount:kube-system:namespace-controller', groups: ['system:serviceaccounts', 'system:authenticated'] },
+  { username: 'system:kube-controller-manager', groups: ['system:authenticated'] },
 ];
 
 /** What is written: the resource, its kind and a base object of that kind. */
@@ -146,6 +152,22 @@ function namespaceObject(): KubeObject {
   return { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'prod', resourceVersion: '2', labels: { 'kubernetes.io/metadata.name': 'prod', team: 'a' } }, spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } };
 }
 
+const DEPLOYMENT_OWNER = { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: 'd-1', controller: true, blockOwnerDeletion: true };
+const REPLICASET_OWNER = { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-1', uid: 'r-1', controller: true };
+
+function replicaSet(): KubeObject {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'ReplicaSet',
+    metadata: { name: 'web-1', namespace: 'prod', resourceVersion: '3', ownerReferences: [DEPLOYMENT_OWNER], annotations: { 'deployment.kubernetes.io/revision': '1' } },
+    spec: { replicas: 3, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'app', image: 'web:1' }] } } },
+  };
+}
+
+function pod(): KubeObject {
+  return { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web-1-x', namespace: 'prod', resourceVersion: '4', ownerReferences: [REPLICASET_OWNER] }, spec: { containers: [{ name: 'app', image: 'web:1' }] } };
+}
+
 function widget(): KubeObject {
   return { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w', namespace: 'prod', resourceVersion: '5' }, spec: { replicas: 1, size: 'L', items: [{ name: 'a' }] }, status: { ok: true } };
 }
@@ -162,6 +184,8 @@ export const TARGETS: readonly Target[] = [
   { group: '', version: 'v1', resource: 'namespaces', subResource: '', kind: { group: '', version: 'v1', kind: 'Namespace' }, namespaced: false, base: namespaceObject, operations: ['CREATE', 'UPDATE', 'DELETE'] },
   { group: 'example.com', version: 'v1', resource: 'widgets', subResource: '', kind: { group: 'example.com', version: 'v1', kind: 'Widget' }, namespaced: true, base: widget, operations: ['CREATE', 'UPDATE', 'DELETE'] },
   { group: 'example.com', version: 'v1', resource: 'widgets', subResource: 'status', kind: { group: 'example.com', version: 'v1', kind: 'Widget' }, namespaced: true, base: widget, operations: ['UPDATE'] },
+  { group: 'apps', version: 'v1', resource: 'replicasets', subResource: '', kind: { group: 'apps', version: 'v1', kind: 'ReplicaSet' }, namespaced: true, base: replicaSet, operations: ['CREATE', 'UPDATE', 'DELETE'] },
+  { group: '', version: 'v1', resource: 'pods', subResource: '', kind: { group: '', version: 'v1', kind: 'Pod' }, namespaced: true, base: pod, operations: ['CREATE', 'UPDATE', 'DELETE'] },
   { group: '', version: 'v1', resource: 'pods', subResource: 'exec', kind: { group: '', version: 'v1', kind: 'PodExecOptions' }, namespaced: true, base: execOptions, operations: ['CONNECT'] },
 ];
 
@@ -193,6 +217,8 @@ const POINTERS = [
   '/metadata/managedFields',
   '/metadata/deletionTimestamp',
   '/metadata/finalizers',
+  '/metadata/finalizers/0',
+  '/metadata/name',
   '/metadata/ownerReferences',
   '/metadata',
   '/status',
@@ -205,6 +231,14 @@ const POINTERS = [
   '/command/0',
 ];
 
+/** Values only some fields take, so that they are drawn often enough to matter there. */
+const FIELD_VALUES: Record<string, readonly unknown[]> = {
+  '/metadata/finalizers': [['foregroundDeletion'], ['orphan', 'example.com/keep'], ['example.com/keep'], ['foregroundDeletion', 'orphan'], []],
+  '/metadata/ownerReferences': [[DEPLOYMENT_OWNER], [REPLICASET_OWNER], [{ ...DEPLOYMENT_OWNER, controller: false }], [DEPLOYMENT_OWNER, REPLICASET_OWNER], [], ['x']],
+  '/metadata/deletionTimestamp': ['2026-11-24T02:59:00Z', ''],
+  '/metadata/name': ['kube-root-ca.crt', 'web', ''],
+};
+
 const WINDOW_VALUES = ['2026-11-24T04:00:00Z', '2026-11-24T02:00:00Z', '30m', '9h', 'x', 'checkout OOMKilled under load', 'INC-42', 'urgent', ''];
 const VALUES: readonly unknown[] = [0, 1, 3, 3.5, -1, '3', 'web:2', '', 'x', null, true, {}, [], { a: 1 }, [1], { replicas: 3 }, ['a'], '1Gi', ...WINDOW_VALUES];
 
@@ -215,11 +249,17 @@ export interface Edit {
   value: unknown; // undefined removes
 }
 
-export const editArb: fc.Arbitrary<Edit> = fc.record({
-  side: fc.constantFrom('old', 'new', 'new', 'both'),
-  pointer: fc.constantFrom(...POINTERS),
-  value: fc.oneof({ weight: 1, arbitrary: fc.constant(undefined) }, { weight: 5, arbitrary: fc.constantFrom(...VALUES) }),
-});
+const STRING_VALUES = VALUES.filter((v) => typeof v === 'string');
+
+export const editArb: fc.Arbitrary<Edit> = fc
+  .record({ side: fc.constantFrom<Edit['side']>('old', 'new', 'new', 'both'), pointer: fc.constantFrom(...POINTERS), pick: fc.nat(), remove: fc.nat(5) })
+  .map(({ side, pointer, pick, remove }) => {
+    // Annotations and labels hold strings (the apiserver refuses anything else before admission);
+    // some fields draw mostly from their own values.
+    const own = FIELD_VALUES[pointer];
+    const pool = own !== undefined && pick % 4 !== 0 ? own : /^\/metadata\/(annotations|labels)\//.test(pointer) ? STRING_VALUES : VALUES;
+    return { side, pointer, value: remove === 0 ? undefined : pool[pick % pool.length] };
+  });
 
 /** setAt writes (or removes, for undefined) the value at the pointer, creating maps on the way. */
 export function setAt(obj: KubeObject, pointer: string, value: unknown): void {
@@ -268,10 +308,11 @@ export function requestArb(policies: readonly string[]): fc.Arbitrary<GeneratedR
       requester: fc.constantFrom(...REQUESTERS),
       namespace: fc.constantFrom('prod', 'payments-eu', 'dev'),
       operationPick: fc.nat(),
-      edits: fc.array(editArb, { maxLength: 4 }),
+      edits: fc.array(editArb, { maxLength: 3 }),
+      name: fc.constantFrom('web', 'web', 'web', 'kube-root-ca.crt', ''),
       dryRun: fc.boolean(),
     })
-    .map(({ policy, target, requester, namespace, operationPick, edits, dryRun }) => {
+    .map(({ policy, target, requester, namespace, operationPick, edits, name, dryRun }) => {
       const operation = target.operations[operationPick % target.operations.length] as string;
       const oldObject = target.base();
       const object = target.base();
@@ -288,7 +329,7 @@ export function requestArb(policies: readonly string[]): fc.Arbitrary<GeneratedR
         ...(target.subResource === '' ? {} : { subResource: target.subResource }),
         requestKind: target.kind,
         requestResource: { group: target.group, version: target.version, resource: target.resource },
-        name: target.namespaced ? (target.resource === 'pods' ? 'web-1' : 'web') : namespace,
+        ...(target.namespaced ? (name === '' ? {} : { name }) : { name: namespace }),
         ...(target.namespaced ? { namespace } : {}),
         operation,
         userInfo: { username: requester.username, ...(requester.groups === undefined ? {} : { groups: requester.groups }) },
