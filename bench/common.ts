@@ -80,8 +80,9 @@ export function deploymentNodeOptions(): string {
 
 export async function startServer(args: string[], logFile: string, msg: string, opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; port?: number } = {}): Promise<Server> {
   const fd = openSync(logFile, 'w');
-  // driftgate as the Deployment runs it (its heap limits); other servers (the bare one) as they are.
-  const asInstalled = args.includes(CLI) ? { NODE_OPTIONS: deploymentNodeOptions() } : {};
+  // driftgate as the Deployment runs it (its heap limits), unless the caller chose its own;
+  // other servers (the bare one) as they are.
+  const asInstalled = args.includes(CLI) && opts.env?.['NODE_OPTIONS'] === undefined ? { NODE_OPTIONS: deploymentNodeOptions() } : {};
   const child = spawn(process.execPath, args, { stdio: ['ignore', fd, 'pipe'], cwd: ROOT, env: { ...(opts.env ?? process.env), ...asInstalled } });
   closeSync(fd);
   let stderr = '';
