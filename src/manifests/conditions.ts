@@ -91,12 +91,12 @@ export function compileSkips(skips: readonly Skip[], reserved: number): Compiled
 /** The pointers a claim's diff ignores (besides runtime fields), or undefined when it has no diff. */
 function diffPathsOf(claim: Claim): readonly string[] | undefined {
   if (claim.kind === 'update-within') return claim.paths;
-  if (claim.kind === 'grant') return grantCel(claim.grant)?.diffPaths;
+  if (claim.kind === 'grant') return grantCel(claim.grant, claim.policy)?.diffPaths;
   return undefined;
 }
 
 function compilable(claim: Claim): boolean {
-  return claim.kind !== 'grant' || grantCel(claim.grant) !== undefined;
+  return claim.kind !== 'grant' || grantCel(claim.grant, claim.policy) !== undefined;
 }
 
 function fixedCost(): number {
@@ -122,7 +122,7 @@ function proofOf(who: Who, claim: Claim, trie: Trie | undefined, maxEntries: num
         diffWithin(trie ?? trieOf(RUNTIME_POINTERS, []), 'object', 'oldObject', 0, maxEntries),
       ]);
     case 'grant': {
-      const cel = grantCel(claim.grant);
+      const cel = grantCel(claim.grant, claim.policy);
       if (cel === undefined) return 'false';
       // A grant about a change also needs the window untouched: when its diff is empty, decide()
       // falls through to the window checks (a window opened is judged at once).

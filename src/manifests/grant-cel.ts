@@ -8,6 +8,8 @@
  */
 import { BREAK_GLASS_FOR } from '../decision/annotations.js';
 import type { ControllerGrant, OwnerKind } from '../policy/kubernetes-controllers.js';
+import { guardsKind } from '../policy/match.js';
+import type { GuardPolicy } from '../policy/types.js';
 
 /** GrantCel is a grant's test, plus the JSON Pointers its diff ignores when it is one. */
 export interface GrantCel {
@@ -62,8 +64,28 @@ function ownedBy(side: string, owners: readonly OwnerKind[]): string {
   );
 }
 
-/** grantCel returns the CEL test of one grant, or undefined when CEL cannot check it. */
-export function grantCel(grant: ControllerGrant): GrantCel | undefined {
+/**
+ * decide()'s guardsKind() for an ownerReference `r`: the policy guards the main resource its kind
+ * names (resourceOfKind's pluralization, on an ASCII kind), in its API group.
+ */
+function ownerKindGuarded(policy: GuardPolicy): string {
+  const group = '(r.apiVersion.contains("/") ? r.apiVersion.split("/")[0] : "")';
+  const lower = 'r.kind.lowerAscii()';
+  const resource = `(${lower}.endsWith("s") ? ${lower} + "es" : ${lower}.endsWith("y") ? ${lower}.substring(0, ${lower}.size() - 1) + "ies" : ${lower} + "s")`;
+  const rules = policy.resources.map((rule) => {
+    const groups = rule.apiGroups.includes('*') ? 'true' : `${group} in ${list(rule.apiGroups)}`;
+    const mains = rule.resources.filter((entry) => !entry.includes('/'));
+    if (mains.length === 0) return 'false';
+    return `(${groups} && ${mains.includes('*') ? 'true' : `${resource} in ${list(mains)}`})`;
+  });
+  return (
+    'type(r) == map && type(r.?apiVersion.orValue(0)) == string && type(r.?kind.orValue(0)) == string && ' +
+    `r.kind.matches("^[A-Za-z0-9]+$") && (${rules.length === 0 ? 'false' : rules.join(' || ')})`
+  );
+}
+
+/** grantCel returns the CEL test of one grant under `policy`, or undefined when CEL cannot check it. */
+export function grantCel(grant: ControllerGrant, policy: GuardPolicy): GrantCel | undefined {
   switch (grant.kind) {
     case 'remove-finalizers': {
       // Narrower than decide(): the granted finalizers all go at once (the collector removes the
@@ -105,6 +127,7 @@ export function grantCel(grant: ControllerGrant): GrantCel | undefined {
       };
     }
     case 'delete-dependents': {
+      // Every owner of a guarded kind: the owner's own deletion was judged by driftgate.
       const refs = listAt('oldObject', 'ownerReferences');
       return {
         test: () =>
@@ -112,7 +135,8 @@ export function grantCel(grant: ControllerGrant): GrantCel | undefined {
             'request.operation == "DELETE"',
             `${SUB} == ""`,
             'oldObject != null',
-            `type(${refs}) == list && ${refs}.size() <= ${MAX_LIST} && ${refs}.exists(r, type(r) == map)`,
+            `type(${refs}) == list && ${refs}.size() > 0 && ${refs}.size() <= ${MAX_LIST}`,
+            `${refs}.all(r, ${ownerKindGuarded(policy)})`,
           ].join(' &&\n'),
       };
     }
@@ -130,17 +154,45 @@ export function grantCel(grant: ControllerGrant): GrantCel | undefined {
             NOTHING_TO_PATCH,
           ].join(' &&\n'),
       };
-    case 'write-owned':
+    case 'write-owned': {
+      // Only under an owner of a kind the policy guards (whose own writes driftgate judged).
+      const owners = grant.owners.filter((o) => guardsKind(policy, o.group, o.kind));
+      if (owners.length === 0) return undefined;
       return {
         test: () =>
           [
             resourceIs(grant.group, grant.resource),
             `${SUB} in ["", "status"]`,
             'request.operation in ["CREATE", "UPDATE", "DELETE"]',
-            `(${ownedBy('object', grant.owners)} || ${ownedBy('oldObject', grant.owners)})`,
+            `(${ownedBy('object', owners)} || ${ownedBy('oldObject', owners)})`,
             NOTHING_TO_PATCH,
           ].join(' &&\n'),
       };
+    }
+    case 'own-finalizer': {
+      // Adds or removes its one finalizer, and nothing else: one list is the other without it.
+      const before = listAt('oldObject', 'finalizers');
+      const after = listAt('object', 'finalizers');
+      const mine = JSON.stringify(grant.finalizer);
+      return {
+        diffPaths: ['/metadata/finalizers'],
+        test: (diff) =>
+          [
+            resourceIs(grant.group, grant.resource),
+            `${SUB} == ""`,
+            'request.operation == "UPDATE"',
+            'object != null && oldObject != null',
+            `type(${before}) == list && type(${after}) == list && ${before}.size() <= ${MAX_LIST} && ${after}.size() <= ${MAX_LIST}`,
+            `(${before}.filter(f, f != ${mine}) == ${after} || ${after}.filter(f, f != ${mine}) == ${before})`,
+            NOTHING_TO_PATCH,
+            diff,
+          ].join(' &&\n'),
+      };
+    }
+    case 'finalize-terminating-namespace':
+      // The namespace controller's last step; its deletes before it need the Namespace looked up
+      // anyway (above), so a namespace cannot finish deleting while driftgate is down.
+      return undefined;
     case 'change-paths':
       return {
         diffPaths: grant.paths,

@@ -34,7 +34,7 @@ export type Claim =
    * One grant of Kubernetes' own controllers (policy/kubernetes-controllers.ts), as far as CEL
    * can check it (grant-cel.ts says how far, grant by grant).
    */
-  | { kind: 'grant'; grant: ControllerGrant };
+  | { kind: 'grant'; grant: ControllerGrant; policy: GuardPolicy };
 
 /** Skip is one claim about what `decide()` allows, unpatched and unticketed. */
 export interface Skip {
@@ -88,7 +88,7 @@ export const kubernetesControllerSkips: SkipSource = (policy) => {
     const who: Subjects = { users: sharedIdentity ? [controller.serviceAccount, SHARED_CONTROLLER_IDENTITY] : [controller.serviceAccount], groups: [] };
     return controller.grants
       .filter((grant) => grant.kind !== 'delete-in-terminating-namespace' && guards(policy, grant))
-      .map((grant, i): Skip => ({ name: `skip-${controller.name}-${i}`.slice(0, 63), who, claim: { kind: 'grant', grant } }));
+      .map((grant, i): Skip => ({ name: `skip-${controller.name}-${i}`.slice(0, 63), who, claim: { kind: 'grant', grant, policy } }));
   });
 };
 

@@ -151,7 +151,7 @@ describe('rendered match conditions, judged by the apiserver\'s CEL against deci
     for (const name of ['gitops-writer-by-user', 'gitops-writer-by-group', 'hpa-scale', 'deployment-controller-revision', 'rollout-restart', 'no-op-update']) {
       expect(skipped, name).toContain(name);
     }
-  });
+   }, 600_000);
 
   it(`is sound on ${GENERATED} generated requests, and reports how many allowed ones the apiserver skips`, async () => {
     const policies = worldPolicies();

@@ -234,7 +234,22 @@ const POINTERS = [
 /** Values only some fields take, so that they are drawn often enough to matter there. */
 const FIELD_VALUES: Record<string, readonly unknown[]> = {
   '/metadata/finalizers': [['foregroundDeletion'], ['orphan', 'example.com/keep'], ['example.com/keep'], ['foregroundDeletion', 'orphan'], []],
-  '/metadata/ownerReferences': [[DEPLOYMENT_OWNER], [REPLICASET_OWNER], [{ ...DEPLOYMENT_OWNER, controller: false }], [DEPLOYMENT_OWNER, REPLICASET_OWNER], [], ['x']],
+  '/metadata/ownerReferences': [
+    [DEPLOYMENT_OWNER],
+    [REPLICASET_OWNER],
+    [{ ...DEPLOYMENT_OWNER, controller: false }],
+    [DEPLOYMENT_OWNER, REPLICASET_OWNER],
+    [{ ...DEPLOYMENT_OWNER, blockOwnerDeletion: false }],
+    // Owners of other kinds, and kinds spelled so that pluralizing them is a trap.
+    [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'c', uid: 'c-1' }],
+    [{ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', name: 'n', uid: 'n-1' }],
+    [{ apiVersion: 'apps/v1', kind: 'deployment', name: 'd', uid: 'd-2' }],
+    [{ apiVersion: 'apps/v1', kind: 'DeploymentÜ', name: 'd', uid: 'd-3' }],
+    [{ apiVersion: 'apps/v1/x', kind: 'StatefulSet', name: 's', uid: 's-1' }],
+    [{ apiVersion: 'v1', kind: 'Namespaces', name: 'n', uid: 'n-2' }],
+    [],
+    ['x'],
+  ],
   '/metadata/deletionTimestamp': ['2026-11-24T02:59:00Z', ''],
   '/metadata/name': ['kube-root-ca.crt', 'web', ''],
 };
