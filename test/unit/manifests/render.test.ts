@@ -264,6 +264,21 @@ describe('renderWebhooks: failure policy and skip conditions', () => {
     }
   });
 
+  it("lets the apiserver decide Kubernetes' controllers' grants it can check, and none when the policy turns them off", () => {
+    const names = (policy: GuardPolicy) => (render(policy).validating.webhooks[0]?.matchConditions ?? []).map((c) => c.name);
+    const withControllers = names(withSubjects('enforce'));
+    expect(withControllers).toEqual(expect.arrayContaining(['skip-garbage-collector-0', 'skip-garbage-collector-1', 'skip-deployment-controller-0']));
+    // The namespace controller's deletes need the Namespace looked up: no condition can check them.
+    expect(withControllers.some((n) => n.startsWith('skip-namespace-controller'))).toBe(false);
+    const off = parsePolicy({
+      apiVersion: 'driftgate.dev/v1alpha1',
+      kind: 'GuardPolicy',
+      metadata: { name: 'off' },
+      spec: { namespaces: ['prod'], resources: [APPS], kubernetesControllers: { allow: [] } },
+    });
+    expect(names(off).filter((n) => n.startsWith('skip-') && !['skip-no-drift'].includes(n))).toEqual([]);
+  });
+
   it('writes no skip conditions when asked (every guarded write then reaches driftgate)', () => {
     const [validating] = renderWebhooks(withSubjects('enforce'), SERVICE, 'Q0E=', { withoutSkips: true });
     for (const webhook of validating.webhooks) expect(webhook.matchConditions).toBeUndefined();
