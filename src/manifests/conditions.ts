@@ -15,8 +15,8 @@
  *   every condition together stays below the per-webhook budget whatever the object: a map too
  *   large for a cheap check makes the proof false, and the request goes to driftgate.
  */
-import { RUNTIME_ANNOTATIONS, RUNTIME_METADATA } from '../decision/normalize.js';
-import { BREAK_GLASS_FOR, BREAK_GLASS_INCIDENT, BREAK_GLASS_REASON, BREAK_GLASS_UNTIL } from '../decision/annotations.js';
+import { RUNTIME_METADATA } from '../decision/normalize.js';
+import { BREAK_GLASS_FOR, PREFIX as DRIFTGATE_PREFIX } from '../decision/annotations.js';
 import { escapeToken, parsePointer } from '../decision/pointer.js';
 import type { Subjects } from '../policy/types.js';
 import { grantCel } from './grant-cel.js';
@@ -51,11 +51,31 @@ const SPEND = 0.6;
 const MAX_ENTRIES = 4096;
 
 /** The fields `normalize()` drops on every write: never part of a change decide() sees. */
-const RUNTIME_POINTERS: readonly string[] = [
-  ...RUNTIME_METADATA.map((key) => `/metadata/${escapeToken(key)}`),
-  ...RUNTIME_ANNOTATIONS.map((key) => `/metadata/annotations/${escapeToken(key)}`),
-  '/status',
-];
+const RUNTIME_POINTERS: readonly string[] = [...RUNTIME_METADATA.map((key) => `/metadata/${escapeToken(key)}`), '/status'];
+
+/** More managedFields entries than this and the write goes to driftgate (real objects have a handful). */
+const MAX_MANAGERS = 16;
+
+/**
+ * GitOps bookkeeping that normalization hides but decide() judges (decision/bookkeeping.ts): the
+ * last-applied annotation is compared like any other annotation (it is not in RUNTIME_POINTERS),
+ * and managedFields must show no rewrite. What the apiserver itself does on a write, updating
+ * the requester's own entry, is one entry changed in place with the same manager, operation,
+ * subresource and fields, or one entry appended (a new manager); so: no list before, or the same
+ * list with at most one entry differing that way or one entry added at its end, and no two entries
+ * with the same key (decide() reads entries by key).
+ */
+const MANAGED_FIELDS_KEPT = [
+  '[oldObject.?metadata.?managedFields.orValue([])].exists(mo, [object.?metadata.?managedFields.orValue([])].exists(mn,',
+  '  type(mo) == list && (mo.size() == 0 || (',
+  `    type(mn) == list && mo.size() <= ${MAX_MANAGERS} && mn.all(e, type(e) == map) && mo.all(e, type(e) == map) &&`,
+  '    ((mn.size() == mo.size() + 1 && mo.all(i, e, e == mn[i])) || (mn.size() == mo.size() &&',
+  '    mn.transformList(i, e, e != mo[i], i).size() <= 1 &&',
+  '    mn.all(i, e, e == mo[i] || (e.?manager.orValue("") == mo[i].?manager.orValue("") && e.?operation.orValue("") == mo[i].?operation.orValue("") &&',
+  '      e.?subresource.orValue("") == mo[i].?subresource.orValue("") && e.?fieldsV1.orValue(null) == mo[i].?fieldsV1.orValue(null))))) &&',
+  '    mn.all(i, e, mn.all(j, f, i == j || e.?manager.orValue("") != f.?manager.orValue("") || e.?operation.orValue("") != f.?operation.orValue("") ||',
+  '      e.?subresource.orValue("") != f.?subresource.orValue("")))))))',
+].join('\n');
 
 /** The conditions of one webhook that encode its skips, and what their worst request costs. */
 export interface CompiledSkips {
@@ -100,8 +120,10 @@ function compilable(claim: Claim): boolean {
 }
 
 function fixedCost(): number {
-  // Identity (groups bounded by MAX_GROUPS, each a lookup in a short list) and the window test.
-  return MAX_GROUPS * 8 + 200;
+  // Identity (groups bounded by MAX_GROUPS, each a lookup in a short list), the annotations test
+  // (bounded by MAX_ANNOTATIONS, twice: the grants may run it before their diff), and the
+  // managedFields test (its pairwise key check bounded by MAX_MANAGERS squared), twice too.
+  return MAX_GROUPS * 8 + 2 * (MAX_ANNOTATIONS * 2 * 12 + 200) + 2 * MAX_MANAGERS * MAX_MANAGERS * 24;
 }
 
 function proofOf(who: Who, claim: Claim, trie: Trie | undefined, maxEntries: number): string {
@@ -110,15 +132,15 @@ function proofOf(who: Who, claim: Claim, trie: Trie | undefined, maxEntries: num
     case 'any-request':
       return and([`request.operation in ${celList(claim.operations)}`, identity]);
     case 'scale':
-      return and(['request.operation == "UPDATE"', 'request.?subResource.orValue("") == "scale"', identity, 'object != null', 'oldObject != null', WINDOW_UNTOUCHED]);
+      return and(['request.operation == "UPDATE"', 'request.?subResource.orValue("") == "scale"', identity, COMPLETE, ANNOTATIONS_KEPT, MANAGED_FIELDS_KEPT]);
     case 'update-within':
       return and([
         'request.operation == "UPDATE"',
         'request.?subResource.orValue("") in ["", "status"]',
         identity,
-        'object != null',
-        'oldObject != null',
-        WINDOW_UNTOUCHED,
+        COMPLETE,
+        ANNOTATIONS_KEPT,
+        MANAGED_FIELDS_KEPT,
         diffWithin(trie ?? trieOf(RUNTIME_POINTERS, []), 'object', 'oldObject', 0, maxEntries),
       ]);
     case 'grant': {
@@ -126,23 +148,35 @@ function proofOf(who: Who, claim: Claim, trie: Trie | undefined, maxEntries: num
       if (cel === undefined) return 'false';
       // A grant about a change also needs the window untouched: when its diff is empty, decide()
       // falls through to the window checks (a window opened is judged at once).
-      const diff = trie === undefined ? 'true' : and([WINDOW_UNTOUCHED, diffWithin(trie, 'object', 'oldObject', 0, maxEntries)]);
-      return and([identity, cel.test(diff)]);
+      const diff = trie === undefined ? 'true' : and([ANNOTATIONS_KEPT, MANAGED_FIELDS_KEPT, diffWithin(trie, 'object', 'oldObject', 0, maxEntries)]);
+      // A grant holds only when the write rewrites no GitOps bookkeeping (decide() judges that).
+      const bookkeeping = `(request.operation != "UPDATE" || (${ANNOTATIONS_KEPT} && ${MANAGED_FIELDS_KEPT}))`;
+      return and([identity, COMPLETE, bookkeeping, cel.test(diff)]);
     }
   }
 }
 
 /**
- * No break-glass window opened or changed, and no `break-glass-for` the mutating webhook would
- * rewrite: decide() reads those even when they are the only thing that moved (a window opened is
- * checked at once; a relative `for` becomes an absolute `until`), and normalization hides them
- * from the diff. Removing a window's annotations opens nothing, so it may pass.
+ * driftgate's own annotations untouched, and the last-applied configuration too: decide() judges
+ * any edit of a `driftgate.dev/` annotation (a window opened, changed or removed, a ticket stamp,
+ * driftgate's other keys) and any change of the last-applied configuration (GitOps bookkeeping,
+ * decision/bookkeeping.ts) even when nothing else moved, and normalization hides both from the
+ * diff. No `break-glass-for` either, which the mutating webhook would rewrite. More than
+ * MAX_ANNOTATIONS annotations and the write goes to driftgate.
  */
-const WINDOW_UNTOUCHED = [
+const MAX_ANNOTATIONS = 512;
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+const ANNOTATIONS_KEPT = [
   `[object.?metadata.?annotations.orValue({})].exists(na, [oldObject.?metadata.?annotations.orValue({})].exists(oa,`,
+  `  type(na) == map && type(oa) == map && na.size() <= ${MAX_ANNOTATIONS} && oa.size() <= ${MAX_ANNOTATIONS} &&`,
   `  !(${celString(BREAK_GLASS_FOR)} in na) &&`,
-  `  ${celList([BREAK_GLASS_UNTIL, BREAK_GLASS_REASON, BREAK_GLASS_INCIDENT])}.all(w, !(w in na) || (w in oa && na[w] == oa[w]))))`,
+  `  (${celString(LAST_APPLIED)} in na) == (${celString(LAST_APPLIED)} in oa) && (!(${celString(LAST_APPLIED)} in na) || na[${celString(LAST_APPLIED)}] == oa[${celString(LAST_APPLIED)}]) &&`,
+  `  na.all(k, !k.startsWith(${celString(DRIFTGATE_PREFIX)}) || (k in oa && na[k] == oa[k])) &&`,
+  `  oa.all(k, !k.startsWith(${celString(DRIFTGATE_PREFIX)}) || k in na)))`,
 ].join('\n');
+
+/** decide() refuses what it cannot judge in full: an UPDATE without both objects, a CREATE without one, a DELETE without the old. */
+const COMPLETE = '(request.operation == "DELETE" || type(object) == map) && (request.operation == "CREATE" || type(oldObject) == map)';
 
 function whoCel(who: Who): string {
   if ('anyone' in who) return 'true';
