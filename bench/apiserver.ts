@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { HERE, type Measured, ROOT, type Server, log, runLoad, sleep, startServer, stop } from './common.js';
 import { deploymentObject, writeReviewBodies } from './reviews.js';
-import type { WritersResult, WritersSpec } from './types.js';
+import type { Workload, WritersResult, WritersSpec } from './types.js';
 import { driftgateArgs, generateCerts, loadSpec, unexpected } from './webhook.js';
 
 /** Mode is what admission control the writes go through. */
@@ -42,17 +42,27 @@ export interface HistogramDelta {
   p99AtMostMs: number;
 }
 
+/**
+ * The workloads through the apiserver, each as the identity that makes it: the machine writes the
+ * match conditions let through (the HPA by PATCH and by /scale, a GitOps writer), and a developer's
+ * write, which still reaches driftgate (and the VAP) and is refused.
+ */
+export const WORKLOADS: readonly { workload: Workload; user: string; groups: string[] }[] = [
+  { workload: 'hpa-patch', user: 'system:serviceaccount:kube-system:horizontal-pod-autoscaler', groups: [] },
+  { workload: 'hpa-scale', user: 'system:serviceaccount:kube-system:horizontal-pod-autoscaler', groups: [] },
+  { workload: 'gitops', user: 'system:serviceaccount:argocd:argocd-application-controller', groups: [] },
+  { workload: 'developer', user: 'dev@example.com', groups: [] },
+];
+
 /** ApiserverResults is everything parts 2 and 3 (kubernetes store) measured. */
 export interface ApiserverResults {
   version: string;
-  writes: Record<Mode, Record<number, WritersResult[]>>;
+  writes: Record<Workload, Record<Mode, Record<number, WritersResult[]>>>;
   /** Per round: the apiserver's own view of each driftgate webhook and of the policy. */
   apiserverMetrics: { mode: Mode; series: string; delta: HistogramDelta }[][];
   kubeStore: { key: string; path: 'deny' | 'bypass'; connections: number; runs: Measured[] }[];
 }
 
-/** The HPA's service account: a delegated writer of spec.replicas in driftgate's policy and the VAP. */
-export const WRITER = 'system:serviceaccount:kube-system:horizontal-pod-autoscaler';
 const NAMESPACE = 'prod';
 const E2E_POLICY = join(ROOT, 'test/e2e/policy.yaml');
 
@@ -268,7 +278,9 @@ export async function runApiserverPart(opts: ApiserverOptions): Promise<Apiserve
     );
     const vap = join(ROOT, 'bench/vap.yaml');
 
-    const writes = Object.fromEntries(MODES.map((m) => [m, Object.fromEntries(opts.writers.map((n) => [n, [] as WritersResult[]]))])) as ApiserverResults['writes'];
+    const writes = Object.fromEntries(
+      WORKLOADS.map((w) => [w.workload, Object.fromEntries(MODES.map((m) => [m, Object.fromEntries(opts.writers.map((n) => [n, [] as WritersResult[]]))]))]),
+    ) as ApiserverResults['writes'];
     const apiserverMetrics: ApiserverResults['apiserverMetrics'] = [];
     for (let round = 0; round < opts.rounds; round++) {
       const perRound: ApiserverResults['apiserverMetrics'][number] = [];
@@ -276,25 +288,28 @@ export async function runApiserverPart(opts: ApiserverOptions): Promise<Apiserve
       for (const mode of order) {
         await switchTo(cp, mode, webhooks, vap);
         const before = await scrape(cp);
-        for (const n of opts.writers) {
-          const r = await runWriters({
-            server: cp.server,
-            ca: cp.caCert,
-            cert: cp.adminCert,
-            key: cp.adminKey,
-            namespace: NAMESPACE,
-            names: names.slice(0, n),
-            user: WRITER,
-            groups: [],
-            warmupWrites: opts.warmupWrites,
-            writesPerWriter: opts.writesPerWriter(n),
-            maxSeconds: 90,
-          });
-          writes[mode][n]?.push(r);
-          log(
-            `round ${round + 1}/${opts.rounds} ${mode}, ${n} writer${n === 1 ? '' : 's'}: ${r.writes} writes, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms` +
-              (r.errors > 0 ? `, ${r.errors} FAILED (${r.errorSamples.join(' | ')})` : ''),
-          );
+        for (const w of WORKLOADS) {
+          for (const n of opts.writers) {
+            const r = await runWriters({
+              workload: w.workload,
+              server: cp.server,
+              ca: cp.caCert,
+              cert: cp.adminCert,
+              key: cp.adminKey,
+              namespace: NAMESPACE,
+              names: names.slice(0, n),
+              user: w.user,
+              groups: w.groups,
+              warmupWrites: opts.warmupWrites,
+              writesPerWriter: opts.writesPerWriter(n),
+              maxSeconds: 90,
+            });
+            writes[w.workload][mode][n]?.push(r);
+            log(
+              `round ${round + 1}/${opts.rounds} ${mode}, ${w.workload}, ${n} writer${n === 1 ? '' : 's'}: ${r.writes} writes${r.refused > 0 ? ` (${r.refused} refused)` : ''}, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms` +
+                (r.errors > 0 ? `, ${r.errors} FAILED (${r.errorSamples.join(' | ')})` : ''),
+            );
+          }
         }
         perRound.push(...apiserverDeltas(mode, before, await scrape(cp)));
       }

@@ -68,9 +68,22 @@ function accepts(port: number): Promise<boolean> {
  * `port` shows up in it, or, when `opts.port` is given (a server that logs nothing), once that
  * port accepts connections.
  */
+/**
+ * deploymentNodeOptions returns the NODE_OPTIONS the shipped Deployment (manifests/install.yaml, rendered from the chart)
+ * gives driftgate (its heap limits), so that every driftgate the bench starts runs as installed.
+ */
+export function deploymentNodeOptions(): string {
+  const manifest = readFileSync(join(ROOT, 'manifests/install.yaml'), 'utf8');
+  const m = /- name: NODE_OPTIONS\s+value: "([^"]*)"/.exec(manifest);
+  return m?.[1] ?? '';
+}
+
 export async function startServer(args: string[], logFile: string, msg: string, opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; port?: number } = {}): Promise<Server> {
   const fd = openSync(logFile, 'w');
-  const child = spawn(process.execPath, args, { stdio: ['ignore', fd, 'pipe'], cwd: ROOT, env: opts.env ?? process.env });
+  // driftgate as the Deployment runs it (its heap limits), unless the caller chose its own;
+  // other servers (the bare one) as they are.
+  const asInstalled = args.includes(CLI) && opts.env?.['NODE_OPTIONS'] === undefined ? { NODE_OPTIONS: deploymentNodeOptions() } : {};
+  const child = spawn(process.execPath, args, { stdio: ['ignore', fd, 'pipe'], cwd: ROOT, env: { ...(opts.env ?? process.env), ...asInstalled } });
   closeSync(fd);
   let stderr = '';
   child.stderr?.on('data', (c: Buffer) => {

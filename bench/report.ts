@@ -8,7 +8,7 @@ import type { ApiserverResults, HistogramDelta, Mode } from './apiserver.js';
 import { type Measured, type Spread, spread } from './common.js';
 import { type SelfTime, layersOf } from './profile.js';
 import type { DecisionPath, Size } from './reviews.js';
-import type { WritersResult } from './types.js';
+import type { Workload, WritersResult } from './types.js';
 import { type WebhookResults, unexpected } from './webhook.js';
 
 /** Machine is where and when the bench ran. */
@@ -137,10 +137,12 @@ function anomalies(w: WebhookResults, a: ApiserverResults | undefined): string {
     const bad = k.runs.reduce((n, r) => n + unexpected(r, k.path === 'deny' ? 'refused' : 'allowed'), 0);
     if (bad > 0) lines.push(`- ${k.key}: ${bad} answers were not "${k.path === 'deny' ? 'refused' : 'allowed'}" (a bypass refused means its ticket could not be recorded in time)`);
   }
-  for (const [mode, byWriters] of Object.entries(a?.writes ?? {})) {
-    for (const [n, runs] of Object.entries(byWriters)) {
-      const failed = runs.reduce((s, r) => s + r.errors, 0);
-      if (failed > 0) lines.push(`- ${mode}, ${n} writers: ${failed} writes failed (${runs.flatMap((r) => r.errorSamples).slice(0, 2).join(' | ')})`);
+  for (const [workload, byMode] of Object.entries(a?.writes ?? {})) {
+    for (const [mode, byWriters] of Object.entries(byMode)) {
+      for (const [n, runs] of Object.entries(byWriters)) {
+        const failed = runs.reduce((s, r) => s + r.errors, 0);
+        if (failed > 0) lines.push(`- ${workload}, ${mode}, ${n} writers: ${failed} writes failed (${runs.flatMap((r) => r.errorSamples).slice(0, 2).join(' | ')})`);
+      }
     }
   }
   return lines.length === 0 ? 'Every answer was the one expected: each deny run was refused, each allow and bypass run allowed, no write failed.' : `**Unexpected answers in this run:**\n${lines.join('\n')}`;
@@ -157,19 +159,28 @@ function throughputGoal(w: WebhookResults, size: Size, connections: number[]): {
   return { text: parts.map((p) => `${p.label} ${num(p.s.median, 2)}×`).join(', '), worst };
 }
 
-function writesOf(a: ApiserverResults, mode: Mode, n: number): WritersResult[] {
-  return a.writes[mode]?.[n] ?? [];
+function writesOf(a: ApiserverResults, workload: Workload, mode: Mode, n: number): WritersResult[] {
+  return a.writes[workload]?.[mode]?.[n] ?? [];
 }
+
+const WORKLOAD_NAME: Record<Workload, string> = {
+  'hpa-patch': 'the HPA: merge PATCH of spec.replicas',
+  'hpa-scale': 'the HPA: PATCH of /scale',
+  gitops: 'Argo CD: PATCH of a label',
+  developer: "a developer: PATCH of a label (refused by driftgate and by the VAP; latency of the refusal)",
+};
 
 function apiserverTable(a: ApiserverResults, writers: number[]): string {
   const rows: string[][] = [];
-  for (const n of writers) {
-    const none = writesOf(a, 'none', n);
-    const vap = writesOf(a, 'vap', n);
+  for (const workload of Object.keys(WORKLOAD_NAME) as Workload[]) {
+   for (const n of writers) {
+    const none = writesOf(a, workload, 'none', n);
+    const vap = writesOf(a, workload, 'vap', n);
     for (const mode of ['none', 'vap', 'driftgate'] as const) {
-      const runs = writesOf(a, mode, n);
+      const runs = writesOf(a, workload, mode, n);
       const label = mode === 'none' ? 'no admission webhook or policy' : mode === 'vap' ? 'CEL ValidatingAdmissionPolicy' : 'driftgate (mutating + validating webhooks)';
       rows.push([
+        WORKLOAD_NAME[workload],
         String(n),
         label,
         cell(of(runs, (r) => r.p50)),
@@ -179,8 +190,9 @@ function apiserverTable(a: ApiserverResults, writers: number[]): string {
         mode === 'driftgate' ? ratioCell(paired(runs, vap, (x, y) => x.p99 / y.p99)) : '',
       ]);
     }
+   }
   }
-  return table(['writers', 'admission', 'p50 ms', 'p99 ms', 'writes/s', 'p99 vs none', 'p99 vs VAP'], rows);
+  return table(['writes', 'writers', 'admission', 'p50 ms', 'p99 ms', 'writes/s', 'p99 vs none', 'p99 vs VAP'], rows);
 }
 
 function apiserverMetricsTable(a: ApiserverResults): string {
@@ -265,11 +277,13 @@ export function renderReport(template: string, input: ReportInput): string {
     ['/validate throughput ≥ 0.8× bare, 1 MiB', t1m.text, verdict(t1m.worst >= 0.8, `worst ${num(t1m.worst, 2)}×, ${num((1 - t1m.worst / 0.8) * 100, 0)} % short`)],
   ];
   if (a !== undefined) {
-    const n = Math.max(...settings.writers);
-    const vsNone = paired(writesOf(a, 'driftgate', n), writesOf(a, 'none', n), (x, y) => x.p99 / y.p99);
-    const vsVap = paired(writesOf(a, 'driftgate', n), writesOf(a, 'vap', n), (x, y) => x.p99 / y.p99);
-    goalRows.push([`write p99 at ${n} writers ≤ 1.10× no webhook`, ratioCell(vsNone), verdict(vsNone.median <= 1.1, `${num((vsNone.median / 1.1 - 1) * 100, 0)} % over`)]);
-    goalRows.push([`write p99 at ${n} writers no worse than the VAP`, ratioCell(vsVap), verdict(vsVap.median <= 1.0, `${num((vsVap.median - 1) * 100, 0)} % over`)]);
+    for (const workload of ['gitops', 'hpa-scale', 'hpa-patch'] as const) {
+      for (const n of settings.writers) {
+        const vsNone = paired(writesOf(a, workload, 'driftgate', n), writesOf(a, workload, 'none', n), (x, y) => x.p99 / y.p99);
+        const vsVap = paired(writesOf(a, workload, 'driftgate', n), writesOf(a, workload, 'vap', n), (x, y) => x.p99 / y.p99);
+        goalRows.push([`${WORKLOAD_NAME[workload]}, ${n} writer${n === 1 ? '' : 's'}: p99 ≤ 1.05× no webhook, and ≤ the VAP's`, `${ratioCell(vsNone)} / ${ratioCell(vsVap)}`, verdict(vsNone.median <= 1.05 && vsVap.median <= 1.0, `${num((vsNone.median / 1.05 - 1) * 100, 0)} % over no webhook, ${num((vsVap.median - 1) * 100, 0)} % over the VAP`)]);
+      }
+    }
   }
   for (const c of settings.connections) {
     const r = paired(runsOf(w, `driftgate/10k/bypass/c${c}`), runsOf(w, `driftgate/10k/deny/c${c}`), (x, y) => x.p99 / y.p99);

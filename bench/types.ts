@@ -39,8 +39,16 @@ export interface LoadResult {
   clientCpu: number;
 }
 
+/**
+ * Workload is what the writers write: the HPA's JSON merge PATCH of spec.replicas on the
+ * Deployment, the HPA's PATCH of its `/scale`, a GitOps writer's PATCH of a label, or a
+ * developer's PATCH of a label (refused under driftgate and the VAP: its latency is the refusal's).
+ */
+export type Workload = 'hpa-patch' | 'hpa-scale' | 'gitops' | 'developer';
+
 /** WritersSpec is what writers.ts is asked to do against the kube-apiserver. */
 export interface WritersSpec {
+  workload: Workload;
   server: string;
   /** PEM files: the apiserver's CA, and the admin client certificate that impersonates `user`. */
   ca: string;
@@ -67,6 +75,8 @@ export interface WritersResult {
   max: number;
   errors: number;
   errorSamples: string[];
+  /** Answers that were refusals (403): counted as measured writes for the developer workload only. */
+  refused: number;
 }
 
 /** StagesSpec is what stages.ts measures: the built driftgate, a policy, review bodies. */

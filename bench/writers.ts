@@ -21,8 +21,21 @@ interface Outcome {
   message: string;
 }
 
+/** The request of one write of the workload: path suffix and merge-patch body. */
+function writeOf(n: number): { suffix: string; body: string } {
+  switch (spec.workload) {
+    case 'hpa-scale':
+      return { suffix: '/scale', body: JSON.stringify({ spec: { replicas: n } }) };
+    case 'gitops':
+    case 'developer':
+      return { suffix: '', body: JSON.stringify({ metadata: { labels: { 'bench.driftgate.dev/sync': String(n) } } }) };
+    default:
+      return { suffix: '', body: JSON.stringify({ spec: { replicas: n } }) };
+  }
+}
+
 function patch(agent: https.Agent, name: string, replicas: number): Promise<Outcome> {
-  const body = JSON.stringify({ spec: { replicas } });
+  const { suffix, body } = writeOf(replicas);
   const started = performance.now();
   return new Promise((resolve) => {
     const req = https.request(
@@ -32,7 +45,7 @@ function patch(agent: https.Agent, name: string, replicas: number): Promise<Outc
         hostname: server.hostname,
         port: server.port,
         method: 'PATCH',
-        path: `/apis/apps/v1/namespaces/${spec.namespace}/deployments/${name}`,
+        path: `/apis/apps/v1/namespaces/${spec.namespace}/deployments/${name}${suffix}`,
         headers: {
           'Content-Type': 'application/merge-patch+json',
           Accept: 'application/json',
@@ -64,6 +77,8 @@ function patch(agent: https.Agent, name: string, replicas: number): Promise<Outc
   });
 }
 
+const refusals = { count: 0 };
+
 async function writer(name: string, latencies: number[], errors: string[]): Promise<void> {
   const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
   let replicas = 0;
@@ -72,7 +87,11 @@ async function writer(name: string, latencies: number[], errors: string[]): Prom
   for (let i = 0; i < spec.writesPerWriter && performance.now() < deadline; i++) {
     const out = await patch(agent, name, next());
     if (out.status >= 200 && out.status < 300) latencies.push(out.ms);
-    else errors.push(`${out.status} ${out.message}`.slice(0, 300));
+    else if (out.status === 403 && spec.workload === 'developer') {
+      // The developer's write is meant to be refused (except with no admission at all).
+      latencies.push(out.ms);
+      refusals.count += 1;
+    } else errors.push(`${out.status} ${out.message}`.slice(0, 300));
   }
   agent.destroy();
 }
@@ -97,5 +116,6 @@ const result: WritersResult = {
   max: sorted[sorted.length - 1] ?? Number.NaN,
   errors: errors.length,
   errorSamples: [...new Set(errors)].slice(0, 3),
+  refused: refusals.count,
 };
 process.stdout.write(`${JSON.stringify({ event: 'result', ...result })}\n`);

@@ -5,6 +5,8 @@
 #    seconds afterwards);
 #  - helm, built from its Go module (test/helm) for the chart tests (`helm lint`, `helm template`):
 #    a few minutes cold, built in the background while the control plane builds;
+#  - celcheck, the apiserver's own match-condition evaluator (test/celcheck), which the
+#    differential test of the rendered CEL runs (seconds once the control plane is built);
 #  - Debian's headless Chromium, which renders the HTML security report in its test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,3 +35,5 @@ if ! wait "$helm_build"; then
   cat .cache/helm-build.log >&2
   exit 1
 fi
+echo "test/setup.sh: building (or reusing) celcheck for the differential test of the rendered CEL" >&2
+bash test/celcheck/build.sh >/dev/null

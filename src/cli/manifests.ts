@@ -6,7 +6,7 @@
 import { Command } from 'commander';
 import { DriftgateError } from '../errors.js';
 import { CHART_SERVICE_NAME, helmValuesOf, helmValuesYaml } from '../manifests/helm-values.js';
-import { renderManifestsYaml, renderWebhooks, type RenderOptions, type WebhookTarget } from '../manifests/render.js';
+import { type FailurePolicy, renderManifestsYaml, renderWebhooks, type RenderOptions, type WebhookTarget } from '../manifests/render.js';
 import { loadPolicy } from '../policy/load.js';
 import { type Io, processIo, readPolicyFile, readText } from './io.js';
 
@@ -18,6 +18,7 @@ interface ManifestsOptions {
   caBundleBase64?: string;
   caInjectFrom?: string;
   helmValues?: boolean;
+  failurePolicy?: string;
 }
 
 const DNS_LABEL = '[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?';
@@ -35,6 +36,7 @@ export function manifestsCommand(io: Io = processIo): Command {
     .option('--ca-bundle-base64 <string>', 'the same CA, already base64-encoded (as `driftgate certs generate` prints it)')
     .option('--ca-inject-from <ns/certificate>', 'leave caBundle to cert-manager, from this Certificate, e.g. driftgate-system/driftgate-tls')
     .option('--helm-values', 'print values for charts/driftgate instead: the policy and the webhooks rendered from it, for the Service NS/driftgate given with --service')
+    .option('--failure-policy <Fail|Ignore>', 'what the apiserver does when driftgate does not answer (default: Fail in enforce mode, Ignore in warn mode)')
     .action(async (opts: ManifestsOptions) => {
       if (opts.helmValues === true) {
         io.out.write(await helmValuesText(opts));
@@ -42,13 +44,17 @@ export function manifestsCommand(io: Io = processIo): Command {
       }
       const target = targetOf(opts);
       const { caBundle, options } = await caOf(opts);
+      const failurePolicy = failurePolicyOf(opts.failurePolicy);
       const policy = await readPolicyFile(opts.policy);
-      const objects = renderWebhooks(policy, target, caBundle, options);
+      const objects = renderWebhooks(policy, target, caBundle, { ...options, ...(failurePolicy === undefined ? {} : { failurePolicy }) });
+      const effective = failurePolicy ?? (policy.mode === 'warn' ? 'Ignore' : 'Fail');
       const header = [
         `# Webhook configurations for GuardPolicy "${policy.name}" (${opts.policy}), rendered by \`driftgate manifests\`.`,
-        '# Render and apply them again whenever the policy\'s namespaces or resources change.',
-        '# Apply them only once the driftgate Deployment is ready: with failurePolicy Fail, every',
-        '# guarded write is refused while the webhook does not answer.',
+        '# Render and apply them again whenever the policy changes: its match conditions let the apiserver',
+        '# itself allow GitOps writers, delegated and no-op writes without calling driftgate.',
+        effective === 'Fail'
+          ? '# Apply them only once the driftgate Deployment is ready: with failurePolicy Fail, every other guarded write is refused while the webhook does not answer.'
+          : '# failurePolicy Ignore: while driftgate does not answer, the apiserver lets every write through unchecked.',
       ];
       io.out.write(`${header.join('\n')}\n${renderManifestsYaml(objects)}`);
     });
@@ -81,6 +87,12 @@ async function helmValuesText(opts: ManifestsOptions): Promise<string> {
 
 function usage(message: string): DriftgateError {
   return new DriftgateError('DG_USAGE', message);
+}
+
+function failurePolicyOf(text: string | undefined): FailurePolicy | undefined {
+  if (text === undefined) return undefined;
+  if (text === 'Fail' || text === 'Ignore') return text;
+  throw usage(`--failure-policy "${text}" is neither Fail nor Ignore; write --failure-policy Fail to refuse guarded writes while driftgate is down`);
 }
 
 function targetOf(opts: ManifestsOptions): WebhookTarget {

@@ -18,7 +18,7 @@ import { isDriftgateAnnotation } from './annotations.js';
  * - deletionTimestamp, deletionGracePeriodSeconds: the apiserver's graceful-deletion state.
  * Kept on purpose: ownerReferences, finalizers, labels and the other annotations, which are intent.
  */
-const RUNTIME_METADATA: readonly string[] = [
+export const RUNTIME_METADATA: readonly string[] = [
   'resourceVersion',
   'generation',
   'uid',
@@ -36,7 +36,7 @@ const RUNTIME_METADATA: readonly string[] = [
  *   sent, not intent of its own; it would report every applied change twice, and for a Secret
  *   it holds the values in clear.
  */
-const RUNTIME_ANNOTATIONS: readonly string[] = ['kubectl.kubernetes.io/last-applied-configuration'];
+export const RUNTIME_ANNOTATIONS: readonly string[] = ['kubectl.kubernetes.io/last-applied-configuration'];
 
 /**
  * isRecord tells whether `v` is a JSON object (not null, not an array, and not an exact integer

@@ -16,6 +16,10 @@ import { DriftgateError } from '../errors.js';
 import { matchesResource } from '../policy/match.js';
 import { impliedSubresources } from '../policy/subresources.js';
 import type { GuardPolicy, ResourceRule } from '../policy/types.js';
+import { compileSkips, type MatchCondition } from './conditions.js';
+import { skipsOf, type Skip } from './skips.js';
+
+export type { MatchCondition } from './conditions.js';
 
 /** The label the apiserver sets on every Namespace to its name; no client can change it. */
 export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
@@ -62,12 +66,6 @@ export interface RuleWithOperations {
 /** LabelSelector is the subset of metav1.LabelSelector the webhooks use. */
 export interface LabelSelector {
   matchExpressions: Array<{ key: string; operator: 'In' | 'NotIn'; values: string[] }>;
-}
-
-/** MatchCondition is a CEL expression the apiserver evaluates before calling the webhook. */
-export interface MatchCondition {
-  name: string;
-  expression: string;
 }
 
 /** ClientConfig says how the apiserver reaches the webhook and which CA it trusts for it. */
@@ -129,6 +127,12 @@ export interface RenderOptions {
    */
   failurePolicy?: FailurePolicy;
   /**
+   * Writes no skip conditions: the apiserver then calls driftgate for every guarded write, as
+   * before match conditions. For comparisons (the benchmark) and for an apiserver whose CEL
+   * misbehaves; it makes GitOps writes depend on driftgate being up.
+   */
+  withoutSkips?: boolean;
+  /**
    * `namespace/certificate` of a cert-manager Certificate whose CA cert-manager's cainjector
    * writes into every caBundle (pass caBundle "" then).
    */
@@ -151,7 +155,6 @@ export function renderWebhooks(
   const never = neverGuarded(target);
   const selection = selectionOf(policy, never);
   const client = (path: string): ClientConfig => clientConfigOf(target, path, caBundle);
-  const failurePolicy = options.failurePolicy ?? (policy.mode === 'warn' ? 'Ignore' : 'Fail');
   const metadata: Metadata = {
     name: 'driftgate',
     labels: { 'app.kubernetes.io/name': 'driftgate', 'app.kubernetes.io/component': 'webhook' },
@@ -162,23 +165,30 @@ export function renderWebhooks(
     },
   };
 
+  const failurePolicy = options.failurePolicy ?? (policy.mode === 'warn' ? 'Ignore' : 'Fail');
+  const skips = options.withoutSkips === true ? [] : skipsOf(policy);
+  const validateConditions = matchConditionsOf(selection, skips, []);
+  const mutateConditions = matchConditionsOf(selection, skips, [{ name: 'carries-break-glass', expression: CARRIES_BREAK_GLASS_CEL }]);
+  const entry = (name: string, path: string, rules: RuleWithOperations[], sideEffects: 'None' | 'NoneOnDryRun'): ValidatingWebhook =>
+    common(name, client(path), rules, sideEffects, failurePolicy);
+
   const validating: ValidatingWebhook[] = [];
   const mutating: MutatingWebhook[] = [];
   const validateRules = namespacedRules(policy, 'validate');
   const mutateRules = namespacedRules(policy, 'mutate');
   if (validateRules.length > 0) {
     validating.push({
-      ...common('validate.driftgate.dev', client('/validate'), validateRules, 'NoneOnDryRun', failurePolicy),
+      ...entry('validate.driftgate.dev', '/validate', validateRules, 'NoneOnDryRun'),
       namespaceSelector: selection.selector,
-      ...conditions(selection),
+      ...validateConditions,
     });
   }
   if (mutateRules.length > 0) {
     mutating.push({
-      ...common('mutate.driftgate.dev', client('/mutate'), mutateRules, 'None', failurePolicy),
+      ...entry('mutate.driftgate.dev', '/mutate', mutateRules, 'None'),
       reinvocationPolicy: 'IfNeeded',
       namespaceSelector: selection.selector,
-      ...withMutateCondition(conditions(selection)),
+      ...mutateConditions,
     });
   }
 
@@ -191,17 +201,17 @@ export function renderWebhooks(
   const nsMutate = namespaceRules(policy, 'mutate');
   if (nsValidate.length > 0) {
     validating.push({
-      ...common('validate-namespaces.driftgate.dev', client('/validate'), nsValidate, 'NoneOnDryRun', failurePolicy),
+      ...entry('validate-namespaces.driftgate.dev', '/validate', nsValidate, 'NoneOnDryRun'),
       objectSelector: selection.selector,
-      ...conditions(selection),
+      ...validateConditions,
     });
   }
   if (nsMutate.length > 0) {
     mutating.push({
-      ...common('mutate-namespaces.driftgate.dev', client('/mutate'), nsMutate, 'None', failurePolicy),
+      ...entry('mutate-namespaces.driftgate.dev', '/mutate', nsMutate, 'None'),
       reinvocationPolicy: 'IfNeeded',
       objectSelector: selection.selector,
-      ...withMutateCondition(conditions(selection)),
+      ...mutateConditions,
     });
   }
 
@@ -233,7 +243,8 @@ function common(
     admissionReviewVersions: ['v1'],
     clientConfig,
     rules,
-    // Enforce mode fails closed: a write driftgate could not see is a write nobody checked against Git.
+    // Enforce mode fails closed (a write driftgate could not see is a write nobody checked against
+    // Git); the writes that must always work never depend on it, through the skip conditions.
     failurePolicy,
     // Also called when the same object is written through another group or version.
     matchPolicy: 'Equivalent',
@@ -291,15 +302,15 @@ function selectionOf(policy: GuardPolicy, never: readonly string[]): Selection {
 }
 
 /**
- * The namespace a request is about, in CEL: `request.namespace`, or for a Namespace object (whose
- * CREATE carries no namespace) its own name. DELETE has no `object`, and a mutating webhook may see
- * a generateName'd Namespace before it has a name: those fall through to "" rather than an error,
- * because with failurePolicy Fail an error in a match condition refuses the write.
+ * The namespace a request is guarded by, in CEL, exactly as decide() reads it: `request.namespace`,
+ * or for a Namespace object (which has none) the request's name. The request's, not the object's:
+ * an object may carry another name or none (a DELETE has no object), and where the two disagree
+ * the condition must not skip what decide() guards. Absent fields read as "" rather than an
+ * error, because with failurePolicy Fail an error in a match condition refuses the write.
  */
 const REQUEST_NAMESPACE_CEL = [
-  '(has(request.namespace) && request.namespace != "") ? request.namespace',
-  ': (object != null && has(object.metadata) && has(object.metadata.name)) ? object.metadata.name',
-  ': (oldObject != null && has(oldObject.metadata) && has(oldObject.metadata.name)) ? oldObject.metadata.name',
+  'request.?namespace.orValue("") != "" ? request.namespace',
+  ': (request.resource.group == "" && request.resource.resource == "namespaces") ? request.?name.orValue("")',
   ': ""',
 ].join('\n');
 
@@ -312,18 +323,25 @@ const REQUEST_NAMESPACE_CEL = [
 export const CARRIES_BREAK_GLASS_CEL =
   'object != null && has(object.metadata) && has(object.metadata.annotations) && object.metadata.annotations.exists(k, k.startsWith("driftgate.dev/break-glass-"))';
 
-function withMutateCondition(base: { matchConditions?: MatchCondition[] }): { matchConditions: MatchCondition[] } {
-  return { matchConditions: [...(base.matchConditions ?? []), { name: 'carries-break-glass', expression: CARRIES_BREAK_GLASS_CEL }] };
+/**
+ * The match conditions of one webhook entry: the namespace narrowing (when the selector cannot
+ * say it), the entry's own (`extra`), then the skips: the writes the apiserver lets through
+ * without calling driftgate because decide() would allow them anyway (skips.ts, conditions.ts).
+ */
+function matchConditionsOf(selection: Selection, skips: readonly Skip[], extra: readonly MatchCondition[]): { matchConditions?: MatchCondition[] } {
+  const own = [...namespaceCondition(selection), ...extra];
+  const all = [...own, ...compileSkips(skips, own.length).conditions];
+  return all.length === 0 ? {} : { matchConditions: all };
 }
 
-function conditions(selection: Selection): { matchConditions?: MatchCondition[] } {
-  if (!selection.needsCel) return {};
+function namespaceCondition(selection: Selection): MatchCondition[] {
+  if (!selection.needsCel) return [];
   const tests = [
     ...(selection.names.length > 0 ? [`ns in [${selection.names.map(celString).join(', ')}]`] : []),
     ...selection.prefixes.map((prefix) => `ns.startsWith(${celString(prefix)})`),
   ];
   // A one-element list binds the namespace to `ns` once, instead of repeating its expression per test.
-  return { matchConditions: [{ name: 'guarded-namespace', expression: `[${REQUEST_NAMESPACE_CEL}]\n.exists(ns, ${tests.join(' || ')})` }] };
+  return [{ name: 'guarded-namespace', expression: `[${REQUEST_NAMESPACE_CEL}]\n.exists(ns, ${tests.join(' || ')})` }];
 }
 
 function celString(text: string): string {

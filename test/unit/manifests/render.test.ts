@@ -36,7 +36,7 @@ function render(policy: GuardPolicy, target: WebhookTarget = SERVICE, caBundle =
 
 /** The match conditions that select namespaces (the mutating webhook's break-glass one aside). */
 function namespaceConditions(webhook: ValidatingWebhook): { name: string; expression: string }[] {
-  return (webhook.matchConditions ?? []).filter((c) => c.name !== 'carries-break-glass');
+  return (webhook.matchConditions ?? []).filter((c) => c.name !== 'carries-break-glass' && !c.name.startsWith('skip-'));
 }
 
 function only<T>(list: readonly T[]): T {
@@ -76,9 +76,8 @@ describe('renderWebhooks: namespaces', () => {
       const condition = only(namespaceConditions(webhook));
       expect(condition.expression).toContain('ns.startsWith("payments-")');
       expect(condition.expression).toContain('ns in ["prod"]');
-      // A Namespace object's CREATE carries no request.namespace: its own name stands in.
-      expect(condition.expression).toContain('object.metadata.name');
-      expect(condition.expression).toContain('oldObject.metadata.name');
+      // A Namespace object carries no request.namespace: the request's name stands in, as in decide().
+      expect(condition.expression).toContain('request.?name.orValue("")');
     }
   });
 
@@ -242,6 +241,72 @@ describe('renderManifestsYaml', () => {
   });
 });
 
+describe('renderWebhooks: failure policy and skip conditions', () => {
+  const withSubjects = (mode: 'enforce' | 'warn') =>
+    parsePolicy({
+      apiVersion: 'driftgate.dev/v1alpha1',
+      kind: 'GuardPolicy',
+      metadata: { name: 'test' },
+      spec: {
+        mode,
+        namespaces: ['prod'],
+        resources: [APPS],
+        gitopsWriters: { users: ['argo'], groups: ['flux'] },
+        delegations: [{ users: ['hpa'], paths: ['/spec/replicas'] }, { groups: ['devs'], paths: ['/metadata/labels/tier'] }],
+      },
+    });
+
+  it('fails closed in enforce mode and open in warn mode, unless told otherwise', () => {
+    for (const webhook of render(withSubjects('enforce')).all) expect(webhook.failurePolicy).toBe('Fail');
+    for (const webhook of render(withSubjects('warn')).all) expect(webhook.failurePolicy).toBe('Ignore');
+    const [validating, mutating] = renderWebhooks(withSubjects('warn'), SERVICE, 'Q0E=', { failurePolicy: 'Fail' });
+    for (const webhook of [...validating.webhooks, ...mutating.webhooks]) expect(webhook.failurePolicy).toBe('Fail');
+  });
+
+  it('lets the apiserver decide GitOps writers, no-op writes and each delegation alone, on both webhooks', () => {
+    const { all } = render(withSubjects('enforce'));
+    for (const webhook of all) {
+      const names = (webhook.matchConditions ?? []).map((c) => c.name);
+      expect(names).toEqual(expect.arrayContaining(['skip-gitops-writers', 'skip-no-drift', 'skip-delegation-0-update', 'skip-delegation-0-scale', 'skip-delegation-1-update']));
+      // Only the owner of /spec/replicas gets the /scale skip.
+      expect(names).not.toContain('skip-delegation-1-scale');
+      for (const condition of webhook.matchConditions ?? []) {
+        if (condition.name.startsWith('skip-')) expect(condition.expression.startsWith('!(')).toBe(true);
+      }
+    }
+  });
+
+  it("lets the apiserver decide Kubernetes' controllers' grants it can check, and none when the policy turns them off", () => {
+    const names = (policy: GuardPolicy) => (render(policy).validating.webhooks[0]?.matchConditions ?? []).map((c) => c.name);
+    const withControllers = names(withSubjects('enforce'));
+    expect(withControllers).toEqual(expect.arrayContaining(['skip-garbage-collector-0', 'skip-garbage-collector-1', 'skip-deployment-controller-0']));
+    // The namespace controller's deletes need the Namespace looked up: no condition can check them.
+    expect(withControllers.some((n) => n.startsWith('skip-namespace-controller'))).toBe(false);
+    const off = parsePolicy({
+      apiVersion: 'driftgate.dev/v1alpha1',
+      kind: 'GuardPolicy',
+      metadata: { name: 'off' },
+      spec: { namespaces: ['prod'], resources: [APPS], kubernetesControllers: { allow: [] } },
+    });
+    expect(names(off).filter((n) => n.startsWith('skip-') && !['skip-no-drift'].includes(n))).toEqual([]);
+  });
+
+  it('writes no skip conditions when asked (every guarded write then reaches driftgate)', () => {
+    const [validating] = renderWebhooks(withSubjects('enforce'), SERVICE, 'Q0E=', { withoutSkips: true });
+    for (const webhook of validating.webhooks) expect(webhook.matchConditions).toBeUndefined();
+  });
+
+  it('stays within the apiserver\'s 64 conditions per webhook, however many delegations', () => {
+    const many = parsePolicy({
+      apiVersion: 'driftgate.dev/v1alpha1',
+      kind: 'GuardPolicy',
+      metadata: { name: 'many' },
+      spec: { namespaces: ['prod', 'pay-*'], resources: [APPS], delegations: Array.from({ length: 40 }, (_, i) => ({ users: [`u${i}`], paths: ['/spec/replicas'] })) },
+    });
+    for (const webhook of render(many).all) expect((webhook.matchConditions ?? []).length).toBe(64);
+  });
+});
+
 describe('driftgate manifests', () => {
   let dir = '';
   beforeAll(async () => {
@@ -285,6 +350,14 @@ describe('driftgate manifests', () => {
     expect(error).toBeUndefined();
     const [validating] = parseAllDocuments(out).map((d) => d.toJS() as { webhooks: ValidatingWebhook[] });
     expect(validating?.webhooks[0]?.clientConfig).toEqual({ service: { namespace: 'guard', name: 'dg', path: '/validate', port: 8443 }, caBundle: PLACEHOLDER_CA });
+  });
+
+  it('takes --failure-policy, and refuses anything but Fail and Ignore', async () => {
+    const { out } = await run(['--policy', policy, '--service', 'a/b', '--ca-bundle-base64', PLACEHOLDER_CA, '--failure-policy', 'Ignore']);
+    const [validating] = parseAllDocuments(out).map((d) => d.toJS() as { webhooks: ValidatingWebhook[] });
+    for (const webhook of validating?.webhooks ?? []) expect(webhook.failurePolicy).toBe('Ignore');
+    const { error } = await run(['--policy', policy, '--service', 'a/b', '--ca-bundle-base64', PLACEHOLDER_CA, '--failure-policy', 'fail']);
+    expect(String(error)).toMatch(/--failure-policy "fail" is neither Fail nor Ignore/);
   });
 
   const refusals: Array<{ name: string; args: string[]; want: RegExp }> = [
