@@ -28,6 +28,8 @@ import { lintPolicy, type Finding } from '../policy/lint.js';
 import { loadPolicy } from '../policy/load.js';
 import type { GuardPolicy } from '../policy/types.js';
 import { createAdmitter } from '../server/admit.js';
+import { offlineStore } from '../tickets/offline.js';
+import { review } from '../admission/respond.js';
 import { type Io, processIo, readPolicyFile, readText, report } from './io.js';
 
 const REVIEW_FILE = 'review.json';
@@ -274,16 +276,18 @@ async function runCase(policy: GuardPolicy, dir: string): Promise<CaseResult> {
     return caseResult(dir, 'error', { problems: loaded.problems, ...(loaded.expectation === undefined ? {} : { expectation: loaded.expectation }) });
   }
   const { expectation, request, parent } = loaded;
-  // No ticket store, as in `review`: a bypass is answered as the server answers it once recorded.
+  // As in `review`: a bypass is answered as the server answers it once recorded, and not recorded.
   const admitter = createAdmitter({
     policy: () => policy,
     now: () => new Date(expectation.now),
+    tickets: offlineStore(),
     ...(parent === undefined ? {} : { parents: async () => parent }),
   });
   const expected = describeExpected(expectation);
   let response: AdmissionResponse;
   try {
-    response = (expectation.mutate ? await admitter.mutate(request) : await admitter.validate(request)).response;
+    const admitted = expectation.mutate ? await admitter.mutate(request) : await admitter.validate(request);
+    response = review(request.uid, admitted.answer).response;
   } catch (err) {
     // A throw here is a driftgate bug, not a case mistake; it still fails only this case.
     const problem = `driftgate could not answer ${REVIEW_FILE}: ${err instanceof Error ? err.message : String(err)}`;

@@ -8,6 +8,7 @@ import { review as envelope } from '../admission/respond.js';
 import type { KubeObject } from '../admission/types.js';
 import { DriftgateError } from '../errors.js';
 import { createAdmitter } from '../server/admit.js';
+import { offlineStore } from '../tickets/offline.js';
 import { type Io, parseNow, processIo, readPolicyFile, readText } from './io.js';
 
 interface ReviewOptions {
@@ -31,15 +32,17 @@ export function reviewCommand(io: Io = processIo): Command {
         const now = parseNow(opts.now);
         const request = parseReviewText(await readText(file, 'AdmissionReview'));
         const parent = opts.parent === undefined ? undefined : await readParent(opts.parent);
+        const tickets = offlineStore();
         const admitter = createAdmitter({
           policy: () => policy,
           now: () => now,
+          tickets,
           ...(parent === undefined ? {} : { parents: async () => parent }),
         });
         const admitted = opts.mutate === true ? await admitter.mutate(request) : await admitter.validate(request);
-        io.out.write(`${JSON.stringify(envelope(admitted.response), null, 2)}\n`);
+        io.out.write(`${JSON.stringify(envelope(request.uid, admitted.answer), null, 2)}\n`);
         if (admitted.outcome === 'bypass' && opts.mutate !== true) {
-          io.err.write(`note: a break-glass bypass; the server answers this only after recording it on ticket ${admitted.ticketId ?? ''} (review records nothing)\n`);
+          io.err.write(`note: a break-glass bypass; the server answers this only after recording it on ticket ${admitted.ticketId ?? ''} (tickets recorded here: ${tickets.describeStore()})\n`);
         }
     });
 }

@@ -147,11 +147,19 @@ function apiError(req: KubeRequest, status: number, body: string): DriftgateErro
   return new DriftgateError('DG_KUBE_UNREACHABLE', `${where}: ${message}`);
 }
 
+/**
+ * PARENT_LOOKUP_MAX_MS caps one parent lookup within the request's deadline, so that a slow API
+ * server leaves the ticket store the rest of it.
+ */
+export const PARENT_LOOKUP_MAX_MS = 2_000;
+
 /** parentLookup returns a ParentLookup-compatible function over the client: undefined when absent. */
-export function parentLookup(client: KubeClient): (ref: ObjectRef) => Promise<KubeObject | undefined> {
-  return async (ref) => {
+export function parentLookup(client: KubeClient): (ref: ObjectRef, deadline?: AbortSignal) => Promise<KubeObject | undefined> {
+  return async (ref, deadline) => {
+    const cap = AbortSignal.timeout(PARENT_LOOKUP_MAX_MS);
+    const signal = deadline === undefined ? cap : AbortSignal.any([deadline, cap]);
     try {
-      return await client.request<KubeObject>({ method: 'GET', path: resourcePath(ref), signal: AbortSignal.timeout(2_000) });
+      return await client.request<KubeObject>({ method: 'GET', path: resourcePath(ref), signal });
     } catch (err) {
       if (err instanceof DriftgateError && err.code === 'DG_KUBE_NOT_FOUND') return undefined;
       throw err;

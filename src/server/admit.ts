@@ -1,13 +1,12 @@
 /**
- * The one code path from a parsed AdmissionRequest to an AdmissionResponse, shared by the HTTPS
- * server and the `review` CLI so that the two can never disagree. It is the only place where a
- * bypass meets the ticket store: a bypass is answered `allowed: true` only after `record()` has
- * resolved, and a store that fails or runs out of time turns it into a denial that says so.
+ * The one code path from a parsed AdmissionRequest to an answer, shared by the HTTPS server and
+ * the `review` CLI so that the two can never disagree. It is the only place where a bypass meets
+ * the ticket store: a bypass is answered `allowed: true` only after `record()` has resolved, and
+ * a store that fails or runs out of time turns it into a denial that says so.
  */
-import type { AdmissionRequest, AdmissionResponse, KubeObject } from '../admission/types.js';
-import { allowed, denied, patched } from '../admission/respond.js';
-import { decide } from '../decision/decide.js';
-import { parentOf } from '../decision/parent.js';
+import type { AdmissionRequest, KubeObject } from '../admission/types.js';
+import { type Answer, allowed, denied, patched } from '../admission/respond.js';
+import { decide, decideOrAsk } from '../decision/decide.js';
 import type { Decision, ObjectRef } from '../decision/types.js';
 import { DriftgateError, describe } from '../errors.js';
 import type { GuardPolicy } from '../policy/types.js';
@@ -19,7 +18,7 @@ export type Outcome = 'allow' | 'deny' | 'bypass' | 'patch' | 'error';
 
 /** Admitted is the answer plus what logs and metrics need to know about it. */
 export interface Admitted {
-  response: AdmissionResponse;
+  answer: Answer;
   decision: Decision;
   outcome: Outcome;
   /** The decision's allow/deny code, or 'break-glass' for a bypass, 'ticket-not-recorded' when the store failed. */
@@ -31,23 +30,41 @@ export interface Admitted {
   recordMs?: number;
 }
 
-/** ParentLookup fetches the parent of a subresource request; undefined when it does not exist. */
-export type ParentLookup = (ref: ObjectRef) => Promise<KubeObject | undefined>;
+/**
+ * ParentLookup fetches an object the decision asks for (a subresource's parent, a Namespace);
+ * undefined when it does not exist. It rejects once `signal` aborts: the request's deadline
+ * bounds the lookup too.
+ */
+export type ParentLookup = (ref: ObjectRef, signal?: AbortSignal) => Promise<KubeObject | undefined>;
 
 /** AdmitDeps are everything the admission path needs, passed in explicitly. */
 export interface AdmitDeps {
   policy: () => GuardPolicy;
   now: () => Date;
-  /** Absent in the offline `review`: the bypass is then answered as the server would once recorded. */
-  tickets?: TicketStore;
+  /**
+   * Where bypasses are recorded before they are answered. Required, so that a forgotten store can
+   * never mean "allow without recording": the offline `review` passes `offlineStore()`, which
+   * records nothing and says so.
+   */
+  tickets: TicketStore;
+  /** Absent without cluster access: a refusal that only a looked-up object could lift then stands. */
   parents?: ParentLookup;
-  /** Called when a parent lookup fails; the decision then goes on without the parent (fail closed). */
+  /** Called when a lookup fails; the decision then goes on without the object (fail closed). */
   onParentError?: (ref: ObjectRef, err: unknown) => void;
+}
+
+/** ValidateOptions carry the request's one deadline. */
+export interface ValidateOptions {
+  /**
+   * Aborts at the request's deadline, counted from its arrival: the lookup of an object the
+   * decision asks for and the ticket store share it, so together they never hold the apiserver past its timeout.
+   */
+  deadline?: AbortSignal;
 }
 
 /** Admitter answers validating and mutating reviews. */
 export interface Admitter {
-  validate(request: AdmissionRequest, opts?: { deadlineMs?: number }): Promise<Admitted>;
+  validate(request: AdmissionRequest, opts?: ValidateOptions): Promise<Admitted>;
   mutate(request: AdmissionRequest): Promise<Admitted>;
 }
 
@@ -83,83 +100,65 @@ function shown(warnings: string[]): string[] {
 
 /** createAdmitter returns an Admitter over the given dependencies. */
 export function createAdmitter(deps: AdmitDeps): Admitter {
-  async function lookUp(ref: ObjectRef): Promise<KubeObject | undefined> {
+  async function lookUp(ref: ObjectRef, deadline: AbortSignal | undefined): Promise<KubeObject | undefined> {
     if (deps.parents === undefined) return undefined;
     try {
-      return await deps.parents(ref);
+      return await deps.parents(ref, deadline);
     } catch (err) {
       deps.onParentError?.(ref, err);
       return undefined;
     }
   }
 
-  async function decideWithParent(request: AdmissionRequest, now: Date): Promise<Decision> {
-    const policy = deps.policy();
-    const first = decide(request, policy, now);
-    // Only a refusal can change with the parent's window (or the Namespace's deletion), so the
-    // common paths (the HPA scaling, delegated or unguarded writes) cost no API round trip.
-    if (first.kind !== 'deny') return first;
-    if (first.needsNamespace !== undefined) {
-      const namespace = await lookUp({ group: '', version: 'v1', resource: 'namespaces', kind: 'Namespace', namespace: '', name: first.needsNamespace });
-      return namespace === undefined ? first : decide(request, policy, now, undefined, namespace);
-    }
-    const ref = parentOf(request);
-    if (ref === undefined) return first;
-    const parent = await lookUp(ref);
-    return parent === undefined ? first : decide(request, policy, now, parent);
-  }
-
   return {
     async validate(request, opts = {}) {
-      const now = deps.now();
-      const decision = await decideWithParent(request, now);
+      const first = decideOrAsk(request, deps.policy(), deps.now());
+      const decision = first.kind === 'needs-object' ? first.finish(await lookUp(first.ref, opts.deadline)) : first;
       switch (decision.kind) {
         case 'allow':
-          return { response: allowed(request.uid, { warnings: shown(decision.warnings) }), decision, outcome: 'allow', reasonCode: decision.code };
+          return { answer: allowed({ warnings: shown(decision.warnings) }), decision, outcome: 'allow', reasonCode: decision.code };
         case 'deny':
-          return { response: denied(request.uid, escapeControlsKeepLines(decision.message), 403), decision, outcome: 'deny', reasonCode: decision.code };
+          return { answer: denied(escapeControlsKeepLines(decision.message), 403), decision, outcome: 'deny', reasonCode: decision.code };
         case 'bypass':
           break;
       }
       const ticketId = decision.ticket.id;
       if (request.dryRun === true) {
         const warnings = [...shown(decision.warnings), `driftgate: dry run, nothing recorded; the real write will be recorded on ticket ${ticketId}`];
-        return { response: allowed(request.uid, { warnings }), decision, outcome: 'bypass', reasonCode: 'break-glass', ticketId };
-      }
-      if (deps.tickets === undefined) {
-        return { response: allowed(request.uid, { warnings: shown(decision.warnings) }), decision, outcome: 'bypass', reasonCode: 'break-glass', ticketId };
+        return { answer: allowed({ warnings }), decision, outcome: 'bypass', reasonCode: 'break-glass', ticketId };
       }
       const started = performance.now();
       try {
-        const signal = opts.deadlineMs === undefined ? undefined : AbortSignal.timeout(Math.max(1, opts.deadlineMs));
-        const recording = deps.tickets.record(decision.ticket, signal === undefined ? {} : { signal });
+        const recording = deps.tickets.record(decision.ticket, opts.deadline === undefined ? {} : { signal: opts.deadline });
         // The deadline is enforced here, not trusted to the store: a store that ignores its signal
         // must still not hold the apiserver past its timeout (and then the bypass is refused).
-        await (signal === undefined ? recording : withDeadline(recording, signal, ticketId));
+        await (opts.deadline === undefined ? recording : withDeadline(recording, opts.deadline, ticketId));
       } catch (err) {
         const recordMs = performance.now() - started;
         const message =
           `[driftgate/ticket] this break-glass change was refused because it could not be recorded on backport ticket ${ticketId}: ${escapeControlsKeepLines(describe(err))}. ` +
           'driftgate lets no bypass through unrecorded. Retry in a minute; if it keeps failing, the ticket store is down: tell the platform team (docs/operators.md, "ticket store failures").';
-        return { response: denied(request.uid, message, 503), decision, outcome: 'deny', reasonCode: 'ticket-not-recorded', ticketId, storeError: err, recordMs };
+        return { answer: denied(message, 503), decision, outcome: 'deny', reasonCode: 'ticket-not-recorded', ticketId, storeError: err, recordMs };
       }
       const recordMs = performance.now() - started;
-      return { response: allowed(request.uid, { warnings: shown(decision.warnings), auditAnnotations: { 'backport-ticket': ticketId } }), decision, outcome: 'bypass', reasonCode: 'break-glass', ticketId, recordMs };
+      return { answer: allowed({ warnings: shown(decision.warnings), auditAnnotations: { 'backport-ticket': ticketId } }), decision, outcome: 'bypass', reasonCode: 'break-glass', ticketId, recordMs };
     },
 
     async mutate(request) {
+      // No parent lookup: the mutating webhook never refuses, and a bypass under the parent's
+      // window has nothing to stamp on the subresource's object.
       const decision = decide(request, deps.policy(), deps.now());
       // The mutating webhook never refuses: refusals are the validating webhook's, so that a
       // request is denied once, with one message, after every mutation has run.
       if (decision.kind === 'deny') {
-        return { response: allowed(request.uid), decision, outcome: 'allow', reasonCode: decision.code };
+        return { answer: allowed(), decision, outcome: 'allow', reasonCode: decision.code };
       }
       const ticketId = decision.kind === 'bypass' ? decision.ticket.id : undefined;
       const reasonCode = decision.kind === 'bypass' ? 'break-glass' : decision.code;
       if (decision.mutation.length === 0) {
-        return { response: allowed(request.uid), decision, outcome: 'allow', reasonCode, ...(ticketId === undefined ? {} : { ticketId }) };
+        return { answer: allowed(), decision, outcome: 'allow', reasonCode, ...(ticketId === undefined ? {} : { ticketId }) };
       }
-      return { response: patched(request.uid, decision.mutation), decision, outcome: 'patch', reasonCode, ...(ticketId === undefined ? {} : { ticketId }) };
+      return { answer: patched(decision.mutation), decision, outcome: 'patch', reasonCode, ...(ticketId === undefined ? {} : { ticketId }) };
     },
   };
 }

@@ -6,8 +6,8 @@
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { parseReviewText, uidOf } from '../admission/schema.js';
-import { errored, review } from '../admission/respond.js';
-import type { AdmissionRequest, AdmissionResponse } from '../admission/types.js';
+import { type Answer, errored, review } from '../admission/respond.js';
+import type { AdmissionRequest } from '../admission/types.js';
 import { DriftgateError, describe, isDriftgateError } from '../errors.js';
 import type { Admitted, Admitter, Outcome } from './admit.js';
 import type { Logger } from './logger.js';
@@ -58,7 +58,7 @@ export function createApp(deps: AppDeps): express.Express {
   // the body back (a Secret's values may be in it), and says so when the body is empty.
   const text = express.text({ limit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT, type: () => true });
   for (const webhook of ['validate', 'mutate'] as const) {
-    app.post(`/${webhook}`, requireJson, text, (req, res) => {
+    app.post(`/${webhook}`, arrival, requireJson, text, (req, res) => {
       void handle(webhook, req, res);
     });
   }
@@ -71,7 +71,7 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   async function handle(webhook: Webhook, req: Request, res: Response): Promise<void> {
-    const started = performance.now();
+    const started = arrivals.get(req) ?? performance.now();
     let request: AdmissionRequest;
     const body: unknown = req.body;
     try {
@@ -82,19 +82,21 @@ export function createApp(deps: AppDeps): express.Express {
     }
     let outcome: Outcome = 'error';
     let admitted: Admitted | undefined;
-    let response: AdmissionResponse;
     try {
-      admitted =
-        webhook === 'mutate'
-          ? await deps.admitter.mutate(request)
-          : await deps.admitter.validate(request, { deadlineMs: recordDeadline(req.query['timeout'], deps.maxRecordMs) });
+      if (webhook === 'mutate') admitted = await deps.admitter.mutate(request);
+      else {
+        // One deadline per request, counted from its arrival (body reading and the parent lookup
+        // included), so the ticket store's share is what is really left of the apiserver's timeout.
+        const budgetMs = recordDeadline(req.query['timeout'], deps.maxRecordMs);
+        const deadline = AbortSignal.timeout(Math.max(1, Math.ceil(budgetMs - (performance.now() - started))));
+        admitted = await deps.admitter.validate(request, { deadline });
+      }
       outcome = admitted.outcome;
-      response = admitted.response;
-      res.status(200).json(review(response));
+      res.status(200).json(review(request.uid, admitted.answer));
     } catch (err) {
       // A bug, not a decision: refuse (the apiserver applies failurePolicy on top) and say so.
-      response = errored(request.uid, 500, `driftgate could not judge this request (internal error: ${describe(err)}); it is refused. Retry; if it persists, see driftgate's log for uid ${request.uid}`);
-      res.status(500).json(review(response));
+      const answer: Answer = errored(500, `driftgate could not judge this request (internal error: ${describe(err)}); it is refused. Retry; if it persists, see driftgate's log for uid ${request.uid}`);
+      res.status(500).json(review(request.uid, answer));
       deps.logger.error({ err, uid: request.uid }, 'internal error while deciding');
     } finally {
       const seconds = (performance.now() - started) / 1000;
@@ -139,7 +141,7 @@ export function createApp(deps: AppDeps): express.Express {
     deps.metrics.badRequests.inc({ reason: code ?? 'DG_INTERNAL' });
     deps.metrics.requests.inc({ webhook, operation: 'unknown', decision: 'error' });
     deps.logger.warn({ webhook, uid, status, problem: describe(err) }, 'bad request');
-    res.status(status).json(review(errored(uid, status, describe(err))));
+    res.status(status).json(review(uid, errored(status, describe(err))));
   }
 
   function requireJson(req: Request, res: Response, next: NextFunction): void {
@@ -155,6 +157,14 @@ export function createApp(deps: AppDeps): express.Express {
   }
 
   return app;
+}
+
+/** When each review arrived: the start of its one deadline and of its measured duration. */
+const arrivals = new WeakMap<Request, number>();
+
+function arrival(req: Request, _res: Response, next: NextFunction): void {
+  arrivals.set(req, performance.now());
+  next();
 }
 
 /** lenientJson returns the parsed body, or undefined: only used to echo a uid in an error reply. */

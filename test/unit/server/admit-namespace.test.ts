@@ -44,15 +44,15 @@ describe('admitter: the Namespace of a namespace-controller delete', () => {
       return terminating;
     });
     const got = await admitter.validate(deleteByNamespaceController());
-    expect(got.response.allowed).toBe(true);
+    expect(got.answer.allowed).toBe(true);
     expect(got.reasonCode).toBe('kubernetes-controller');
     expect(asked).toEqual([{ group: '', version: 'v1', resource: 'namespaces', kind: 'Namespace', namespace: '', name: 'prod' }]);
   });
 
   it('refuses it, naming the object, when the Namespace is not being deleted', async () => {
     const got = await admitterWith(async () => active).validate(deleteByNamespaceController());
-    expect(got.response.allowed).toBe(false);
-    expect(got.response.status?.message).toContain('configmaps/settings');
+    expect(got.answer.allowed).toBe(false);
+    expect(got.answer.status?.message).toContain('configmaps/settings');
   });
 
   it('refuses it when the lookup fails (fail closed), and reports the error', async () => {
@@ -60,7 +60,7 @@ describe('admitter: the Namespace of a namespace-controller delete', () => {
     const got = await admitterWith(async () => {
       throw new Error('apiserver unreachable');
     }, errors).validate(deleteByNamespaceController());
-    expect(got.response.allowed).toBe(false);
+    expect(got.answer.allowed).toBe(false);
     expect(errors).toHaveLength(1);
   });
 
@@ -70,7 +70,7 @@ describe('admitter: the Namespace of a namespace-controller delete', () => {
       asked.push(ref);
       return terminating;
     }).validate(deleteByNamespaceController('alice@example.com'));
-    expect(got.response.allowed).toBe(false);
+    expect(got.answer.allowed).toBe(false);
     expect(asked).toEqual([]);
   });
 });
