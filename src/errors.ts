@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'DG_KUBE_FORBIDDEN'
   | 'DG_KUBE_CONFLICT'
   | 'DG_KUBE_UNREACHABLE'
+  | 'DG_KUBECONFIG'
   | 'DG_CERT_INVALID'
   | 'DG_USAGE'
   | 'DG_INTERNAL';

@@ -27,7 +27,7 @@ import { SHARED_CONTROLLER_IDENTITY } from '../policy/kubernetes-controllers.js'
 import { lintPolicy, type Finding } from '../policy/lint.js';
 import { loadPolicy } from '../policy/load.js';
 import type { GuardPolicy } from '../policy/types.js';
-import { createAdmitter } from '../server/admit.js';
+import { createAdmitter } from '../admission/admit.js';
 import { offlineStore } from '../tickets/offline.js';
 import { review } from '../admission/respond.js';
 import { type Io, processIo, readPolicyFile, readText, report } from './io.js';

@@ -7,7 +7,7 @@ import { parseReviewText } from '../admission/schema.js';
 import { review as envelope } from '../admission/respond.js';
 import type { KubeObject } from '../admission/types.js';
 import { DriftgateError } from '../errors.js';
-import { createAdmitter } from '../server/admit.js';
+import { createAdmitter } from '../admission/admit.js';
 import { offlineStore } from '../tickets/offline.js';
 import { type Io, parseNow, processIo, readPolicyFile, readText } from './io.js';
 

@@ -7,13 +7,13 @@ import { Command, Option } from 'commander';
 import { writeCertificates } from '../certs/files.js';
 import { DriftgateError, describe } from '../errors.js';
 import { parseDuration } from '../policy/duration.js';
-import { createAdmitter, type ParentLookup } from '../server/admit.js';
+import { createAdmitter, type ParentLookup } from '../admission/admit.js';
 import { startHousekeeping } from '../server/housekeeping.js';
 import { createApp } from '../server/app.js';
 import { listenHttp, listenHttps } from '../server/https.js';
 import { createLogger, type Logger } from '../server/logger.js';
-import { createMetrics } from '../server/metrics.js';
-import { loadKeyPair, watchKeyPair } from '../server/tls.js';
+import { createMetrics, metricsHandler } from '../server/metrics.js';
+import { loadKeyPair, watchKeyPair } from './keypair-files.js';
 import type { TicketStore } from '../tickets/types.js';
 import { type Io, processIo, readPolicyFile } from './io.js';
 import { openTicketStore } from './stores.js';
@@ -146,18 +146,7 @@ async function serve(opts: ServeOptions, io: Io): Promise<void> {
   const metricsListener =
     metricsPort < 0
       ? undefined
-      : await listenHttp(
-          (req, res) => {
-            if (req.method === 'GET' && req.url === '/metrics') {
-              metrics.registry.metrics().then(
-                (text) => res.writeHead(200, { 'Content-Type': metrics.registry.contentType }).end(text),
-                (err: unknown) => res.writeHead(500).end(describe(err)),
-              );
-            } else res.writeHead(404, { 'Content-Type': 'text/plain' }).end('driftgate serves GET /metrics here\n');
-          },
-          metricsPort,
-          host,
-        );
+      : await listenHttp(metricsHandler(metrics), metricsPort, host);
   const stopHousekeeping = startHousekeeping({
     tickets,
     ...(opened.client === undefined ? {} : { client: opened.client }),

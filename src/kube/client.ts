@@ -1,42 +1,18 @@
 /**
- * The Kubernetes API as driftgate uses it: a kubeconfig (in-cluster first), and a small typed GET
- * and PATCH by resource path. Every client failure is translated here into a DriftgateError, so
+ * The Kubernetes API as driftgate uses it: a small typed GET and PATCH by resource path, over a
+ * kubeconfig the CLI loaded (src/cli/kubeconfig.ts: only the CLI reads files and the environment). Every client failure is translated here into a DriftgateError, so
  * no raw client exception (which embeds bodies and headers) reaches a log or a person.
  */
 import https from 'node:https';
 import http from 'node:http';
-// Types only at load time: the client library costs ~85 MiB of heap once imported, which a
-// webhook with a journal store and no cluster access should not pay. It is imported when a
+// Types only: the client library costs ~85 MiB of heap once imported, which a webhook with a
+// journal store and no cluster access should not pay. src/cli/kubeconfig.ts imports it when a
 // kubeconfig is first loaded.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject } from '../admission/types.js';
 import type { ObjectRef } from '../decision/types.js';
 import { DriftgateError } from '../errors.js';
 import { parseJsonExact } from '../util/json.js';
-
-/** KubeOptions select the cluster. */
-export interface KubeOptions {
-  kubeconfig?: string;
-  context?: string;
-}
-
-/** loadKubeConfig returns the kubeconfig: the named file, else in-cluster, else $KUBECONFIG/~/.kube/config. */
-export async function loadKubeConfig(opts: KubeOptions = {}): Promise<KubeConfig> {
-  const { KubeConfig } = await import('@kubernetes/client-node');
-  const kc = new KubeConfig();
-  try {
-    if (opts.kubeconfig !== undefined) kc.loadFromFile(opts.kubeconfig);
-    else if (process.env['KUBERNETES_SERVICE_HOST'] !== undefined) kc.loadFromCluster();
-    else kc.loadFromDefault();
-    if (opts.context !== undefined) kc.setCurrentContext(opts.context);
-  } catch (err) {
-    throw new DriftgateError('DG_USAGE', `cannot load the kubeconfig${opts.kubeconfig === undefined ? '' : ` ${opts.kubeconfig}`}: ${(err as Error).message}`, { cause: err });
-  }
-  if (kc.getCurrentCluster() === null) {
-    throw new DriftgateError('DG_USAGE', 'the kubeconfig names no current cluster; pass --kubeconfig and --context');
-  }
-  return kc;
-}
 
 /** resourcePath returns the API path of a namespaced object (or of its collection when name is empty). */
 export function resourcePath(ref: Pick<ObjectRef, 'group' | 'version' | 'resource' | 'namespace' | 'name'>): string {
@@ -70,7 +46,7 @@ export interface Impersonation {
 /** createKubeClient returns a client over the kubeconfig's current cluster and user, optionally impersonating another. */
 export function createKubeClient(kc: KubeConfig, impersonate?: Impersonation): KubeClient {
   const cluster = kc.getCurrentCluster();
-  if (cluster === null) throw new DriftgateError('DG_USAGE', 'the kubeconfig names no current cluster');
+  if (cluster === null) throw new DriftgateError('DG_KUBECONFIG', 'the kubeconfig names no current cluster');
   const server = new URL(cluster.server);
   // One keep-alive agent: parent lookups and ticket writes happen on the admission path.
   const agentOptions: https.AgentOptions = { keepAlive: true, maxSockets: 32 };

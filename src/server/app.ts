@@ -9,7 +9,7 @@ import { parseReviewText, uidOf } from '../admission/schema.js';
 import { type Answer, errored, review } from '../admission/respond.js';
 import type { AdmissionRequest } from '../admission/types.js';
 import { DriftgateError, describe, isDriftgateError } from '../errors.js';
-import type { Admitted, Admitter, Outcome } from './admit.js';
+import type { Admitted, Admitter, Outcome } from '../admission/admit.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { httpStatusOf } from './status.js';

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type express from 'express';
-import { createAdmitter } from '../../src/server/admit.js';
+import { createAdmitter } from '../../src/admission/admit.js';
 import { createApp } from '../../src/server/app.js';
 import { createLogger } from '../../src/server/logger.js';
 import { createMetrics, type Metrics } from '../../src/server/metrics.js';

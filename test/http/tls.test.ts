@@ -13,7 +13,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeCertificates, type Written } from '../../src/certs/files.js';
 import { describe as describeError } from '../../src/errors.js';
 import { TIMEOUTS, listenHttps, type Listener } from '../../src/server/https.js';
-import { loadKeyPair, watchKeyPair, type CertWatcher, type KeyPair } from '../../src/server/tls.js';
+import { loadKeyPair, watchKeyPair, type CertWatcher } from '../../src/cli/keypair-files.js';
+import type { KeyPair } from '../../src/server/tls.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { fixture, reviewOf, withUid } from '../helpers/webhook.js';
 

@@ -10,7 +10,7 @@ import type { AdmissionRequest, KubeObject } from '../../../src/admission/types.
 import { decide, decideOrAsk } from '../../../src/decision/decide.js';
 import type { ObjectRef, TicketDraft } from '../../../src/decision/types.js';
 import { DriftgateError } from '../../../src/errors.js';
-import { type ParentLookup, createAdmitter } from '../../../src/server/admit.js';
+import { type ParentLookup, createAdmitter } from '../../../src/admission/admit.js';
 import { offlineStore } from '../../../src/tickets/offline.js';
 import type { TicketStore } from '../../../src/tickets/types.js';
 import { FIXED_NOW, TESTDATA, fixture, fixturePolicy } from '../../helpers/webhook.js';

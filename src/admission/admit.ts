@@ -4,8 +4,8 @@
  * the ticket store: a bypass is answered `allowed: true` only after `record()` has resolved, and
  * a store that fails or runs out of time turns it into a denial that says so.
  */
-import type { AdmissionRequest, KubeObject } from '../admission/types.js';
-import { type Answer, allowed, denied, patched } from '../admission/respond.js';
+import type { AdmissionRequest, KubeObject } from './types.js';
+import { type Answer, allowed, denied, patched } from './respond.js';
 import { decide, decideOrAsk } from '../decision/decide.js';
 import type { Decision, ObjectRef } from '../decision/types.js';
 import { DriftgateError, describe } from '../errors.js';

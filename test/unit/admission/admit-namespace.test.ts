@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AdmissionRequest, KubeObject } from '../../../src/admission/types.js';
 import type { ObjectRef } from '../../../src/decision/types.js';
-import { createAdmitter, type ParentLookup } from '../../../src/server/admit.js';
+import { createAdmitter, type ParentLookup } from '../../../src/admission/admit.js';
 import { FIXED_NOW, fixturePolicy } from '../../helpers/webhook.js';
 import type { TicketStore } from '../../../src/tickets/types.js';
 
