@@ -7,7 +7,7 @@
 import type { KubeObject } from '../admission/types.js';
 import type { ObjectRef } from '../decision/types.js';
 import { DriftgateError } from '../errors.js';
-import { resourcePath, type KubeClient } from '../kube/client.js';
+import { KubeApiError, resourcePath, type KubeClient } from '../kube/client.js';
 import { loadPolicy } from '../policy/load.js';
 import type { Requester } from '../policy/match.js';
 import type { GuardPolicy } from '../policy/types.js';
@@ -97,13 +97,9 @@ export async function getObject(client: KubeClient, ref: ObjectRef): Promise<Kub
   }
 }
 
-/**
- * apiMessage returns the apiserver's own message inside a client error (the Status message the
- * client quoted), or the whole error message when it is not in the client's usual form.
- */
+/** apiMessage returns the apiserver's own message of a client error, or the error's message when it has none (unreachable). */
 export function apiMessage(err: DriftgateError): string {
-  const quoted = /^[A-Z]+ \S+: (?:forbidden \(([\s\S]*)\); check driftgate's RBAC|(?:not found|conflict) \(([\s\S]*)\)|([\s\S]*))$/.exec(err.message);
-  return quoted?.[1] ?? quoted?.[2] ?? quoted?.[3] ?? err.message;
+  return err instanceof KubeApiError ? err.apiMessage : err.message;
 }
 
 /**

@@ -80,7 +80,7 @@ async function run(action: Action, targetText: string, opts: BreakGlassOptions, 
   const ctx = await connect(targetText, opts);
   if (action === 'close') return close(ctx, io, now);
   const plan = planWindow(action, ctx.subject, opts, ctx.checks, now);
-  if (plan.kind === 'refused') throw new DriftgateError('DG_USAGE', plan.message);
+  if (plan.kind === 'refused') throw new DriftgateError('DG_BREAK_GLASS_REFUSED', plan.message);
   for (const line of [...ctx.unchecked, ...plan.notes]) io.err.write(`warning: ${line}\n`);
   await patchAnnotations(ctx.client, ctx.subject.ref, plan.patch, ctx.who);
   io.out.write(describeWindow(action, ctx, plan, now));
@@ -141,7 +141,7 @@ function describeWindow(action: 'open' | 'extend', ctx: Context, plan: WindowPla
 
 async function close(ctx: Context, io: Io, now: Date): Promise<void> {
   const plan = planClose(ctx.subject, ctx.checks, now);
-  if (plan.kind === 'refused') throw new DriftgateError('DG_USAGE', plan.message);
+  if (plan.kind === 'refused') throw new DriftgateError('DG_BREAK_GLASS_REFUSED', plan.message);
   if (plan.kind === 'nothing') {
     io.out.write(`${plan.message}\n`);
     return;

@@ -18,7 +18,7 @@ export interface Io {
 export const processIo: Io = { out: process.stdout, err: process.stderr };
 
 /** readText returns a file's text ("-" is stdin), or throws a DriftgateError naming the file. */
-export async function readText(path: string, what: string, code: 'DG_POLICY_UNREADABLE' | 'DG_USAGE' = 'DG_USAGE'): Promise<string> {
+export async function readText(path: string, what: string, code: 'DG_POLICY_UNREADABLE' | 'DG_FILE_UNREADABLE' = 'DG_FILE_UNREADABLE'): Promise<string> {
   try {
     if (path === '-') {
       const chunks: Buffer[] = [];

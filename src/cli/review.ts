@@ -55,5 +55,5 @@ async function readParent(path: string): Promise<KubeObject> {
   } catch {
     // reported below with the fix
   }
-  throw new DriftgateError('DG_USAGE', `--parent ${path}: not a Kubernetes object in JSON; save it with kubectl get -o json`);
+  throw new DriftgateError('DG_FILE_UNREADABLE', `--parent ${path}: not a Kubernetes object in JSON; save it with kubectl get -o json`);
 }

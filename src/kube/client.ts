@@ -11,7 +11,7 @@ import http from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject } from '../admission/types.js';
 import type { ObjectRef } from '../decision/types.js';
-import { DriftgateError } from '../errors.js';
+import { DriftgateError, type ErrorCode } from '../errors.js';
 import { parseJsonExact } from '../util/json.js';
 
 /** resourcePath returns the API path of a namespaced object (or of its collection when name is empty). */
@@ -107,8 +107,26 @@ export function createKubeClient(kc: KubeConfig, impersonate?: Impersonation): K
   return { request, server: server.origin };
 }
 
-/** apiError turns an API failure into a DriftgateError with the status' own message only. */
-function apiError(req: KubeRequest, status: number, body: string): DriftgateError {
+/**
+ * KubeApiError is an answer of the API server other than 2xx, translated: its code says what
+ * happened (not found, conflict, forbidden, unreachable), and the apiserver's own Status message
+ * stays apart in `apiMessage`, so that a caller quoting it never has to parse it back out.
+ */
+export class KubeApiError extends DriftgateError {
+  readonly status: number;
+  /** The metav1.Status message, or "HTTP <status>" when the body was not a Status. */
+  readonly apiMessage: string;
+
+  constructor(code: ErrorCode, message: string, status: number, apiMessage: string) {
+    super(code, message);
+    this.name = 'KubeApiError';
+    this.status = status;
+    this.apiMessage = apiMessage;
+  }
+}
+
+/** apiError turns an API failure into a KubeApiError with the status' own message only. */
+function apiError(req: KubeRequest, status: number, body: string): KubeApiError {
   let message = `HTTP ${status}`;
   try {
     const parsed = JSON.parse(body) as { message?: unknown };
@@ -117,10 +135,10 @@ function apiError(req: KubeRequest, status: number, body: string): DriftgateErro
     // not a metav1.Status: keep the HTTP status alone (never echo an arbitrary body)
   }
   const where = `${req.method} ${req.path}`;
-  if (status === 404) return new DriftgateError('DG_KUBE_NOT_FOUND', `${where}: not found (${message})`);
-  if (status === 409) return new DriftgateError('DG_KUBE_CONFLICT', `${where}: conflict (${message})`);
-  if (status === 401 || status === 403) return new DriftgateError('DG_KUBE_FORBIDDEN', `${where}: forbidden (${message}); check driftgate's RBAC`);
-  return new DriftgateError('DG_KUBE_UNREACHABLE', `${where}: ${message}`);
+  if (status === 404) return new KubeApiError('DG_KUBE_NOT_FOUND', `${where}: not found (${message})`, status, message);
+  if (status === 409) return new KubeApiError('DG_KUBE_CONFLICT', `${where}: conflict (${message})`, status, message);
+  if (status === 401 || status === 403) return new KubeApiError('DG_KUBE_FORBIDDEN', `${where}: forbidden (${message}); check driftgate's RBAC`, status, message);
+  return new KubeApiError('DG_KUBE_UNREACHABLE', `${where}: ${message}`, status, message);
 }
 
 /**

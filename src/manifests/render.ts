@@ -131,7 +131,7 @@ export interface RenderOptions {
  * (both named `driftgate`) that send the policy's guarded writes to driftgate at `target`.
  * `caBundle` is the base64 of the CA's PEM; "" leaves it out (cert-manager injection, or a URL
  * whose certificate the apiserver's own roots trust). Throws DG_POLICY_INVALID when the policy
- * selects no namespace driftgate may guard, and DG_USAGE when a URL target is not https.
+ * selects no namespace driftgate may guard, and DG_WEBHOOK_TARGET when a URL target is not https.
  */
 export function renderWebhooks(
   policy: GuardPolicy,
@@ -244,7 +244,7 @@ function clientConfigOf(target: WebhookTarget, path: string, caBundle: string): 
     return { service: { namespace, name, path, port: port ?? 443 }, ...ca };
   }
   if (!target.url.startsWith('https://')) {
-    throw new DriftgateError('DG_USAGE', `webhook URL ${target.url}: the kube-apiserver only calls webhooks over https`);
+    throw new DriftgateError('DG_WEBHOOK_TARGET', `webhook URL ${target.url}: the kube-apiserver only calls webhooks over https`);
   }
   return { url: `${target.url.replace(/\/+$/, '')}${path}`, ...ca };
 }

@@ -11,6 +11,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { formatPath, show, suggest, type FieldPath } from './messages.js';
 import { isRfc3339 } from '../util/rfc3339.js';
+import { yamlProblem } from './load.js';
 
 /**
  * The time a case is decided at when its expect.yaml gives no `now`. Fixed, never the clock, so a
@@ -166,11 +167,7 @@ function readYaml(text: string): { kind: 'ok'; doc: unknown } | { kind: 'invalid
   if (errors.length > 0) {
     return {
       kind: 'invalid',
-      problems: errors.map((error) => {
-        const what = (error.message.split('\n')[0] ?? error.message).replace(/ at line \d+, column \d+:?$/, '');
-        const at = error.linePos?.[0];
-        return at !== undefined ? `line ${at.line}, column ${at.col}: ${what}` : what;
-      }),
+      problems: errors.map(yamlProblem),
     };
   }
   const present = docs.filter((doc) => doc.contents !== null);

@@ -7,7 +7,7 @@
 // The named export is the same class as ajv's default export; under NodeNext the default import
 // of this CommonJS package types as the module object, which is not constructable.
 import { Ajv, type ValidateFunction } from 'ajv';
-import { isScalar, parseAllDocuments, type Document } from 'yaml';
+import { isScalar, parseAllDocuments, type Document, type YAMLError } from 'yaml';
 import { DriftgateError } from '../errors.js';
 import { checkSemantics } from './checks.js';
 import { applyDefaults } from './defaults.js';
@@ -65,19 +65,22 @@ function isEmpty(doc: Document.Parsed): boolean {
   return doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null);
 }
 
+/**
+ * yamlProblem returns one line for a YAML syntax error: where (from its linePos) and what. The
+ * library appends the place and a code excerpt to its message; the excerpt may quote a secret
+ * and the place is restated in our form, so only the first line, without the place, is kept.
+ */
+export function yamlProblem(error: YAMLError): string {
+  const what = (error.message.split('\n')[0] ?? error.message).replace(/ at line \d+, column \d+:?$/, '');
+  const at = error.linePos?.[0];
+  return at !== undefined ? `line ${at.line}, column ${at.col}: ${what}` : what;
+}
+
 function parseYaml(text: string, source: string): unknown {
   const docs = parseAllDocuments(text);
   const errors = docs.flatMap((doc) => doc.errors);
   if (errors.length > 0) {
-    throw invalid(
-      source,
-      errors.map((error) => {
-        const first = error.message.split('\n')[0] ?? error.message;
-        const what = first.replace(/ at line \d+, column \d+:?$/, '');
-        const at = error.linePos?.[0];
-        return at !== undefined ? `line ${at.line}, column ${at.col}: ${what}` : what;
-      }),
-    );
+    throw invalid(source, errors.map(yamlProblem));
   }
   const present = docs.filter((doc) => !isEmpty(doc));
   const [only] = present;

@@ -8,11 +8,10 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { parseReviewText, uidOf } from '../admission/schema.js';
 import { type Answer, errored, review } from '../admission/respond.js';
 import type { AdmissionRequest } from '../admission/types.js';
-import { DriftgateError, describe, isDriftgateError } from '../errors.js';
+import { DriftgateError, describe, httpStatusOf, isDriftgateError } from '../errors.js';
 import type { Admitted, Admitter, Outcome } from '../admission/admit.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
-import { httpStatusOf } from './status.js';
 import { requestName } from '../decision/target-name.js';
 
 /**
@@ -95,8 +94,8 @@ export function createApp(deps: AppDeps): express.Express {
       res.status(200).json(review(request.uid, admitted.answer));
     } catch (err) {
       // A bug, not a decision: refuse (the apiserver applies failurePolicy on top) and say so.
-      const answer: Answer = errored(500, `driftgate could not judge this request (internal error: ${describe(err)}); it is refused. Retry; if it persists, see driftgate's log for uid ${request.uid}`);
-      res.status(500).json(review(request.uid, answer));
+      const answer: Answer = errored(httpStatusOf(err), `driftgate could not judge this request (internal error: ${describe(err)}); it is refused. Retry; if it persists, see driftgate's log for uid ${request.uid}`);
+      res.status(answer.status?.code ?? 500).json(review(request.uid, answer));
       deps.logger.error({ err, uid: request.uid }, 'internal error while deciding');
     } finally {
       const seconds = (performance.now() - started) / 1000;
@@ -137,7 +136,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   function badRequest(webhook: Webhook, res: Response, err: unknown, uid = ''): void {
     const code = isDriftgateError(err) ? err.code : undefined;
-    const status = httpStatusOf(code);
+    const status = httpStatusOf(err);
     deps.metrics.badRequests.inc({ reason: code ?? 'DG_INTERNAL' });
     deps.metrics.requests.inc({ webhook, operation: 'unknown', decision: 'error' });
     deps.logger.warn({ webhook, uid, status, problem: describe(err) }, 'bad request');

@@ -117,7 +117,7 @@ export function exportTicket(ticket: Ticket, format: ExportFormat): TicketExport
 
 /**
  * exportRevert returns the combined revert patch and a script holding the kubectl command that
- * undoes the ticket's changes live. Throws DG_USAGE when the revert would need a Secret value,
+ * undoes the ticket's changes live. Throws DG_TICKET_NOT_REVERTIBLE when the revert would need a Secret value,
  * which driftgate never records.
  */
 export function exportRevert(ticket: Ticket): TicketExport {
@@ -128,7 +128,7 @@ export function exportRevert(ticket: Ticket): TicketExport {
   const needsValues = redactedPaths(writes);
   if (needsValues.length > 0) {
     throw new DriftgateError(
-      'DG_USAGE',
+      'DG_TICKET_NOT_REVERTIBLE',
       `ticket ${ticket.id} is on ${ticket.object.kind} ${ticket.object.namespace}/${ticket.object.name}: its old values are not recorded (driftgate keeps only fingerprints, at ${needsValues.join(', ')}), so it cannot be reverted from the ticket; restore the values from the secret manager, then record it: ${resolveHint(ticket)}`,
     );
   }

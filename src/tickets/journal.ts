@@ -273,7 +273,7 @@ export class JournalStore implements TicketStore {
 /** TicketsSpec is a parsed `--tickets` flag; a kubernetes spec without a namespace means the store's default. */
 export type TicketsSpec = { kind: 'journal'; path: string } | { kind: 'kubernetes'; namespace?: string };
 
-/** parseTicketsSpec returns where `--tickets journal:FILE|kubernetes[:NAMESPACE]` says tickets live, or throws DG_USAGE. */
+/** parseTicketsSpec returns where `--tickets journal:FILE|kubernetes[:NAMESPACE]` says tickets live, or throws DG_TICKETS_SPEC. */
 export function parseTicketsSpec(spec: string): TicketsSpec {
   if (spec === 'kubernetes') return { kind: 'kubernetes' };
   const kube = 'kubernetes:';
@@ -282,13 +282,13 @@ export function parseTicketsSpec(spec: string): TicketsSpec {
     // Checked here: an invalid name would otherwise surface only as an API error on the first bypass.
     if (/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)) return { kind: 'kubernetes', namespace };
     throw new DriftgateError(
-      'DG_USAGE',
+      'DG_TICKETS_SPEC',
       `--tickets ${JSON.stringify(spec)}: ${JSON.stringify(namespace)} is not a namespace name (lowercase letters, digits and '-', at most 63); use kubernetes:NAMESPACE`,
     );
   }
   const prefix = 'journal:';
   if (spec.startsWith(prefix) && spec.length > prefix.length) return { kind: 'journal', path: spec.slice(prefix.length) };
-  throw new DriftgateError('DG_USAGE', `--tickets ${JSON.stringify(spec)}: use journal:/path/to/tickets.jsonl or kubernetes`);
+  throw new DriftgateError('DG_TICKETS_SPEC', `--tickets ${JSON.stringify(spec)}: use journal:/path/to/tickets.jsonl or kubernetes`);
 }
 
 // JSON.stringify escapes every newline inside strings, so one event is always exactly one line.
@@ -303,7 +303,7 @@ function checkResolution(r: Resolution): void {
     r.ref.trim() === '' ? 'ref is empty: give where the decision happened, e.g. a pull request URL' : undefined,
     Number.isFinite(Date.parse(r.at)) ? undefined : `at ${JSON.stringify(r.at)} is not an RFC 3339 time`,
   ].filter((p): p is string => p !== undefined);
-  if (problems.length > 0) throw new DriftgateError('DG_USAGE', `resolution: ${problems.join('; ')}`);
+  if (problems.length > 0) throw new DriftgateError('DG_TICKET_INVALID', `resolution: ${problems.join('; ')}`);
 }
 
 function sameResolution(a: Resolution, b: Resolution): boolean {

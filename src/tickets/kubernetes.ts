@@ -158,7 +158,7 @@ export class KubernetesStore implements TicketStore {
   /** resolve writes the decision under the fetched resourceVersion and returns the ticket as stored. */
   async resolve(id: string, resolution: Resolution): Promise<Ticket> {
     const checked = checkEvent({ type: 'resolve', id, resolution });
-    if (!checked.ok) throw new DriftgateError('DG_USAGE', `ticket ${id}: ${checked.problem}`);
+    if (!checked.ok) throw new DriftgateError('DG_TICKET_INVALID', `ticket ${id}: ${checked.problem}`);
     const signal = this.#deadline(undefined);
     try {
       return await this.#retrying(id, signal, async () => {

@@ -72,6 +72,6 @@ describe('driftgate certs generate', () => {
 
   it('throws a DriftgateError for main to report when the certificate cannot be made', async () => {
     const { thrown } = await run('generate', '--out', dir, '--hosts', 'not a host');
-    expect(thrown).toMatchObject({ code: 'DG_USAGE', message: 'hosts[0]: "not a host" is neither an IP address nor a DNS name' });
+    expect(thrown).toMatchObject({ code: 'DG_CERT_REQUEST', message: 'hosts[0]: "not a host" is neither an IP address nor a DNS name' });
   });
 });

@@ -76,7 +76,7 @@ describe('generateServing', () => {
     [['ok.svc', 'bad host'], 'hosts[1]: "bad host" is neither an IP address nor a DNS name'],
     [['fe80::1%eth0'], 'hosts[0]: "fe80::1%eth0" has an IPv6 zone; a certificate cannot name one, drop the %… part'],
   ])('refuses hosts %j', (bad, message) => {
-    expect(() => generateServing(ca, bad, 1, now)).toThrow(new DriftgateError('DG_USAGE', message));
+    expect(() => generateServing(ca, bad, 1, now)).toThrow(new DriftgateError('DG_CERT_REQUEST', message));
   });
 
   it.each([0, -1, 1.5, 3651, Number.NaN])('refuses %s days', (days) => {

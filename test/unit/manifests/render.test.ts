@@ -275,7 +275,7 @@ describe('driftgate manifests', () => {
     expect(validating?.webhooks[0]?.clientConfig).toEqual({ service: { namespace: 'guard', name: 'dg', path: '/validate', port: 8443 }, caBundle: PLACEHOLDER_CA });
   });
 
-  const refusals: Array<{ name: string; args: string[]; want: RegExp }> = [
+  const refusals: Array<{ name: string; args: string[]; want: RegExp; code?: string }> = [
     { name: 'neither --url nor --service', args: ['--ca-bundle-base64', PLACEHOLDER_CA], want: /exactly one of --url .* and --service/ },
     { name: 'both --url and --service', args: ['--url', 'https://a:1', '--service', 'a/b', '--ca-bundle-base64', PLACEHOLDER_CA], want: /exactly one of --url/ },
     { name: 'an http URL', args: ['--url', 'http://127.0.0.1:8443', '--ca-bundle-base64', PLACEHOLDER_CA], want: /^--url "http:\/\/127\.0\.0\.1:8443": the kube-apiserver only calls webhooks over https/ },
@@ -288,14 +288,14 @@ describe('driftgate manifests', () => {
     { name: 'raw PEM given as base64', args: ['--service', 'a/b', '--ca-bundle-base64', PLACEHOLDER_PEM], want: /^--ca-bundle-base64: not base64/ },
     { name: 'base64 of something else', args: ['--service', 'a/b', '--ca-bundle-base64', 'aGVsbG8='], want: /^--ca-bundle-base64 \(decoded\) holds no PEM certificate/ },
     { name: 'a private key as the CA', args: ['--service', 'a/b', '--ca-bundle', 'KEY'], want: /holds a private key; pass only the CA certificate/ },
-    { name: 'a missing CA file', args: ['--service', 'a/b', '--ca-bundle', 'MISSING'], want: /^--ca-bundle .*missing\.crt: cannot read it \(no such file\)/ },
+    { name: 'a missing CA file', args: ['--service', 'a/b', '--ca-bundle', 'MISSING'], want: /^--ca-bundle .*missing\.crt: cannot read it \(no such file\)/, code: 'DG_FILE_UNREADABLE' },
   ];
-  it.each(refusals)('refuses $name with one line naming the flag', async ({ args, want }) => {
+  it.each(refusals)('refuses $name with one line naming the flag', async ({ args, want, code = 'DG_USAGE' }) => {
     const resolved = args.map((a) => (a === 'KEY' ? join(dir, 'tls.key') : a === 'MISSING' ? join(dir, 'missing.crt') : a));
     const { out, error } = await run(['--policy', policy, ...resolved]);
     expect(out).toBe('');
     expect(error).toBeInstanceOf(DriftgateError);
-    expect((error as DriftgateError).code).toBe('DG_USAGE');
+    expect((error as DriftgateError).code).toBe(code);
     expect((error as DriftgateError).message).toMatch(want);
     expect((error as DriftgateError).message).not.toContain('\n');
   });

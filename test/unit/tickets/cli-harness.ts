@@ -7,7 +7,7 @@ import type { TicketStore } from '../../../src/tickets/types.js';
 /** openJournal opens the journal a spec names; these tests use no other store. */
 export async function openJournal(spec: string): Promise<TicketStore> {
   const where = parseTicketsSpec(spec);
-  if (where.kind !== 'journal') throw new DriftgateError('DG_USAGE', 'only journals in these tests');
+  if (where.kind !== 'journal') throw new DriftgateError('DG_TICKETS_SPEC', 'only journals in these tests');
   return JournalStore.open(where.path, { onWarning: () => undefined });
 }
 

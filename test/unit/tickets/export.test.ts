@@ -194,7 +194,7 @@ describe('Secrets', () => {
   it('refuses to revert a rotated Secret value, saying to restore it from the secret manager', () => {
     expect(() => exportRevert(ticketOf(story('secret')))).toThrow(
       expect.objectContaining({
-        code: 'DG_USAGE',
+        code: 'DG_TICKET_NOT_REVERTIBLE',
         message:
           'ticket bt-shop-db-creds-1 is on Secret shop/db-creds: its old values are not recorded (driftgate keeps only fingerprints, at /data/password), so it cannot be reverted from the ticket; restore the values from the secret manager, then record it: driftgate tickets resolve bt-shop-db-creds-1 --decision revert --ref <where> --by <you>',
       }),

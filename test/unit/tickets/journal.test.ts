@@ -187,7 +187,7 @@ describe('JournalStore', () => {
     const store = await openStore();
     await store.record(draft());
     const err = await rejection(store.resolve(draft().id, { ...backport, by: ' ' }));
-    expect(err.code).toBe('DG_USAGE');
+    expect(err.code).toBe('DG_TICKET_INVALID');
     expect(err.message).toBe('resolution: by is empty: name who decided');
   });
 
@@ -274,7 +274,7 @@ describe('parseTicketsSpec', () => {
   for (const spec of ['foo', 'journal:', 'Kubernetes', '']) {
     it(`refuses ${JSON.stringify(spec)}`, () => {
       expect(() => parseTicketsSpec(spec)).toThrow(
-        expect.objectContaining({ code: 'DG_USAGE', message: `--tickets ${JSON.stringify(spec)}: use journal:/path/to/tickets.jsonl or kubernetes` }),
+        expect.objectContaining({ code: 'DG_TICKETS_SPEC', message: `--tickets ${JSON.stringify(spec)}: use journal:/path/to/tickets.jsonl or kubernetes` }),
       );
     });
   }

@@ -433,7 +433,7 @@ describe('KubernetesStore.describeStore and the --tickets flag', () => {
 
   for (const spec of ['kubernetes:', 'kubernetes:Ops', 'kubernetes:a_b', `kubernetes:${'a'.repeat(64)}`]) {
     it(`refuses ${JSON.stringify(spec.slice(0, 20))}`, () => {
-      expect(() => parseTicketsSpec(spec)).toThrow(expect.objectContaining({ code: 'DG_USAGE', message: expect.stringContaining('is not a namespace name') }));
+      expect(() => parseTicketsSpec(spec)).toThrow(expect.objectContaining({ code: 'DG_TICKETS_SPEC', message: expect.stringContaining('is not a namespace name') }));
     });
   }
 });
