@@ -9,6 +9,7 @@
  * printing anything more: this command has already said why.
  */
 import { readdir, stat } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { parseReviewText } from '../admission/schema.js';
@@ -150,7 +151,7 @@ async function exists(path: string): Promise<boolean> {
  * instead of quietly testing less.
  */
 async function findCases(dir: string): Promise<string[]> {
-  let entries;
+  let entries: Dirent[];
   try {
     if (!(await stat(dir)).isDirectory()) {
       throw new DriftgateError('DG_USAGE', `cases ${dir}: not a directory; give the folder that holds one folder per case`);
