@@ -3,6 +3,7 @@
  * reads files, flags or the environment), and turning any failure into one line on stderr.
  */
 import { readFile } from 'node:fs/promises';
+import { CommanderError } from 'commander';
 import { DriftgateError, describe } from '../errors.js';
 import { loadPolicy } from '../policy/load.js';
 import type { GuardPolicy } from '../policy/types.js';
@@ -50,4 +51,41 @@ export function parseNow(text: string | undefined, clock: () => Date = () => new
 /** report writes an error for a person: one line (plus one per detail), never a stack trace. */
 export function report(io: Io, err: unknown): void {
   io.err.write(`driftgate: ${describe(err)}\n`);
+}
+
+/**
+ * Exit ends a command with `code` after it has said what it had to (a failed policy test, a
+ * refused review): not an error to report. The one way a command chooses its exit code; `run`
+ * (program.ts) turns it into the process' exit code.
+ */
+export class Exit extends Error {
+  readonly code: number;
+
+  constructor(code: number) {
+    super(`exit ${code}`);
+    this.name = 'Exit';
+    this.code = code;
+  }
+}
+
+/** exit ends the command with `code` (see Exit). */
+export function exit(code: number): never {
+  throw new Exit(code);
+}
+
+/**
+ * guard returns `action` made to end any failure as one line on the command's own stderr (plus
+ * one per detail) and exit code 1, so that tests read what a person would see. An Exit, or
+ * commander's own usage error, passes through.
+ */
+export function guard<A extends unknown[]>(io: Io, action: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args) => {
+    try {
+      await action(...args);
+    } catch (err) {
+      if (err instanceof Exit || err instanceof CommanderError) throw err;
+      report(io, err);
+      exit(1);
+    }
+  };
 }

@@ -5,13 +5,13 @@
  * does) and compares each answer with the case's expect.yaml.
  *
  * Exit codes: 0 passed; 1 invalid policy, failing case or unusable input; 2 `check --strict`
- * found warnings. Each non-zero exit is a CommanderError, which `run` turns into the code without
- * printing anything more: this command has already said why.
+ * found warnings. Each non-zero exit is an Exit (cli/io.ts), which `run` turns into the code
+ * without printing anything more: this command has already said why.
  */
 import { readdir, stat } from 'node:fs/promises';
 import type { Dirent } from 'node:fs';
 import { basename, join } from 'node:path';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { parseReviewText } from '../admission/schema.js';
 import type { AdmissionRequest, AdmissionResponse, KubeObject } from '../admission/types.js';
 import { DriftgateError, describe, isDriftgateError } from '../errors.js';
@@ -31,29 +31,10 @@ import type { GuardPolicy } from '../policy/types.js';
 import { createAdmitter } from '../admission/admit.js';
 import { offlineStore } from '../tickets/offline.js';
 import { review } from '../admission/respond.js';
-import { type Io, processIo, readPolicyFile, readText, report } from './io.js';
+import { type Io, exit, guard, processIo, readPolicyFile, readText } from './io.js';
 
 const REVIEW_FILE = 'review.json';
 const EXPECT_FILE = 'expect.yaml';
-
-/** Stops the command with `code` once it has printed why. */
-function exit(code: number): never {
-  throw new CommanderError(code, 'driftgate.policy.exit', `exit ${code}`);
-}
-
-// Any failure other than a chosen exit ends as one line on stderr (plus one per detail) and exit
-// code 1, written to the command's own streams so that tests read what a person would see.
-function guard<A extends unknown[]>(io: Io, action: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
-  return async (...args) => {
-    try {
-      await action(...args);
-    } catch (err) {
-      if (err instanceof CommanderError) throw err;
-      report(io, err);
-      exit(1);
-    }
-  };
-}
 
 function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;

@@ -7,7 +7,7 @@ import { chmod, mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { DriftgateError, describe } from '../errors.js';
-import { parseNow } from './io.js';
+import { type Io, guard, parseNow } from './io.js';
 import { parseDuration } from '../policy/duration.js';
 import { EXPORT_FORMATS, exportRevert, exportTicket, renderExport, type ExportFormat, type TicketExport } from '../tickets/export.js';
 import { parseTicketsSpec } from '../tickets/journal.js';
@@ -19,19 +19,10 @@ import { jsonSafe } from '../util/terminal.js';
 import { safeYamlOf } from '../util/yaml-safe.js';
 import { parseRfc3339 } from '../util/rfc3339.js';
 
-/** Writer is the little of a stream the commands need. */
-export interface Writer {
-  write(chunk: string): unknown;
-}
-
 /** TicketsIo is everything the commands touch outside themselves, injectable for tests. */
-export interface TicketsIo {
-  out: Writer;
-  err: Writer;
+export interface TicketsIo extends Io {
   env: Readonly<Record<string, string | undefined>>;
   now: () => Date;
-  /** Called with 1 after a command failed; the default sets process.exitCode so output still flushes. */
-  exit: (code: number) => void;
 }
 
 type Format = 'table' | 'json' | 'yaml';
@@ -60,7 +51,6 @@ export function ticketsCommand(openStore: OpenStore, io: Partial<TicketsIo> = {}
     err: io.err ?? process.stderr,
     env: io.env ?? process.env,
     now: io.now ?? (() => new Date()),
-    exit: io.exit ?? ((code) => void (process.exitCode = code)),
   };
   const output = { writeOut: (s: string) => void ctx.out.write(s), writeErr: (s: string) => void ctx.err.write(s) };
   const tickets = new Command('tickets').description('list, show, resolve, export and report backport tickets').configureOutput(output);
@@ -195,19 +185,6 @@ async function attempt(path: string, io: () => Promise<unknown>): Promise<void> 
 
 function choices(list: readonly string[]): string {
   return list.length < 2 ? list.join('') : `${list.slice(0, -1).join(', ')} or ${list[list.length - 1] ?? ''}`;
-}
-
-// Every failure ends as one line on stderr and exit code 1: the message is the product, the
-// stack trace never is.
-function guard<A extends unknown[]>(ctx: TicketsIo, action: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
-  return async (...args) => {
-    try {
-      await action(...args);
-    } catch (err) {
-      ctx.err.write(`error: ${describe(err)}\n`);
-      ctx.exit(1);
-    }
-  };
 }
 
 async function withStore<T>(

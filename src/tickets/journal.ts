@@ -236,7 +236,10 @@ export class JournalStore implements TicketStore {
       throw ioError(this.#path, 'read the journal', err);
     }
     const events: TicketEvent[] = [];
-    text.split('\n').forEach((line, index) => {
+    const skipped: string[] = [];
+    const lines = text.split('\n');
+    const last = lines.findLastIndex((line) => line.trim() !== '');
+    lines.forEach((line, index) => {
       if (line.trim() === '') return; // blank lines are the separators written after a torn tail
       const where = `${this.#path}:${index + 1}`;
       let value: unknown;
@@ -244,13 +247,23 @@ export class JournalStore implements TicketStore {
         // Exact: a ticket's patch may hold an int64 beyond 2^53 (a custom resource's field).
         value = parseJsonExact(line);
       } catch {
+        if (index !== last) skipped.push(where);
         this.#warn(`${where}: skipped a torn or corrupt line (not JSON); the events around it are intact`);
         return;
       }
       const checked = checkEvent(value);
       if (checked.ok) events.push(checked.event);
-      else this.#warn(`${where}: skipped a line that is not a ticket event: ${checked.problem}`);
+      else {
+        skipped.push(where);
+        this.#warn(`${where}: skipped a line that is not a ticket event: ${checked.problem}`);
+      }
     });
+    // A file none of whose lines is an event (a torn last line aside, which a crash during the
+    // first append leaves) is not a journal: a mistyped --tickets must not read as "no tickets",
+    // nor have bypasses appended to someone's file.
+    if (events.length === 0 && skipped.length > 0) {
+      throw new DriftgateError('DG_NOT_A_JOURNAL', `${this.#path} is not a ticket journal: no line of it is a ticket event (first: ${skipped[0] ?? ''}); is --tickets the path driftgate serve writes?`);
+    }
     return events;
   }
 

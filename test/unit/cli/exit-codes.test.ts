@@ -12,9 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const ROOT = resolve(import.meta.dirname, '../../..');
 const CLI = join(ROOT, 'dist/cli/main.js');
 
-function driftgate(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function driftgate(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8' }, (err, stdout, stderr) => {
+    execFile(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', env }, (err, stdout, stderr) => {
       done({ code: err === null ? 0 : Number((err as { code?: number }).code ?? 1), stdout, stderr });
     });
   });
@@ -36,7 +36,24 @@ afterAll(() => {
 });
 
 describe('driftgate exit codes', () => {
-  const cases: { name: string; args: () => string[]; code: number; stderr?: RegExp }[] = [
+  // No kubeconfig anywhere: an empty HOME, no $KUBECONFIG, not in a cluster.
+  const noCluster = (): NodeJS.ProcessEnv => {
+    const { KUBECONFIG: _k, KUBERNETES_SERVICE_HOST: _h, ...rest } = process.env;
+    return { ...rest, HOME: mkdtempSync(join(tmpdir(), 'dg-home-')) };
+  };
+  const cases: { name: string; args: () => string[]; code: number; stderr?: RegExp; stdout?: RegExp; env?: () => NodeJS.ProcessEnv }[] = [
+    { name: '--version prints the version', args: () => ['--version'], code: 0, stdout: /^\d+\.\d+\.\d+\n$/ },
+    { name: 'a review the webhook would refuse exits 2, after printing the answer', args: () => ['review', '--policy', 'examples/policy.yaml', 'examples/reviews/memory-limit.json'], code: 2, stdout: /"allowed": false/ },
+    { name: 'a refused review with --exit-zero exits 0', args: () => ['review', '--policy', 'examples/policy.yaml', '--exit-zero', 'examples/reviews/memory-limit.json'], code: 0, stdout: /"allowed": false/ },
+    { name: 'an allowed review exits 0, in YAML with -o yaml', args: () => ['review', '--policy', 'examples/policy.yaml', '-o', 'yaml', 'examples/reviews/gitops-sync.json'], code: 0, stdout: /^apiVersion: admission\.k8s\.io\/v1\n[\s\S]*allowed: true/ },
+    {
+      name: 'a command that needs a cluster and finds no kubeconfig says so in one line',
+      args: () => ['tickets', 'list', '--tickets', 'kubernetes'],
+      env: noCluster,
+      code: 1,
+      stderr: /^driftgate: no kubeconfig: not running in a cluster, \$KUBECONFIG is not set and \S+ does not exist; pass --kubeconfig FILE\n$/,
+    },
+    { name: 'a journal path that is not a journal is an error, not "No tickets found"', args: () => ['tickets', 'list', '--tickets', 'journal:README.md'], code: 1, stderr: /README\.md is not a ticket journal/ },
     { name: 'a valid policy check succeeds', args: () => ['policy', 'check', 'examples/policy.yaml'], code: 0 },
     { name: 'an unknown ticket journal fails (a command that sets the exit code)', args: () => ['tickets', 'show', 'x', '--tickets', 'journal:/nonexistent/tickets.jsonl'], code: 1, stderr: /no journal at/ },
     {
@@ -60,9 +77,10 @@ describe('driftgate exit codes', () => {
   ];
   for (const c of cases) {
     it(c.name, async () => {
-      const r = await driftgate(c.args());
+      const r = await driftgate(c.args(), c.env?.());
       expect(r.code).toBe(c.code);
       if (c.stderr !== undefined) expect(r.stderr).toMatch(c.stderr);
+      if (c.stdout !== undefined) expect(r.stdout).toMatch(c.stdout);
       expect(r.stderr).not.toMatch(/\n\s+at /);
     });
   }

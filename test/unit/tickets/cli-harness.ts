@@ -1,4 +1,5 @@
 /** runTickets: the `tickets` command over journals, with its output captured, for the CLI tests. */
+import { Exit } from '../../../src/cli/io.js';
 import { ticketsCommand } from '../../../src/cli/tickets.js';
 import { DriftgateError } from '../../../src/errors.js';
 import { JournalStore, parseTicketsSpec } from '../../../src/tickets/journal.js';
@@ -21,8 +22,12 @@ export async function runTickets(args: string[], opts: { env: Record<string, str
     err: { write: (s: string) => (err += s) },
     env: opts.env,
     now: () => opts.now,
-    exit: (c) => (code = c),
   });
-  await command.parseAsync(args, { from: 'user' });
+  try {
+    await command.parseAsync(args, { from: 'user' });
+  } catch (e) {
+    if (!(e instanceof Exit)) throw e;
+    code = e.code;
+  }
   return { out, err, code };
 }

@@ -155,6 +155,21 @@ describe('JournalStore', () => {
     expect(await store.list()).toEqual([]);
   });
 
+  it('refuses a file none of whose lines is an event: not a journal, not "no tickets"', async () => {
+    await mkdir(join(dir, 'state'));
+    await writeFile(path, '# driftgate\n\nA Kubernetes admission webhook.\n');
+    const store = await openStore();
+    const err = await rejection(store.list());
+    expect(err.code).toBe('DG_NOT_A_JOURNAL');
+    expect(err.message).toBe(`${path} is not a ticket journal: no line of it is a ticket event (first: ${path}:1); is --tickets the path driftgate serve writes?`);
+  });
+
+  it('reads a journal whose only line is torn (a crash during the first append) as empty', async () => {
+    await mkdir(join(dir, 'state'));
+    await writeFile(path, '{"type":"change","dra');
+    expect(await (await openStore()).list()).toEqual([]);
+  });
+
   it('names the id and how to list ids when a ticket is not found', async () => {
     const store = await openStore();
     const err = await rejection(store.get('bt-nope'));
