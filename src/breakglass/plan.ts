@@ -154,14 +154,25 @@ function inFlagTerms(problem: string, given: ReadonlySet<string>): string {
   return problem;
 }
 
+// Any instant will do to check a flag's form: checkFlags reads no clock.
+const FORM_CHECK = new Date(0);
+
 /**
  * checkFlags returns the refusal for flags that cannot make a window (none or both of --for and
- * --until; `open` without --reason or --incident), before anything asks the cluster.
+ * --until, one not a duration or not an RFC 3339 time; `open` without --reason or --incident),
+ * before anything asks the cluster.
  */
 export function checkFlags(action: 'open' | 'extend', flags: WindowFlags): Refusal | undefined {
   if (flags.for !== undefined && flags.until !== undefined) return refused('--for and --until both set the end of the window; pass one of them');
   if (flags.for === undefined && flags.until === undefined) {
     return refused(`--for or --until is required: how long the window stays open, e.g. --for 30m, or --until 2026-11-24T04:00:00Z`);
+  }
+  // The forms are checked here, before the cluster is asked anything (the policy's limits later).
+  if (flags.for !== undefined && effectiveUntil({ [BREAK_GLASS_FOR]: flags.for }, FORM_CHECK) === undefined) {
+    return refused(`--for "${flags.for}" is not a duration; write e.g. 30m or 2h`);
+  }
+  if (flags.until !== undefined && effectiveUntil({ [BREAK_GLASS_UNTIL]: flags.until }, FORM_CHECK) === undefined) {
+    return refused(`--until "${flags.until}" is not an RFC 3339 time; write e.g. 2026-11-24T04:00:00Z`);
   }
   if (action === 'open' && (flags.reason ?? '').trim() === '') return refused('--reason is required: say why the change cannot wait for Git, e.g. --reason "checkout OOMKilled under load"');
   if (action === 'open' && (flags.incident ?? '').trim() === '') return refused('--incident is required: name the incident the change is for, e.g. --incident INC-123');

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { AdmissionRequest, KubeObject } from '../../../src/admission/types.js';
-import { type Checks, type MergePatch, type Subject, type WindowPlan, forbidden, planClose, planWindow, relative } from '../../../src/breakglass/plan.js';
+import { type Checks, type MergePatch, type Subject, type WindowPlan, checkFlags, forbidden, planClose, planWindow, relative } from '../../../src/breakglass/plan.js';
 import { decide } from '../../../src/decision/decide.js';
 import { ticketId } from '../../../src/decision/ticket-id.js';
 import type { ObjectRef } from '../../../src/decision/types.js';
@@ -144,6 +144,8 @@ describe('open', () => {
       { name: 'no reason', flags: { for: '30m', incident: 'INC-77' }, want: '--reason is required: say why the change cannot wait for Git, e.g. --reason "checkout OOMKilled under load"' },
       { name: 'no incident', flags: { for: '30m', reason: REASON }, want: '--incident is required: name the incident the change is for, e.g. --incident INC-123' },
       { name: 'a --for that is no duration, without a policy', flags: { ...OPEN, for: 'half an hour' }, checks: {}, want: '--for "half an hour" is not a duration; write e.g. 30m or 2h' },
+      { name: 'a --for that is no duration, with a policy', flags: { ...OPEN, for: '30x' }, want: '--for "30x" is not a duration; write e.g. 30m or 2h' },
+      { name: 'an --until that is no RFC 3339 time', flags: { reason: REASON, incident: 'INC-77', until: 'tomorrow 4am' }, want: '--until "tomorrow 4am" is not an RFC 3339 time; write e.g. 2026-11-24T04:00:00Z' },
     ];
     for (const c of cases) {
       it(c.name, () => expect(refusal(planWindow('open', subject(deployment()), c.flags, c.checks ?? CHECKS, NOW))).toBe(c.want));
@@ -165,6 +167,20 @@ describe('open', () => {
     const live = deployment({ annotations: { 'driftgate.dev/break-glass-until': '2026-11-24T03:10:00Z', 'driftgate.dev/break-glass-incident': 'INC-70', 'driftgate.dev/break-glass-reason': REASON } });
     const plan = ready(planWindow('open', subject(live), OPEN, CHECKS, NOW));
     expect(plan.previous).toEqual({ until: '2026-11-24T03:10:00Z', incident: 'INC-70', ticket: ticketId(DEPLOY_REF, { until: '2026-11-24T03:10:00Z', incident: 'INC-70' }) });
+  });
+});
+
+describe('checkFlags: what is said before the cluster is asked anything', () => {
+  it.each([
+    [{ for: '30x', reason: REASON, incident: 'INC-77' }, '--for "30x" is not a duration; write e.g. 30m or 2h'],
+    [{ until: '2026-11-24', reason: REASON, incident: 'INC-77' }, '--until "2026-11-24" is not an RFC 3339 time; write e.g. 2026-11-24T04:00:00Z'],
+  ])('refuses %j', (flags, want) => {
+    expect(checkFlags('open', flags)).toEqual({ kind: 'refused', message: want });
+  });
+
+  it('lets a well-formed window through to the cluster checks', () => {
+    expect(checkFlags('open', { for: '30m', reason: REASON, incident: 'INC-77' })).toBeUndefined();
+    expect(checkFlags('extend', { until: '2026-11-24T04:00:00Z' })).toBeUndefined();
   });
 });
 
