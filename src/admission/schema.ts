@@ -7,6 +7,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { DriftgateError } from '../errors.js';
 import { parseJsonExact } from '../util/json.js';
 import { type AdmissionRequest, OPERATIONS } from './types.js';
+import { isRecord } from '../json.js';
 
 const API_VERSION = 'admission.k8s.io/v1';
 
@@ -210,10 +211,6 @@ function typeName(value: unknown): string {
   if (typeof value === 'string') return 'a string';
   if (typeof value === 'number') return Number.isInteger(value) ? 'an integer' : 'a number';
   return `a ${typeof value}`;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**

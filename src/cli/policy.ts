@@ -32,6 +32,7 @@ import { createAdmitter } from '../admission/admit.js';
 import { offlineStore } from '../tickets/offline.js';
 import { review } from '../admission/respond.js';
 import { type Io, exit, guard, processIo, readPolicyFile, readText } from './io.js';
+import { isRecord } from '../json.js';
 
 const REVIEW_FILE = 'review.json';
 const EXPECT_FILE = 'expect.yaml';
@@ -193,7 +194,7 @@ async function readParentFile(dir: string, file: string): Promise<{ parent?: Kub
   if ('problem' in read) return { problems: [`${field}: ${read.problem}; save the parent object there with kubectl get -o json`] };
   try {
     const value: unknown = JSON.parse(read.text);
-    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return { parent: value as KubeObject, problems: [] };
+    if (isRecord(value)) return { parent: value as KubeObject, problems: [] };
   } catch {
     // reported below with the fix
   }

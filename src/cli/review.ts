@@ -16,6 +16,7 @@ import { DriftgateError } from '../errors.js';
 import { createAdmitter } from '../admission/admit.js';
 import { offlineStore } from '../tickets/offline.js';
 import { type Io, exit, parseNow, processIo, readPolicyFile, readText } from './io.js';
+import { isRecord } from '../json.js';
 
 interface ReviewOptions {
   policy: string;
@@ -67,7 +68,7 @@ async function readParent(path: string): Promise<KubeObject> {
   const text = await readText(path, 'parent object');
   try {
     const value: unknown = JSON.parse(text);
-    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as KubeObject;
+    if (isRecord(value)) return value as KubeObject;
   } catch {
     // reported below with the fix
   }

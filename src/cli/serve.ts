@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { writeCertificates } from '../certs/files.js';
 import { DriftgateError, describe } from '../errors.js';
-import { parseDuration } from '../policy/duration.js';
+import { parseAge } from '../policy/duration.js';
 import { createAdmitter, type ParentLookup } from '../admission/admit.js';
 import { startHousekeeping } from '../server/housekeeping.js';
 import { createApp } from '../server/app.js';
@@ -65,8 +65,7 @@ export function serveCommand(io: Io = processIo): Command {
 }
 
 function durationFlag(name: string, text: string): number {
-  const days = /^(\d+)d$/.exec(text);
-  const ms = days !== null ? Number(days[1]) * 86_400_000 : parseDuration(text);
+  const ms = parseAge(text);
   if (ms === undefined) throw new DriftgateError('DG_USAGE', `--${name} "${text}" is not a duration; write e.g. 72h or 3d`);
   return ms;
 }

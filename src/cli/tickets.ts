@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { DriftgateError, describe } from '../errors.js';
 import { type Io, guard, parseNow } from './io.js';
-import { parseDuration } from '../policy/duration.js';
+import { parseAge } from '../policy/duration.js';
 import { EXPORT_FORMATS, exportRevert, exportTicket, renderExport, type ExportFormat, type TicketExport } from '../tickets/export.js';
 import { parseTicketsSpec } from '../tickets/journal.js';
 import { renderTable, renderTicket, safe } from '../tickets/render.js';
@@ -29,7 +29,6 @@ type Format = 'table' | 'json' | 'yaml';
 const FORMATS: readonly Format[] = ['table', 'json', 'yaml'];
 type ReportFormat = 'table' | 'json' | 'html';
 const REPORT_FORMATS: readonly ReportFormat[] = ['table', 'json', 'html'];
-const DAY_MS = 86_400_000;
 
 interface CommonOptions {
   tickets?: string;
@@ -143,7 +142,7 @@ export function ticketsCommand(openStore: OpenStore, io: Partial<TicketsIo> = {}
         const format = parseReportFormat(opts.output);
         const now = parseNow(opts.now, ctx.now);
         const since = parseSince(opts.since, now);
-        const overdueAfterMs = parseAge('--overdue', opts.overdue);
+        const overdueAfterMs = parseAgeFlag('--overdue', opts.overdue);
         const all = await withStore(ctx, openStore, opts, (store) => store.list());
         const report = buildReport(all, { now, since, overdueAfterMs });
         const text = format === 'html' ? renderReportHtml(report) : format === 'json' ? `${jsonSafe(JSON.stringify(report, null, 2))}\n` : renderReportTable(report);
@@ -264,25 +263,18 @@ function required(flag: string, value: string | undefined, what: string): string
  * Go-style duration such as `12h` or `1d12h`) or an RFC 3339 time; throws DG_USAGE otherwise.
  */
 export function parseSince(text: string, now: Date): Date {
-  const back = durationMs(text);
+  const back = parseAge(text);
   if (back !== undefined) return new Date(now.getTime() - back);
   const at = parseRfc3339(text, { allowSpace: true });
   if (at !== undefined) return new Date(at);
   throw new DriftgateError('DG_USAGE', `--since ${JSON.stringify(text)}: use a duration such as 7d or 12h, or an RFC 3339 time such as 2025-01-02T15:04:05Z`);
 }
 
-/** parseAge returns the length of a duration flag such as `--overdue 3d` in milliseconds; throws DG_USAGE naming `flag` otherwise. */
-export function parseAge(flag: string, text: string): number {
-  const ms = durationMs(text);
+/** parseAgeFlag returns the length of a duration flag such as `--overdue 3d` in milliseconds; throws DG_USAGE naming `flag` otherwise. */
+export function parseAgeFlag(flag: string, text: string): number {
+  const ms = parseAge(text);
   if (ms === undefined) throw new DriftgateError('DG_USAGE', `${flag} ${JSON.stringify(text)}: use a duration such as 3d, 36h or 1d12h`);
   return ms;
-}
-
-// Go durations stop at hours; days are what people ask for when reviewing tickets.
-function durationMs(text: string): number | undefined {
-  const days = /^(\d+)d(.*)$/.exec(text);
-  const rest = days === null ? parseDuration(text) : days[2] === '' ? 0 : parseDuration(days[2] ?? '');
-  return rest === undefined ? undefined : Number(days?.[1] ?? 0) * DAY_MS + rest;
 }
 
 function serialize(value: Ticket | Ticket[], format: 'json' | 'yaml'): string {

@@ -12,6 +12,7 @@ import { parseAllDocuments } from 'yaml';
 import { formatPath, show, suggest, type FieldPath } from './messages.js';
 import { isRfc3339 } from '../util/rfc3339.js';
 import { yamlProblem } from './load.js';
+import { isRecord } from '../json.js';
 
 /**
  * The time a case is decided at when its expect.yaml gives no `now`. Fixed, never the clock, so a
@@ -77,9 +78,7 @@ const PATCH_FIELDS = ['op', 'path', 'value'];
 
 type Node = Record<string, unknown>;
 
-function isNode(value: unknown): value is Node {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+const isNode: (value: unknown) => value is Node = isRecord;
 
 /** Collects problems as `field: message` lines while the fields are read. */
 class Reader {

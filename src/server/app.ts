@@ -13,6 +13,7 @@ import type { Admitted, Admitter, Outcome } from '../admission/admit.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { requestName } from '../decision/target-name.js';
+import { parseDuration } from '../policy/duration.js';
 
 /**
  * The largest body accepted. The apiserver sends object and oldObject, and an object may be up to
@@ -194,10 +195,9 @@ function bodyError(err: unknown): DriftgateError {
  */
 export function recordDeadline(timeout: unknown, maxRecordMs = 8_000): number {
   let ms = DEFAULT_TIMEOUT_MS;
-  if (typeof timeout === 'string') {
-    const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(timeout.trim());
-    if (m !== null) ms = Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000);
-  }
+  // The apiserver writes its timeout as a Go duration ("10s").
+  const given = typeof timeout === 'string' ? parseDuration(timeout.trim()) : undefined;
+  if (given !== undefined) ms = given;
   const margin = Math.max(250, ms / 5);
   return Math.max(1, Math.min(maxRecordMs, ms - margin));
 }

@@ -8,6 +8,7 @@ import { OPERATIONS } from '../admission/types.js';
 import { cloneJson } from '../decision/normalize.js';
 import type { TicketChange, TicketDraft } from '../decision/types.js';
 import { DECISIONS, type Decision, type Resolution, type Ticket, type TicketEvent, type TicketFilter, type TicketState } from './types.js';
+import { isRecord } from '../json.js';
 
 const STATE_AFTER: Readonly<Record<Decision, TicketState>> = {
   backport: 'backported',
@@ -189,8 +190,4 @@ function nonEmpty(value: Record<string, unknown>, key: string, prefix: string): 
 
 function optionalString(value: Record<string, unknown>, key: string, prefix: string): string | undefined {
   return value[key] === undefined || typeof value[key] === 'string' ? undefined : `${prefix}${key} is not a string`;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
