@@ -12,7 +12,8 @@
  * Bodies are templates for load.ts: `@@UID@@` becomes a distinct uid per request, `@@UNTIL@@`
  * the window's end (moved on every few requests, so bypasses spread over small tickets).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import jsonpatch, { type Operation } from 'fast-json-patch';
 import { join } from 'node:path';
 
 /** Size names the two review sizes. */
@@ -67,8 +68,14 @@ export function deploymentObject(root: string, name: string, namespace: string):
   return object;
 }
 
+/** fixture reads a decide() case in either of its forms (see test/helpers/fixture-review.ts, which bench cannot import). */
 function fixture(root: string, path: DecisionPath): JsonObject {
-  return JSON.parse(readFileSync(join(root, 'test/unit/decision/testdata', FIXTURES[path], 'request.json'), 'utf8')) as JsonObject;
+  const testdata = join(root, 'test/unit/decision/testdata');
+  const full = join(testdata, FIXTURES[path], 'request.json');
+  if (existsSync(full)) return JSON.parse(readFileSync(full, 'utf8')) as JsonObject;
+  const base = JSON.parse(readFileSync(join(testdata, 'base-request.json'), 'utf8')) as JsonObject;
+  const ops = JSON.parse(readFileSync(join(testdata, FIXTURES[path], 'request.patch.json'), 'utf8')) as Operation[];
+  return jsonpatch.applyPatch(base, ops, true).newDocument;
 }
 
 function deploymentReview(root: string, path: DecisionPath): JsonObject {
