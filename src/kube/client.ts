@@ -138,6 +138,11 @@ function apiError(req: KubeRequest, status: number, body: string): KubeApiError 
   if (status === 404) return new KubeApiError('DG_KUBE_NOT_FOUND', `${where}: not found (${message})`, status, message);
   if (status === 409) return new KubeApiError('DG_KUBE_CONFLICT', `${where}: conflict (${message})`, status, message);
   if (status === 401 || status === 403) return new KubeApiError('DG_KUBE_FORBIDDEN', `${where}: forbidden (${message}); check driftgate's RBAC`, status, message);
+  // The apiserver refuses a body over 3 MiB with 413; etcd refuses an object over ~1.5 MiB with a
+  // 500 whose Status says "request is too large" (the only sign of it the API gives).
+  if (status === 413 || (status === 500 && message.includes('request is too large'))) {
+    return new KubeApiError('DG_KUBE_TOO_LARGE', `${where}: too large for the API server (${message})`, status, message);
+  }
   return new KubeApiError('DG_KUBE_UNREACHABLE', `${where}: ${message}`, status, message);
 }
 

@@ -11,7 +11,7 @@
  */
 import type { TicketChange, TicketDraft } from '../decision/types.js';
 import { DriftgateError } from '../errors.js';
-import { resourcePath, type KubeClient, type KubeRequest } from '../kube/client.js';
+import { KubeApiError, resourcePath, type KubeClient, type KubeRequest } from '../kube/client.js';
 import { checkEvent, copyOf, filterTickets, oldestFirst, openTicket, stateAfter, withChange } from './fold.js';
 import { TICKET_STATES, type Resolution, type Ticket, type TicketFilter, type TicketState, type TicketStore } from './types.js';
 import { isRecord } from '../json.js';
@@ -297,6 +297,15 @@ export class KubernetesStore implements TicketStore {
       }
       case 'DG_KUBE_UNREACHABLE':
         return new DriftgateError('DG_KUBE_UNREACHABLE', `${subject} failed: ${err.message}; check that the API server is up and reachable`, { cause: err });
+      case 'DG_KUBE_TOO_LARGE':
+        // Retrying cannot help: the ticket holds every change made under its window, and this one
+        // would take it past what etcd stores. Closing the window (and opening a new one, on a new
+        // ticket) is the way on.
+        return new DriftgateError(
+          'DG_TICKET_STORE',
+          `${subject} failed: the ticket would be larger than the API server stores (${err instanceof KubeApiError ? err.apiMessage : err.message}); resolve this ticket and open a new window for further changes, or record big changes through Git`,
+          { cause: err },
+        );
       case 'DG_KUBE_NOT_FOUND':
         // Only the collection can be missing here (a missing ticket is handled where it is read).
         return new DriftgateError(

@@ -34,7 +34,7 @@ interface FakeApi {
   objects: Map<string, BackportTicketObject>;
   namespaces: Set<string>;
   seen: Seen[];
-  mode: 'serve' | 'forbidden' | 'hang' | 'conflict';
+  mode: 'serve' | 'forbidden' | 'hang' | 'conflict' | 'too-large' | 'etcd-too-large';
   /** Page size for lists; the real server pages on `limit`, this one on its own smaller size. */
   pageSize: number;
   /** Awaited before answering a request, to line racing writers up. */
@@ -92,6 +92,9 @@ async function startFake(): Promise<FakeApi> {
       const verb = { GET: name === undefined ? 'list' : 'get', POST: 'create', PUT: 'update' }[seen.method] ?? seen.method;
       return status(res, 403, 'Forbidden', `backporttickets.driftgate.dev is forbidden: User "system:serviceaccount:${NS}:driftgate" cannot ${verb} resource "backporttickets" in API group "driftgate.dev" in the namespace "${ns}"`);
     }
+    // What the real apiserver answers for a body over its 3 MiB limit, and etcd for an object over ~1.5 MiB.
+    if (fake.mode === 'too-large' && seen.method !== 'GET') return status(res, 413, 'RequestEntityTooLarge', 'Request entity too large: limit is 3145728');
+    if (fake.mode === 'etcd-too-large' && seen.method !== 'GET') return status(res, 500, 'InternalError', 'etcdserver: request is too large');
     const key = `${ns}/${name ?? ''}`;
     // Writes read their body first and look the object up only after, so that the check and the
     // store happen in one turn of the event loop, as atomic as etcd's compare-and-swap.
@@ -294,6 +297,21 @@ describe('KubernetesStore.record', () => {
     const err = await rejection(openStore({ namespace: 'nowhere' }).record(draft()));
     expect(err.code).toBe('DG_TICKET_STORE');
     expect(err.message).toContain('serves no backporttickets.driftgate.dev in namespace nowhere; install the BackportTicket CRD and create the namespace');
+  });
+
+  it.each([
+    ['the apiserver (413)', 'too-large', 'Request entity too large: limit is 3145728'],
+    ['etcd (500, request is too large)', 'etcd-too-large', 'etcdserver: request is too large'],
+  ] as const)('refuses an oversized ticket refused by %s, saying retrying cannot help and what to do', async (_who, mode, said) => {
+    fake.mode = mode;
+    const big = draft();
+    big.change.patch = [{ op: 'replace', path: '/data/blob', value: 'x'.repeat(4 * 1024 * 1024) }];
+    const err = await rejection(openStore().record(big));
+    expect(err.code).toBe('DG_TICKET_STORE');
+    expect(err.message).toContain(`ticket ${big.id}: `);
+    expect(err.message).toContain(`the ticket would be larger than the API server stores (${said}); resolve this ticket and open a new window`);
+    expect(err.message).not.toContain('check that the API server is up');
+    expect(err.message).not.toContain('xxxx');
   });
 
   it('reports an unreachable API server as DG_KUBE_UNREACHABLE', async () => {
