@@ -79,8 +79,8 @@ export function isDriftgateError(err: unknown): err is DriftgateError {
   return err instanceof DriftgateError;
 }
 
-/** describe returns a one-line, human message for any thrown value, never a stack trace. */
-export function describe(err: unknown): string {
+/** messageOf returns a one-line, human message for any thrown value, never a stack trace. */
+export function messageOf(err: unknown): string {
   if (err instanceof DriftgateError) {
     return err.details.length > 0 ? `${err.message}\n${err.details.map((d) => `  - ${d}`).join('\n')}` : err.message;
   }

@@ -8,7 +8,7 @@ import type { AdmissionRequest, KubeObject } from './types.js';
 import { type Answer, allowed, denied, patched } from './respond.js';
 import { decide, decideOrAsk } from '../decision/decide.js';
 import type { Decision, ObjectRef } from '../decision/types.js';
-import { DriftgateError, describe, httpStatusOf } from '../errors.js';
+import { DriftgateError, messageOf, httpStatusOf } from '../errors.js';
 import type { GuardPolicy } from '../policy/types.js';
 import type { TicketStore } from '../tickets/types.js';
 import { escapeControlsKeepLines } from '../util/terminal.js';
@@ -136,7 +136,7 @@ export function createAdmitter(deps: AdmitDeps): Admitter {
       } catch (err) {
         const recordMs = performance.now() - started;
         const message =
-          `[driftgate/ticket] this break-glass change was refused because it could not be recorded on backport ticket ${ticketId}: ${escapeControlsKeepLines(describe(err))}. ` +
+          `[driftgate/ticket] this break-glass change was refused because it could not be recorded on backport ticket ${ticketId}: ${escapeControlsKeepLines(messageOf(err))}. ` +
           'driftgate lets no bypass through unrecorded. Retry in a minute; if it keeps failing, the ticket store is down: tell the platform team (docs/operators.md, "ticket store failures").';
         return { answer: denied(message, httpStatusOf(err)), decision, outcome: 'deny', reasonCode: 'ticket-not-recorded', ticketId, storeError: err, recordMs };
       }

@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { CommanderError } from 'commander';
-import { DriftgateError, describe } from '../errors.js';
+import { DriftgateError, messageOf } from '../errors.js';
 import { loadPolicy } from '../policy/load.js';
 import type { GuardPolicy } from '../policy/types.js';
 import { RFC3339_EXAMPLE, parseRfc3339 } from '../util/rfc3339.js';
@@ -28,7 +28,7 @@ export async function readText(path: string, what: string, code: 'DG_POLICY_UNRE
     }
     return await readFile(path, 'utf8');
   } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : describe(err);
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : messageOf(err);
     throw new DriftgateError(code, `${what} ${path}: cannot read it (${reason})`, { cause: err });
   }
 }
@@ -50,7 +50,7 @@ export function parseNow(text: string | undefined, clock: () => Date = () => new
 
 /** report writes an error for a person: one line (plus one per detail), never a stack trace. */
 export function report(io: Io, err: unknown): void {
-  io.err.write(`driftgate: ${describe(err)}\n`);
+  io.err.write(`driftgate: ${messageOf(err)}\n`);
 }
 
 /**

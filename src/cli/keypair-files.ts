@@ -5,7 +5,7 @@
  * in the CLI, because only the CLI reads files; the server is handed the checked pair.
  */
 import { readFile } from 'node:fs/promises';
-import { DriftgateError, describe } from '../errors.js';
+import { DriftgateError, messageOf } from '../errors.js';
 import { type KeyPair, keyPairOf } from '../server/tls.js';
 
 /** loadKeyPair returns the pair in the two files, or throws DG_CERT_INVALID naming what is wrong. */
@@ -15,7 +15,7 @@ export async function loadKeyPair(certFile: string, keyFile: string): Promise<Ke
   try {
     [cert, key] = await Promise.all([readFile(certFile, 'utf8'), readFile(keyFile, 'utf8')]);
   } catch (err) {
-    throw new DriftgateError('DG_CERT_INVALID', `cannot read the serving certificate (${certFile}, ${keyFile}): ${describe(err)}`, { cause: err });
+    throw new DriftgateError('DG_CERT_INVALID', `cannot read the serving certificate (${certFile}, ${keyFile}): ${messageOf(err)}`, { cause: err });
   }
   return keyPairOf(cert, key, { cert: certFile, key: keyFile });
 }
@@ -53,7 +53,7 @@ export function watchKeyPair(opts: {
       opts.onPair(pair);
     } catch (err) {
       // Report a given bad state once, not every poll.
-      const message = describe(err);
+      const message = messageOf(err);
       if (message !== lastBad) opts.onError(err);
       lastBad = message;
     }

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { DriftgateError, describe } from '../errors.js';
+import { DriftgateError, messageOf } from '../errors.js';
 
 /** KubeOptions select the cluster: the --kubeconfig and --context flags. */
 export interface KubeOptions {
@@ -59,7 +59,7 @@ export async function loadKubeConfig(opts: KubeOptions = {}, env: KubeEnv = kube
     }
     if (opts.context !== undefined) kc.setCurrentContext(opts.context);
   } catch (err) {
-    throw new DriftgateError('DG_KUBECONFIG', `cannot load the kubeconfig${files.length === 0 ? ' (in-cluster)' : ` ${files.join(delimiter)}`}: ${describe(err)}`, { cause: err });
+    throw new DriftgateError('DG_KUBECONFIG', `cannot load the kubeconfig${files.length === 0 ? ' (in-cluster)' : ` ${files.join(delimiter)}`}: ${messageOf(err)}`, { cause: err });
   }
   if (opts.context !== undefined && kc.getContextObject(opts.context) === null) {
     throw new DriftgateError('DG_KUBECONFIG', `--context ${opts.context}: the kubeconfig has no such context (it has: ${kc.getContexts().map((c) => c.name).join(', ') || 'none'})`);

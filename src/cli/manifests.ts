@@ -32,7 +32,7 @@ export function manifestsCommand(io: Io = processIo): Command {
     .option('--ca-bundle-base64 <string>', 'the same CA, already base64-encoded (as `driftgate certs generate` prints it)')
     .option('--ca-inject-from <ns/certificate>', 'leave caBundle to cert-manager, from this Certificate, e.g. driftgate-system/driftgate-tls')
     .action(async (opts: ManifestsOptions) => {
-      const target = targetOf(opts);
+      const target = webhookTargetOf(opts);
       const { caBundle, options } = await caOf(opts);
       const policy = await readPolicyFile(opts.policy);
       const objects = renderWebhooks(policy, target, caBundle, options);
@@ -50,7 +50,7 @@ function usage(message: string): DriftgateError {
   return new DriftgateError('DG_USAGE', message);
 }
 
-function targetOf(opts: ManifestsOptions): WebhookTarget {
+function webhookTargetOf(opts: ManifestsOptions): WebhookTarget {
   if ((opts.url === undefined) === (opts.service === undefined)) {
     throw usage('give exactly one of --url (an https URL the apiserver can reach) and --service (NS/NAME[:PORT] of the in-cluster Service)');
   }

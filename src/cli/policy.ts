@@ -14,7 +14,7 @@ import { basename, join } from 'node:path';
 import { Command, Option } from 'commander';
 import { parseReviewText } from '../admission/schema.js';
 import type { AdmissionRequest, AdmissionResponse, KubeObject } from '../admission/types.js';
-import { DriftgateError, describe, isDriftgateError } from '../errors.js';
+import { DriftgateError, messageOf, isDriftgateError } from '../errors.js';
 import {
   compareCase,
   describeExpected,
@@ -141,7 +141,7 @@ async function findCases(dir: string): Promise<string[]> {
     entries = await readdir(dir, { withFileTypes: true });
   } catch (err) {
     if (isDriftgateError(err)) throw err;
-    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : describe(err);
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : messageOf(err);
     throw new DriftgateError('DG_USAGE', `cases ${dir}: cannot read it (${reason})`, { cause: err });
   }
   if (entries.some((e) => e.isFile() && (e.name === REVIEW_FILE || e.name === EXPECT_FILE))) return [dir];

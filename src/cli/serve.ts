@@ -5,7 +5,7 @@
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { writeCertificates } from '../certs/files.js';
-import { DriftgateError, describe } from '../errors.js';
+import { DriftgateError, messageOf } from '../errors.js';
 import { parseAge } from '../policy/duration.js';
 import { createAdmitter, type ParentLookup } from '../admission/admit.js';
 import { startHousekeeping } from '../server/housekeeping.js';
@@ -126,7 +126,7 @@ async function serve(opts: ServeOptions, io: Io): Promise<void> {
     now: () => new Date(),
     tickets,
     ...(parents === undefined ? {} : { parents }),
-    onParentError: (ref, err) => logger.warn({ parent: `${ref.namespace}/${ref.resource}/${ref.name}`, problem: describe(err) }, 'parent lookup failed; deciding without its break-glass window'),
+    onParentError: (ref, err) => logger.warn({ parent: `${ref.namespace}/${ref.resource}/${ref.name}`, problem: messageOf(err) }, 'parent lookup failed; deciding without its break-glass window'),
   });
   const app = createApp({ admitter, logger, metrics, storeKind: opened.kind, ready: () => ready, maxRecordMs });
   const webhook = await listenHttps(app, pair, port, host);
@@ -140,7 +140,7 @@ async function serve(opts: ServeOptions, io: Io): Promise<void> {
       metrics.certExpiry.set(next.notAfter.getTime() / 1000);
       logger.info({ certFile, notAfter: next.notAfter.toISOString() }, 'serving certificate reloaded');
     },
-    onError: (err) => logger.error({ certFile, keyFile, problem: describe(err) }, 'new serving certificate refused; keeping the previous one'),
+    onError: (err) => logger.error({ certFile, keyFile, problem: messageOf(err) }, 'new serving certificate refused; keeping the previous one'),
   });
   const metricsListener =
     metricsPort < 0
@@ -172,7 +172,7 @@ async function serve(opts: ServeOptions, io: Io): Promise<void> {
       stopHousekeeping();
       void Promise.all([webhook.close(), metricsListener?.close()])
         .then(() => tickets.close())
-        .catch((err: unknown) => logger.error({ problem: describe(err) }, 'error while shutting down'))
+        .catch((err: unknown) => logger.error({ problem: messageOf(err) }, 'error while shutting down'))
         .finally(() => {
           logger.info('stopped');
           done();

@@ -6,7 +6,7 @@
 import { chmod, mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { DriftgateError, describe } from '../errors.js';
+import { DriftgateError, messageOf } from '../errors.js';
 import { type Io, guard, parseNow } from './io.js';
 import { parseAge } from '../policy/duration.js';
 import { EXPORT_FORMATS, exportRevert, exportTicket, renderExport, type ExportFormat, type TicketExport } from '../tickets/export.js';
@@ -14,7 +14,7 @@ import { parseTicketsSpec } from '../tickets/journal.js';
 import { renderTable, renderTicket, safe } from '../tickets/render.js';
 import { buildReport, renderReportTable } from '../tickets/report.js';
 import { renderReportHtml } from '../tickets/report-html.js';
-import { DECISIONS, TICKET_STATES, type Decision, type Ticket, type TicketFilter, type TicketState, type TicketStore } from '../tickets/types.js';
+import { TICKET_DECISIONS, TICKET_STATES, type TicketDecision, type Ticket, type TicketFilter, type TicketState, type TicketStore } from '../tickets/types.js';
 import { jsonSafe } from '../util/terminal.js';
 import { safeYamlOf } from '../util/yaml-safe.js';
 import { parseRfc3339 } from '../util/rfc3339.js';
@@ -97,7 +97,7 @@ export function ticketsCommand(openStore: OpenStore, io: Partial<TicketsIo> = {}
 
   sub('resolve', 'record what became of the drift: backported to Git, reverted, or accepted')
     .argument('<id>', 'ticket id, as `tickets list` prints it')
-    .option('--decision <decision>', DECISIONS.join(', '))
+    .option('--decision <decision>', TICKET_DECISIONS.join(', '))
     .option('--ref <ref>', 'where it was decided or done, e.g. the pull request URL')
     .option('--by <name>', 'who decided')
     .action(
@@ -178,7 +178,7 @@ async function attempt(path: string, io: () => Promise<unknown>): Promise<void> 
   try {
     await io();
   } catch (err) {
-    throw new DriftgateError('DG_USAGE', `--out ${path}: cannot write it (${describe(err)})`, { cause: err });
+    throw new DriftgateError('DG_USAGE', `--out ${path}: cannot write it (${messageOf(err)})`, { cause: err });
   }
 }
 
@@ -246,10 +246,10 @@ function parseState(text: string): TicketState {
   return state;
 }
 
-function parseDecision(text: string | undefined): Decision {
-  if (text === undefined) throw new DriftgateError('DG_USAGE', `--decision is required: use one of ${DECISIONS.join(', ')}`);
-  const decision = DECISIONS.find((d) => d === text);
-  if (decision === undefined) throw new DriftgateError('DG_USAGE', `--decision ${JSON.stringify(text)}: use one of ${DECISIONS.join(', ')}`);
+function parseDecision(text: string | undefined): TicketDecision {
+  if (text === undefined) throw new DriftgateError('DG_USAGE', `--decision is required: use one of ${TICKET_DECISIONS.join(', ')}`);
+  const decision = TICKET_DECISIONS.find((d) => d === text);
+  if (decision === undefined) throw new DriftgateError('DG_USAGE', `--decision ${JSON.stringify(text)}: use one of ${TICKET_DECISIONS.join(', ')}`);
   return decision;
 }
 

@@ -8,7 +8,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { parseReviewText, uidOf } from '../admission/schema.js';
 import { type Answer, errored, review } from '../admission/respond.js';
 import type { AdmissionRequest } from '../admission/types.js';
-import { DriftgateError, describe, httpStatusOf, isDriftgateError } from '../errors.js';
+import { DriftgateError, messageOf, httpStatusOf, isDriftgateError } from '../errors.js';
 import type { Admitted, Admitter, Outcome } from '../admission/admit.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -95,7 +95,7 @@ export function createApp(deps: AppDeps): express.Express {
       res.status(200).json(review(request.uid, admitted.answer));
     } catch (err) {
       // A bug, not a decision: refuse (the apiserver applies failurePolicy on top) and say so.
-      const answer: Answer = errored(httpStatusOf(err), `driftgate could not judge this request (internal error: ${describe(err)}); it is refused. Retry; if it persists, see driftgate's log for uid ${request.uid}`);
+      const answer: Answer = errored(httpStatusOf(err), `driftgate could not judge this request (internal error: ${messageOf(err)}); it is refused. Retry; if it persists, see driftgate's log for uid ${request.uid}`);
       res.status(answer.status?.code ?? 500).json(review(request.uid, answer));
       deps.logger.error({ err, uid: request.uid }, 'internal error while deciding');
     } finally {
@@ -129,7 +129,7 @@ export function createApp(deps: AppDeps): express.Express {
       changedPaths: admitted.decision.changedPaths.slice(0, 20),
       durationMs: Math.round(seconds * 1e6) / 1e3,
       ...(admitted.ticketId === undefined ? {} : { ticket: admitted.ticketId }),
-      ...(admitted.storeError === undefined ? {} : { storeError: describe(admitted.storeError) }),
+      ...(admitted.storeError === undefined ? {} : { storeError: messageOf(admitted.storeError) }),
     };
     if (admitted.storeError !== undefined) deps.logger.error(line, 'bypass refused: ticket not recorded');
     else deps.logger.info(line, 'decision');
@@ -140,8 +140,8 @@ export function createApp(deps: AppDeps): express.Express {
     const status = httpStatusOf(err);
     deps.metrics.badRequests.inc({ reason: code ?? 'DG_INTERNAL' });
     deps.metrics.requests.inc({ webhook, operation: 'unknown', decision: 'error' });
-    deps.logger.warn({ webhook, uid, status, problem: describe(err) }, 'bad request');
-    res.status(status).json(review(uid, errored(status, describe(err))));
+    deps.logger.warn({ webhook, uid, status, problem: messageOf(err) }, 'bad request');
+    res.status(status).json(review(uid, errored(status, messageOf(err))));
   }
 
   function requireJson(req: Request, res: Response, next: NextFunction): void {

@@ -5,7 +5,7 @@
  */
 import type { RequestListener } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { describe } from '../errors.js';
+import { messageOf } from '../errors.js';
 
 // The kube-apiserver's own apiserver_admission_webhook_admission_duration_seconds edges, so the
 // two histograms can be read side by side.
@@ -120,7 +120,7 @@ export function metricsHandler(metrics: Metrics): RequestListener {
     }
     metrics.registry.metrics().then(
       (text) => res.writeHead(200, { 'Content-Type': metrics.registry.contentType }).end(text),
-      (err: unknown) => res.writeHead(500, { 'Content-Type': 'text/plain' }).end(`${describe(err)}\n`),
+      (err: unknown) => res.writeHead(500, { 'Content-Type': 'text/plain' }).end(`${messageOf(err)}\n`),
     );
   };
 }

@@ -5,7 +5,7 @@
  */
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import type { SecureContextOptions } from 'node:tls';
-import { DriftgateError, describe } from '../errors.js';
+import { DriftgateError, messageOf } from '../errors.js';
 
 /** KeyPair is a loaded, checked serving certificate. */
 export interface KeyPair {
@@ -25,7 +25,7 @@ export function keyPairOf(cert: string, key: string, names: { cert: string; key:
   try {
     x509 = new X509Certificate(cert);
   } catch (err) {
-    throw new DriftgateError('DG_CERT_INVALID', `${names.cert} is not a PEM certificate: ${describe(err)}`, { cause: err });
+    throw new DriftgateError('DG_CERT_INVALID', `${names.cert} is not a PEM certificate: ${messageOf(err)}`, { cause: err });
   }
   try {
     if (!x509.checkPrivateKey(createPrivateKey(key))) {
@@ -33,7 +33,7 @@ export function keyPairOf(cert: string, key: string, names: { cert: string; key:
     }
   } catch (err) {
     if (err instanceof DriftgateError) throw err;
-    throw new DriftgateError('DG_CERT_INVALID', `${names.key} is not a PEM private key: ${describe(err)}`, { cause: err });
+    throw new DriftgateError('DG_CERT_INVALID', `${names.key} is not a PEM private key: ${messageOf(err)}`, { cause: err });
   }
   const fingerprint = createHash('sha256').update(cert).update('\0').update(key).digest('hex');
   return { cert, key, notAfter: new Date(x509.validTo), fingerprint };

@@ -7,17 +7,17 @@
 import { OPERATIONS } from '../admission/types.js';
 import { cloneJson } from '../decision/normalize.js';
 import type { TicketChange, TicketDraft } from '../decision/types.js';
-import { DECISIONS, type Decision, type Resolution, type Ticket, type TicketEvent, type TicketFilter, type TicketState } from './types.js';
+import { TICKET_DECISIONS, type TicketDecision, type Resolution, type Ticket, type TicketEvent, type TicketFilter, type TicketState } from './types.js';
 import { isRecord } from '../json.js';
 
-const STATE_AFTER: Readonly<Record<Decision, TicketState>> = {
+const STATE_AFTER: Readonly<Record<TicketDecision, TicketState>> = {
   backport: 'backported',
   revert: 'reverted',
   accept: 'accepted',
 };
 
 /** stateAfter returns the state a ticket takes on `decision`. */
-export function stateAfter(decision: Decision): TicketState {
+export function stateAfter(decision: TicketDecision): TicketState {
   return STATE_AFTER[decision];
 }
 
@@ -172,8 +172,8 @@ function opsProblem(ops: unknown, field: string): string | undefined {
 
 function resolutionProblem(resolution: unknown): string | undefined {
   if (!isRecord(resolution)) return 'resolution is not an object';
-  if (!DECISIONS.includes(resolution['decision'] as never)) {
-    return `resolution.decision ${JSON.stringify(resolution['decision'])} is not one of ${DECISIONS.join(', ')}`;
+  if (!TICKET_DECISIONS.includes(resolution['decision'] as never)) {
+    return `resolution.decision ${JSON.stringify(resolution['decision'])} is not one of ${TICKET_DECISIONS.join(', ')}`;
   }
   return strings(resolution, ['by', 'ref', 'at'], 'resolution.');
 }

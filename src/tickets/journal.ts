@@ -14,7 +14,7 @@ import { dirname } from 'node:path';
 import type { TicketDraft } from '../decision/types.js';
 import { DriftgateError } from '../errors.js';
 import { checkEvent, filterTickets, foldEvents } from './fold.js';
-import { DECISIONS, type Resolution, type Ticket, type TicketEvent, type TicketFilter, type TicketStore } from './types.js';
+import { TICKET_DECISIONS, type Resolution, type Ticket, type TicketEvent, type TicketFilter, type TicketStore } from './types.js';
 import { parseJsonExact } from '../util/json.js';
 
 /** JournalOptions configures a JournalStore. */
@@ -311,7 +311,7 @@ function eventLine(event: TicketEvent): string {
 
 function checkResolution(r: Resolution): void {
   const problems = [
-    DECISIONS.includes(r.decision) ? undefined : `decision ${JSON.stringify(r.decision)}: use one of ${DECISIONS.join(', ')}`,
+    TICKET_DECISIONS.includes(r.decision) ? undefined : `decision ${JSON.stringify(r.decision)}: use one of ${TICKET_DECISIONS.join(', ')}`,
     r.by.trim() === '' ? 'by is empty: name who decided' : undefined,
     r.ref.trim() === '' ? 'ref is empty: give where the decision happened, e.g. a pull request URL' : undefined,
     Number.isFinite(Date.parse(r.at)) ? undefined : `at ${JSON.stringify(r.at)} is not an RFC 3339 time`,

@@ -11,15 +11,15 @@ export type TicketState = 'open' | 'backported' | 'reverted' | 'accepted';
 /** TICKET_STATES lists every state, for flag and shape checks. */
 export const TICKET_STATES: readonly TicketState[] = ['open', 'backported', 'reverted', 'accepted'];
 
-/** Decision is what a person decided about the drift a ticket records. */
-export type Decision = 'backport' | 'revert' | 'accept';
+/** TicketDecision is what a person decided about the drift a ticket records. */
+export type TicketDecision = 'backport' | 'revert' | 'accept';
 
-/** DECISIONS lists every decision, for flag and shape checks. */
-export const DECISIONS: readonly Decision[] = ['backport', 'revert', 'accept'];
+/** TICKET_DECISIONS lists every decision, for flag and shape checks. */
+export const TICKET_DECISIONS: readonly TicketDecision[] = ['backport', 'revert', 'accept'];
 
 /** Resolution records who decided what about a ticket, when, and where it happened (e.g. a PR URL). */
 export interface Resolution {
-  decision: Decision;
+  decision: TicketDecision;
   by: string;
   ref: string;
   /** RFC 3339. */
