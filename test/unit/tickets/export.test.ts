@@ -17,18 +17,16 @@ import { parse as parseYaml } from 'yaml';
 import type { JsonPatchOp } from '../../../src/admission/types.js';
 import { getAt } from '../../../src/decision/pointer.js';
 import {
-  combinedPatch,
-  combinedRevert,
   exportRevert,
   exportTicket,
-  fieldName,
-  netChange,
   renderExport,
   revertPlan,
   shellQuote,
   type ExportFormat,
   type TicketExport,
 } from '../../../src/tickets/export.js';
+import { combinedPatch, combinedRevert, netChange } from '../../../src/tickets/net-change.js';
+import { fieldName } from '../../../src/tickets/commit-message.js';
 import { SECRET_PASSWORDS, prepared, story, ticketOf } from './stories.js';
 
 const TESTDATA = new URL('./testdata/export/', import.meta.url);
