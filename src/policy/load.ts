@@ -9,6 +9,7 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import { isScalar, parseAllDocuments, type Document, type YAMLError } from 'yaml';
 import { DriftgateError } from '../errors.js';
+import { jsonProblem } from '../json-syntax.js';
 import { checkSemantics } from './checks.js';
 import { applyDefaults } from './defaults.js';
 import { describeErrors, report } from './messages.js';
@@ -43,21 +44,12 @@ export function parsePolicy(doc: unknown, source = 'policy'): GuardPolicy {
   throw invalid(source, report(problems));
 }
 
-function lineColumn(text: string, offset: number): string {
-  const before = text.slice(0, offset).split('\n');
-  return `line ${before.length}, column ${(before.at(-1)?.length ?? 0) + 1}`;
-}
-
 function parseJson(text: string, source: string): unknown {
   try {
     return JSON.parse(text);
-  } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    // V8 appends "in JSON at position N (line L column C)"; the place is restated in our own form.
-    const position = /at position (\d+)/.exec(message)?.[1];
-    const where = position !== undefined ? lineColumn(text, Number(position)) : 'document';
-    const what = message.replace(/\s*(in JSON )?at position \d+.*$/, '');
-    throw invalid(source, [`${where}: ${what}; the file is not valid JSON`]);
+  } catch {
+    // Our own scanner says where, rather than V8's message parsed back with a regex.
+    throw invalid(source, [`document: ${jsonProblem(text)}; the file is not valid JSON`]);
   }
 }
 
