@@ -10,7 +10,7 @@ import { parseAge } from '../policy/duration.js';
 import { createAdmitter, type ParentLookup } from '../admission/admit.js';
 import { startHousekeeping } from '../server/housekeeping.js';
 import { createApp } from '../server/app.js';
-import { listenHttp, listenHttps } from '../server/https.js';
+import { type Listener, listenHttp, listenHttps } from '../server/https.js';
 import { createLogger, type Logger } from '../server/logger.js';
 import { createMetrics, metricsHandler } from '../server/metrics.js';
 import { loadKeyPair, watchKeyPair } from './keypair-files.js';
@@ -76,7 +76,23 @@ function intFlag(name: string, text: string, min: number): number {
   return n;
 }
 
-async function serve(opts: ServeOptions, io: Io): Promise<void> {
+/** ServeSettings are the flags read, checked and completed (--dev fills in what is missing). */
+interface ServeSettings {
+  port: number;
+  metricsPort: number;
+  host: string;
+  reloadMs: number;
+  maxRecordMs: number;
+  housekeepingMs: number;
+  overdueMs: number;
+  policyFile: string;
+  certFile: string;
+  keyFile: string;
+  ticketsSpec: string;
+}
+
+/** settingsOf returns the checked settings, before anything is listened on or connected to. */
+async function settingsOf(opts: ServeOptions): Promise<ServeSettings> {
   const port = intFlag('port', opts.port, 0);
   const metricsPort = intFlag('metrics-port', opts.metricsPort, -1);
   const reloadMs = intFlag('cert-reload-interval', opts.certReloadInterval, 50);
@@ -105,15 +121,40 @@ async function serve(opts: ServeOptions, io: Io): Promise<void> {
     throw new DriftgateError('DG_USAGE', '--tls-cert and --tls-key are required: the kube-apiserver only calls webhooks over HTTPS (make a pair with `driftgate certs generate`, or use --dev)');
   }
   if (ticketsSpec === undefined) throw new DriftgateError('DG_USAGE', '--tickets is required: journal:/path/tickets.jsonl or kubernetes (bypasses must be recorded somewhere)');
+  return { port, metricsPort, host, reloadMs, maxRecordMs, housekeepingMs, overdueMs, policyFile, certFile, keyFile, ticketsSpec };
+}
 
+/** Running is a started webhook: what shutting down stops, in order. */
+interface Running {
+  logger: Logger;
+  tickets: TicketStore;
+  webhook: Listener;
+  metricsListener: Listener | undefined;
+  stopWatching: () => void;
+  stopHousekeeping: () => void;
+  setReady: (ready: boolean) => void;
+}
+
+async function serve(opts: ServeOptions, io: Io): Promise<void> {
+  const settings = await settingsOf(opts);
+  const running = await start(settings, opts);
+  if (opts.dev === true) printDevHelp(io, running.webhook.port, settings.certFile, running.tickets.describeStore(), running.metricsListener?.port);
+  await untilSignalled(running);
+  // Ask nothing else to keep the process alive once the listeners are gone.
+  running.logger.flush?.();
+}
+
+/** start wires the parts together and listens; the webhook is ready when it returns. */
+async function start(settings: ServeSettings, opts: Pick<ServeOptions, 'logLevel' | 'kubeconfig' | 'context'>): Promise<Running> {
+  const { certFile, keyFile, host } = settings;
   const logger = createLogger({ level: opts.logLevel });
-  const policy = await readPolicyFile(policyFile);
+  const policy = await readPolicyFile(settings.policyFile);
   const pair = await loadKeyPair(certFile, keyFile);
   const metrics = createMetrics();
   metrics.certExpiry.set(pair.notAfter.getTime() / 1000);
   metrics.policyInfo.set({ policy: policy.name, mode: policy.mode }, 1);
-  const opened = await openTicketStore(ticketsSpec, {
-    onWarning: (message) => logger.warn({ store: ticketsSpec }, message),
+  const opened = await openTicketStore(settings.ticketsSpec, {
+    onWarning: (message) => logger.warn({ store: settings.ticketsSpec }, message),
     ...(opts.kubeconfig === undefined ? {} : { kubeconfig: opts.kubeconfig }),
     ...(opts.context === undefined ? {} : { context: opts.context }),
   });
@@ -128,13 +169,13 @@ async function serve(opts: ServeOptions, io: Io): Promise<void> {
     ...(parents === undefined ? {} : { parents }),
     onParentError: (ref, err) => logger.warn({ parent: `${ref.namespace}/${ref.resource}/${ref.name}`, problem: messageOf(err) }, 'parent lookup failed; deciding without its break-glass window'),
   });
-  const app = createApp({ admitter, logger, metrics, storeKind: opened.kind, ready: () => ready, maxRecordMs });
-  const webhook = await listenHttps(app, pair, port, host);
+  const app = createApp({ admitter, logger, metrics, storeKind: opened.kind, ready: () => ready, maxRecordMs: settings.maxRecordMs });
+  const webhook = await listenHttps(app, pair, settings.port, host);
   const watcher = watchKeyPair({
     certFile,
     keyFile,
     initial: pair,
-    intervalMs: reloadMs,
+    intervalMs: settings.reloadMs,
     onPair: (next) => {
       webhook.setKeyPair(next);
       metrics.certExpiry.set(next.notAfter.getTime() / 1000);
@@ -142,36 +183,47 @@ async function serve(opts: ServeOptions, io: Io): Promise<void> {
     },
     onError: (err) => logger.error({ certFile, keyFile, problem: messageOf(err) }, 'new serving certificate refused; keeping the previous one'),
   });
-  const metricsListener =
-    metricsPort < 0
-      ? undefined
-      : await listenHttp(metricsHandler(metrics), metricsPort, host);
+  const metricsListener = settings.metricsPort < 0 ? undefined : await listenHttp(metricsHandler(metrics), settings.metricsPort, host);
   const stopHousekeeping = startHousekeeping({
     tickets,
     ...(opened.client === undefined ? {} : { client: opened.client }),
     metrics,
     logger,
     now: () => new Date(),
-    overdueMs,
-    intervalMs: housekeepingMs,
+    overdueMs: settings.overdueMs,
+    intervalMs: settings.housekeepingMs,
   });
   ready = true;
   logger.info(
     { port: webhook.port, metricsPort: metricsListener?.port, policy: policy.name, mode: policy.mode, tickets: tickets.describeStore(), certNotAfter: pair.notAfter.toISOString() },
     'driftgate serving',
   );
-  if (opts.dev === true) printDevHelp(io, webhook.port, certFile, tickets.describeStore(), metricsListener?.port);
+  return {
+    logger,
+    tickets,
+    webhook,
+    metricsListener,
+    stopWatching: () => watcher.stop(),
+    stopHousekeeping,
+    setReady: (value) => {
+      ready = value;
+    },
+  };
+}
 
-  await new Promise<void>((done) => {
+/** untilSignalled resolves once SIGTERM or SIGINT has stopped the webhook, in-flight reviews answered first. */
+function untilSignalled(running: Running): Promise<void> {
+  const { logger } = running;
+  return new Promise<void>((done) => {
     const stop = (signal: string): void => {
       process.off('SIGTERM', onTerm);
       process.off('SIGINT', onInt);
       logger.info({ signal }, 'shutting down: finishing in-flight reviews');
-      ready = false;
-      watcher.stop();
-      stopHousekeeping();
-      void Promise.all([webhook.close(), metricsListener?.close()])
-        .then(() => tickets.close())
+      running.setReady(false);
+      running.stopWatching();
+      running.stopHousekeeping();
+      void Promise.all([running.webhook.close(), running.metricsListener?.close()])
+        .then(() => running.tickets.close())
         .catch((err: unknown) => logger.error({ problem: messageOf(err) }, 'error while shutting down'))
         .finally(() => {
           logger.info('stopped');
@@ -183,8 +235,6 @@ async function serve(opts: ServeOptions, io: Io): Promise<void> {
     process.on('SIGTERM', onTerm);
     process.on('SIGINT', onInt);
   });
-  // Ask nothing else to keep the process alive once the listeners are gone.
-  logger.flush?.();
 }
 
 function printDevHelp(io: Io, port: number, certFile: string, store: string, metricsPort: number | undefined): void {
