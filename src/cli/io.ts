@@ -4,6 +4,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { CommanderError } from 'commander';
+import { jsonSafe } from '../util/terminal.js';
+import { safeYamlOf } from '../util/yaml-safe.js';
 import { DriftgateError, messageOf } from '../errors.js';
 import { loadPolicy } from '../policy/load.js';
 import type { GuardPolicy } from '../policy/types.js';
@@ -46,6 +48,17 @@ export function parseNow(text: string | undefined, clock: () => Date = () => new
     throw new DriftgateError('DG_USAGE', `--now "${text}" is not an RFC 3339 time; write e.g. ${RFC3339_EXAMPLE}`);
   }
   return new Date(ms);
+}
+
+/** DataFormat is how a command prints data for a program rather than a person (-o json|yaml). */
+export type DataFormat = 'json' | 'yaml';
+
+/**
+ * formatData returns `value` as `-o json` or `-o yaml` prints it, the same way in every command,
+ * with lossless escapes of the control and bidi characters a request may have carried in.
+ */
+export function formatData(value: unknown, format: DataFormat): string {
+  return format === 'json' ? `${jsonSafe(JSON.stringify(value, null, 2))}\n` : safeYamlOf(value);
 }
 
 /** report writes an error for a person: one line (plus one per detail), never a stack trace. */

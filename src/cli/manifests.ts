@@ -3,10 +3,10 @@
  * apiserver sends to driftgate is derived from the policy instead of kept in step with it by hand.
  * This file reads the flags and files; the rendering lives in src/manifests.
  */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { DriftgateError } from '../errors.js';
 import { renderManifestsYaml, renderWebhooks, type RenderOptions, type WebhookTarget } from '../manifests/render.js';
-import { type Io, processIo, readPolicyFile, readText } from './io.js';
+import { type Io, formatData, processIo, readPolicyFile, readText } from './io.js';
 
 interface ManifestsOptions {
   policy: string;
@@ -31,7 +31,8 @@ export function manifestsCommand(io: Io = processIo): Command {
     .option('--ca-bundle <file>', 'PEM file of the CA that signed the serving certificate (ca.crt), or - for stdin')
     .option('--ca-bundle-base64 <string>', 'the same CA, already base64-encoded (as `driftgate certs generate` prints it)')
     .option('--ca-inject-from <ns/certificate>', 'leave caBundle to cert-manager, from this Certificate, e.g. driftgate-system/driftgate-tls')
-    .action(async (opts: ManifestsOptions) => {
+    .addOption(new Option('-o, --output <format>', 'yaml (with a header of comments) or json (a v1 List)').choices(['yaml', 'json']).default('yaml'))
+    .action(async (opts: ManifestsOptions & { output: 'yaml' | 'json' }) => {
       const target = webhookTargetOf(opts);
       const { caBundle, options } = await caOf(opts);
       const policy = await readPolicyFile(opts.policy);
@@ -42,7 +43,8 @@ export function manifestsCommand(io: Io = processIo): Command {
         '# Apply them only once the driftgate Deployment is ready: with failurePolicy Fail, every',
         '# guarded write is refused while the webhook does not answer.',
       ];
-      io.out.write(`${header.join('\n')}\n${renderManifestsYaml(objects)}`);
+      if (opts.output === 'json') io.out.write(formatData({ apiVersion: 'v1', kind: 'List', items: objects }, 'json'));
+      else io.out.write(`${header.join('\n')}\n${renderManifestsYaml(objects)}`);
     });
 }
 

@@ -7,7 +7,7 @@ import { SHARED_CONTROLLER_IDENTITY } from '../policy/kubernetes-controllers.js'
 import { lintPolicy, type Finding } from '../policy/lint.js';
 import { loadPolicy } from '../policy/load.js';
 import type { GuardPolicy } from '../policy/types.js';
-import { type Io, exit, readText } from './io.js';
+import { type DataFormat, type Io, exit, formatData, readText } from './io.js';
 
 /** plural returns "1 case", "2 cases". */
 export function plural(n: number, one: string, many = `${one}s`): string {
@@ -19,7 +19,8 @@ export function plural(n: number, one: string, many = `${one}s`): string {
 
 export interface CheckOptions {
   strict?: boolean;
-  output: 'text' | 'json';
+  /** 'text' is the earlier name of 'table', still accepted. */
+  output: 'table' | 'text' | DataFormat;
 }
 
 export async function check(io: Io, file: string, opts: CheckOptions): Promise<void> {
@@ -29,8 +30,8 @@ export async function check(io: Io, file: string, opts: CheckOptions): Promise<v
     policy = loadPolicy(text, file);
   } catch (err) {
     if (!isDriftgateError(err) || err.code !== 'DG_POLICY_INVALID') throw err;
-    if (opts.output === 'json') {
-      io.out.write(`${JSON.stringify({ file, valid: false, problems: err.details, findings: [] }, null, 2)}\n`);
+    if (opts.output === 'json' || opts.output === 'yaml') {
+      io.out.write(formatData({ file, valid: false, problems: err.details, findings: [] }, opts.output));
     } else {
       io.out.write(`INVALID ${err.message}\n${err.details.map((line) => `error: ${line}\n`).join('')}`);
     }
@@ -38,13 +39,13 @@ export async function check(io: Io, file: string, opts: CheckOptions): Promise<v
   }
   const findings = lintPolicy(policy);
   const warnings = findings.filter((f) => f.level === 'warning').length;
-  if (opts.output === 'json') {
+  if (opts.output === 'json' || opts.output === 'yaml') {
     const summary = { name: policy.name, mode: policy.mode, namespaces: policy.namespaces.length, resourceRules: policy.resources.length };
     const kubernetesControllers = {
       sharedIdentity: policy.kubernetesControllers.sharedIdentity,
       allowed: policy.kubernetesControllers.controllers.map((c) => ({ name: c.name, serviceAccount: c.serviceAccount, why: c.why })),
     };
-    io.out.write(`${JSON.stringify({ file, valid: true, policy: summary, kubernetesControllers, problems: [], findings }, null, 2)}\n`);
+    io.out.write(formatData({ file, valid: true, policy: summary, kubernetesControllers, problems: [], findings }, opts.output));
   } else {
     const summary = `${policy.mode}, ${plural(policy.namespaces.length, 'namespace')}, ${plural(policy.resources.length, 'resource rule')}`;
     io.out.write(`OK policy ${policy.name} (${summary})\n${formatControllers(policy)}${findings.map(formatFinding).join('')}`);

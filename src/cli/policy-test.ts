@@ -14,7 +14,7 @@ import type { GuardPolicy } from '../policy/types.js';
 import { createAdmitter } from '../admission/admit.js';
 import { offlineStore } from '../tickets/offline.js';
 import { review } from '../admission/respond.js';
-import { type Io, exit, readPolicyFile, readText } from './io.js';
+import { type DataFormat, type Io, exit, formatData, readPolicyFile, readText } from './io.js';
 import { isRecord } from '../json.js';
 import { plural } from './policy-check.js';
 
@@ -230,7 +230,7 @@ function renderTable(results: readonly CaseResult[]): string {
 }
 
 export interface TestOptions {
-  output: 'table' | 'json';
+  output: 'table' | DataFormat;
 }
 
 export async function test(io: Io, policyFile: string, casesDir: string, opts: TestOptions): Promise<void> {
@@ -240,9 +240,9 @@ export async function test(io: Io, policyFile: string, casesDir: string, opts: T
   // One after another: results come out in folder order, and a case never waits on another's I/O.
   for (const dir of dirs) results.push(await runCase(policy, dir));
   const failed = results.filter((r) => r.result !== 'pass').length;
-  if (opts.output === 'json') {
+  if (opts.output !== 'table') {
     const summary = { policy: policyFile, cases: casesDir, passed: results.length - failed, failed, results };
-    io.out.write(`${JSON.stringify(summary, null, 2)}\n`);
+    io.out.write(formatData(summary, opts.output));
   } else {
     io.out.write(renderTable(results));
   }

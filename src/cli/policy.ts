@@ -30,7 +30,7 @@ export function policyCommand(io: Io = processIo): Command {
     .description('validate a GuardPolicy (every problem, with its field and fix) and warn about risky choices')
     .argument('<policy>', 'the GuardPolicy (YAML or JSON), or - for stdin')
     .option('--strict', 'exit 2 when there are warnings (info lines never fail)')
-    .addOption(new Option('-o, --output <format>', 'text or json').choices(['text', 'json']).default('text'))
+    .addOption(new Option('-o, --output <format>', 'table, json or yaml').choices(['table', 'json', 'yaml', 'text']).default('table'))
     .action(guard(io, (file: string, opts: CheckOptions) => check(io, file, opts)));
 
   policy
@@ -38,7 +38,7 @@ export function policyCommand(io: Io = processIo): Command {
     .description('answer each case (a folder with review.json and expect.yaml) as the webhook would and compare')
     .argument('<policy>', 'the GuardPolicy (YAML or JSON)')
     .argument('<cases>', 'a folder holding one folder per case')
-    .addOption(new Option('-o, --output <format>', 'table or json').choices(['table', 'json']).default('table'))
+    .addOption(new Option('-o, --output <format>', 'table, json or yaml').choices(['table', 'json', 'yaml']).default('table'))
     .action(guard(io, (file: string, cases: string, opts: TestOptions) => test(io, file, cases, opts)));
 
   return policy;

@@ -7,16 +7,14 @@ import { chmod, mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { DriftgateError, messageOf } from '../errors.js';
-import { type Io, guard, parseNow } from './io.js';
+import { type Io, formatData, guard, parseNow } from './io.js';
 import { parseAge } from '../policy/duration.js';
 import { EXPORT_FORMATS, exportRevert, exportTicket, renderExport, type ExportFormat, type TicketExport } from '../tickets/export.js';
 import { parseTicketsSpec } from '../tickets/journal.js';
 import { renderTable, renderTicket, safe } from '../tickets/render.js';
 import { buildReport, renderReportTable } from '../tickets/report.js';
 import { renderReportHtml } from '../tickets/report-html.js';
-import { TICKET_DECISIONS, TICKET_STATES, type TicketDecision, type Ticket, type TicketFilter, type TicketState, type TicketStore } from '../tickets/types.js';
-import { jsonSafe } from '../util/terminal.js';
-import { safeYamlOf } from '../util/yaml-safe.js';
+import { TICKET_DECISIONS, TICKET_STATES, type TicketDecision, type TicketFilter, type TicketState, type TicketStore } from '../tickets/types.js';
 import { parseRfc3339 } from '../util/rfc3339.js';
 
 /** TicketsIo is everything the commands touch outside themselves, injectable for tests. */
@@ -27,8 +25,8 @@ export interface TicketsIo extends Io {
 
 type Format = 'table' | 'json' | 'yaml';
 const FORMATS: readonly Format[] = ['table', 'json', 'yaml'];
-type ReportFormat = 'table' | 'json' | 'html';
-const REPORT_FORMATS: readonly ReportFormat[] = ['table', 'json', 'html'];
+type ReportFormat = 'table' | 'json' | 'yaml' | 'html';
+const REPORT_FORMATS: readonly ReportFormat[] = ['table', 'json', 'yaml', 'html'];
 
 interface CommonOptions {
   tickets?: string;
@@ -68,7 +66,7 @@ export function ticketsCommand(openStore: OpenStore, io: Partial<TicketsIo> = {}
 
   sub('list', 'list tickets, oldest first')
     .option('--state <state>', `only this state: ${TICKET_STATES.join(', ')}`)
-    .option('--namespace <ns>', 'only tickets on objects in this namespace')
+    .option('-n, --namespace <ns>', 'only tickets on objects in this namespace')
     .option('--incident <id>', 'only tickets under this incident')
     .option('--since <when>', 'only tickets with a change since: a duration back from now (7d, 12h) or an RFC 3339 time')
     .action(
@@ -81,7 +79,7 @@ export function ticketsCommand(openStore: OpenStore, io: Partial<TicketsIo> = {}
         if (opts.since !== undefined) filter.since = parseSince(opts.since, ctx.now());
         const found = await withStore(ctx, openStore, opts, (store) => store.list(filter));
         if (format === 'table' && found.length === 0) ctx.err.write('No tickets found.\n');
-        else ctx.out.write(format === 'table' ? renderTable(found) : serialize(found, format));
+        else ctx.out.write(format === 'table' ? renderTable(found) : formatData(found, format));
       }),
     );
 
@@ -91,7 +89,7 @@ export function ticketsCommand(openStore: OpenStore, io: Partial<TicketsIo> = {}
       guard(ctx, async (id: string, opts: CommonOptions) => {
         const format = parseFormat(opts.output);
         const ticket = await withStore(ctx, openStore, opts, (store) => store.get(id));
-        ctx.out.write(format === 'table' ? renderTicket(ticket) : serialize(ticket, format));
+        ctx.out.write(format === 'table' ? renderTicket(ticket) : formatData(ticket, format));
       }),
     );
 
@@ -108,7 +106,7 @@ export function ticketsCommand(openStore: OpenStore, io: Partial<TicketsIo> = {}
         const by = required('--by', opts.by, 'who decided');
         const resolution = { decision, ref, by, at: ctx.now().toISOString() };
         const ticket = await withStore(ctx, openStore, opts, (store) => store.resolve(id, resolution));
-        ctx.out.write(format === 'table' ? `ticket ${ticket.id} is now ${ticket.state}\n` : serialize(ticket, format));
+        ctx.out.write(format === 'table' ? `ticket ${ticket.id} is now ${ticket.state}\n` : formatData(ticket, format));
       }),
     );
 
@@ -145,7 +143,7 @@ export function ticketsCommand(openStore: OpenStore, io: Partial<TicketsIo> = {}
         const overdueAfterMs = parseAgeFlag('--overdue', opts.overdue);
         const all = await withStore(ctx, openStore, opts, (store) => store.list());
         const report = buildReport(all, { now, since, overdueAfterMs });
-        const text = format === 'html' ? renderReportHtml(report) : format === 'json' ? `${jsonSafe(JSON.stringify(report, null, 2))}\n` : renderReportTable(report);
+        const text = format === 'html' ? renderReportHtml(report) : format === 'table' ? renderReportTable(report) : formatData(report, format);
         if (opts.out === undefined) {
           ctx.out.write(text);
         } else {
@@ -277,7 +275,3 @@ export function parseAgeFlag(flag: string, text: string): number {
   return ms;
 }
 
-function serialize(value: Ticket | Ticket[], format: 'json' | 'yaml'): string {
-  // Lossless escapes of the control and bidi characters a request may have carried into a ticket.
-  return format === 'json' ? `${jsonSafe(JSON.stringify(value, null, 2))}\n` : safeYamlOf(value);
-}

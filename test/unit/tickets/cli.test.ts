@@ -61,6 +61,7 @@ describe('tickets list', () => {
   const filters = [
     { name: '--state', args: ['--state', 'open'], want: ['bt-shop-web-1', 'bt-pay-api-2'] },
     { name: '--namespace', args: ['--namespace', 'payments'], want: ['bt-pay-api-2'] },
+    { name: '-n, as kubectl writes it', args: ['-n', 'payments'], want: ['bt-pay-api-2'] },
     { name: '--incident', args: ['--incident', 'INC-1'], want: ['bt-shop-web-1'] },
     { name: '--since in days', args: ['--since', '3d'], want: ['bt-pay-api-2'] },
     { name: '--since in hours', args: ['--since', '48h'], want: ['bt-pay-api-2'] },
