@@ -28,6 +28,16 @@ async function run(...args: string[]): Promise<{ out: string; err: string; throw
 }
 
 describe('driftgate certs generate', () => {
+  it('prints the same facts as data with -o json', async () => {
+    const { out, thrown } = await run('generate', '--out', dir, '--hosts', 'driftgate.driftgate-system.svc', '--days', '90', '-o', 'json');
+    expect(thrown).toBeUndefined();
+    expect(JSON.parse(out)).toEqual({
+      ca: { reused: false, cert: join(dir, 'ca.crt'), key: join(dir, 'ca.key') },
+      serving: { cert: join(dir, 'tls.crt'), key: join(dir, 'tls.key'), hosts: ['driftgate.driftgate-system.svc'], notAfter: '2026-05-30T12:00:00.000Z' },
+      caBundle: readFileSync(join(dir, 'ca.crt')).toString('base64'),
+    });
+  });
+
   it('writes the files and prints what it did, with the caBundle line', async () => {
     const { out, err, thrown } = await run('generate', '--out', dir, '--hosts', ' driftgate.driftgate-system.svc , 127.0.0.1', '--days', '90');
     expect(thrown).toBeUndefined();
