@@ -146,7 +146,7 @@ describe('tickets report', () => {
   });
 
   const errors = [
-    { name: 'a bad -o', args: ['report', '-o', 'yaml'], err: 'driftgate: -o "yaml": use table, json or html\n' },
+    { name: 'a bad -o', args: ['report', '-o', 'xml'], err: 'driftgate: -o "xml": use table, json, yaml or html\n' },
     { name: 'a bad --overdue', args: ['report', '--overdue', 'soon'], err: 'driftgate: --overdue "soon": use a duration such as 3d, 36h or 1d12h\n' },
     { name: 'a bad --now', args: ['report', '--now', 'yesterday'], err: 'driftgate: --now "yesterday" is not an RFC 3339 time; write e.g. 2026-11-24T03:00:00Z\n' },
   ];
