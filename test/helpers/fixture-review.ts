@@ -20,8 +20,11 @@ export function readFixtureReview(testdata: string, dir: string): unknown {
  */
 export function readFixtureReviewText(testdata: string, dir: string): string {
   const full = join(testdata, dir, 'request.json');
+  const patch = join(testdata, dir, 'request.patch.json');
+  // Both would leave a reader unsure which one the test reads.
+  if (existsSync(full) && existsSync(patch)) throw new Error(`${dir}: has both request.json and request.patch.json; keep one`);
   if (existsSync(full)) return readFileSync(full, 'utf8');
   const base: unknown = JSON.parse(readFileSync(join(testdata, 'base-request.json'), 'utf8'));
-  const ops = JSON.parse(readFileSync(join(testdata, dir, 'request.patch.json'), 'utf8')) as Operation[];
+  const ops = JSON.parse(readFileSync(patch, 'utf8')) as Operation[];
   return JSON.stringify(jsonpatch.applyPatch(base, ops, true).newDocument);
 }
