@@ -58,7 +58,7 @@ export function reviewCommand(io: Io = processIo): Command {
         const reply = envelope(request.uid, admitted.answer);
         io.out.write(opts.output === 'yaml' ? stringify(reply) : `${JSON.stringify(reply, null, 2)}\n`);
         if (admitted.outcome === 'bypass' && opts.mutate !== true) {
-          io.err.write(`note: a break-glass bypass; the server answers this only after recording it on ticket ${admitted.ticketId ?? ''} (tickets recorded here: ${tickets.describeStore()})\n`);
+          io.err.write(`note: a break-glass bypass; the server answers this only after recording it on ticket ${admitted.ticketId ?? ''} (here tickets go ${tickets.describeStore()})\n`);
         }
         if (!reply.response.allowed && opts.exitZero !== true) exit(EXIT_REFUSED);
     });

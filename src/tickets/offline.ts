@@ -7,7 +7,7 @@ import { DriftgateError } from '../errors.js';
 import type { Ticket, TicketStore } from './types.js';
 
 /** OFFLINE_STORE is what `describeStore()` of the offline store returns. */
-export const OFFLINE_STORE = 'nothing (offline: bypasses are answered as the server would once recorded, and not recorded)';
+export const OFFLINE_STORE = 'nowhere (offline: a bypass is answered as the server would once recorded, and not recorded)';
 
 /** offlineStore returns a TicketStore whose `record()` resolves at once and keeps nothing. */
 export function offlineStore(): TicketStore {

@@ -150,6 +150,6 @@ group('the offline store', () => {
     const admitted = await admitter.validate(fixture('break-glass-valid').request);
     expect(admitted.outcome).toBe('bypass');
     expect(await tickets.list()).toEqual([]);
-    expect(tickets.describeStore()).toMatch(/^nothing \(offline/);
+    expect(tickets.describeStore()).toMatch(/^nowhere \(offline/);
   });
 });
