@@ -7,8 +7,8 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { DriftgateError } from '../errors.js';
 import { parseJsonExact } from '../util/json.js';
 import { type AdmissionRequest, OPERATIONS } from './types.js';
-import { isRecord } from '../json.js';
-import { jsonProblem } from '../json-syntax.js';
+import { isRecord } from '../util/json.js';
+import { jsonProblem } from '../util/json-syntax.js';
 
 const API_VERSION = 'admission.k8s.io/v1';
 

@@ -15,7 +15,7 @@ import { createAdmitter } from '../admission/admit.js';
 import { offlineStore } from '../tickets/offline.js';
 import { review } from '../admission/respond.js';
 import { type DataFormat, type Io, exit, formatData, readPolicyFile, readText } from './io.js';
-import { isRecord } from '../json.js';
+import { isRecord } from '../util/json.js';
 import { plural } from './policy-check.js';
 
 const REVIEW_FILE = 'review.json';

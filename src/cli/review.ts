@@ -16,7 +16,7 @@ import { DriftgateError } from '../errors.js';
 import { createAdmitter } from '../admission/admit.js';
 import { offlineStore } from '../tickets/offline.js';
 import { type Io, exit, parseNow, processIo, readPolicyFile, readText } from './io.js';
-import { isRecord } from '../json.js';
+import { isRecord } from '../util/json.js';
 
 interface ReviewOptions {
   policy: string;

@@ -5,7 +5,7 @@
  */
 import type { KubeObject } from '../admission/types.js';
 import { isDriftgateAnnotation } from './annotations.js';
-import { isRecord } from '../json.js';
+import { isRecord } from '../util/json.js';
 
 /**
  * Dropped from `metadata`, each because it is runtime state, not intent:
@@ -38,7 +38,7 @@ const RUNTIME_METADATA: readonly string[] = [
  */
 const RUNTIME_ANNOTATIONS: readonly string[] = ['kubectl.kubernetes.io/last-applied-configuration'];
 
-// Re-exported for diff.ts and redact.ts; its one home is src/json.ts.
+// Re-exported for diff.ts and redact.ts; its one home is src/util/json.ts.
 export { isRecord };
 
 /**

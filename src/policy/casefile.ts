@@ -12,7 +12,7 @@ import { parseAllDocuments } from 'yaml';
 import { formatPath, show, suggest, type FieldPath } from './messages.js';
 import { isRfc3339 } from '../util/rfc3339.js';
 import { yamlProblem } from './load.js';
-import { isRecord } from '../json.js';
+import { isRecord } from '../util/json.js';
 
 /**
  * The time a case is decided at when its expect.yaml gives no `now`. Fixed, never the clock, so a

@@ -7,7 +7,7 @@
 import { parseDuration } from './duration.js';
 import { controllerNames } from './kubernetes-controllers.js';
 import { show, type Problem } from './messages.js';
-import { isRecord } from '../json.js';
+import { isRecord } from '../util/json.js';
 
 type Node = Record<string, unknown>;
 

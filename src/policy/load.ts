@@ -9,7 +9,7 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import { isScalar, parseAllDocuments, type Document, type YAMLError } from 'yaml';
 import { DriftgateError } from '../errors.js';
-import { jsonProblem } from '../json-syntax.js';
+import { jsonProblem } from '../util/json-syntax.js';
 import { checkSemantics } from './checks.js';
 import { applyDefaults } from './defaults.js';
 import { describeErrors, report } from './messages.js';

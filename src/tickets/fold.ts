@@ -8,7 +8,7 @@ import { OPERATIONS } from '../admission/types.js';
 import { cloneJson } from '../decision/normalize.js';
 import type { TicketChange, TicketDraft } from '../decision/types.js';
 import { TICKET_DECISIONS, type TicketDecision, type Resolution, type Ticket, type TicketEvent, type TicketFilter, type TicketState } from './types.js';
-import { isRecord } from '../json.js';
+import { isRecord } from '../util/json.js';
 
 const STATE_AFTER: Readonly<Record<TicketDecision, TicketState>> = {
   backport: 'backported',

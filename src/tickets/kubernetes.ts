@@ -14,7 +14,7 @@ import { DriftgateError } from '../errors.js';
 import { KubeApiError, resourcePath, type KubeClient, type KubeRequest } from '../kube/client.js';
 import { checkEvent, copyOf, filterTickets, oldestFirst, openTicket, stateAfter, withChange } from './fold.js';
 import { TICKET_STATES, type Resolution, type Ticket, type TicketFilter, type TicketState, type TicketStore } from './types.js';
-import { isRecord } from '../json.js';
+import { isRecord } from '../util/json.js';
 
 /** BACKPORT_TICKETS names the custom resource tickets are stored as. */
 export const BACKPORT_TICKETS = { group: 'driftgate.dev', version: 'v1alpha1', resource: 'backporttickets', kind: 'BackportTicket' } as const;

@@ -48,3 +48,11 @@ export function sameScalar(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   return isRawJson(a) && isRawJson(b) && a.rawJSON === b.rawJSON;
 }
+
+/**
+ * isRecord tells whether `v` is a JSON object (not null, not an array, and not an exact integer
+ * kept as raw JSON by parseJsonExact, which is a leaf).
+ */
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !isRawJson(v);
+}
