@@ -12,11 +12,12 @@
  * given as min/median/max over the rounds; nothing here is asserted as a timing in a test.
  */
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ApiserverOptions, type ApiserverResults, runApiserverPart } from './apiserver.js';
 import { HERE, ROOT, log } from './common.js';
 import { renderReport, type Machine, type Settings } from './report.js';
+import { mergeStall, runStallPart } from './stall.js';
 import { runWebhookPart } from './webhook.js';
 
 const args = process.argv.slice(2);
@@ -46,6 +47,7 @@ if (args.includes('--render')) {
   // Re-render the document from the last run's figures (after editing the template).
   const last = JSON.parse(readFileSync(join(HERE, 'results.json'), 'utf8')) as Parameters<typeof renderReport>[1];
   writeFileSync(out, renderReport(readFileSync(join(ROOT, 'bench/PERFORMANCE.template.md'), 'utf8'), last));
+  if (existsSync(join(HERE, 'stall.json'))) mergeStall(out, JSON.parse(readFileSync(join(HERE, 'stall.json'), 'utf8')) as Parameters<typeof mergeStall>[1]);
   log(`rendered ${out} from ${join(HERE, 'results.json')}`);
   process.exit(0);
 }
@@ -74,6 +76,10 @@ try {
   writeFileSync(join(HERE, 'results.json'), JSON.stringify({ machine, settings, webhook, apiserver, minutes }, null, 1));
   const template = readFileSync(join(ROOT, 'bench/PERFORMANCE.template.md'), 'utf8');
   writeFileSync(out, renderReport(template, { machine, settings, webhook, apiserver, minutes }));
+  // Part 5 renders its own section (bench/stall.ts), also runnable alone: npm run bench:stall.
+  const stall = await runStallPart({ work, rounds: settings.rounds });
+  writeFileSync(join(HERE, 'stall.json'), JSON.stringify(stall, null, 1));
+  mergeStall(out, stall);
   log(`wrote ${out} (raw figures in ${join(HERE, 'results.json')}) after ${minutes.toFixed(1)} minutes`);
 } finally {
   rmSync(work, { recursive: true, force: true });

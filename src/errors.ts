@@ -14,6 +14,13 @@ const STATUS = {
   DG_REVIEW_INVALID: 400,
   DG_CONTENT_TYPE: 400,
   DG_REVIEW_TOO_LARGE: 413,
+  DG_REVIEW_TOO_COMPLEX: 413,
+  // The caller is not the apiserver: no client certificate, or not the name --client-name accepts.
+  DG_CALLER_UNAUTHENTICATED: 401,
+  DG_CALLER_FORBIDDEN: 403,
+  // Judging ran out of time or room (the worker, its queue): refused, the apiserver's failurePolicy applies.
+  DG_REVIEW_TIMEOUT: 503,
+  DG_REVIEW_BUSY: 503,
   // The ticket store and the API behind it: the bypass is refused until they are back (fail closed).
   DG_TICKET_STORE: 503,
   DG_TICKET_TIMEOUT: 503,

@@ -7,7 +7,7 @@
 import type { AdmissionRequest, KubeObject } from './types.js';
 import { type Answer, allowed, denied, patched } from './respond.js';
 import { decide, decideOrAsk } from '../decision/decide.js';
-import type { Decision, ObjectRef } from '../decision/types.js';
+import type { Decision, NeedsObject, ObjectRef } from '../decision/types.js';
 import { DriftgateError, messageOf, httpStatusOf } from '../errors.js';
 import type { GuardPolicy } from '../policy/types.js';
 import type { TicketStore } from '../tickets/types.js';
@@ -53,19 +53,34 @@ export interface AdmitDeps {
   onParentError?: (ref: ObjectRef, err: unknown) => void;
 }
 
-/** ValidateOptions carry the request's one deadline. */
+/**
+ * Asked is a NeedsObject whose `finish` may run elsewhere: the server decides a large review off
+ * the event loop (src/server/offload.ts), and there finishing is a second decision on the worker,
+ * with the object found, that resolves later.
+ */
+export type Asked = Omit<NeedsObject, 'finish'> & { finish(found: KubeObject | undefined): Decision | Promise<Decision> };
+
+/** Prejudged is a review decided elsewhere (offload.ts): its decision, or what it asks for. */
+export interface Prejudged {
+  first: Decision | Asked;
+}
+
+/** ValidateOptions carry the request's one deadline, and a decision already made elsewhere. */
 export interface ValidateOptions {
   /**
    * Aborts at the request's deadline, counted from its arrival: the lookup of an object the
    * decision asks for and the ticket store share it, so together they never hold the apiserver past its timeout.
    */
   deadline?: AbortSignal;
+  prejudged?: Prejudged;
 }
 
 /** Admitter answers validating and mutating reviews. */
 export interface Admitter {
   validate(request: AdmissionRequest, opts?: ValidateOptions): Promise<Admitted>;
-  mutate(request: AdmissionRequest): Promise<Admitted>;
+  mutate(request: AdmissionRequest, opts?: { prejudged?: Prejudged }): Promise<Admitted>;
+  /** The policy and time a review arriving now is judged under: what a Prejudged is decided with. */
+  judgement(): { policy: GuardPolicy; now: Date };
 }
 
 /** withDeadline returns `work`, or rejects with DG_TICKET_TIMEOUT once `signal` aborts first. */
@@ -111,9 +126,11 @@ export function createAdmitter(deps: AdmitDeps): Admitter {
   }
 
   return {
+    judgement: () => ({ policy: deps.policy(), now: deps.now() }),
+
     async validate(request, opts = {}) {
-      const first = decideOrAsk(request, deps.policy(), deps.now());
-      const decision = first.kind === 'needs-object' ? first.finish(await lookUp(first.ref, opts.deadline)) : first;
+      const first = opts.prejudged?.first ?? decideOrAsk(request, deps.policy(), deps.now());
+      const decision = first.kind === 'needs-object' ? await first.finish(await lookUp(first.ref, opts.deadline)) : first;
       switch (decision.kind) {
         case 'allow':
           return { answer: allowed({ warnings: shown(decision.warnings) }), decision, outcome: 'allow', reasonCode: decision.code };
@@ -144,10 +161,11 @@ export function createAdmitter(deps: AdmitDeps): Admitter {
       return { answer: allowed({ warnings: shown(decision.warnings), auditAnnotations: { 'backport-ticket': ticketId } }), decision, outcome: 'bypass', reasonCode: 'break-glass', ticketId, recordMs };
     },
 
-    async mutate(request) {
+    async mutate(request, opts = {}) {
       // No parent lookup: the mutating webhook never refuses, and a bypass under the parent's
       // window has nothing to stamp on the subresource's object.
-      const decision = decide(request, deps.policy(), deps.now());
+      const first = opts.prejudged?.first;
+      const decision = first === undefined ? decide(request, deps.policy(), deps.now()) : first.kind === 'needs-object' ? first.refusal : first;
       // The mutating webhook never refuses: refusals are the validating webhook's, so that a
       // request is denied once, with one message, after every mutation has run.
       if (decision.kind === 'deny') {

@@ -6,6 +6,7 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import { DriftgateError } from '../errors.js';
 import { parseJsonExact } from '../util/json.js';
+import { type ReviewLimits, DEFAULT_REVIEW_LIMITS, checkReviewShape } from './limits.js';
 import { type AdmissionRequest, OPERATIONS } from './types.js';
 import { isRecord } from '../util/json.js';
 import { jsonProblem } from '../util/json-syntax.js';
@@ -107,11 +108,15 @@ export function parseReview(body: unknown): AdmissionRequest {
   throw new DriftgateError('DG_REVIEW_INVALID', `${first} (and ${more} more problem${more === 1 ? '' : 's'})`, { details: lines });
 }
 
-/** parseReviewText returns the `request` of an AdmissionReview in JSON text, or throws DG_REVIEW_INVALID. */
-export function parseReviewText(text: string): AdmissionRequest {
+/**
+ * parseReviewText returns the `request` of an AdmissionReview in JSON text, or throws
+ * DG_REVIEW_INVALID, or DG_REVIEW_TOO_COMPLEX before parsing a review beyond `limits`.
+ */
+export function parseReviewText(text: string, limits: ReviewLimits = DEFAULT_REVIEW_LIMITS): AdmissionRequest {
   if (text.trim() === '') {
     throw new DriftgateError('DG_REVIEW_INVALID', 'body is empty; expected an AdmissionReview v1 as JSON');
   }
+  checkReviewShape(text, limits);
   let body: unknown;
   try {
     // Exact: an int64 beyond 2^53 in a custom resource must not round into its neighbour.

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { DriftgateError } from '../errors.js';
-import { caBundle, certExpiry, generateCA, generateServing, parseCA, type PemPair } from './generate.js';
+import { caBundle, certExpiry, generateCA, generateClient, generateServing, parseCA, type PemPair } from './generate.js';
 
 /** CertificatePaths are the files writeCertificates manages in its directory. */
 export interface CertificatePaths {
@@ -56,6 +56,52 @@ export async function writeCertificates(dir: string, hosts: readonly string[], d
   await writeAtomic(paths.key, serving.keyPem, 0o600);
   await writeAtomic(paths.cert, serving.certPem, 0o644);
   return { caReused, caBundle: caBundle(ca.certPem), paths, notAfter: certExpiry(serving.certPem) };
+}
+
+/** ClientWritten is what writeClientCertificate did. */
+export interface ClientWritten {
+  caReused: boolean;
+  paths: { caCert: string; caKey: string; cert: string; key: string; kubeconfig: string };
+  notAfter: Date;
+}
+
+/**
+ * writeClientCertificate returns what it wrote after issuing, in `dir`, a client certificate with
+ * CN `name` for the kube-apiserver to present to driftgate (serve --client-ca DIR/ca.crt
+ * --client-name NAME), signed by the CA already there or a new one, and the kubeconfig the
+ * apiserver's AdmissionConfiguration names, offering it to `webhookHost`.
+ */
+export async function writeClientCertificate(dir: string, name: string, webhookHost: string, days: number, now: Date): Promise<ClientWritten> {
+  const paths = { caCert: join(dir, 'ca.crt'), caKey: join(dir, 'ca.key'), cert: join(dir, 'client.crt'), key: join(dir, 'client.key'), kubeconfig: join(dir, 'webhook-clients.kubeconfig') };
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw new DriftgateError('DG_CERT_INVALID', `${dir}: cannot create it (${(err as Error).message})`, { cause: err });
+  }
+  let ca = await existingCA(dir, { caCert: paths.caCert, caKey: paths.caKey, cert: paths.cert, key: paths.key }, now);
+  const caReused = ca !== undefined;
+  ca ??= generateCA({ commonName: 'driftgate-callers-ca' }, now);
+  const client = generateClient(ca, name, days, now);
+  if (!caReused) {
+    await writeAtomic(paths.caKey, ca.keyPem, 0o600);
+    await writeAtomic(paths.caCert, ca.certPem, 0o644);
+  }
+  await writeAtomic(paths.key, client.keyPem, 0o600);
+  await writeAtomic(paths.cert, client.certPem, 0o644);
+  const b64 = (pem: string): string => Buffer.from(pem, 'utf8').toString('base64');
+  // Only `users` is read from this kubeconfig: the entry whose name is the webhook's host.
+  const kubeconfig = [
+    'apiVersion: v1',
+    'kind: Config',
+    'users:',
+    `  - name: ${JSON.stringify(webhookHost)}`,
+    '    user:',
+    `      client-certificate-data: ${b64(client.certPem)}`,
+    `      client-key-data: ${b64(client.keyPem)}`,
+    '',
+  ].join('\n');
+  await writeAtomic(paths.kubeconfig, kubeconfig, 0o600);
+  return { caReused, paths, notAfter: certExpiry(client.certPem) };
 }
 
 /** existingCA returns the CA in `dir` when it is there and valid at `now`, undefined when absent or expired. */

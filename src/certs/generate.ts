@@ -67,10 +67,49 @@ export function generateServing(ca: PemPair, hosts: readonly string[], days: num
     { name: 'extKeyUsage', serverAuth: true },
     { name: 'subjectAltName', altNames },
     { name: 'subjectKeyIdentifier' },
-    { name: 'authorityKeyIdentifier', keyIdentifier: issuer.cert.generateSubjectKeyIdentifier().getBytes() },
+    { name: 'authorityKeyIdentifier', keyIdentifier: issuerKeyId(issuer.cert) },
   ]);
   cert.sign(issuer.key, forge.md.sha256.create());
   return { certPem: forge.pki.certificateToPem(cert), keyPem };
+}
+
+/**
+ * generateClient returns a client certificate (CN `name`, extKeyUsage clientAuth) signed by `ca`:
+ * what the kube-apiserver presents to driftgate when `serve --client-ca` requires one. It never
+ * outlives the CA.
+ */
+export function generateClient(ca: PemPair, name: string, days: number, now: Date): PemPair {
+  checkDays(days);
+  if (name === '') throw new DriftgateError('DG_USAGE', 'client name: empty; name the caller, e.g. kube-apiserver-admission');
+  const issuer = parseCA(ca);
+  const { keys, keyPem } = rsaKeys();
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = keys.publicKey;
+  cert.serialNumber = serial();
+  cert.validity.notBefore = new Date(now.getTime() - SKEW_MS);
+  cert.validity.notAfter = new Date(Math.min(now.getTime() + days * DAY_MS, issuer.cert.validity.notAfter.getTime()));
+  cert.setSubject([{ name: 'commonName', value: name }]);
+  cert.setIssuer(issuer.cert.subject.attributes);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: false, critical: true },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: 'extKeyUsage', clientAuth: true },
+    { name: 'subjectKeyIdentifier' },
+    { name: 'authorityKeyIdentifier', keyIdentifier: issuerKeyId(issuer.cert) },
+  ]);
+  cert.sign(issuer.key, forge.md.sha256.create());
+  return { certPem: forge.pki.certificateToPem(cert), keyPem };
+}
+
+/**
+ * issuerKeyId returns the key identifier a certificate signed by `ca` must name as its authority:
+ * the CA's own subjectKeyIdentifier when it has one. Computing it instead is only right for CAs
+ * that computed theirs the same way (forge hashes the key's bit string, Go the whole
+ * SubjectPublicKeyInfo), and OpenSSL finds no issuer when the two differ.
+ */
+function issuerKeyId(ca: forge.pki.Certificate): string {
+  const ext = ca.getExtension('subjectKeyIdentifier') as { subjectKeyIdentifier?: string } | null;
+  return typeof ext?.subjectKeyIdentifier === 'string' ? forge.util.hexToBytes(ext.subjectKeyIdentifier) : ca.generateSubjectKeyIdentifier().getBytes();
 }
 
 /** certExpiry returns the notAfter of a PEM certificate, or throws DG_CERT_INVALID. */

@@ -3,7 +3,7 @@
  * CA so that rotating the serving certificate never invalidates the registered caBundle.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { writeCertificates } from '../certs/files.js';
+import { writeCertificates, writeClientCertificate } from '../certs/files.js';
 import { MAX_CERT_DAYS } from '../certs/generate.js';
 import { type DataFormat, type Io, formatData, processIo } from './io.js';
 
@@ -46,7 +46,33 @@ export function certsCommand(io: Io = processIo, clock: () => Date = () => new D
         ].join('\n') + '\n',
       );
     });
-  return new Command('certs').description('manage the webhook TLS certificates').addCommand(generate);
+  const client = new Command('client')
+    .description("write ca.crt/ca.key (kept when already there and valid), a client certificate client.crt/client.key for the kube-apiserver, and the webhook-clients.kubeconfig its AdmissionConfiguration names")
+    .requiredOption('--out <dir>', 'directory to write into (created 0700 when missing); keep it apart from the serving certificates')
+    .option('--name <cn>', "the certificate's CN, the caller driftgate accepts (serve --client-name)", 'kube-apiserver-admission')
+    .option('--webhook-host <host>', 'the host the apiserver calls driftgate at (the kubeconfig user entry it picks)', 'driftgate.driftgate-system.svc')
+    .option('--days <n>', 'days the client certificate is valid', parseDays, 365)
+    .addOption(new Option('-o, --output <format>', 'table, json or yaml').choices(['table', 'json', 'yaml']).default('table'))
+    .configureOutput({ writeOut: (s) => void io.out.write(s), writeErr: (s) => void io.err.write(s) })
+    .exitOverride()
+    .action(async (opts: { out: string; name: string; webhookHost: string; days: number; output: 'table' | DataFormat }) => {
+      const written = await writeClientCertificate(opts.out, opts.name, opts.webhookHost, opts.days, clock());
+      const { caCert, cert, key, kubeconfig } = written.paths;
+      if (opts.output !== 'table') {
+        const data = { ca: { reused: written.caReused, cert: caCert }, client: { cert, key, name: opts.name, notAfter: written.notAfter.toISOString() }, kubeconfig: { path: kubeconfig, user: opts.webhookHost } };
+        io.out.write(formatData(data, opts.output));
+        return;
+      }
+      io.out.write(
+        [
+          `CA: ${written.caReused ? 'reused' : 'new'} ${caCert}`,
+          `client certificate: wrote ${cert} and ${key} (CN ${opts.name}), expires ${written.notAfter.toISOString()}`,
+          `kubeconfig for the apiserver's AdmissionConfiguration: ${kubeconfig} (user ${opts.webhookHost})`,
+          `driftgate serve: --client-ca ${caCert} --client-name ${opts.name}`,
+        ].join('\n') + '\n',
+      );
+    });
+  return new Command('certs').description('manage the webhook TLS certificates').addCommand(generate).addCommand(client);
 }
 
 function parseHosts(value: string): string[] {

@@ -10,6 +10,7 @@ import { DriftgateError, messageOf } from '../errors.js';
 import { loadPolicy } from '../policy/load.js';
 import type { GuardPolicy } from '../policy/types.js';
 import { RFC3339_EXAMPLE, parseRfc3339 } from '../util/rfc3339.js';
+import type { ReviewLimits } from '../admission/limits.js';
 
 /** Streams a command writes to; injectable so tests read what a person would see. */
 export interface Io {
@@ -101,4 +102,14 @@ export function guard<A extends unknown[]>(io: Io, action: (...args: A) => Promi
       exit(1);
     }
   };
+}
+
+/** reviewLimitsOf returns the shape limits of --max-review-depth and --max-review-values (serve and review share them). */
+export function reviewLimitsOf(opts: { maxReviewDepth: string; maxReviewValues: string }): ReviewLimits {
+  const whole = (flag: string, text: string): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 1) throw new DriftgateError('DG_USAGE', `--${flag} "${text}" is not a whole number ≥ 1`);
+    return n;
+  };
+  return { maxDepth: whole('max-review-depth', opts.maxReviewDepth), maxLeaves: whole('max-review-values', opts.maxReviewValues) };
 }

@@ -4,6 +4,7 @@
  * not load (half-written, mismatched key) is refused with a log line and the old one kept. Here,
  * in the CLI, because only the CLI reads files; the server is handed the checked pair.
  */
+import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { DriftgateError, messageOf } from '../errors.js';
 import { type KeyPair, keyPairOf } from '../server/tls.js';
@@ -61,4 +62,20 @@ export function watchKeyPair(opts: {
   const timer = setInterval(() => void check(), opts.intervalMs);
   timer.unref();
   return { current: () => current, check, stop: () => clearInterval(timer) };
+}
+
+/** loadClientCa returns the PEM bundle in `file` after checking it holds at least one certificate, or throws DG_CERT_INVALID. */
+export async function loadClientCa(file: string): Promise<string> {
+  let pem: string;
+  try {
+    pem = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new DriftgateError('DG_CERT_INVALID', `--client-ca ${file}: cannot read it: ${messageOf(err)}`, { cause: err });
+  }
+  try {
+    new X509Certificate(pem);
+  } catch (err) {
+    throw new DriftgateError('DG_CERT_INVALID', `--client-ca ${file}: not a PEM certificate (the CA that signs the apiserver's client certificate): ${messageOf(err)}`, { cause: err });
+  }
+  return pem;
 }

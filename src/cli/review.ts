@@ -15,8 +15,9 @@ import type { KubeObject } from '../admission/types.js';
 import { DriftgateError } from '../errors.js';
 import { createAdmitter } from '../admission/admit.js';
 import { offlineStore } from '../tickets/offline.js';
-import { type Io, exit, parseNow, processIo, readPolicyFile, readText } from './io.js';
+import { type Io, exit, parseNow, processIo, readPolicyFile, readText, reviewLimitsOf } from './io.js';
 import { isRecord } from '../util/json.js';
+import { DEFAULT_REVIEW_LIMITS } from '../admission/limits.js';
 
 interface ReviewOptions {
   policy: string;
@@ -25,6 +26,8 @@ interface ReviewOptions {
   parent?: string;
   output: 'json' | 'yaml';
   exitZero?: boolean;
+  maxReviewDepth: string;
+  maxReviewValues: string;
 }
 
 /** EXIT_REFUSED is the exit code of a review the webhook would refuse. */
@@ -41,11 +44,14 @@ export function reviewCommand(io: Io = processIo): Command {
     .option('--parent <file>', 'the parent object (JSON) of a /scale or other subresource request, as the server would look it up')
     .addOption(new Option('-o, --output <format>', 'json or yaml').choices(['json', 'yaml']).default('json'))
     .option('--exit-zero', `exit 0 when the request would be refused (default: exit ${EXIT_REFUSED})`)
+    .option('--max-review-depth <levels>', 'refuse a review nesting deeper than this, as serve does', String(DEFAULT_REVIEW_LIMITS.maxDepth))
+    .option('--max-review-values <count>', 'refuse a review holding more leaves than this, as serve does', String(DEFAULT_REVIEW_LIMITS.maxLeaves))
     .action(async (file: string, opts: ReviewOptions) => {
         // Flags first: a mistyped --now is said before any file is read.
         const now = parseNow(opts.now);
+        const limits = reviewLimitsOf(opts);
         const policy = await readPolicyFile(opts.policy);
-        const request = parseReviewText(await readText(file, 'AdmissionReview'));
+        const request = parseReviewText(await readText(file, 'AdmissionReview'), limits);
         const parent = opts.parent === undefined ? undefined : await readParent(opts.parent);
         const tickets = offlineStore();
         const admitter = createAdmitter({

@@ -13,9 +13,11 @@ import { createApp } from '../server/app.js';
 import { type Listener, listenHttp, listenHttps } from '../server/https.js';
 import { createLogger, type Logger } from '../server/logger.js';
 import { createMetrics, metricsHandler } from '../server/metrics.js';
-import { loadKeyPair, watchKeyPair } from './keypair-files.js';
+import { type Offload, createOffload } from '../server/offload.js';
+import { loadClientCa, loadKeyPair, watchKeyPair } from './keypair-files.js';
 import type { TicketStore } from '../tickets/types.js';
-import { type Io, processIo, readPolicyFile } from './io.js';
+import { type Io, processIo, readPolicyFile, reviewLimitsOf } from './io.js';
+import { DEFAULT_REVIEW_LIMITS, type ReviewLimits } from '../admission/limits.js';
 import { openTicketStore } from './stores.js';
 
 interface ServeOptions {
@@ -34,6 +36,10 @@ interface ServeOptions {
   overdueAfter: string;
   kubeconfig?: string;
   context?: string;
+  maxReviewDepth: string;
+  maxReviewValues: string;
+  clientCa?: string;
+  clientName?: string;
 }
 
 /** The embedded default of `--dev`: everything under one git-ignored folder of the working directory. */
@@ -58,6 +64,10 @@ export function serveCommand(io: Io = processIo): Command {
     .option('--cert-reload-interval <ms>', 'how often to check the certificate files for a new pair', '10000')
     .option('--max-record-time <ms>', 'upper bound on recording a ticket before the bypass is refused', '8000')
     .option('--housekeeping-interval <ms>', 'how often to count open tickets and check the webhook configurations are still there', '60000')
+    .option('--client-ca <file>', "require a client certificate signed by this CA (PEM) on /validate and /mutate: the one the apiserver's AdmissionConfiguration kubeConfigFile presents")
+    .option('--client-name <names>', 'with --client-ca: the accepted callers, comma-separated (a certificate CN or DNS SAN), e.g. kube-apiserver-admission')
+    .option('--max-review-depth <levels>', 'refuse a review nesting deeper than this (413, before parsing it)', String(DEFAULT_REVIEW_LIMITS.maxDepth))
+    .option('--max-review-values <count>', 'refuse a review holding more leaves (strings, numbers, booleans, nulls, empty maps and lists) than this', String(DEFAULT_REVIEW_LIMITS.maxLeaves))
     .option('--overdue-after <duration>', 'an open ticket is overdue this long after its window ended (Go-style or days: 72h, 3d)', '3d')
     .action(async (opts: ServeOptions) => {
       await serve(opts, io);
@@ -89,6 +99,10 @@ interface ServeSettings {
   certFile: string;
   keyFile: string;
   ticketsSpec: string;
+  limits: ReviewLimits;
+  /** The PEM bundle of --client-ca, checked; with it, only clientNames may call the webhook routes. */
+  clientCa: string | undefined;
+  clientNames: string[];
 }
 
 /** settingsOf returns the checked settings, before anything is listened on or connected to. */
@@ -99,6 +113,13 @@ async function settingsOf(opts: ServeOptions): Promise<ServeSettings> {
   const maxRecordMs = intFlag('max-record-time', opts.maxRecordTime, 1);
   const housekeepingMs = intFlag('housekeeping-interval', opts.housekeepingInterval, 100);
   const overdueMs = durationFlag('overdue-after', opts.overdueAfter);
+  const limits = reviewLimitsOf(opts);
+  const clientNames = (opts.clientName ?? '').split(',').map((n) => n.trim()).filter((n) => n !== '');
+  if (opts.clientCa !== undefined && clientNames.length === 0) {
+    throw new DriftgateError('DG_USAGE', '--client-ca needs --client-name: a cluster CA signs every user\'s certificate, so name the caller to accept (the CN of the apiserver\'s client certificate)');
+  }
+  if (opts.clientCa === undefined && clientNames.length > 0) throw new DriftgateError('DG_USAGE', '--client-name needs --client-ca, the CA that signs the caller\'s certificate');
+  const clientCa = opts.clientCa === undefined ? undefined : await loadClientCa(opts.clientCa);
   let host = opts.host;
   let policyFile = opts.policy;
   let certFile = opts.tlsCert;
@@ -121,7 +142,7 @@ async function settingsOf(opts: ServeOptions): Promise<ServeSettings> {
     throw new DriftgateError('DG_USAGE', '--tls-cert and --tls-key are required: the kube-apiserver only calls webhooks over HTTPS (make a pair with `driftgate certs generate`, or use --dev)');
   }
   if (ticketsSpec === undefined) throw new DriftgateError('DG_USAGE', '--tickets is required: journal:/path/tickets.jsonl or kubernetes (bypasses must be recorded somewhere)');
-  return { port, metricsPort, host, reloadMs, maxRecordMs, housekeepingMs, overdueMs, policyFile, certFile, keyFile, ticketsSpec };
+  return { port, metricsPort, host, reloadMs, maxRecordMs, housekeepingMs, overdueMs, policyFile, certFile, keyFile, ticketsSpec, limits, clientCa, clientNames };
 }
 
 /** Running is a started webhook: what shutting down stops, in order. */
@@ -130,6 +151,7 @@ interface Running {
   tickets: TicketStore;
   webhook: Listener;
   metricsListener: Listener | undefined;
+  offload: Offload;
   stopWatching: () => void;
   stopHousekeeping: () => void;
   setReady: (ready: boolean) => void;
@@ -169,8 +191,10 @@ async function start(settings: ServeSettings, opts: Pick<ServeOptions, 'logLevel
     ...(parents === undefined ? {} : { parents }),
     onParentError: (ref, err) => logger.warn({ parent: `${ref.namespace}/${ref.resource}/${ref.name}`, problem: messageOf(err) }, 'parent lookup failed; deciding without its break-glass window'),
   });
-  const app = createApp({ admitter, logger, metrics, storeKind: opened.kind, ready: () => ready, maxRecordMs: settings.maxRecordMs });
-  const webhook = await listenHttps(app, pair, settings.port, host);
+  const { limits, clientCa, clientNames } = settings;
+  const offload = createOffload({ limits, onReplaced: (why) => logger.error({ problem: why }, 'judging worker replaced; the review it held was refused') });
+  const app = createApp({ admitter, logger, metrics, storeKind: opened.kind, ready: () => ready, maxRecordMs: settings.maxRecordMs, limits, offload, ...(clientCa === undefined ? {} : { callers: { names: clientNames } }) });
+  const webhook = await listenHttps(app, pair, settings.port, host, clientCa);
   const watcher = watchKeyPair({
     certFile,
     keyFile,
@@ -195,7 +219,7 @@ async function start(settings: ServeSettings, opts: Pick<ServeOptions, 'logLevel
   });
   ready = true;
   logger.info(
-    { port: webhook.port, metricsPort: metricsListener?.port, policy: policy.name, mode: policy.mode, tickets: tickets.describeStore(), certNotAfter: pair.notAfter.toISOString() },
+    { port: webhook.port, metricsPort: metricsListener?.port, callers: clientCa === undefined ? 'anyone (no --client-ca)' : clientNames, policy: policy.name, mode: policy.mode, tickets: tickets.describeStore(), certNotAfter: pair.notAfter.toISOString() },
     'driftgate serving',
   );
   return {
@@ -203,6 +227,7 @@ async function start(settings: ServeSettings, opts: Pick<ServeOptions, 'logLevel
     tickets,
     webhook,
     metricsListener,
+    offload,
     stopWatching: () => watcher.stop(),
     stopHousekeeping,
     setReady: (value) => {
@@ -223,7 +248,7 @@ function untilSignalled(running: Running): Promise<void> {
       running.stopWatching();
       running.stopHousekeeping();
       void Promise.all([running.webhook.close(), running.metricsListener?.close()])
-        .then(() => running.tickets.close())
+        .then(() => Promise.all([running.tickets.close(), running.offload.close()]))
         .catch((err: unknown) => logger.error({ problem: messageOf(err) }, 'error while shutting down'))
         .finally(() => {
           logger.info('stopped');

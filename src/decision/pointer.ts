@@ -10,6 +10,8 @@ const ARRAY_INDEX = /^(0|[1-9][0-9]*)$/;
 
 /** escapeToken returns `s` as one pointer token: "~" becomes "~0", then "/" becomes "~1". */
 export function escapeToken(s: string): string {
+  // Most keys need no escaping: answering those without a copy keeps a pointer per leaf cheap.
+  if (!s.includes('~') && !s.includes('/')) return s;
   // "~" first, or the "~" of a freshly written "~1" would be escaped again.
   return s.replaceAll('~', '~0').replaceAll('/', '~1');
 }

@@ -5,13 +5,17 @@
  * apiserver (and a person reading its log) sees a message rather than an opaque failure.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { DEFAULT_REVIEW_LIMITS, type ReviewLimits, type ReviewShape, measureReview } from '../admission/limits.js';
 import { parseReviewText, uidOf } from '../admission/schema.js';
 import { type Answer, errored, review } from '../admission/respond.js';
 import type { AdmissionRequest } from '../admission/types.js';
 import { DriftgateError, messageOf, httpStatusOf, isDriftgateError } from '../errors.js';
-import type { Admitted, Admitter, Outcome } from '../admission/admit.js';
+import type { Admitted, Admitter, Outcome, Prejudged } from '../admission/admit.js';
+import { type CallerAuth, requireCaller } from './callers.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import { LOGGED_PATHS } from './judge.js';
+import type { Offload } from './offload.js';
 import { requestName } from '../decision/target-name.js';
 import { parseDuration } from '../policy/duration.js';
 
@@ -35,6 +39,12 @@ export interface AppDeps {
   bodyLimit?: number;
   /** Upper bound on recording a ticket, whatever the apiserver's timeout. */
   maxRecordMs?: number;
+  /** Shape limits checked before a review is parsed (DEFAULT_REVIEW_LIMITS when absent). */
+  limits?: ReviewLimits;
+  /** Judges large reviews off the event loop; without it every review is judged in place. */
+  offload?: Offload;
+  /** Who may call /validate and /mutate (a client certificate); without it, anyone who reaches the port. */
+  callers?: CallerAuth;
 }
 
 type Webhook = 'validate' | 'mutate';
@@ -57,8 +67,16 @@ export function createApp(deps: AppDeps): express.Express {
   // Read text and decode it ourselves: parseReviewText names where JSON breaks without quoting
   // the body back (a Secret's values may be in it), and says so when the body is empty.
   const text = express.text({ limit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT, type: () => true });
+  // A large body is read as bytes: measured as such, and when the worker is to judge it, decoded
+  // there (decoding megabytes is work the event loop would pay for every other review).
+  const raw = express.raw({ limit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT, type: () => true });
+  const readBody = (req: Request, res: Response, next: NextFunction): void => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    (deps.offload?.takes(declared) === true ? raw : text)(req, res, next);
+  };
+  const callers = deps.callers === undefined ? [] : [requireCaller(deps.callers, (req, res, err) => badRequest(req.path === '/mutate' ? 'mutate' : 'validate', res, err))];
   for (const webhook of ['validate', 'mutate'] as const) {
-    app.post(`/${webhook}`, arrival, requireJson, text, (req, res) => {
+    app.post(`/${webhook}`, arrival, ...callers, requireJson, readBody, (req, res) => {
       void handle(webhook, req, res);
     });
   }
@@ -72,30 +90,72 @@ export function createApp(deps: AppDeps): express.Express {
 
   async function handle(webhook: Webhook, req: Request, res: Response): Promise<void> {
     const started = arrivals.get(req) ?? performance.now();
-    let request: AdmissionRequest;
+    // One deadline per request, counted from its arrival (body reading, judging on the worker and
+    // the parent lookup included), so the ticket store's share is what is really left of the
+    // apiserver's timeout.
+    const budgetMs = recordDeadline(req.query['timeout'], deps.maxRecordMs);
+    const deadline = AbortSignal.timeout(Math.max(1, Math.ceil(budgetMs - (performance.now() - started))));
     const body: unknown = req.body;
-    try {
-      request = parseReviewText(typeof body === 'string' ? body : '');
-    } catch (err) {
-      badRequest(webhook, res, err, uidOf(lenientJson(body)));
-      return;
+    const limits = deps.limits ?? DEFAULT_REVIEW_LIMITS;
+    let bytes = Buffer.isBuffer(body) ? body : undefined;
+    let text = typeof body === 'string' ? body : '';
+    if (bytes !== undefined) {
+      // Measured here, where it is one cheap pass (it stops at the limits), to judge on the event
+      // loop what is cheap to judge (a 1 MiB ConfigMap of a few files) and send the rest to the worker.
+      let shape: ReviewShape;
+      try {
+        shape = measureReview(bytes, limits);
+      } catch (err) {
+        badRequest(webhook, res, err);
+        return;
+      }
+      if (deps.offload === undefined || deps.offload.inPlace(shape, bytes.length)) {
+        text = bytes.toString('utf8');
+        bytes = undefined;
+      }
+    }
+    let request: AdmissionRequest;
+    let prejudged: Prejudged | undefined;
+    if (deps.offload !== undefined && (bytes !== undefined || deps.offload.takes(text.length))) {
+      const { policy, now } = deps.admitter.judgement();
+      try {
+        const judged = await deps.offload.judge(bytes ?? text, policy, now, deadline);
+        if (!judged.ok) {
+          badRequest(webhook, res, judged.error, judged.uid);
+          return;
+        }
+        request = judged.request;
+        prejudged = judged.prejudged;
+      } catch (err) {
+        // Out of time or out of memory on the worker: refused, and the server goes on.
+        badRequest(webhook, res, err);
+        return;
+      }
+    } else {
+      try {
+        request = parseReviewText(text, limits);
+      } catch (err) {
+        // A review beyond the limits is not parsed again just to echo its uid.
+        const tooComplex = isDriftgateError(err) && err.code === 'DG_REVIEW_TOO_COMPLEX';
+        badRequest(webhook, res, err, tooComplex ? '' : uidOf(lenientJson(body)));
+        return;
+      }
     }
     let outcome: Outcome = 'error';
     let admitted: Admitted | undefined;
     try {
-      if (webhook === 'mutate') admitted = await deps.admitter.mutate(request);
-      else {
-        // One deadline per request, counted from its arrival (body reading and the parent lookup
-        // included), so the ticket store's share is what is really left of the apiserver's timeout.
-        const budgetMs = recordDeadline(req.query['timeout'], deps.maxRecordMs);
-        const deadline = AbortSignal.timeout(Math.max(1, Math.ceil(budgetMs - (performance.now() - started))));
-        admitted = await deps.admitter.validate(request, { deadline });
-      }
+      const judged = prejudged === undefined ? {} : { prejudged };
+      admitted = webhook === 'mutate' ? await deps.admitter.mutate(request, judged) : await deps.admitter.validate(request, { deadline, ...judged });
       outcome = admitted.outcome;
       res.status(200).json(review(request.uid, admitted.answer));
     } catch (err) {
-      // A bug, not a decision: refuse (the apiserver applies failurePolicy on top) and say so.
-      const answer: Answer = errored(httpStatusOf(err), `driftgate could not judge this request (internal error: ${messageOf(err)}); it is refused. Retry; if it persists, see driftgate's log for uid ${request.uid}`);
+      // Out of time deciding again with the parent, on the worker: refused, as at the first try.
+      // Anything else is a bug, not a decision: refuse (the apiserver applies failurePolicy on top) and say so.
+      const timedOut = isDriftgateError(err) && err.code === 'DG_REVIEW_TIMEOUT';
+      const answer: Answer = errored(
+        httpStatusOf(err),
+        timedOut ? messageOf(err) : `driftgate could not judge this request (internal error: ${messageOf(err)}); it is refused. Retry; if it persists, see driftgate's log for uid ${request.uid}`,
+      );
       res.status(answer.status?.code ?? 500).json(review(request.uid, answer));
       deps.logger.error({ err, uid: request.uid }, 'internal error while deciding');
     } finally {
@@ -126,7 +186,7 @@ export function createApp(deps: AppDeps): express.Express {
       dryRun: request.dryRun === true,
       decision: admitted.outcome,
       reason: admitted.reasonCode,
-      changedPaths: admitted.decision.changedPaths.slice(0, 20),
+      changedPaths: admitted.decision.changedPaths.slice(0, LOGGED_PATHS),
       durationMs: Math.round(seconds * 1e6) / 1e3,
       ...(admitted.ticketId === undefined ? {} : { ticket: admitted.ticketId }),
       ...(admitted.storeError === undefined ? {} : { storeError: messageOf(admitted.storeError) }),

@@ -30,14 +30,20 @@ export interface Listener {
   close(): Promise<void>;
 }
 
-/** listenHttps returns a started HTTPS server for `handler`. */
-export async function listenHttps(handler: RequestListener, pair: KeyPair, port: number, host: string): Promise<Listener> {
-  const server = https.createServer({ ...secureOptions(pair) }, handler);
+/**
+ * listenHttps returns a started HTTPS server for `handler`. With `clientCa` (PEM), every client is
+ * asked for a certificate and it is verified against that CA; a connection without one is still
+ * accepted (the kubelet probes /healthz without), and the app refuses it on the webhook routes
+ * (callers.ts).
+ */
+export async function listenHttps(handler: RequestListener, pair: KeyPair, port: number, host: string, clientCa?: string): Promise<Listener> {
+  const clientAuth = clientCa === undefined ? {} : { requestCert: true, rejectUnauthorized: false };
+  const server = https.createServer({ ...secureOptions(pair, clientCa), ...clientAuth }, handler);
   applyTimeouts(server);
   await listen(server, port, host);
   return {
     port: (server.address() as AddressInfo).port,
-    setKeyPair: (next) => server.setSecureContext(secureOptions(next)),
+    setKeyPair: (next) => server.setSecureContext(secureOptions(next, clientCa)),
     close: () => closeGracefully(server),
   };
 }

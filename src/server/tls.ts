@@ -39,7 +39,7 @@ export function keyPairOf(cert: string, key: string, names: { cert: string; key:
   return { cert, key, notAfter: new Date(x509.validTo), fingerprint };
 }
 
-/** secureOptions returns the TLS options driftgate serves with: TLS 1.2 at least. */
-export function secureOptions(pair: KeyPair): SecureContextOptions {
-  return { cert: pair.cert, key: pair.key, minVersion: 'TLSv1.2' };
+/** secureOptions returns the TLS options driftgate serves with: TLS 1.2 at least, and the CA client certificates are verified against, if any. */
+export function secureOptions(pair: KeyPair, clientCa?: string): SecureContextOptions {
+  return { cert: pair.cert, key: pair.key, minVersion: 'TLSv1.2', ...(clientCa === undefined ? {} : { ca: clientCa }) };
 }

@@ -22,7 +22,15 @@ export interface ClusterInfo {
   cli: string;
   policy: string;
   work: string;
+  /** controlplane.json, and the launcher (for `controlplane mint`). */
+  infoPath: string;
+  controlplane: string;
+  /** The certificate the apiserver presents to webhooks, and the CA driftgate verifies it with (PEM files). */
+  webhookClient: { caCert: string; caKey: string; cert: string; key: string };
 }
+
+/** WEBHOOK_CALLER is the CN of the apiserver's webhook client certificate, the one caller driftgate accepts. */
+export const WEBHOOK_CALLER = 'kube-apiserver-admission';
 
 /** Identity is who runs a kubectl command. */
 export interface Identity {

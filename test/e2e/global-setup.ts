@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { TestProject } from 'vitest/node';
 import { writeCertificates } from '../../src/certs/files.js';
-import type { ClusterInfo } from './cluster.js';
+import { WEBHOOK_CALLER, type ClusterInfo } from './cluster.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CLI = join(ROOT, 'dist/cli/main.js');
@@ -84,10 +84,25 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
     log('starting etcd, kube-apiserver and kube-controller-manager');
     // stdin stays a pipe we hold: if this process dies, the control plane sees EOF and stops.
-    const cp = spawn(join(binDir, 'controlplane'), ['--bin-dir', binDir], { stdio: ['pipe', 'pipe', 'inherit'] });
+    // The apiserver presents a client certificate (CN WEBHOOK_CALLER, a CA of its own) to every
+    // webhook through its AdmissionConfiguration, and driftgate requires it (--client-ca).
+    const cp = spawn(join(binDir, 'controlplane'), ['--bin-dir', binDir, '--webhook-client-cert', WEBHOOK_CALLER], { stdio: ['pipe', 'pipe', 'inherit'] });
     children.push(cp);
     const infoPath = await waitForLine(cp, 'controlplane', (l) => (l.startsWith('READY ') ? l.slice(6).trim() : undefined), 180_000);
-    const cpInfo = JSON.parse(readFileSync(infoPath, 'utf8')) as { kubeconfig: string; kubectl: string; server: string; workDir: string };
+    const cpInfo = JSON.parse(readFileSync(infoPath, 'utf8')) as {
+      kubeconfig: string;
+      kubectl: string;
+      server: string;
+      workDir: string;
+      webhookClientCaCert?: string;
+      webhookClientCaKey?: string;
+      webhookClientCert?: string;
+      webhookClientKey?: string;
+    };
+    const { webhookClientCaCert, webhookClientCaKey, webhookClientCert, webhookClientKey } = cpInfo;
+    if (webhookClientCaCert === undefined || webhookClientCaKey === undefined || webhookClientCert === undefined || webhookClientKey === undefined) {
+      throw new Error('the controlplane launcher wrote no webhook client certificate: rebuild it (test/harness/build.sh) with --webhook-client-cert support');
+    }
     const admin = { kubectl: cpInfo.kubectl, kubeconfig: cpInfo.kubeconfig };
 
     const mint = (name: string, groups: string[]): string =>
@@ -114,7 +129,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const dg = spawn(
       process.execPath,
       [CLI, 'serve', '--policy', policy, '--tls-cert', certs.paths.cert, '--tls-key', certs.paths.key, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0',
-        '--tickets', 'kubernetes:driftgate-system', '--kubeconfig', driftgateKubeconfig, '--log-level', 'info', '--housekeeping-interval', '500'],
+        '--tickets', 'kubernetes:driftgate-system', '--kubeconfig', driftgateKubeconfig, '--log-level', 'info', '--housekeeping-interval', '500',
+        '--client-ca', webhookClientCaCert, '--client-name', WEBHOOK_CALLER],
       { stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT },
     );
     children.push(dg);
@@ -170,6 +186,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
       cli: CLI,
       policy,
       work,
+      infoPath,
+      controlplane: join(binDir, 'controlplane'),
+      webhookClient: { caCert: webhookClientCaCert, caKey: webhookClientCaKey, cert: webhookClientCert, key: webhookClientKey },
     });
     return teardown;
   } catch (err) {

@@ -13,6 +13,10 @@ import { createAdmitter } from '../../src/admission/admit.js';
 import { createApp } from '../../src/server/app.js';
 import { createLogger } from '../../src/server/logger.js';
 import { createMetrics, type Metrics } from '../../src/server/metrics.js';
+import { createOffload, type OffloadOptions } from '../../src/server/offload.js';
+import { DEFAULT_REVIEW_LIMITS, type ReviewLimits } from '../../src/admission/limits.js';
+import type { GuardPolicy } from '../../src/policy/types.js';
+import type { CallerAuth } from '../../src/server/callers.js';
 import { JournalStore } from '../../src/tickets/journal.js';
 import { ControlledStore, FIXED_NOW, LogSink, fixturePolicy } from './webhook.js';
 
@@ -33,20 +37,32 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+/** HarnessOptions change what startHarness builds; by default, what `driftgate serve` builds. */
+export interface HarnessOptions {
+  policy?: GuardPolicy;
+  limits?: ReviewLimits;
+  /** Options of the judging worker (large reviews), or false to judge everything in place. */
+  offload?: Partial<OffloadOptions> | false;
+  /** Who may call the webhook routes (serve --client-ca/--client-name); anyone when absent. */
+  callers?: CallerAuth;
+}
+
 /** startHarness returns a webhook listening on a free loopback port. */
-export async function startHarness(): Promise<Harness> {
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), 'driftgate-http-'));
   const journalPath = join(dir, 'tickets.jsonl');
   const events: string[] = [];
   const journal = await JournalStore.open(journalPath, { onWarning: () => undefined });
   const store = new ControlledStore(journal, events);
-  const policy = fixturePolicy();
+  const policy = opts.policy ?? fixturePolicy();
+  const limits = opts.limits ?? DEFAULT_REVIEW_LIMITS;
+  const offload = opts.offload === false ? undefined : createOffload({ limits, ...opts.offload });
   const sink = new LogSink();
   const logger = createLogger({ destination: sink });
   const metrics = createMetrics({ processMetrics: false });
   const ready = { value: true };
   const admitter = createAdmitter({ policy: () => policy, now: () => FIXED_NOW, tickets: store });
-  const app = createApp({ admitter, logger, metrics, storeKind: 'journal', ready: () => ready.value });
+  const app = createApp({ admitter, logger, metrics, storeKind: 'journal', ready: () => ready.value, limits, ...(offload === undefined ? {} : { offload }), ...(opts.callers === undefined ? {} : { callers: opts.callers }) });
   const server = createServer((req, res) => {
     res.once('finish', () => events.push(`response sent ${req.url ?? ''}`));
     app(req, res);
@@ -66,6 +82,7 @@ export async function startHarness(): Promise<Harness> {
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await offload?.close();
       await journal.close();
       await rm(dir, { recursive: true, force: true });
     },

@@ -169,7 +169,8 @@ describe('parseReviewText', () => {
 
   it('finds the break in a deeply nested body without exhausting the stack', () => {
     const text = `${'['.repeat(200_000)}x`;
-    expect(failure(() => parseReviewText(text)).message).toBe('body is not JSON: unexpected "x" at line 1 column 200001 (offset 200000)');
+    // Limits raised past the nesting: by default the shape check refuses it before JSON.parse.
+    expect(failure(() => parseReviewText(text, { maxDepth: 300_000, maxLeaves: 10 })).message).toBe('body is not JSON: unexpected "x" at line 1 column 200001 (offset 200000)');
   });
 
   it('runs the envelope checks once the text is JSON', () => {
@@ -220,6 +221,9 @@ describe('parseReviewText and exact integers (issue 11)', () => {
   it('refuses, with a clear message and no crash, a body nested too deep to read exactly', () => {
     const d = 20000;
     const text = `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"x":${'['.repeat(d)}9007199254740993${']'.repeat(d)}}}`;
-    expect(() => parseReviewText(text)).toThrow(/nests too deep/);
+    // The shape limits refuse it first, naming the limit…
+    expect(() => parseReviewText(text)).toThrow(/nests deeper than 100 levels/);
+    // …and an operator who raised them past what the exact reader can walk still gets a clear refusal.
+    expect(() => parseReviewText(text, { maxDepth: 10 * d, maxLeaves: 10 * d })).toThrow(/nests too deep/);
   });
 });

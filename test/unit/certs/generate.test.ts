@@ -1,6 +1,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { caBundle, certExpiry, generateCA, generateServing, parseCA } from '../../../src/certs/generate.js';
+import forge from 'node-forge';
+import { caBundle, certExpiry, generateCA, generateClient, generateServing, parseCA } from '../../../src/certs/generate.js';
 import { DriftgateError } from '../../../src/errors.js';
 
 const now = new Date('2026-03-01T12:00:00Z');
@@ -100,5 +101,43 @@ describe('certExpiry and caBundle', () => {
 
   it('caBundle is the base64 of the PEM', () => {
     expect(Buffer.from(caBundle(ca.certPem), 'base64').toString('utf8')).toBe(ca.certPem);
+  });
+});
+
+describe('generateClient', () => {
+  it("is a clientAuth certificate with the caller's name as CN, issued by the CA and no longer lived", () => {
+    const callersCa = generateCA({ commonName: 'callers-ca', days: 30 }, now);
+    const client = generateClient(callersCa, 'kube-apiserver-admission', 365, now);
+    const cert = new X509Certificate(client.certPem);
+    const issuer = new X509Certificate(callersCa.certPem);
+    expect(cert.subject).toBe('CN=kube-apiserver-admission');
+    expect(cert.checkIssued(issuer)).toBe(true);
+    expect(cert.verify(issuer.publicKey)).toBe(true);
+    expect(cert.keyUsage).toEqual(['1.3.6.1.5.5.7.3.2']);
+    expect(new Date(cert.validTo).getTime()).toBeLessThanOrEqual(new Date(issuer.validTo).getTime());
+    expect(() => generateClient(callersCa, '', 1, now)).toThrow(/client name: empty/);
+  });
+});
+
+describe('certificates signed by a CA made elsewhere', () => {
+  it("name the CA's own key identifier as their authority, which OpenSSL matches (a Go-made CA hashes its key differently)", () => {
+    const keys = forge.pki.rsa.generateKeyPair(2048);
+    const cert = forge.pki.createCertificate();
+    cert.publicKey = keys.publicKey;
+    cert.serialNumber = '01';
+    cert.validity.notBefore = new Date(now.getTime() - 60_000);
+    cert.validity.notAfter = new Date(now.getTime() + 86_400_000);
+    cert.setSubject([{ name: 'commonName', value: 'go-style-ca' }]);
+    cert.setIssuer([{ name: 'commonName', value: 'go-style-ca' }]);
+    // Not forge's own computation: the identifier a Go CA writes (SHA-1 of the whole SubjectPublicKeyInfo).
+    const skid = forge.md.sha1.create().update(forge.asn1.toDer(forge.pki.publicKeyToAsn1(keys.publicKey)).getBytes()).digest().toHex();
+    // Given as a raw value: forge would otherwise write its own computation.
+    const skidValue = forge.asn1.toDer(forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.OCTETSTRING, false, forge.util.hexToBytes(skid))).getBytes();
+    cert.setExtensions([{ name: 'basicConstraints', cA: true, critical: true }, { name: 'keyUsage', keyCertSign: true, critical: true }, { id: '2.5.29.14', value: skidValue }]);
+    cert.sign(keys.privateKey, forge.md.sha256.create());
+    const foreign = { certPem: forge.pki.certificateToPem(cert), keyPem: forge.pki.privateKeyToPem(keys.privateKey) };
+    const issuer = new X509Certificate(foreign.certPem);
+    expect(new X509Certificate(generateClient(foreign, 'kube-apiserver-admission', 1, now).certPem).checkIssued(issuer)).toBe(true);
+    expect(new X509Certificate(generateServing(foreign, ['localhost'], 1, now).certPem).checkIssued(issuer)).toBe(true);
   });
 });

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hostileReviewText } from '../../../bench/hostile.js';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const CLI = join(ROOT, 'dist/cli/main.js');
@@ -18,6 +19,13 @@ function driftgate(args: string[], env: NodeJS.ProcessEnv = process.env): Promis
       done({ code: err === null ? 0 : Number((err as { code?: number }).code ?? 1), stdout, stderr });
     });
   });
+}
+
+/** The hostile review of bench/hostile.ts as a ConfigMap, which examples/policy.yaml guards in prod. */
+function deepConfigMapReview(): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'dg-cli-')), 'deep.json');
+  writeFileSync(file, hostileReviewText(300, 62 * 1024).replaceAll('"group":"example.com","version":"v1","resource":"widgets"', '"group":"","version":"v1","resource":"configmaps"'));
+  return file;
 }
 
 let busyPort = 0;
@@ -65,6 +73,20 @@ describe('driftgate exit codes', () => {
       },
       code: 1,
       stderr: /not JSON/,
+    },
+    {
+      // Issue 11: refused at once, naming the limit and the flag, never a stack overflow.
+      name: 'a review nested 300 deep fails with one line naming the depth limit and the flag',
+      args: () => ['review', '--policy', 'examples/policy.yaml', deepConfigMapReview()],
+      code: 1,
+      stderr: /^driftgate: the review nests deeper than 100 levels \(at request\.object\.spec\.a\.a\.a….*--max-review-depth.*\n$/s,
+    },
+    {
+      // Judged, not failed: a refusal exits 2 (one convention), after printing the answer.
+      name: 'the same review is judged (exit 2, a refused ConfigMap edit) once --max-review-depth allows it: no stack overflow',
+      args: () => ['review', '--policy', 'examples/policy.yaml', '--max-review-depth', '400', deepConfigMapReview()],
+      code: 2,
+      stdout: /"allowed": false/,
     },
     { name: 'a missing policy file fails naming it', args: () => ['review', '--policy', 'nope.yaml', 'examples/reviews/memory-limit.json'], code: 1, stderr: /policy nope\.yaml: cannot read it/ },
     { name: 'an unknown command fails', args: () => ['frobnicate'], code: 1, stderr: /unknown command/ },

@@ -425,6 +425,16 @@ describe('manifests/', () => {
     });
   });
 
+  it('ships a NetworkPolicy example admitting only its sources to the webhook port, the metrics port apart', () => {
+    const policy = find('NetworkPolicy', 'driftgate-callers') as KubeDoc & {
+      spec: { podSelector: unknown; policyTypes: string[]; ingress: Array<{ ports: Array<{ port: number }>; from: unknown[] }> };
+    };
+    expect(policy.spec.podSelector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'driftgate' } });
+    expect(policy.spec.policyTypes).toEqual(['Ingress']);
+    expect(policy.spec.ingress.map((rule) => rule.ports.map((p) => p.port))).toEqual([[8443], [9090]]);
+    expect(policy.spec.ingress.every((rule) => rule.from.length > 0)).toBe(true);
+  });
+
   it('issues the cert-manager serving certificate for the Service name', () => {
     expect(find('Certificate', 'driftgate-tls')).toMatchObject({
       spec: { secretName: 'driftgate-tls', dnsNames: ['driftgate.driftgate-system.svc'], issuerRef: { kind: 'Issuer', name: 'driftgate-ca' } },

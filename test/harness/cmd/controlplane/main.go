@@ -3,6 +3,7 @@
 //	controlplane [--bin-dir DIR] [--work-dir DIR] [--keep] [--watch-stdin auto|true|false]
 //	             [--timeout 3m] [--apiserver-arg=--flag=value]... [--etcd-arg=--flag=value]...
 //	             [--controller-manager=true|false] [--controller-manager-arg=--flag=value]...
+//	             [--webhook-client-cert CN [--webhook-client-host HOST]...]
 //	controlplane mint --config CONTROLPLANE.json --name USER [--group G]... [--out-dir DIR]
 //
 // It generates its own PKI, starts etcd and kube-apiserver on free loopback ports, waits
@@ -64,6 +65,12 @@ type Info struct {
 	WorkDir               string            `json:"workDir"`
 	Logs                  map[string]string `json:"logs"`
 	PIDs                  map[string]int    `json:"pids"`
+	// Set with --webhook-client-cert (admission.go): what the apiserver presents to webhooks.
+	AdmissionConfig     string `json:"admissionConfig,omitempty"`
+	WebhookClientCACert string `json:"webhookClientCaCert,omitempty"`
+	WebhookClientCAKey  string `json:"webhookClientCaKey,omitempty"`
+	WebhookClientCert   string `json:"webhookClientCert,omitempty"`
+	WebhookClientKey    string `json:"webhookClientKey,omitempty"`
 }
 
 type multiFlag []string
@@ -108,6 +115,9 @@ func run() int {
 	var kcmArgs multiFlag
 	fs.Var(&kcmArgs, "controller-manager-arg", "extra kube-controller-manager flag (repeatable)")
 	withKCM := fs.Bool("controller-manager", os.Getenv("DRIFTGATE_CP_NO_KCM") == "", "start kube-controller-manager (env DRIFTGATE_CP_NO_KCM=1 turns it off)")
+	var admission admissionOptions
+	fs.StringVar(&admission.webhookClientCN, "webhook-client-cert", "", "mint a client certificate with this CN (own CA) that the apiserver presents to webhooks, through an AdmissionConfiguration kubeConfigFile")
+	fs.Var(&admission.webhookClientHosts, "webhook-client-host", "webhook host the certificate is offered to (repeatable; default *, every webhook)")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return 2
 	}
@@ -122,7 +132,7 @@ func run() int {
 
 	removeStaleTempDirs()
 
-	cp := &controlPlane{keep: *keep, apiArgs: apiArgs, etcdArgs: etcdArgs, kcmArgs: kcmArgs, withKCM: *withKCM}
+	cp := &controlPlane{keep: *keep, apiArgs: apiArgs, etcdArgs: etcdArgs, kcmArgs: kcmArgs, withKCM: *withKCM, admission: admission}
 	err := cp.start(ctx, *binDir, *workDir, *timeout)
 	if err == nil {
 		fmt.Printf("READY %s\n", cp.infoPath)
@@ -221,6 +231,8 @@ type controlPlane struct {
 	apiArgs, etcdArgs []string
 	kcmArgs           []string
 	withKCM           bool
+	admission         admissionOptions
+	admissionArgs     []string
 	dir               string
 	ownsDir           bool
 	etcd, api, kcm    *proc
@@ -339,6 +351,10 @@ func (cp *controlPlane) start(ctx context.Context, binDir, workDir string, timeo
 		return err
 	}
 	if err := os.WriteFile(inf.ServiceAccountPub, publicKeyPEM(&saKey.PublicKey), 0o644); err != nil {
+		return err
+	}
+
+	if cp.admissionArgs, err = writeAdmissionConfig(filepath.Join(workDir, "admission"), &cp.admission, inf); err != nil {
 		return err
 	}
 
@@ -489,6 +505,7 @@ func (cp *controlPlane) startAPIServer(ctx context.Context, deadline time.Time, 
 		// No service-account controller: no `default` ServiceAccount for the plugin to find.
 		args = append(args, "--disable-admission-plugins=ServiceAccount")
 	}
+	args = append(args, cp.admissionArgs...)
 	args = append(args, cp.apiArgs...)
 	if cp.api, err = startProc("kube-apiserver", inf.KubeAPIServer, args, inf.Logs["kubeApiserver"]); err != nil {
 		return err
