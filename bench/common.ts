@@ -68,7 +68,12 @@ function accepts(port: number): Promise<boolean> {
  * `port` shows up in it, or, when `opts.port` is given (a server that logs nothing), once that
  * port accepts connections.
  */
-export async function startServer(args: string[], logFile: string, msg: string, opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; port?: number } = {}): Promise<Server> {
+export async function startServer(
+  args: string[],
+  logFile: string,
+  msg: string,
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; port?: number } = {},
+): Promise<Server> {
   const fd = openSync(logFile, 'w');
   const child = spawn(process.execPath, args, { stdio: ['ignore', fd, 'pipe'], cwd: ROOT, env: opts.env ?? process.env });
   closeSync(fd);

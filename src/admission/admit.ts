@@ -155,10 +155,25 @@ export function createAdmitter(deps: AdmitDeps): Admitter {
         const message =
           `[driftgate/ticket] this break-glass change was refused because it could not be recorded on backport ticket ${ticketId}: ${escapeControlsKeepLines(messageOf(err))}. ` +
           'driftgate lets no bypass through unrecorded. Retry in a minute; if it keeps failing, the ticket store is down: tell the platform team (docs/operators.md, "ticket store failures").';
-        return { answer: denied(message, httpStatusOf(err)), decision, outcome: 'deny', reasonCode: 'ticket-not-recorded', ticketId, storeError: err, recordMs };
+        return {
+          answer: denied(message, httpStatusOf(err)),
+          decision,
+          outcome: 'deny',
+          reasonCode: 'ticket-not-recorded',
+          ticketId,
+          storeError: err,
+          recordMs,
+        };
       }
       const recordMs = performance.now() - started;
-      return { answer: allowed({ warnings: shown(decision.warnings), auditAnnotations: { 'backport-ticket': ticketId } }), decision, outcome: 'bypass', reasonCode: 'break-glass', ticketId, recordMs };
+      return {
+        answer: allowed({ warnings: shown(decision.warnings), auditAnnotations: { 'backport-ticket': ticketId } }),
+        decision,
+        outcome: 'bypass',
+        reasonCode: 'break-glass',
+        ticketId,
+        recordMs,
+      };
     },
 
     async mutate(request, opts = {}) {

@@ -109,7 +109,9 @@ export function fitWarnings(warnings: readonly string[]): string[] {
     used += runes(w);
   }
   const dropped = out.length - kept.length;
-  kept.push(`${dropped} more warning${dropped === 1 ? '' : 's'} not shown: the kube-apiserver passes on at most ${WARNINGS_TOTAL_RUNES} characters of warnings`);
+  kept.push(
+    `${dropped} more warning${dropped === 1 ? '' : 's'} not shown: the kube-apiserver passes on at most ${WARNINGS_TOTAL_RUNES} characters of warnings`,
+  );
   return kept;
 }
 
@@ -122,5 +124,7 @@ function runes(text: string): number {
 
 function cut(text: string, max: number): string {
   if (runes(text) <= max) return text;
-  return `${Array.from(text).slice(0, max - 1).join('')}…`;
+  return `${Array.from(text)
+    .slice(0, max - 1)
+    .join('')}…`;
 }

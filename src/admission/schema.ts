@@ -125,7 +125,11 @@ export function parseReviewText(text: string, limits: ReviewLimits = DEFAULT_REV
     // Reading integers exactly walks the parsed tree recursively: a body nested deeper than the
     // stack is valid JSON that still cannot be read, and must say so rather than "not JSON".
     if (err instanceof RangeError) {
-      throw new DriftgateError('DG_REVIEW_INVALID', 'body nests too deep to be read; no Kubernetes object nests like this, so this is not a review from the kube-apiserver', { cause: err });
+      throw new DriftgateError(
+        'DG_REVIEW_INVALID',
+        'body nests too deep to be read; no Kubernetes object nests like this, so this is not a review from the kube-apiserver',
+        { cause: err },
+      );
     }
     throw new DriftgateError('DG_REVIEW_INVALID', `body is not JSON: ${jsonProblem(text)}`, { cause: err });
   }

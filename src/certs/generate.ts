@@ -50,7 +50,8 @@ export function generateServing(ca: PemPair, hosts: readonly string[], days: num
   checkDays(days);
   const altNames = hosts.map(altName);
   const first = hosts[0];
-  if (first === undefined) throw new DriftgateError('DG_CERT_REQUEST', 'hosts: none given; name at least the Service DNS name, e.g. driftgate.driftgate-system.svc');
+  if (first === undefined)
+    throw new DriftgateError('DG_CERT_REQUEST', 'hosts: none given; name at least the Service DNS name, e.g. driftgate.driftgate-system.svc');
   const issuer = parseCA(ca);
   const { keys, keyPem } = rsaKeys();
   const cert = forge.pki.createCertificate();
@@ -179,7 +180,7 @@ function rsaKeys(): { keys: forge.pki.rsa.KeyPair; keyPem: string } {
 // INTEGER, which strict parsers (Go's crypto/x509) insist on.
 function serial(): string {
   const bytes = randomBytes(16);
-  bytes[0] = (bytes[0]! & 0x7f) || 0x01;
+  bytes[0] = bytes[0]! & 0x7f || 0x01;
   return bytes.toString('hex');
 }
 

@@ -12,7 +12,18 @@ import { createKubeClient, type KubeClient } from '../kube/client.js';
 import { loadKubeConfig } from './kubeconfig.js';
 import { clusterPolicy, discover, getObject, patchAnnotations, whoAmI } from '../breakglass/cluster.js';
 import { PAUSE_ANNOTATIONS, describeOwner } from '../breakglass/gitops.js';
-import { type Checks, type ClosePlan, type Subject, type WindowPlan, checkFlags, currentWindow, label, planClose, planWindow, relative } from '../breakglass/plan.js';
+import {
+  type Checks,
+  type ClosePlan,
+  type Subject,
+  type WindowPlan,
+  checkFlags,
+  currentWindow,
+  label,
+  planClose,
+  planWindow,
+  relative,
+} from '../breakglass/plan.js';
 import { parseTarget, resolveKind } from '../breakglass/resolve-kind.js';
 import { type DataFormat, type Io, formatData, processIo, readPolicyFile } from './io.js';
 
@@ -44,7 +55,10 @@ export function breakGlassCommand(io: Io = processIo, clock: () => Date = () => 
       .option('-n, --namespace <ns>', "the object's namespace (default: the context's namespace)")
       .option('--kubeconfig <file>', 'kubeconfig (default: in-cluster, $KUBECONFIG, ~/.kube/config)')
       .option('--context <name>', 'kubeconfig context')
-      .option('--policy <file>', `the GuardPolicy driftgate runs, to check against (default: read it from the cluster's ConfigMap driftgate-system/driftgate-policy)`)
+      .option(
+        '--policy <file>',
+        `the GuardPolicy driftgate runs, to check against (default: read it from the cluster's ConfigMap driftgate-system/driftgate-policy)`,
+      )
       .option('--as <user>', 'act as this user (impersonation, as kubectl --as)')
       .option('--as-group <group>', 'act with this group; repeat for several (as kubectl --as-group)', (value: string, all: string[] = []) => [...all, value])
       .addOption(new Option('-o, --output <format>', 'table, json or yaml').choices(['table', 'json', 'yaml']).default('table'));
@@ -88,16 +102,25 @@ async function run(action: Action, targetText: string, opts: BreakGlassOptions, 
   if (opts.output === 'table') io.out.write(describeWindow(action, ctx, plan, now));
   else {
     const { window, ticket, previous, paused } = plan;
-    io.out.write(formatData({ action, object: ctx.subject.ref, window, ticket, ...(previous === undefined ? {} : { previous }), ...(paused === undefined ? {} : { paused }) }, opts.output));
+    io.out.write(
+      formatData(
+        { action, object: ctx.subject.ref, window, ticket, ...(previous === undefined ? {} : { previous }), ...(paused === undefined ? {} : { paused }) },
+        opts.output,
+      ),
+    );
   }
 }
 
 async function connect(targetText: string, opts: BreakGlassOptions): Promise<Context> {
   const target = parseTarget(targetText);
   if (opts.asGroup !== undefined && opts.as === undefined) throw new DriftgateError('DG_USAGE', '--as-group needs --as USER, as in kubectl');
-  const kc = await loadKubeConfig({ ...(opts.kubeconfig === undefined ? {} : { kubeconfig: opts.kubeconfig }), ...(opts.context === undefined ? {} : { context: opts.context }) });
+  const kc = await loadKubeConfig({
+    ...(opts.kubeconfig === undefined ? {} : { kubeconfig: opts.kubeconfig }),
+    ...(opts.context === undefined ? {} : { context: opts.context }),
+  });
   const namespace = opts.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace;
-  if (namespace === undefined || namespace === '') throw new DriftgateError('DG_USAGE', `-n NAMESPACE is required: the context ${kc.getCurrentContext()} names no namespace`);
+  if (namespace === undefined || namespace === '')
+    throw new DriftgateError('DG_USAGE', `-n NAMESPACE is required: the context ${kc.getCurrentContext()} names no namespace`);
   const client = createKubeClient(kc, opts.as === undefined ? undefined : { user: opts.as, groups: opts.asGroup ?? [] });
 
   const [resources, policy, me] = await Promise.all([
@@ -111,14 +134,18 @@ async function connect(targetText: string, opts: BreakGlassOptions): Promise<Con
 
   const unchecked: string[] = [];
   if (policy.kind === 'unknown') {
-    unchecked.push(`not checking the window against a policy: ${policy.why}; driftgate's webhook checks it when it is written (pass --policy FILE, the policy driftgate serves, to check first)`);
+    unchecked.push(
+      `not checking the window against a policy: ${policy.why}; driftgate's webhook checks it when it is written (pass --policy FILE, the policy driftgate serves, to check first)`,
+    );
   }
   if (me.kind === 'unknown') unchecked.push(`cannot ask the apiserver who you are (${me.why}); driftgate's webhook checks whether you may break glass`);
   const checks: Checks = {
     ...(policy.kind === 'policy' ? { policy: policy.policy } : {}),
     ...(me.kind === 'user' ? { user: me.user } : {}),
   };
-  const flags = [opts.kubeconfig === undefined ? '' : ` --kubeconfig ${opts.kubeconfig}`, opts.context === undefined ? '' : ` --context ${opts.context}`].join('');
+  const flags = [opts.kubeconfig === undefined ? '' : ` --kubeconfig ${opts.kubeconfig}`, opts.context === undefined ? '' : ` --context ${opts.context}`].join(
+    '',
+  );
   return { client, subject: { object, ref }, checks, unchecked, who: me.kind === 'user' ? me.user.username : (opts.as ?? 'you'), flags };
 }
 
@@ -139,7 +166,9 @@ function describeWindow(action: 'open' | 'extend', ctx: Context, plan: WindowPla
   }
   if (plan.paused !== undefined && plan.owner !== undefined) {
     const { key, value } = PAUSE_ANNOTATIONS[plan.paused];
-    lines.push(`Paused ${describeOwner(plan.owner)} for this object (${key}: ${value}); close resumes it. The pause is itself a live change, recorded on the same ticket.`);
+    lines.push(
+      `Paused ${describeOwner(plan.owner)} for this object (${key}: ${value}); close resumes it. The pause is itself a live change, recorded on the same ticket.`,
+    );
   }
   lines.push(`Close the window as soon as the fix is in: driftgate break-glass close ${label(ref)} -n ${ref.namespace}${ctx.flags}`);
   return `${lines.join('\n')}\n`;
@@ -149,7 +178,11 @@ async function close(ctx: Context, io: Io, now: Date, output: BreakGlassOptions[
   const plan = planClose(ctx.subject, ctx.checks, now);
   if (plan.kind === 'refused') throw new DriftgateError('DG_BREAK_GLASS_REFUSED', plan.message);
   if (plan.kind === 'nothing') {
-    io.out.write(output === 'table' ? `${plan.message}\n` : formatData({ action: 'close', object: ctx.subject.ref, closed: false, message: plan.message, tickets: [] }, output));
+    io.out.write(
+      output === 'table'
+        ? `${plan.message}\n`
+        : formatData({ action: 'close', object: ctx.subject.ref, closed: false, message: plan.message, tickets: [] }, output),
+    );
     return;
   }
   for (const line of plan.notes) io.err.write(`warning: ${line}\n`);
@@ -170,9 +203,13 @@ function ticketsToReview(ctx: Context, stamped: string | undefined, now: Date): 
   // is named too when it differs.
   const closing = currentWindow(ctx.subject, now)?.ticket;
   const tickets: { id: string; why: string }[] = [];
-  if (stamped !== undefined) tickets.push({ id: stamped, why: stamped === closing ? 'the changes made under this window' : 'the ticket last stamped on the object' });
+  if (stamped !== undefined)
+    tickets.push({ id: stamped, why: stamped === closing ? 'the changes made under this window' : 'the ticket last stamped on the object' });
   if (closing !== undefined && closing !== stamped) {
-    tickets.push({ id: closing, why: "this window's ticket: it holds the changes made under it that do not stamp the object (kubectl scale), if there were any" });
+    tickets.push({
+      id: closing,
+      why: "this window's ticket: it holds the changes made under it that do not stamp the object (kubectl scale), if there were any",
+    });
   }
   return tickets;
 }

@@ -30,7 +30,11 @@ export function certsCommand(io: Io = processIo, clock: () => Date = () => new D
       const written = await writeCertificates(opts.out, opts.hosts, opts.days, clock());
       const { caCert, caKey, cert, key } = written.paths;
       if (opts.output !== 'table') {
-        const data = { ca: { reused: written.caReused, cert: caCert, key: caKey }, serving: { cert, key, hosts: opts.hosts, notAfter: written.notAfter.toISOString() }, caBundle: written.caBundle };
+        const data = {
+          ca: { reused: written.caReused, cert: caCert, key: caKey },
+          serving: { cert, key, hosts: opts.hosts, notAfter: written.notAfter.toISOString() },
+          caBundle: written.caBundle,
+        };
         io.out.write(formatData(data, opts.output));
         return;
       }
@@ -47,7 +51,9 @@ export function certsCommand(io: Io = processIo, clock: () => Date = () => new D
       );
     });
   const client = new Command('client')
-    .description("write ca.crt/ca.key (kept when already there and valid), a client certificate client.crt/client.key for the kube-apiserver, and the webhook-clients.kubeconfig its AdmissionConfiguration names")
+    .description(
+      'write ca.crt/ca.key (kept when already there and valid), a client certificate client.crt/client.key for the kube-apiserver, and the webhook-clients.kubeconfig its AdmissionConfiguration names',
+    )
     .requiredOption('--out <dir>', 'directory to write into (created 0700 when missing); keep it apart from the serving certificates')
     .option('--name <cn>', "the certificate's CN, the caller driftgate accepts (serve --client-name)", 'kube-apiserver-admission')
     .option('--webhook-host <host>', 'the host the apiserver calls driftgate at (the kubeconfig user entry it picks)', 'driftgate.driftgate-system.svc')
@@ -59,7 +65,11 @@ export function certsCommand(io: Io = processIo, clock: () => Date = () => new D
       const written = await writeClientCertificate(opts.out, opts.name, opts.webhookHost, opts.days, clock());
       const { caCert, cert, key, kubeconfig } = written.paths;
       if (opts.output !== 'table') {
-        const data = { ca: { reused: written.caReused, cert: caCert }, client: { cert, key, name: opts.name, notAfter: written.notAfter.toISOString() }, kubeconfig: { path: kubeconfig, user: opts.webhookHost } };
+        const data = {
+          ca: { reused: written.caReused, cert: caCert },
+          client: { cert, key, name: opts.name, notAfter: written.notAfter.toISOString() },
+          kubeconfig: { path: kubeconfig, user: opts.webhookHost },
+        };
         io.out.write(formatData(data, opts.output));
         return;
       }

@@ -75,7 +75,11 @@ export async function loadClientCa(file: string): Promise<string> {
   try {
     new X509Certificate(pem);
   } catch (err) {
-    throw new DriftgateError('DG_CERT_INVALID', `--client-ca ${file}: not a PEM certificate (the CA that signs the apiserver's client certificate): ${messageOf(err)}`, { cause: err });
+    throw new DriftgateError(
+      'DG_CERT_INVALID',
+      `--client-ca ${file}: not a PEM certificate (the CA that signs the apiserver's client certificate): ${messageOf(err)}`,
+      { cause: err },
+    );
   }
   return pem;
 }

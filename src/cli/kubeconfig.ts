@@ -59,10 +59,22 @@ export async function loadKubeConfig(opts: KubeOptions = {}, env: KubeEnv = kube
     }
     if (opts.context !== undefined) kc.setCurrentContext(opts.context);
   } catch (err) {
-    throw new DriftgateError('DG_KUBECONFIG', `cannot load the kubeconfig${files.length === 0 ? ' (in-cluster)' : ` ${files.join(delimiter)}`}: ${messageOf(err)}`, { cause: err });
+    throw new DriftgateError(
+      'DG_KUBECONFIG',
+      `cannot load the kubeconfig${files.length === 0 ? ' (in-cluster)' : ` ${files.join(delimiter)}`}: ${messageOf(err)}`,
+      { cause: err },
+    );
   }
   if (opts.context !== undefined && kc.getContextObject(opts.context) === null) {
-    throw new DriftgateError('DG_KUBECONFIG', `--context ${opts.context}: the kubeconfig has no such context (it has: ${kc.getContexts().map((c) => c.name).join(', ') || 'none'})`);
+    throw new DriftgateError(
+      'DG_KUBECONFIG',
+      `--context ${opts.context}: the kubeconfig has no such context (it has: ${
+        kc
+          .getContexts()
+          .map((c) => c.name)
+          .join(', ') || 'none'
+      })`,
+    );
   }
   if (kc.getCurrentCluster() === null) {
     throw new DriftgateError('DG_KUBECONFIG', 'the kubeconfig names no current cluster; pass --context NAME');

@@ -24,7 +24,7 @@ const CERTIFICATE_REF = new RegExp(`^${DNS_LABEL}/${DNS_LABEL}(\\.${DNS_LABEL})*
 /** manifestsCommand returns the `manifests` command. */
 export function manifestsCommand(io: Io = processIo): Command {
   return new Command('manifests')
-    .description('print the ValidatingWebhookConfiguration and MutatingWebhookConfiguration that send the policy\'s guarded writes to driftgate')
+    .description("print the ValidatingWebhookConfiguration and MutatingWebhookConfiguration that send the policy's guarded writes to driftgate")
     .requiredOption('--policy <file>', 'the GuardPolicy (YAML or JSON) driftgate serves')
     .option('--url <url>', 'base https URL the apiserver calls (/validate and /mutate are appended), e.g. https://127.0.0.1:8443')
     .option('--service <ns/name[:port]>', 'in-cluster Service the apiserver calls, e.g. driftgate-system/driftgate (port 443 by default)')
@@ -39,7 +39,7 @@ export function manifestsCommand(io: Io = processIo): Command {
       const objects = renderWebhooks(policy, target, caBundle, options);
       const header = [
         `# Webhook configurations for GuardPolicy "${policy.name}" (${opts.policy}), rendered by \`driftgate manifests\`.`,
-        '# Render and apply them again whenever the policy\'s namespaces or resources change.',
+        "# Render and apply them again whenever the policy's namespaces or resources change.",
         '# Apply them only once the driftgate Deployment is ready: with failurePolicy Fail, every',
         '# guarded write is refused while the webhook does not answer.',
       ];

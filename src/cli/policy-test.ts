@@ -78,7 +78,10 @@ async function findCases(dir: string): Promise<string[]> {
     .sort()
     .map((name) => join(dir, name));
   if (cases.length === 0) {
-    throw new DriftgateError('DG_USAGE', `cases ${dir}: holds no case folders; make one folder per case with ${REVIEW_FILE} and ${EXPECT_FILE} (docs/policy-testing.md)`);
+    throw new DriftgateError(
+      'DG_USAGE',
+      `cases ${dir}: holds no case folders; make one folder per case with ${REVIEW_FILE} and ${EXPECT_FILE} (docs/policy-testing.md)`,
+    );
   }
   return cases;
 }
@@ -212,8 +215,7 @@ function renderTable(results: readonly CaseResult[]): string {
   const header = ['CASE', 'EXPECTED', 'GOT', 'RESULT'] as const;
   const rows = results.map((r) => [r.case, r.expected ?? '-', r.got ?? '-', r.result.toUpperCase()] as const);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]?.length ?? 0)));
-  const line = (cells: readonly string[]): string =>
-    `${cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('   ')}\n`;
+  const line = (cells: readonly string[]): string => `${cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('   ')}\n`;
   let out = line(header);
   results.forEach((r, i) => {
     out += line(rows[i] ?? []);

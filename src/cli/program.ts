@@ -17,12 +17,15 @@ import { VERSION } from './version.js';
 /** program returns the whole command tree (tests build it too). */
 export function program(): Command {
   const root = new Command('driftgate')
-    .description('Kubernetes admission webhook that keeps GitOps honest: refuses live drift, lets time-bound break-glass through, records every bypass as a backport ticket')
+    .description(
+      'Kubernetes admission webhook that keeps GitOps honest: refuses live drift, lets time-bound break-glass through, records every bypass as a backport ticket',
+    )
     .version(VERSION, '-v, --version', 'print the driftgate version')
     .showHelpAfterError()
     .exitOverride();
   const openStore: OpenStore = async (spec, cluster) => (await openTicketStore(spec, cluster)).store;
-  for (const cmd of [serveCommand(), reviewCommand(), certsCommand(), manifestsCommand(), policyCommand(), ticketsCommand(openStore), breakGlassCommand()]) root.addCommand(cmd.exitOverride());
+  for (const cmd of [serveCommand(), reviewCommand(), certsCommand(), manifestsCommand(), policyCommand(), ticketsCommand(openStore), breakGlassCommand()])
+    root.addCommand(cmd.exitOverride());
   return root;
 }
 
@@ -40,4 +43,3 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
 }
-

@@ -47,26 +47,28 @@ export function reviewCommand(io: Io = processIo): Command {
     .option('--max-review-depth <levels>', 'refuse a review nesting deeper than this, as serve does', String(DEFAULT_REVIEW_LIMITS.maxDepth))
     .option('--max-review-values <count>', 'refuse a review holding more leaves than this, as serve does', String(DEFAULT_REVIEW_LIMITS.maxLeaves))
     .action(async (file: string, opts: ReviewOptions) => {
-        // Flags first: a mistyped --now is said before any file is read.
-        const now = parseNow(opts.now);
-        const limits = reviewLimitsOf(opts);
-        const policy = await readPolicyFile(opts.policy);
-        const request = parseReviewText(await readText(file, 'AdmissionReview'), limits);
-        const parent = opts.parent === undefined ? undefined : await readParent(opts.parent);
-        const tickets = offlineStore();
-        const admitter = createAdmitter({
-          policy: () => policy,
-          now: () => now,
-          tickets,
-          ...(parent === undefined ? {} : { parents: async () => parent }),
-        });
-        const admitted = opts.mutate === true ? await admitter.mutate(request) : await admitter.validate(request);
-        const reply = envelope(request.uid, admitted.answer);
-        io.out.write(opts.output === 'yaml' ? stringify(reply) : `${JSON.stringify(reply, null, 2)}\n`);
-        if (admitted.outcome === 'bypass' && opts.mutate !== true) {
-          io.err.write(`note: a break-glass bypass; the server answers this only after recording it on ticket ${admitted.ticketId ?? ''} (here tickets go ${tickets.describeStore()})\n`);
-        }
-        if (!reply.response.allowed && opts.exitZero !== true) exit(EXIT_REFUSED);
+      // Flags first: a mistyped --now is said before any file is read.
+      const now = parseNow(opts.now);
+      const limits = reviewLimitsOf(opts);
+      const policy = await readPolicyFile(opts.policy);
+      const request = parseReviewText(await readText(file, 'AdmissionReview'), limits);
+      const parent = opts.parent === undefined ? undefined : await readParent(opts.parent);
+      const tickets = offlineStore();
+      const admitter = createAdmitter({
+        policy: () => policy,
+        now: () => now,
+        tickets,
+        ...(parent === undefined ? {} : { parents: async () => parent }),
+      });
+      const admitted = opts.mutate === true ? await admitter.mutate(request) : await admitter.validate(request);
+      const reply = envelope(request.uid, admitted.answer);
+      io.out.write(opts.output === 'yaml' ? stringify(reply) : `${JSON.stringify(reply, null, 2)}\n`);
+      if (admitted.outcome === 'bypass' && opts.mutate !== true) {
+        io.err.write(
+          `note: a break-glass bypass; the server answers this only after recording it on ticket ${admitted.ticketId ?? ''} (here tickets go ${tickets.describeStore()})\n`,
+        );
+      }
+      if (!reply.response.allowed && opts.exitZero !== true) exit(EXIT_REFUSED);
     });
 }
 

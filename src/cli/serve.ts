@@ -64,10 +64,17 @@ export function serveCommand(io: Io = processIo): Command {
     .option('--cert-reload-interval <ms>', 'how often to check the certificate files for a new pair', '10000')
     .option('--max-record-time <ms>', 'upper bound on recording a ticket before the bypass is refused', '8000')
     .option('--housekeeping-interval <ms>', 'how often to count open tickets and check the webhook configurations are still there', '60000')
-    .option('--client-ca <file>', "require a client certificate signed by this CA (PEM) on /validate and /mutate: the one the apiserver's AdmissionConfiguration kubeConfigFile presents")
+    .option(
+      '--client-ca <file>',
+      "require a client certificate signed by this CA (PEM) on /validate and /mutate: the one the apiserver's AdmissionConfiguration kubeConfigFile presents",
+    )
     .option('--client-name <names>', 'with --client-ca: the accepted callers, comma-separated (a certificate CN or DNS SAN), e.g. kube-apiserver-admission')
     .option('--max-review-depth <levels>', 'refuse a review nesting deeper than this (413, before parsing it)', String(DEFAULT_REVIEW_LIMITS.maxDepth))
-    .option('--max-review-values <count>', 'refuse a review holding more leaves (strings, numbers, booleans, nulls, empty maps and lists) than this', String(DEFAULT_REVIEW_LIMITS.maxLeaves))
+    .option(
+      '--max-review-values <count>',
+      'refuse a review holding more leaves (strings, numbers, booleans, nulls, empty maps and lists) than this',
+      String(DEFAULT_REVIEW_LIMITS.maxLeaves),
+    )
     .option('--overdue-after <duration>', 'an open ticket is overdue this long after its window ended (Go-style or days: 72h, 3d)', '3d')
     .action(async (opts: ServeOptions) => {
       await serve(opts, io);
@@ -114,11 +121,18 @@ async function settingsOf(opts: ServeOptions): Promise<ServeSettings> {
   const housekeepingMs = intFlag('housekeeping-interval', opts.housekeepingInterval, 100);
   const overdueMs = durationFlag('overdue-after', opts.overdueAfter);
   const limits = reviewLimitsOf(opts);
-  const clientNames = (opts.clientName ?? '').split(',').map((n) => n.trim()).filter((n) => n !== '');
+  const clientNames = (opts.clientName ?? '')
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n !== '');
   if (opts.clientCa !== undefined && clientNames.length === 0) {
-    throw new DriftgateError('DG_USAGE', '--client-ca needs --client-name: a cluster CA signs every user\'s certificate, so name the caller to accept (the CN of the apiserver\'s client certificate)');
+    throw new DriftgateError(
+      'DG_USAGE',
+      "--client-ca needs --client-name: a cluster CA signs every user's certificate, so name the caller to accept (the CN of the apiserver's client certificate)",
+    );
   }
-  if (opts.clientCa === undefined && clientNames.length > 0) throw new DriftgateError('DG_USAGE', '--client-name needs --client-ca, the CA that signs the caller\'s certificate');
+  if (opts.clientCa === undefined && clientNames.length > 0)
+    throw new DriftgateError('DG_USAGE', "--client-name needs --client-ca, the CA that signs the caller's certificate");
   const clientCa = opts.clientCa === undefined ? undefined : await loadClientCa(opts.clientCa);
   let host = opts.host;
   let policyFile = opts.policy;
@@ -139,10 +153,29 @@ async function settingsOf(opts: ServeOptions): Promise<ServeSettings> {
   }
   if (policyFile === undefined) throw new DriftgateError('DG_USAGE', '--policy is required (or --dev for the example policy)');
   if (certFile === undefined || keyFile === undefined) {
-    throw new DriftgateError('DG_USAGE', '--tls-cert and --tls-key are required: the kube-apiserver only calls webhooks over HTTPS (make a pair with `driftgate certs generate`, or use --dev)');
+    throw new DriftgateError(
+      'DG_USAGE',
+      '--tls-cert and --tls-key are required: the kube-apiserver only calls webhooks over HTTPS (make a pair with `driftgate certs generate`, or use --dev)',
+    );
   }
-  if (ticketsSpec === undefined) throw new DriftgateError('DG_USAGE', '--tickets is required: journal:/path/tickets.jsonl or kubernetes (bypasses must be recorded somewhere)');
-  return { port, metricsPort, host, reloadMs, maxRecordMs, housekeepingMs, overdueMs, policyFile, certFile, keyFile, ticketsSpec, limits, clientCa, clientNames };
+  if (ticketsSpec === undefined)
+    throw new DriftgateError('DG_USAGE', '--tickets is required: journal:/path/tickets.jsonl or kubernetes (bypasses must be recorded somewhere)');
+  return {
+    port,
+    metricsPort,
+    host,
+    reloadMs,
+    maxRecordMs,
+    housekeepingMs,
+    overdueMs,
+    policyFile,
+    certFile,
+    keyFile,
+    ticketsSpec,
+    limits,
+    clientCa,
+    clientNames,
+  };
 }
 
 /** Running is a started webhook: what shutting down stops, in order. */
@@ -189,11 +222,25 @@ async function start(settings: ServeSettings, opts: Pick<ServeOptions, 'logLevel
     now: () => new Date(),
     tickets,
     ...(parents === undefined ? {} : { parents }),
-    onParentError: (ref, err) => logger.warn({ parent: `${ref.namespace}/${ref.resource}/${ref.name}`, problem: messageOf(err) }, 'parent lookup failed; deciding without its break-glass window'),
+    onParentError: (ref, err) =>
+      logger.warn(
+        { parent: `${ref.namespace}/${ref.resource}/${ref.name}`, problem: messageOf(err) },
+        'parent lookup failed; deciding without its break-glass window',
+      ),
   });
   const { limits, clientCa, clientNames } = settings;
   const offload = createOffload({ limits, onReplaced: (why) => logger.error({ problem: why }, 'judging worker replaced; the review it held was refused') });
-  const app = createApp({ admitter, logger, metrics, storeKind: opened.kind, ready: () => ready, maxRecordMs: settings.maxRecordMs, limits, offload, ...(clientCa === undefined ? {} : { callers: { names: clientNames } }) });
+  const app = createApp({
+    admitter,
+    logger,
+    metrics,
+    storeKind: opened.kind,
+    ready: () => ready,
+    maxRecordMs: settings.maxRecordMs,
+    limits,
+    offload,
+    ...(clientCa === undefined ? {} : { callers: { names: clientNames } }),
+  });
   const webhook = await listenHttps(app, pair, settings.port, host, clientCa);
   const watcher = watchKeyPair({
     certFile,
@@ -219,7 +266,15 @@ async function start(settings: ServeSettings, opts: Pick<ServeOptions, 'logLevel
   });
   ready = true;
   logger.info(
-    { port: webhook.port, metricsPort: metricsListener?.port, callers: clientCa === undefined ? 'anyone (no --client-ca)' : clientNames, policy: policy.name, mode: policy.mode, tickets: tickets.describeStore(), certNotAfter: pair.notAfter.toISOString() },
+    {
+      port: webhook.port,
+      metricsPort: metricsListener?.port,
+      callers: clientCa === undefined ? 'anyone (no --client-ca)' : clientNames,
+      policy: policy.name,
+      mode: policy.mode,
+      tickets: tickets.describeStore(),
+      certNotAfter: pair.notAfter.toISOString(),
+    },
     'driftgate serving',
   );
   return {

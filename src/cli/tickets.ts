@@ -184,12 +184,7 @@ function choices(list: readonly string[]): string {
   return list.length < 2 ? list.join('') : `${list.slice(0, -1).join(', ')} or ${list[list.length - 1] ?? ''}`;
 }
 
-async function withStore<T>(
-  ctx: TicketsIo,
-  openStore: OpenStore,
-  opts: CommonOptions,
-  use: (store: TicketStore) => Promise<T>,
-): Promise<T> {
+async function withStore<T>(ctx: TicketsIo, openStore: OpenStore, opts: CommonOptions, use: (store: TicketStore) => Promise<T>): Promise<T> {
   const spec = opts.tickets ?? ctx.env['DRIFTGATE_TICKETS'];
   if (spec === undefined || spec === '') {
     throw new DriftgateError('DG_USAGE', '--tickets is required: give journal:/path/to/tickets.jsonl or kubernetes, or set DRIFTGATE_TICKETS');
@@ -274,4 +269,3 @@ export function parseAgeFlag(flag: string, text: string): number {
   if (ms === undefined) throw new DriftgateError('DG_USAGE', `${flag} ${JSON.stringify(text)}: use a duration such as 3d, 36h or 1d12h`);
   return ms;
 }
-

@@ -53,7 +53,13 @@ export function decideOrAsk(request: AdmissionRequest, policy: GuardPolicy, now:
   return judge(request, policy, now, undefined, undefined);
 }
 
-function judge(request: AdmissionRequest, policy: GuardPolicy, now: Date, parent: KubeObject | undefined, namespace: KubeObject | undefined): Decision | NeedsObject {
+function judge(
+  request: AdmissionRequest,
+  policy: GuardPolicy,
+  now: Date,
+  parent: KubeObject | undefined,
+  namespace: KubeObject | undefined,
+): Decision | NeedsObject {
   if (!matchesNamespace(policy, guardedNamespace(request))) return allow('unprotected-namespace');
   const { group, resource } = request.resource;
   if (!matchesResource(policy, group, resource, request.subResource || undefined)) return allow('unguarded-resource');
@@ -84,12 +90,15 @@ function judge(request: AdmissionRequest, policy: GuardPolicy, now: Date, parent
   if (controller.kind === 'needs-namespace' && namespace === undefined) {
     const ref: ObjectRef = { group: '', version: 'v1', resource: 'namespaces', kind: 'Namespace', namespace: '', name: controller.namespace };
     const finish = (found: KubeObject | undefined): Decision =>
-      found !== undefined && granted(controllerVerdict(request, policy, change, found)) ? allow('kubernetes-controller', [], mutationOf(request, now, { convertFor: false }), change.paths) : judged;
+      found !== undefined && granted(controllerVerdict(request, policy, change, found))
+        ? allow('kubernetes-controller', [], mutationOf(request, now, { convertFor: false }), change.paths)
+        : judged;
     return { kind: 'needs-object', what: 'namespace', ref, refusal: judged, finish };
   }
   const ref = parentOf(request);
   if (ref === undefined || parent !== undefined) return judged;
-  const finish = (found: KubeObject | undefined): Decision => (found === undefined ? judged : judgeRequester(request, policy, now, found, change, own, bookkeeping));
+  const finish = (found: KubeObject | undefined): Decision =>
+    found === undefined ? judged : judgeRequester(request, policy, now, found, change, own, bookkeeping);
   return { kind: 'needs-object', what: 'parent', ref, refusal: judged, finish };
 }
 
@@ -120,7 +129,8 @@ function judgeRequester(
       written = read.window;
     }
   }
-  if (own.driftgateOnly.length > 0) return refuse(policy, 'driftgate-annotation', driftgateAnnotationMessage(request, own.driftgateOnly), paths, request, now, false);
+  if (own.driftgateOnly.length > 0)
+    return refuse(policy, 'driftgate-annotation', driftgateAnnotationMessage(request, own.driftgateOnly), paths, request, now, false);
   // Only a responder who just wrote a valid window has a `-for` turned into an `-until`.
   const convertFor = written !== undefined;
 

@@ -18,13 +18,7 @@ export type AllowCode =
   | 'warn-mode';
 
 /** Why a write was refused. Stable: used as a metric label and in logs. */
-export type DenyCode =
-  | 'drift'
-  | 'break-glass-forbidden'
-  | 'break-glass-invalid'
-  | 'driftgate-annotation'
-  | 'incomplete-request'
-  | 'ticket-not-recorded';
+export type DenyCode = 'drift' | 'break-glass-forbidden' | 'break-glass-invalid' | 'driftgate-annotation' | 'incomplete-request' | 'ticket-not-recorded';
 
 /** ObjectRef names the object a change applies to (the parent for a subresource). */
 export interface ObjectRef {

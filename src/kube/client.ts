@@ -62,7 +62,12 @@ export function createKubeClient(kc: KubeConfig, impersonate?: Impersonation): K
     };
     await kc.applyToHTTPSOptions(options);
     // After the kubeconfig's own `as:` so that the flags win, as in kubectl.
-    if (impersonate !== undefined) options.headers = { ...options.headers, 'Impersonate-User': impersonate.user, ...(impersonate.groups?.length ? { 'Impersonate-Group': impersonate.groups } : {}) };
+    if (impersonate !== undefined)
+      options.headers = {
+        ...options.headers,
+        'Impersonate-User': impersonate.user,
+        ...(impersonate.groups?.length ? { 'Impersonate-Group': impersonate.groups } : {}),
+      };
     if (agent === undefined) {
       agent =
         server.protocol === 'https:'
@@ -137,7 +142,8 @@ function apiError(req: KubeRequest, status: number, body: string): KubeApiError 
   const where = `${req.method} ${req.path}`;
   if (status === 404) return new KubeApiError('DG_KUBE_NOT_FOUND', `${where}: not found (${message})`, status, message);
   if (status === 409) return new KubeApiError('DG_KUBE_CONFLICT', `${where}: conflict (${message})`, status, message);
-  if (status === 401 || status === 403) return new KubeApiError('DG_KUBE_FORBIDDEN', `${where}: forbidden (${message}); check driftgate's RBAC`, status, message);
+  if (status === 401 || status === 403)
+    return new KubeApiError('DG_KUBE_FORBIDDEN', `${where}: forbidden (${message}); check driftgate's RBAC`, status, message);
   // The apiserver refuses a body over 3 MiB with 413; etcd refuses an object over ~1.5 MiB with a
   // 500 whose Status says "request is too large" (the only sign of it the API gives).
   if (status === 413 || (status === 500 && message.includes('request is too large'))) {

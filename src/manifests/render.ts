@@ -71,9 +71,7 @@ export interface MatchCondition {
 }
 
 /** ClientConfig says how the apiserver reaches the webhook and which CA it trusts for it. */
-export type ClientConfig =
-  | { url: string; caBundle?: string }
-  | { service: { namespace: string; name: string; path: string; port: number }; caBundle?: string };
+export type ClientConfig = { url: string; caBundle?: string } | { service: { namespace: string; name: string; path: string; port: number }; caBundle?: string };
 
 /** ValidatingWebhook is one entry of a ValidatingWebhookConfiguration. */
 export interface ValidatingWebhook {
@@ -211,12 +209,7 @@ export function renderManifestsYaml(objects: readonly object[]): string {
   return objects.map((object) => stringify(object, { aliasDuplicateObjects: false, lineWidth: 0 })).join('---\n');
 }
 
-function common(
-  name: string,
-  clientConfig: ClientConfig,
-  rules: RuleWithOperations[],
-  sideEffects: 'None' | 'NoneOnDryRun',
-): ValidatingWebhook {
+function common(name: string, clientConfig: ClientConfig, rules: RuleWithOperations[], sideEffects: 'None' | 'NoneOnDryRun'): ValidatingWebhook {
   return {
     name,
     admissionReviewVersions: ['v1'],

@@ -21,9 +21,7 @@ let validator: ValidateFunction<GuardPolicyDocument> | undefined;
 // Compiled on first use, not on import, so importing the policy module has no side effects.
 function validate(): ValidateFunction<GuardPolicyDocument> {
   // verbose: errors carry the offending value and their schema, which the messages quote.
-  validator ??= new Ajv({ allErrors: true, verbose: true, strict: true }).compile<GuardPolicyDocument>(
-    GUARD_POLICY_SCHEMA,
-  );
+  validator ??= new Ajv({ allErrors: true, verbose: true, strict: true }).compile<GuardPolicyDocument>(GUARD_POLICY_SCHEMA);
   return validator;
 }
 

@@ -74,7 +74,8 @@ export function createApp(deps: AppDeps): express.Express {
     const declared = Number(req.headers['content-length'] ?? 0);
     (deps.offload?.takes(declared) === true ? raw : text)(req, res, next);
   };
-  const callers = deps.callers === undefined ? [] : [requireCaller(deps.callers, (req, res, err) => badRequest(req.path === '/mutate' ? 'mutate' : 'validate', res, err))];
+  const callers =
+    deps.callers === undefined ? [] : [requireCaller(deps.callers, (req, res, err) => badRequest(req.path === '/mutate' ? 'mutate' : 'validate', res, err))];
   for (const webhook of ['validate', 'mutate'] as const) {
     app.post(`/${webhook}`, arrival, ...callers, requireJson, readBody, (req, res) => {
       void handle(webhook, req, res);
@@ -154,7 +155,9 @@ export function createApp(deps: AppDeps): express.Express {
       const timedOut = isDriftgateError(err) && err.code === 'DG_REVIEW_TIMEOUT';
       const answer: Answer = errored(
         httpStatusOf(err),
-        timedOut ? messageOf(err) : `driftgate could not judge this request (internal error: ${messageOf(err)}); it is refused. Retry; if it persists, see driftgate's log for uid ${request.uid}`,
+        timedOut
+          ? messageOf(err)
+          : `driftgate could not judge this request (internal error: ${messageOf(err)}); it is refused. Retry; if it persists, see driftgate's log for uid ${request.uid}`,
       );
       res.status(answer.status?.code ?? 500).json(review(request.uid, answer));
       deps.logger.error({ err, uid: request.uid }, 'internal error while deciding');
@@ -213,7 +216,14 @@ export function createApp(deps: AppDeps): express.Express {
     const webhook: Webhook = req.path === '/mutate' ? 'mutate' : 'validate';
     // Drain the body so the keep-alive connection stays usable for the next review.
     req.resume();
-    badRequest(webhook, res, new DriftgateError('DG_CONTENT_TYPE', `Content-Type "${type || '(none)'}" is not supported; send an AdmissionReview as application/json, as the kube-apiserver does`));
+    badRequest(
+      webhook,
+      res,
+      new DriftgateError(
+        'DG_CONTENT_TYPE',
+        `Content-Type "${type || '(none)'}" is not supported; send an AdmissionReview as application/json, as the kube-apiserver does`,
+      ),
+    );
   }
 
   return app;
@@ -241,7 +251,10 @@ function lenientJson(body: unknown): unknown {
 function bodyError(err: unknown): DriftgateError {
   const e = err as { type?: string; limit?: number; message?: string };
   if (e.type === 'entity.too.large') {
-    return new DriftgateError('DG_REVIEW_TOO_LARGE', `body is larger than the ${Math.round((e.limit ?? 0) / 1048576)} MiB limit; no Kubernetes object is that large, so this is not a review from the kube-apiserver`);
+    return new DriftgateError(
+      'DG_REVIEW_TOO_LARGE',
+      `body is larger than the ${Math.round((e.limit ?? 0) / 1048576)} MiB limit; no Kubernetes object is that large, so this is not a review from the kube-apiserver`,
+    );
   }
   if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') {
     return new DriftgateError('DG_CONTENT_TYPE', `${e.message ?? 'unsupported encoding'}; send UTF-8 JSON`);

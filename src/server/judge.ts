@@ -58,7 +58,9 @@ export function judgeReview(job: JudgeJob): JudgeResult {
   const now = new Date(job.now);
   // The first judgement asks for the object it needs; the second is given it and decides.
   const decision =
-    job.parent === undefined && job.namespace === undefined ? decideOrAsk(request, job.policy, now) : decide(request, job.policy, now, job.parent, job.namespace);
+    job.parent === undefined && job.namespace === undefined
+      ? decideOrAsk(request, job.policy, now)
+      : decide(request, job.policy, now, job.parent, job.namespace);
   const { object: _object, oldObject: _oldObject, ...envelope } = request;
   if (decision.kind === 'needs-object') {
     const { finish: _finish, ...asked } = decision;

@@ -148,9 +148,24 @@ export function createOffload(opts: OffloadOptions): Offload {
     }
   }
 
-  function judge(body: string | Uint8Array, policy: GuardPolicy, now: Date, signal: AbortSignal, parent?: KubeObject, namespace?: KubeObject): Promise<JudgeResult> {
+  function judge(
+    body: string | Uint8Array,
+    policy: GuardPolicy,
+    now: Date,
+    signal: AbortSignal,
+    parent?: KubeObject,
+    namespace?: KubeObject,
+  ): Promise<JudgeResult> {
     return new Promise<JudgeResult>((resolve, reject) => {
-      const job: JudgeJob = { id: nextId++, body, limits: opts.limits, policy, now: now.getTime(), ...(parent === undefined ? {} : { parent }), ...(namespace === undefined ? {} : { namespace }) };
+      const job: JudgeJob = {
+        id: nextId++,
+        body,
+        limits: opts.limits,
+        policy,
+        now: now.getTime(),
+        ...(parent === undefined ? {} : { parent }),
+        ...(namespace === undefined ? {} : { namespace }),
+      };
       const size = body.length;
       if (queue.length > 0 && queuedBytes + size > maxQueuedBytes) {
         reject(
@@ -168,7 +183,10 @@ export function createOffload(opts: OffloadOptions): Offload {
         resolve,
         reject,
         onAbort: () => {
-          const timeout = new DriftgateError('DG_REVIEW_TIMEOUT', `driftgate could not judge this ${Math.round(body.length / 1024)} KiB review before the apiserver's deadline; it is refused`);
+          const timeout = new DriftgateError(
+            'DG_REVIEW_TIMEOUT',
+            `driftgate could not judge this ${Math.round(body.length / 1024)} KiB review before the apiserver's deadline; it is refused`,
+          );
           if (current === pending) {
             // Stuck on this very review: only replacing the worker gets the others going again.
             const stuck = worker;

@@ -27,9 +27,13 @@ export function commitMessage(ticket: Ticket): string {
     `Reason:   ${oneLine(ticket.window.reason)}`,
     '',
     'Changes made under the window:',
-    ...ticket.changes.flatMap((c) => [`- ${oneLine(c.at)} by ${oneLine(c.username)} (${c.operation}${c.subResource === undefined ? '' : ` /${oneLine(c.subResource)}`}):`, ...changeSummary(c).map((l) => `    ${l}`)]),
+    ...ticket.changes.flatMap((c) => [
+      `- ${oneLine(c.at)} by ${oneLine(c.username)} (${c.operation}${c.subResource === undefined ? '' : ` /${oneLine(c.subResource)}`}):`,
+      ...changeSummary(c).map((l) => `    ${l}`),
+    ]),
   ];
-  if (isSecretTicket(ticket)) body.push('', 'Secret values appear here only as fingerprints (<redacted sha256:…>):', 're-enter each one from the secret manager before committing.');
+  if (isSecretTicket(ticket))
+    body.push('', 'Secret values appear here only as fingerprints (<redacted sha256:…>):', 're-enter each one from the secret manager before committing.');
   body.push('', `Backport-Ticket: ${oneLine(ticket.id)}`);
   return `${prefix}${subjectSummary(ticket, SUBJECT_MAX - prefix.length)}\n\n${body.join('\n')}\n`;
 }

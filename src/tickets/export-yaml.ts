@@ -18,23 +18,41 @@ const HEAD_KEYS = ['apiVersion', 'kind', 'metadata'];
 /** kustomizeFiles returns the Kustomize patch (and the kustomization entry) that carries the net change into Git. */
 export function kustomizeFiles(ticket: Ticket, net: NetChange, base: string, header: string[]): ExportFile[] {
   const o = ticket.object;
-  const target = { ...(o.group === '' ? {} : { group: o.group }), version: o.version, kind: o.kind, name: o.name, ...(o.namespace === '' ? {} : { namespace: o.namespace }) };
+  const target = {
+    ...(o.group === '' ? {} : { group: o.group }),
+    version: o.version,
+    kind: o.kind,
+    name: o.name,
+    ...(o.namespace === '' ? {} : { namespace: o.namespace }),
+  };
   if (net.kind === 'created') {
     const file = `${base}.yaml`;
     return [
-      { name: 'kustomization-patch.yaml', text: yamlText({ resources: [file] }, [...header, 'The object was created live: add its manifest to the resources of the kustomization that renders it.']) },
+      {
+        name: 'kustomization-patch.yaml',
+        text: yamlText({ resources: [file] }, [
+          ...header,
+          'The object was created live: add its manifest to the resources of the kustomization that renders it.',
+        ]),
+      },
       { name: file, text: yamlText(manifestOrder(net.object), header) },
     ];
   }
   const file = `${base}.patch.yaml`;
-  const kustomization = yamlText({ patches: [{ target, path: file }] }, [...header, 'Merge this entry into the patches of the kustomization.yaml that renders the object.']);
+  const kustomization = yamlText({ patches: [{ target, path: file }] }, [
+    ...header,
+    'Merge this entry into the patches of the kustomization.yaml that renders the object.',
+  ]);
   if (net.kind === 'deleted') {
     // A strategic-merge `$patch: delete` is the one Kustomize patch that removes an object; simply
     // dropping the manifest from Git says the same more plainly, hence the comment.
     const patch = { $patch: 'delete', apiVersion: apiVersion(ticket), kind: o.kind, metadata: identity(ticket) };
     return [
       { name: 'kustomization-patch.yaml', text: kustomization },
-      { name: file, text: yamlText(patch, [...header, 'The object was deleted live: this patch deletes it from the build; removing its manifest from Git says the same.']) },
+      {
+        name: file,
+        text: yamlText(patch, [...header, 'The object was deleted live: this patch deletes it from the build; removing its manifest from Git says the same.']),
+      },
     ];
   }
   return [
@@ -55,7 +73,8 @@ export function yamlFragment(ticket: Ticket, net: NetChange, base: string, heade
   const comments = [...header, 'Only the fields changed live, set to their new values: merge them into the manifest in Git.'];
   if (net.removed.length > 0) {
     comments.push('Removed live (delete these from the manifest):');
-    for (const r of net.removed) comments.push(`  ${safe(fieldName(r.path))}${r.was === undefined ? '' : ` (was ${truncate(JSON.stringify(r.was) ?? '', 60)})`}`);
+    for (const r of net.removed)
+      comments.push(`  ${safe(fieldName(r.path))}${r.was === undefined ? '' : ` (was ${truncate(JSON.stringify(r.was) ?? '', 60)})`}`);
   }
   return { name: `${base}.fragment.yaml`, text: yamlText(mergeInto(head, net.set), comments) };
 }
@@ -101,7 +120,8 @@ function toNode(doc: Document, value: unknown): Node {
   }
   // An exact integer beyond 2^53 is written as its digits (a YAML int), not as a map.
   const node = doc.createNode(isRawJson(value) ? BigInt(value.rawJSON) : value);
-  if (typeof value === 'string' && FINGERPRINT.test(value) && node instanceof Scalar) node.comment = ' fingerprint only: re-enter the value from the secret manager';
+  if (typeof value === 'string' && FINGERPRINT.test(value) && node instanceof Scalar)
+    node.comment = ' fingerprint only: re-enter the value from the secret manager';
   return node as Node;
 }
 

@@ -88,7 +88,8 @@ export function exportRevert(ticket: Ticket): TicketExport {
   const plan = revertPlan(ticket);
   // Refused only when the revert would write a value: deleting a created Secret, or undoing a
   // label change on one, needs none and works.
-  const writes: JsonPatchOp[] = plan.kind === 'patch' ? plan.ops : plan.kind === 'create' || plan.kind === 'replace' ? [{ op: 'add', path: '', value: plan.object }] : [];
+  const writes: JsonPatchOp[] =
+    plan.kind === 'patch' ? plan.ops : plan.kind === 'create' || plan.kind === 'replace' ? [{ op: 'add', path: '', value: plan.object }] : [];
   const needsValues = redactedPaths(writes);
   if (needsValues.length > 0) {
     throw new DriftgateError(
@@ -97,7 +98,9 @@ export function exportRevert(ticket: Ticket): TicketExport {
     );
   }
   const base = fileBase(ticket.object.name);
-  const notes = ticket.changes.flatMap((c, i) => (c.subResource === 'scale' ? [`change ${i + 1} was made through /scale: its revert sets the parent's /spec/replicas`] : []));
+  const notes = ticket.changes.flatMap((c, i) =>
+    c.subResource === 'scale' ? [`change ${i + 1} was made through /scale: its revert sets the parent's /spec/replicas`] : [],
+  );
   if (plan.kind === 'nothing') notes.push(`nothing to revert: ${plan.why}`);
   const script = [
     '#!/bin/sh',
@@ -179,10 +182,15 @@ function exportNotes(ticket: Ticket): string[] {
   const notes: string[] = [];
   if (isSecretTicket(ticket)) notes.push(SECRET_NOTE);
   if (ticket.object.kind === 'Scale') {
-    notes.push(`the ticket records kind Scale (the parent was not looked up): set the kind of ${objectName(ticket.object)} before using the Kustomize target or YAML fragment`);
+    notes.push(
+      `the ticket records kind Scale (the parent was not looked up): set the kind of ${objectName(ticket.object)} before using the Kustomize target or YAML fragment`,
+    );
   }
   ticket.changes.forEach((c, i) => {
-    if (c.patch.length === 0) notes.push(`change ${i + 1} (${c.operation}${c.subResource === undefined ? '' : ` /${c.subResource}`} by ${safe(c.username)}) changed no fields: nothing of it goes into Git`);
+    if (c.patch.length === 0)
+      notes.push(
+        `change ${i + 1} (${c.operation}${c.subResource === undefined ? '' : ` /${c.subResource}`} by ${safe(c.username)}) changed no fields: nothing of it goes into Git`,
+      );
   });
   return notes;
 }

@@ -262,7 +262,10 @@ export class JournalStore implements TicketStore {
     // first append leaves) is not a journal: a mistyped --tickets must not read as "no tickets",
     // nor have bypasses appended to someone's file.
     if (events.length === 0 && skipped.length > 0) {
-      throw new DriftgateError('DG_NOT_A_JOURNAL', `${this.#path} is not a ticket journal: no line of it is a ticket event (first: ${skipped[0] ?? ''}); is --tickets the path driftgate serve writes?`);
+      throw new DriftgateError(
+        'DG_NOT_A_JOURNAL',
+        `${this.#path} is not a ticket journal: no line of it is a ticket event (first: ${skipped[0] ?? ''}); is --tickets the path driftgate serve writes?`,
+      );
     }
     return events;
   }

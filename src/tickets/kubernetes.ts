@@ -276,7 +276,10 @@ export class KubernetesStore implements TicketStore {
 
   #notFound(id: string): DriftgateError {
     const flag = this.#namespace === DEFAULT_TICKETS_NAMESPACE ? 'kubernetes' : `kubernetes:${this.#namespace}`;
-    return new DriftgateError('DG_TICKET_NOT_FOUND', `no ticket "${id}" in ${this.describeStore()}; list the ids with: driftgate tickets list --tickets ${flag}`);
+    return new DriftgateError(
+      'DG_TICKET_NOT_FOUND',
+      `no ticket "${id}" in ${this.describeStore()}; list the ids with: driftgate tickets list --tickets ${flag}`,
+    );
   }
 
   // Turns a client failure into what went wrong with the ticket and what to do; errors this store
@@ -293,7 +296,11 @@ export class KubernetesStore implements TicketStore {
       case 'DG_KUBE_FORBIDDEN': {
         const who = what.writer === 'driftgate' ? "driftgate's ServiceAccount" : 'the identity in your kubeconfig';
         const may = what.writer === 'driftgate' ? 'write' : 'read and update';
-        return new DriftgateError('DG_KUBE_FORBIDDEN', `${subject}: refused, ${who} may not ${may} backporttickets in ${ns}; apply the RBAC in manifests/ (${err.message})`, { cause: err });
+        return new DriftgateError(
+          'DG_KUBE_FORBIDDEN',
+          `${subject}: refused, ${who} may not ${may} backporttickets in ${ns}; apply the RBAC in manifests/ (${err.message})`,
+          { cause: err },
+        );
       }
       case 'DG_KUBE_UNREACHABLE':
         return new DriftgateError('DG_KUBE_UNREACHABLE', `${subject} failed: ${err.message}; check that the API server is up and reachable`, { cause: err });
@@ -394,7 +401,8 @@ function ticketOf(value: unknown): TicketOf {
     if (!checked.ok) return bad(`${field}${checked.problem}`);
   }
   const decided = resolution === undefined ? 'open' : stateAfter((resolution as Resolution).decision);
-  if (decided !== state) return bad(`spec.state is ${JSON.stringify(state)} but ${resolution === undefined ? 'there is no spec.resolution' : `spec.resolution says ${decided}`}`);
+  if (decided !== state)
+    return bad(`spec.state is ${JSON.stringify(state)} but ${resolution === undefined ? 'there is no spec.resolution' : `spec.resolution says ${decided}`}`);
   const ticket: Ticket = {
     id: name,
     object: object as Ticket['object'],

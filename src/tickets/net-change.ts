@@ -14,10 +14,7 @@ import type { Ticket } from './types.js';
  * NetChange is what the ticket's changes add up to: fields set and removed on an object that
  * existed before and after, a whole object created, or the object deleted.
  */
-export type NetChange =
-  | { kind: 'fields'; set: Record<string, unknown>; removed: Removal[] }
-  | { kind: 'created'; object: unknown }
-  | { kind: 'deleted' };
+export type NetChange = { kind: 'fields'; set: Record<string, unknown>; removed: Removal[] } | { kind: 'created'; object: unknown } | { kind: 'deleted' };
 
 /** Removal is a field removed live, with the value it had when it was removed when known. */
 export interface Removal {
@@ -147,7 +144,6 @@ function putChild(container: unknown, token: string, value: unknown): void {
   else if (isRecord(container)) setOwn(container, token, value);
 }
 
-
 /**
  * applyOp returns `doc` with one RFC 6902 operation applied (add inserts into lists, "-" appends),
  * for replaying changes onto a whole object a CREATE or DELETE recorded.
@@ -177,7 +173,10 @@ export function applyOp(doc: unknown, op: JsonPatchOp, id: string): unknown {
 }
 
 export function outOfOrder(ticket: Ticket, path: string): DriftgateError {
-  return new DriftgateError('DG_INTERNAL', `ticket ${ticket.id}: a change sets ${path} on an object its earlier changes deleted; the ticket's changes do not chain`);
+  return new DriftgateError(
+    'DG_INTERNAL',
+    `ticket ${ticket.id}: a change sets ${path} on an object its earlier changes deleted; the ticket's changes do not chain`,
+  );
 }
 
 // The object exists now unless the newest change that replaced the whole document deleted it.

@@ -19,7 +19,12 @@ export function renderTable(tickets: readonly Ticket[]): string {
   ];
   const widths = COLUMNS.map((_, col) => Math.max(...rows.map((row) => (row[col] ?? '').length)));
   return rows
-    .map((row) => row.map((cell, col) => (col === row.length - 1 ? cell : cell.padEnd(widths[col] ?? 0))).join('   ').trimEnd())
+    .map((row) =>
+      row
+        .map((cell, col) => (col === row.length - 1 ? cell : cell.padEnd(widths[col] ?? 0)))
+        .join('   ')
+        .trimEnd(),
+    )
     .map((line) => `${line}\n`)
     .join('');
 }

@@ -40,7 +40,9 @@ export function renderReportHtml(r: TicketReport): string {
     `<p class="meta">As of <time>${esc(r.generatedAt)}</time>, covering changes since <time>${esc(r.since)}</time>.</p>`,
     `<p class="summary" id="summary"><strong>${t.changes}</strong> bypass${t.changes === 1 ? '' : 'es'} on <strong>${t.tickets}</strong> ticket${t.tickets === 1 ? '' : 's'} by <strong>${t.people}</strong> ${t.people === 1 ? 'person' : 'people'}; <strong>${t.open}</strong> open ticket${t.open === 1 ? '' : 's'}, <strong>${t.overdue}</strong> overdue.</p>`,
     `<h2>Rules</h2>`,
-    `<ul id="rules">${Object.values(r.rules).map((rule) => `<li>${esc(rule)}</li>`).join('')}</ul>`,
+    `<ul id="rules">${Object.values(r.rules)
+      .map((rule) => `<li>${esc(rule)}</li>`)
+      .join('')}</ul>`,
     `<h2>Open tickets</h2>`,
     openTable(r),
     `<h2>Bypasses by day</h2>`,

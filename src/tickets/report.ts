@@ -91,9 +91,7 @@ const TIMELINE_FULL_DAYS = 62;
 export function buildReport(tickets: readonly Ticket[], opts: ReportOptions): TicketReport {
   const now = opts.now.getTime();
   const since = opts.since.getTime();
-  const recent = tickets
-    .map((t) => ({ ticket: t, changes: t.changes.filter((c) => Date.parse(c.at) >= since) }))
-    .filter((r) => r.changes.length > 0);
+  const recent = tickets.map((t) => ({ ticket: t, changes: t.changes.filter((c) => Date.parse(c.at) >= since) })).filter((r) => r.changes.length > 0);
 
   const tally = (keyOf: (t: Ticket, username: string) => string): Tally[] => {
     const counts = new Map<string, { changes: number; tickets: Set<string> }>();
@@ -106,9 +104,7 @@ export function buildReport(tickets: readonly Ticket[], opts: ReportOptions): Ti
         counts.set(key, entry);
       }
     }
-    return [...counts]
-      .map(([key, v]) => ({ key, changes: v.changes, tickets: v.tickets.size }))
-      .sort((a, b) => b.changes - a.changes || compare(a.key, b.key));
+    return [...counts].map(([key, v]) => ({ key, changes: v.changes, tickets: v.tickets.size })).sort((a, b) => b.changes - a.changes || compare(a.key, b.key));
   };
 
   const open = tickets
@@ -177,7 +173,11 @@ export function buildReport(tickets: readonly Ticket[], opts: ReportOptions): Ti
     byNamespace: tally((t) => t.object.namespace),
     byPerson,
     byIncident: tally((t) => t.window.incident),
-    timeline: timeline(recent.flatMap((r) => r.changes.map((c) => c.at)), since, now),
+    timeline: timeline(
+      recent.flatMap((r) => r.changes.map((c) => c.at)),
+      since,
+      now,
+    ),
     open,
     ...(median === undefined ? {} : { medianWindowMs: median }),
     longWindows,
@@ -222,7 +222,16 @@ export function renderReportTable(r: TicketReport): string {
   section(
     'OPEN TICKETS (overdue first, then oldest)',
     ['ID', 'NAMESPACE', 'OBJECT', 'INCIDENT', 'AGE', 'WINDOW UNTIL', 'CHANGES', 'OVERDUE'],
-    r.open.map((o) => [o.id, o.namespace, o.object, o.incident, humanDuration(o.ageMs), o.until, String(o.changes), o.overdue ? `OVERDUE (ended ${humanDuration(o.endedAgoMs)} ago)` : '']),
+    r.open.map((o) => [
+      o.id,
+      o.namespace,
+      o.object,
+      o.incident,
+      humanDuration(o.ageMs),
+      o.until,
+      String(o.changes),
+      o.overdue ? `OVERDUE (ended ${humanDuration(o.endedAgoMs)} ago)` : '',
+    ]),
     'no open tickets',
   );
   section(

@@ -45,9 +45,7 @@ export interface Ticket {
 }
 
 /** TicketEvent is one fact a store appends; tickets are the fold of these. */
-export type TicketEvent =
-  | { type: 'change'; draft: TicketDraft }
-  | { type: 'resolve'; id: string; resolution: Resolution };
+export type TicketEvent = { type: 'change'; draft: TicketDraft } | { type: 'resolve'; id: string; resolution: Resolution };
 
 /** TicketFilter narrows `list()`; every given field must match. */
 export interface TicketFilter {

@@ -62,7 +62,16 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const metrics = createMetrics({ processMetrics: false });
   const ready = { value: true };
   const admitter = createAdmitter({ policy: () => policy, now: () => FIXED_NOW, tickets: store });
-  const app = createApp({ admitter, logger, metrics, storeKind: 'journal', ready: () => ready.value, limits, ...(offload === undefined ? {} : { offload }), ...(opts.callers === undefined ? {} : { callers: opts.callers }) });
+  const app = createApp({
+    admitter,
+    logger,
+    metrics,
+    storeKind: 'journal',
+    ready: () => ready.value,
+    limits,
+    ...(offload === undefined ? {} : { offload }),
+    ...(opts.callers === undefined ? {} : { callers: opts.callers }),
+  });
   const server = createServer((req, res) => {
     res.once('finish', () => events.push(`response sent ${req.url ?? ''}`));
     app(req, res);

@@ -152,7 +152,9 @@ export class ControlledStore implements TicketStore {
         throw new DriftgateError('DG_JOURNAL_IO', '/var/lib/driftgate/tickets.jsonl: could not append the ticket: ENOSPC: no space left on device');
       case 'hang':
         return new Promise<void>((_resolve, reject) => {
-          opts.signal?.addEventListener('abort', () => reject(new DriftgateError('DG_TICKET_TIMEOUT', `ticket ${draft.id}: gave up, the deadline passed`)), { once: true });
+          opts.signal?.addEventListener('abort', () => reject(new DriftgateError('DG_TICKET_TIMEOUT', `ticket ${draft.id}: gave up, the deadline passed`)), {
+            once: true,
+          });
         });
       case 'hang-ignoring-deadline':
         return new Promise<void>(() => undefined);

@@ -34,14 +34,17 @@ function patchOf(response: AdmissionResponse): JsonPatchOp[] {
 
 async function journal(): Promise<Array<{ draft?: { id: string; object: { name: string } } }>> {
   const text = await readFile(h.journalPath, 'utf8').catch(() => '');
-  return text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { draft?: { id: string; object: { name: string } } });
+  return text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as { draft?: { id: string; object: { name: string } } });
 }
 
 // eslint-disable-next-line no-control-regex
 const RAW = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 
 describe('the mutating webhook turns a -for into an -until only for a responder', () => {
-  it('leaves a developer\'s -for bundled with a rollout restart alone, and the validating webhook refuses it', async () => {
+  it("leaves a developer's -for bundled with a rollout restart alone, and the validating webhook refuses it", async () => {
     const review = fixture('window-bundled-with-restart-by-developer');
     expect(patchOf(await answer('/mutate', review))).toEqual([]);
     const validated = await answer('/validate', review);
@@ -65,7 +68,9 @@ describe('a generateName CREATE is stamped and recorded under one ticket id', ()
     const stamp = patch.find((op) => op.path === '/metadata/annotations/driftgate.dev~1backport-ticket');
     if (stamp === undefined || !('value' in stamp)) throw new Error('no ticket stamp');
     // What the apiserver does next: apply the patch, then generate the name.
-    const object = fastJsonPatch.applyPatch(structuredClone(mutating.request.object), patch as fastJsonPatch.Operation[]).newDocument as { metadata: Record<string, unknown> };
+    const object = fastJsonPatch.applyPatch(structuredClone(mutating.request.object), patch as fastJsonPatch.Operation[]).newDocument as {
+      metadata: Record<string, unknown>;
+    };
     object.metadata['name'] = 'feature-flags-q8w2z';
     const validated = await answer('/validate', { ...mutating, request: { ...mutating.request, object } });
     expect(validated.allowed).toBe(true);

@@ -240,7 +240,11 @@ describe('keep-alive', () => {
       const body = JSON.stringify(fixture('gitops-writer-by-user'));
       const first = await exchange({ agent }, body);
       const second = await exchange({ agent }, body);
-      expect({ statuses: [first.status, second.status], reused: [first.reusedSocket, second.reusedSocket], samePort: first.localPort === second.localPort }).toEqual({
+      expect({
+        statuses: [first.status, second.status],
+        reused: [first.reusedSocket, second.reusedSocket],
+        samePort: first.localPort === second.localPort,
+      }).toEqual({
         statuses: [200, 200],
         reused: [false, true],
         samePort: true,

@@ -21,7 +21,12 @@ const deleteByNamespaceController = (username = 'system:serviceaccount:kube-syst
   oldObject: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings', namespace: 'prod' }, data: { a: 'b' } },
 });
 
-const terminating: KubeObject = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'prod', deletionTimestamp: '2026-11-24T02:59:00Z' }, status: { phase: 'Terminating' } };
+const terminating: KubeObject = {
+  apiVersion: 'v1',
+  kind: 'Namespace',
+  metadata: { name: 'prod', deletionTimestamp: '2026-11-24T02:59:00Z' },
+  status: { phase: 'Terminating' },
+};
 const active: KubeObject = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'prod' }, status: { phase: 'Active' } };
 
 /** A store that must never be called: none of these writes is a bypass. */

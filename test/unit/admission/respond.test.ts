@@ -95,7 +95,11 @@ describe('withWarnings', () => {
 describe('review', () => {
   it('wraps an answer in the v1 envelope, copying the request uid (the one place it is copied)', () => {
     expect(review(uid, allowed())).toStrictEqual({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid, allowed: true } });
-    expect(review('', errored(500, 'boom')).response).toStrictEqual({ uid: '', allowed: false, status: { code: 500, reason: 'InternalError', message: 'boom' } });
+    expect(review('', errored(500, 'boom')).response).toStrictEqual({
+      uid: '',
+      allowed: false,
+      status: { code: 500, reason: 'InternalError', message: 'boom' },
+    });
   });
 });
 

@@ -64,7 +64,10 @@ describe('driftgate certs generate', () => {
   it.each([
     [['--days', 'ten'], "error: option '--days <n>' argument 'ten' is invalid. write a whole number of days from 1 to 3650\n"],
     [['--days', '0'], "error: option '--days <n>' argument '0' is invalid. write a whole number of days from 1 to 3650\n"],
-    [['--hosts', 'a.svc,,b.svc'], "error: option '--hosts <list>' argument 'a.svc,,b.svc' is invalid. list DNS names or IPs separated by commas, none empty, e.g. driftgate.driftgate-system.svc,127.0.0.1\n"],
+    [
+      ['--hosts', 'a.svc,,b.svc'],
+      "error: option '--hosts <list>' argument 'a.svc,,b.svc' is invalid. list DNS names or IPs separated by commas, none empty, e.g. driftgate.driftgate-system.svc,127.0.0.1\n",
+    ],
   ])('refuses %j with one line on stderr', async (extra, message) => {
     const args = ['generate', '--out', dir, ...(extra.includes('--hosts') ? [] : ['--hosts', 'a.svc']), ...extra];
     const { out, err, thrown } = await run(...args);

@@ -43,7 +43,9 @@ describe('loadKubeConfig', () => {
   it('says in one line that there is no kubeconfig, and how to pass one', async () => {
     const err = await failure(loadKubeConfig({}, { home: emptyHome }));
     expect(err.code).toBe('DG_KUBECONFIG');
-    expect(err.message).toBe(`no kubeconfig: not running in a cluster, $KUBECONFIG is not set and ${join(emptyHome, '.kube', 'config')} does not exist; pass --kubeconfig FILE`);
+    expect(err.message).toBe(
+      `no kubeconfig: not running in a cluster, $KUBECONFIG is not set and ${join(emptyHome, '.kube', 'config')} does not exist; pass --kubeconfig FILE`,
+    );
     expect(err.message).not.toContain('\n');
   });
 
@@ -64,7 +66,9 @@ describe('loadKubeConfig', () => {
     const b = kubeconfig('d', 'https://d.example:6443');
     const kc = await loadKubeConfig({}, { KUBECONFIG: `${a}${delimiter}${delimiter}${b}`, home: emptyHome });
     expect(kc.getCurrentCluster()?.server).toBe('https://c.example:6443');
-    expect((await loadKubeConfig({ context: 'd' }, { KUBECONFIG: `${a}${delimiter}${b}`, home: emptyHome })).getCurrentCluster()?.server).toBe('https://d.example:6443');
+    expect((await loadKubeConfig({ context: 'd' }, { KUBECONFIG: `${a}${delimiter}${b}`, home: emptyHome })).getCurrentCluster()?.server).toBe(
+      'https://d.example:6443',
+    );
   });
 
   it('names a --context the kubeconfig lacks, listing the ones it has', async () => {

@@ -21,7 +21,11 @@ function driftgate(args: string[]): Promise<{ code: number; stdout: string; stde
 
 beforeAll(async () => {
   if (!existsSync(CLI)) {
-    await new Promise((done, fail) => execFile(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT }, (e) => (e ? fail(e) : done(undefined))));
+    await new Promise((done, fail) =>
+      execFile(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT }, (e) =>
+        e ? fail(e) : done(undefined),
+      ),
+    );
   }
 }, 120_000);
 
@@ -29,7 +33,11 @@ describe('-o json and -o yaml print the same data', () => {
   const commands: { name: string; args: string[]; check: (data: Record<string, unknown>) => void }[] = [
     { name: 'policy check', args: ['policy', 'check', 'examples/policy.yaml'], check: (d) => expect(d['valid']).toBe(true) },
     { name: 'policy test', args: ['policy', 'test', 'examples/policy.yaml', 'examples/policy-tests'], check: (d) => expect(d['failed']).toBe(0) },
-    { name: 'review', args: ['review', '--policy', 'examples/policy.yaml', 'examples/reviews/gitops-sync.json'], check: (d) => expect(d['kind']).toBe('AdmissionReview') },
+    {
+      name: 'review',
+      args: ['review', '--policy', 'examples/policy.yaml', 'examples/reviews/gitops-sync.json'],
+      check: (d) => expect(d['kind']).toBe('AdmissionReview'),
+    },
     {
       name: 'manifests',
       args: ['manifests', '--policy', 'examples/policy.yaml', '--url', 'https://127.0.0.1:8443', '--ca-inject-from', 'driftgate-system/driftgate-tls'],

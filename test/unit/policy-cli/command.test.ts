@@ -105,7 +105,12 @@ describe('policy check', () => {
     const lines = out.trimEnd().split('\n');
     expect(lines[0]).toBe('OK policy risky (enforce, 2 namespaces, 1 resource rule)');
     expect(lines[1]).toBe(CONTROLLERS_LINE.trimEnd());
-    expect(lines.slice(2).filter((l) => !l.startsWith('info:')).map((l) => /^warning: ([^:]+):/.exec(l)?.[1])).toEqual([
+    expect(
+      lines
+        .slice(2)
+        .filter((l) => !l.startsWith('info:'))
+        .map((l) => /^warning: ([^:]+):/.exec(l)?.[1]),
+    ).toEqual([
       'spec.namespaces[1]',
       'spec.resources[0].resources[0]',
       'spec.gitopsWriters.groups[0]',

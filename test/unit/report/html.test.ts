@@ -121,7 +121,12 @@ describe('the HTML report in headless Chromium', () => {
     expect(rows.map((r) => r.includes('<span class="overdue-mark">OVERDUE</span>'))).toEqual([true, true, false, false]);
 
     const people = section('by-person');
-    for (const [person, changes, tickets] of [['alice', 2, 2], ['bob', 1, 1], ['carol', 1, 1], ['mallory&lt;b&gt;', 1, 1]] as const) {
+    for (const [person, changes, tickets] of [
+      ['alice', 2, 2],
+      ['bob', 1, 1],
+      ['carol', 1, 1],
+      ['mallory&lt;b&gt;', 1, 1],
+    ] as const) {
       expect(people).toContain(`<tr><td>${person}</td><td class="num">${changes}</td><td class="num">${tickets}</td></tr>`);
     }
 

@@ -97,7 +97,11 @@ describe('tickets export', () => {
       err: 'driftgate: ticket bt-shop-db-creds-1 is on Secret shop/db-creds: its old values are not recorded (driftgate keeps only fingerprints, at /data/password), so it cannot be reverted from the ticket; restore the values from the secret manager, then record it: driftgate tickets resolve bt-shop-db-creds-1 --decision revert --ref <where> --by <you>\n',
     },
     { name: 'a bad --format', args: ['export', 'bt-shop-web-1', '--format', 'helm'], err: 'driftgate: --format "helm": use patch, kustomize or yaml\n' },
-    { name: '--revert with --format', args: ['export', 'bt-shop-web-1', '--revert', '--format', 'yaml'], err: 'driftgate: --revert prints a JSON patch and a kubectl command; leave out --format\n' },
+    {
+      name: '--revert with --format',
+      args: ['export', 'bt-shop-web-1', '--revert', '--format', 'yaml'],
+      err: 'driftgate: --revert prints a JSON patch and a kubectl command; leave out --format\n',
+    },
   ];
   for (const c of errors) {
     it(`reports ${c.name} in one line on stderr with exit code 1`, async () => {
@@ -148,7 +152,11 @@ describe('tickets report', () => {
   const errors = [
     { name: 'a bad -o', args: ['report', '-o', 'xml'], err: 'driftgate: -o "xml": use table, json, yaml or html\n' },
     { name: 'a bad --overdue', args: ['report', '--overdue', 'soon'], err: 'driftgate: --overdue "soon": use a duration such as 3d, 36h or 1d12h\n' },
-    { name: 'a bad --now', args: ['report', '--now', 'yesterday'], err: 'driftgate: --now "yesterday" is not an RFC 3339 time; write e.g. 2026-11-24T03:00:00Z\n' },
+    {
+      name: 'a bad --now',
+      args: ['report', '--now', 'yesterday'],
+      err: 'driftgate: --now "yesterday" is not an RFC 3339 time; write e.g. 2026-11-24T03:00:00Z\n',
+    },
   ];
   for (const c of errors) {
     it(`reports ${c.name} in one line on stderr with exit code 1`, async () => {

@@ -134,7 +134,11 @@ describe('tickets errors', () => {
       err: () => `driftgate: no ticket "bt-nope" in ${spec}; list the ids with: driftgate tickets list --tickets ${spec}\n`,
     },
     { name: 'a bad -o', args: () => ['list', '--tickets', spec, '-o', 'xml'], err: () => 'driftgate: -o "xml": use table, json or yaml\n' },
-    { name: 'a bad --state', args: () => ['list', '--tickets', spec, '--state', 'closed'], err: () => 'driftgate: --state "closed": use one of open, backported, reverted, accepted\n' },
+    {
+      name: 'a bad --state',
+      args: () => ['list', '--tickets', spec, '--state', 'closed'],
+      err: () => 'driftgate: --state "closed": use one of open, backported, reverted, accepted\n',
+    },
     {
       name: 'a bad --since',
       args: () => ['list', '--tickets', spec, '--since', 'last week'],

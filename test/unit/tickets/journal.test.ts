@@ -57,9 +57,7 @@ describe('JournalStore', () => {
     const store = await openStore();
     const d = draft();
     await store.record(d);
-    expect(await store.list()).toEqual([
-      { id: d.id, object: d.object, window: d.window, state: 'open', openedAt: d.change.at, changes: [d.change] },
-    ]);
+    expect(await store.list()).toEqual([{ id: d.id, object: d.object, window: d.window, state: 'open', openedAt: d.change.at, changes: [d.change] }]);
     expect((await store.get(d.id)).changes).toEqual([d.change]);
     const resolved = await store.resolve(d.id, backport);
     expect(resolved).toMatchObject({ state: 'backported', resolution: backport });
@@ -161,7 +159,9 @@ describe('JournalStore', () => {
     const store = await openStore();
     const err = await rejection(store.list());
     expect(err.code).toBe('DG_NOT_A_JOURNAL');
-    expect(err.message).toBe(`${path} is not a ticket journal: no line of it is a ticket event (first: ${path}:1); is --tickets the path driftgate serve writes?`);
+    expect(err.message).toBe(
+      `${path} is not a ticket journal: no line of it is a ticket event (first: ${path}:1); is --tickets the path driftgate serve writes?`,
+    );
   });
 
   it('reads a journal whose only line is torn (a crash during the first append) as empty', async () => {

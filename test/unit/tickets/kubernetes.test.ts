@@ -90,7 +90,12 @@ async function startFake(): Promise<FakeApi> {
     const name = m[2] === undefined ? undefined : decodeURIComponent(m[2]);
     if (fake.mode === 'forbidden') {
       const verb = { GET: name === undefined ? 'list' : 'get', POST: 'create', PUT: 'update' }[seen.method] ?? seen.method;
-      return status(res, 403, 'Forbidden', `backporttickets.driftgate.dev is forbidden: User "system:serviceaccount:${NS}:driftgate" cannot ${verb} resource "backporttickets" in API group "driftgate.dev" in the namespace "${ns}"`);
+      return status(
+        res,
+        403,
+        'Forbidden',
+        `backporttickets.driftgate.dev is forbidden: User "system:serviceaccount:${NS}:driftgate" cannot ${verb} resource "backporttickets" in API group "driftgate.dev" in the namespace "${ns}"`,
+      );
     }
     // What the real apiserver answers for a body over its 3 MiB limit, and etcd for an object over ~1.5 MiB.
     if (fake.mode === 'too-large' && seen.method !== 'GET') return status(res, 413, 'RequestEntityTooLarge', 'Request entity too large: limit is 3145728');
@@ -123,7 +128,12 @@ async function startFake(): Promise<FakeApi> {
     if (seen.method === 'PUT' && name !== undefined && body !== undefined) {
       if (stored === undefined) return status(res, 404, 'NotFound', `backporttickets.driftgate.dev "${name}" not found`);
       if (fake.mode === 'conflict' || body.metadata.resourceVersion !== stored.metadata.resourceVersion) {
-        return status(res, 409, 'Conflict', `Operation cannot be fulfilled on backporttickets.driftgate.dev "${name}": the object has been modified; please apply your changes to the latest version and try again`);
+        return status(
+          res,
+          409,
+          'Conflict',
+          `Operation cannot be fulfilled on backporttickets.driftgate.dev "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+        );
       }
       const updated = { ...body, metadata: { ...body.metadata, resourceVersion: String(++version) } };
       fake.objects.set(key, updated);
@@ -364,7 +374,9 @@ describe('KubernetesStore.get and resolve', () => {
     expect(fake.objects.get(`${NS}/${draft().id}`)?.spec).toMatchObject({ state: 'backported', resolution: backport });
     const err = await rejection(store.resolve(draft().id, { ...backport, decision: 'revert', by: 'carol' }));
     expect(err.code).toBe('DG_TICKET_CONFLICT');
-    expect(err.message).toBe(`ticket ${draft().id} was already resolved: backport by bob at 2025-06-01T12:00:00Z (https://git.example/pr/7); a ticket is resolved once`);
+    expect(err.message).toBe(
+      `ticket ${draft().id} was already resolved: backport by bob at 2025-06-01T12:00:00Z (https://git.example/pr/7); a ticket is resolved once`,
+    );
   });
 
   it('lets exactly one of two racing resolutions win', async () => {
@@ -425,9 +437,16 @@ describe('KubernetesStore.list', () => {
   });
 
   it('skips a malformed BackportTicket with a warning naming it', async () => {
-    fake.objects.set(`${NS}/broken`, { apiVersion: 'driftgate.dev/v1alpha1', kind: 'BackportTicket', metadata: { name: 'broken' }, spec: {} } as unknown as BackportTicketObject);
+    fake.objects.set(`${NS}/broken`, {
+      apiVersion: 'driftgate.dev/v1alpha1',
+      kind: 'BackportTicket',
+      metadata: { name: 'broken' },
+      spec: {},
+    } as unknown as BackportTicketObject);
     expect((await openStore().list()).map((t) => t.id)).toEqual(['c', 'a', 'b', 'd']);
-    expect(warnings).toEqual([expect.stringContaining('skipped backportticket broken: spec.state undefined is not one of open, backported, reverted, accepted')]);
+    expect(warnings).toEqual([
+      expect.stringContaining('skipped backportticket broken: spec.state undefined is not one of open, backported, reverted, accepted'),
+    ]);
   });
 
   it('says what the identity may not do when listing is forbidden', async () => {
@@ -451,7 +470,9 @@ describe('KubernetesStore.describeStore and the --tickets flag', () => {
 
   for (const spec of ['kubernetes:', 'kubernetes:Ops', 'kubernetes:a_b', `kubernetes:${'a'.repeat(64)}`]) {
     it(`refuses ${JSON.stringify(spec.slice(0, 20))}`, () => {
-      expect(() => parseTicketsSpec(spec)).toThrow(expect.objectContaining({ code: 'DG_TICKETS_SPEC', message: expect.stringContaining('is not a namespace name') }));
+      expect(() => parseTicketsSpec(spec)).toThrow(
+        expect.objectContaining({ code: 'DG_TICKETS_SPEC', message: expect.stringContaining('is not a namespace name') }),
+      );
     });
   }
 });
