@@ -122,6 +122,7 @@ export function parseReviewText(text: string, limits: ReviewLimits = DEFAULT_REV
     // Exact: an int64 beyond 2^53 in a custom resource must not round into its neighbour.
     body = parseJsonExact(text);
   } catch (err) {
+    if (err instanceof DriftgateError) throw err;
     // Reading integers exactly walks the parsed tree recursively: a body nested deeper than the
     // stack is valid JSON that still cannot be read, and must say so rather than "not JSON".
     if (err instanceof RangeError) {

@@ -105,11 +105,34 @@ function sameJson(a: unknown, b: unknown): boolean {
   return false;
 }
 
+/**
+ * Most distinct fields a managedFields comparison examines. A real object's managers own a few
+ * hundred fields; a list crafted to hold thousands only ever comes from a client rewriting it.
+ */
+const MAX_FIELDS_EXAMINED = 20_000;
+
 function managedFieldsRewritten(before: KubeObject | undefined, after: KubeObject | undefined): boolean {
   const old = entriesOf(before);
   const now = entriesOf(after);
   if (old === undefined || old.length === 0) return false; // nothing to rewrite: the apiserver starts the list
   if (now === undefined || now.length === 0) return true; // cleared (a `[{}]` reset)
+  // Each field is compared once, however many entries name it: comparing the value under a field
+  // costs its size, and a crafted list naming one large field in hundreds of entries would
+  // otherwise cost entries × size (a stall). Beyond the cap, the list is taken as rewritten.
+  const memo = new Map<string, boolean>();
+  let overCap = false;
+  const changed = (field: string): boolean => {
+    let known = memo.get(field);
+    if (known === undefined) {
+      if (memo.size >= MAX_FIELDS_EXAMINED) {
+        overCap = true;
+        return false;
+      }
+      known = explained(field, before, after);
+      memo.set(field, known);
+    }
+    return known;
+  };
   const oldByKey = new Map(old.map((e) => [e.key, e]));
   const nowByKey = new Map(now.map((e) => [e.key, e]));
   const ancient = new Set(now.filter((e) => e.manager === ANCIENT).flatMap((e) => [...e.fields]));
@@ -121,7 +144,7 @@ function managedFieldsRewritten(before: KubeObject | undefined, after: KubeObjec
     for (const f of o.fields) {
       if (n !== undefined && n.fields.has(f)) continue;
       if (n === undefined && ancient.has(f)) folded.add(f);
-      else if (!explained(f, before, after)) return true;
+      else if (!changed(f) || overCap) return true;
     }
   }
   let grown = 0;

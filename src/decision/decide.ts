@@ -7,7 +7,7 @@
 import type { AdmissionRequest, KubeObject } from '../admission/types.js';
 import { delegatedPaths, inSubjects, matchesNamespace, matchesResource } from '../policy/match.js';
 import type { GuardPolicy } from '../policy/types.js';
-import { BREAK_GLASS_FOR } from './annotations.js';
+import { BREAK_GLASS_FOR, PAUSED_GITOPS } from './annotations.js';
 import { bookkeepingPaths } from './bookkeeping.js';
 import { hasWindow, readWindow } from './breakglass.js';
 import { changeOf } from './change.js';
@@ -127,6 +127,10 @@ function judgeRequester(
         return refuse(policy, 'break-glass-invalid', invalidWindowMessage(request, policy, paths, problems, now), paths, request, now, false);
       }
       written = read.window;
+    } else if (own.breakGlass.includes(PAUSED_GITOPS) && request.object?.metadata?.annotations?.[PAUSED_GITOPS] !== undefined) {
+      // Setting the GitOps-pause marker steers what `break-glass close` undoes: only under a window
+      // (removing a stray one re-enables GitOps, the safe direction, and stays allowed).
+      return refuse(policy, 'break-glass-invalid', pausedWithoutWindowMessage(request, policy), paths, request, now, false);
     }
   }
   if (own.driftgateOnly.length > 0)
@@ -206,6 +210,13 @@ function freshFor(request: AdmissionRequest): boolean {
 /** windowRemoved tells whether an UPDATE drops a window the stored object carries. */
 function windowRemoved(request: AdmissionRequest): boolean {
   return request.operation === 'UPDATE' && isObjectRequest(request) && hasWindow(request.oldObject) && !hasWindow(request.object);
+}
+
+function pausedWithoutWindowMessage(request: AdmissionRequest, policy: GuardPolicy): string {
+  return (
+    `[driftgate/break-glass] ${PAUSED_GITOPS} may be set only under a valid break-glass window, and ${request.userInfo.username} ` +
+    `sets it on an object that has none. Open a window first (driftgate break-glass open), which sets the marker for you; GuardPolicy ${policy.name}.`
+  );
 }
 
 function forgedStamp(policy: GuardPolicy, request: AdmissionRequest, now: Date): Decision {

@@ -11,6 +11,8 @@
  * a bare parse. bench/parse.ts measures both; docs/security.md quotes a run.
  */
 
+import { DriftgateError } from '../errors.js';
+
 // Sixteen digits in a row. Digits inside a string (a digest, a long id) match too; that only
 // costs the slower, still exact, path. Simpler than asking for a value position, and faster.
 const LONG_NUMBER = /\d{16}/;
@@ -32,9 +34,29 @@ const exact: Reviver = (_key, value, context) => {
   return value;
 };
 
-/** parseJsonExact returns `JSON.parse(text)`, except that integers beyond ±(2^53−1) keep every digit. */
+/**
+ * EXACT_JSON_SUPPORTED tells whether this runtime hands revivers the source text of each value
+ * and has JSON.rawJSON (Node ≥ 22). Without them a long integer would be rounded silently, and a
+ * change from one to its neighbour read as no change: the product would fail open.
+ */
+export const EXACT_JSON_SUPPORTED: boolean = (() => {
+  let source: string | undefined;
+  JSON.parse('1', ((_key: string, value: unknown, context?: { source?: string }) => {
+    source = context?.source;
+    return value;
+  }) as (this: unknown, key: string, value: unknown) => unknown);
+  return source === '1' && typeof RAW.rawJSON === 'function';
+})();
+
+/**
+ * parseJsonExact returns `JSON.parse(text)`, except that integers beyond ±(2^53−1) keep every
+ * digit. On a runtime that cannot keep them it throws rather than round (fail closed).
+ */
 export function parseJsonExact(text: string): unknown {
   if (!LONG_NUMBER.test(text)) return JSON.parse(text);
+  if (!EXACT_JSON_SUPPORTED) {
+    throw new DriftgateError('DG_INTERNAL', `this runtime (Node ${process.versions.node}) cannot read integers beyond 2^53 exactly; run driftgate on Node 22 or later (the Docker image and npm scripts use Node 24)`);
+  }
   return JSON.parse(text, exact as (this: unknown, key: string, value: unknown) => unknown);
 }
 
