@@ -55,7 +55,10 @@ export const EXACT_JSON_SUPPORTED: boolean = (() => {
 export function parseJsonExact(text: string): unknown {
   if (!LONG_NUMBER.test(text)) return JSON.parse(text);
   if (!EXACT_JSON_SUPPORTED) {
-    throw new DriftgateError('DG_INTERNAL', `this runtime (Node ${process.versions.node}) cannot read integers beyond 2^53 exactly; run driftgate on Node 22 or later (the Docker image and npm scripts use Node 24)`);
+    throw new DriftgateError(
+      'DG_INTERNAL',
+      `this runtime (Node ${process.versions.node}) cannot read integers beyond 2^53 exactly; run driftgate on Node 22 or later (the Docker image and npm scripts use Node 24)`,
+    );
   }
   return JSON.parse(text, exact as (this: unknown, key: string, value: unknown) => unknown);
 }
