@@ -88,3 +88,26 @@ describe('driftgate certs generate', () => {
     expect(thrown).toMatchObject({ code: 'DG_CERT_REQUEST', message: 'hosts[0]: "not a host" is neither an IP address nor a DNS name' });
   });
 });
+
+describe('driftgate certs client', () => {
+  it('prints the same facts as data with -o json (one output convention), and a table by default', async () => {
+    const { out, thrown } = await run('client', '--out', dir, '--name', 'kube-apiserver-admission', '--days', '90', '-o', 'json');
+    expect(thrown).toBeUndefined();
+    const data = JSON.parse(out) as { client: { notAfter: string } };
+    expect(data).toEqual({
+      ca: { reused: false, cert: join(dir, 'ca.crt') },
+      client: { cert: join(dir, 'client.crt'), key: join(dir, 'client.key'), name: 'kube-apiserver-admission', notAfter: data.client.notAfter },
+      kubeconfig: { path: join(dir, 'webhook-clients.kubeconfig'), user: 'driftgate.driftgate-system.svc' },
+    });
+    expect(new Date(data.client.notAfter).getTime()).toBeGreaterThan(now.getTime());
+    const table = await run('client', '--out', dir, '--name', 'kube-apiserver-admission');
+    expect(table.out).toMatch(
+      /^CA: reused .*\nclient certificate: wrote .*client\.crt.*\n.*\ndriftgate serve: --client-ca .*ca\.crt --client-name kube-apiserver-admission\n$/,
+    );
+  });
+
+  it('refuses an output format it does not print', async () => {
+    const { thrown } = await run('client', '--out', dir, '-o', 'xml');
+    expect(thrown).toBeInstanceOf(CommanderError);
+  });
+});
