@@ -1,5 +1,5 @@
 /**
- * `driftgate tickets list|show|resolve|export|report`: how security and the on-call read, carry
+ * `driftgate tickets list|show|resolve|export|backport|report`: how security and the on-call read, carry
  * into Git and close backport tickets. The commands only parse flags, print and write the files
  * asked for; the store and the pure modules under src/tickets do the work.
  */
@@ -8,13 +8,23 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { DriftgateError, messageOf } from '../errors.js';
 import { type Io, formatData, guard, parseNow } from './io.js';
+import { backportTicket, pushHint } from '../backport/backport.js';
 import { parseAge } from '../policy/duration.js';
 import { EXPORT_FORMATS, exportRevert, exportTicket, renderExport, type ExportFormat, type TicketExport } from '../tickets/export.js';
 import { parseTicketsSpec } from '../tickets/journal.js';
 import { renderTable, renderTicket, safe } from '../tickets/render.js';
 import { buildReport, renderReportTable } from '../tickets/report.js';
 import { renderReportHtml } from '../tickets/report-html.js';
-import { TICKET_DECISIONS, TICKET_STATES, type TicketDecision, type TicketFilter, type TicketState, type TicketStore } from '../tickets/types.js';
+import {
+  TICKET_DECISIONS,
+  TICKET_STATES,
+  type Evidence,
+  type Resolution,
+  type TicketDecision,
+  type TicketFilter,
+  type TicketState,
+  type TicketStore,
+} from '../tickets/types.js';
 import { parseRfc3339 } from '../util/rfc3339.js';
 
 /** TicketsIo is everything the commands touch outside themselves, injectable for tests. */
@@ -104,8 +114,17 @@ export function ticketsCommand(openStore: OpenStore, io: Partial<TicketsIo> = {}
         const decision = parseDecision(opts.decision);
         const ref = required('--ref', opts.ref, 'the pull request or note that records the decision');
         const by = required('--by', opts.by, 'who decided');
-        const resolution = { decision, ref, by, at: ctx.now().toISOString() };
-        const ticket = await withStore(ctx, openStore, opts, (store) => store.resolve(id, resolution));
+        const at = ctx.now().toISOString();
+        const ticket = await withStore(ctx, openStore, opts, async (store) => {
+          // A backport decision points at the commits `tickets backport` made for the ticket, so
+          // the review sees which commit the pull request carried.
+          const commits = decision === 'backport' ? ((await store.get(id)).backports ?? []) : [];
+          const evidence = commits.map(
+            (b): Evidence => ({ kind: 'commit', commit: b.commit, branch: b.branch, ...(b.repo === undefined ? {} : { repo: b.repo }) }),
+          );
+          const resolution: Resolution = { decision, ref, by, at, closedBy: 'person', ...(evidence.length === 0 ? {} : { evidence }) };
+          return store.resolve(id, resolution);
+        });
         ctx.out.write(format === 'table' ? `ticket ${ticket.id} is now ${ticket.state}\n` : formatData(ticket, format));
       }),
     );
@@ -130,7 +149,45 @@ export function ticketsCommand(openStore: OpenStore, io: Partial<TicketsIo> = {}
       }),
     );
 
-  sub('report', 'summarize bypasses for a security review: per namespace, person and incident; open and overdue tickets; long windows', REPORT_FORMATS)
+  sub('backport', "commit the ticket's changes into the manifests of a Git checkout, on a new branch, and record the commit on the ticket")
+    .argument('<id>', 'ticket id, as `tickets list` prints it')
+    .option('--repo <dir>', 'the Git checkout the GitOps tool syncs from (its committed HEAD is read; the working tree is left alone)')
+    .option('--branch <name>', 'the new branch (default: backport/<id>)')
+    .action(
+      guard(ctx, async (id: string, opts: CommonOptions & { repo?: string; branch?: string }) => {
+        const format = parseFormat(opts.output);
+        const repo = required('--repo', opts.repo, 'the directory of a Git checkout');
+        const made = await withStore(ctx, openStore, opts, async (store) => {
+          const ticket = await store.get(id);
+          const result = await backportTicket(ticket, { repo, ...(opts.branch === undefined ? {} : { branch: opts.branch }), now: ctx.now() });
+          for (const note of result.notes) ctx.err.write(`note: ${safe(note)}\n`);
+          try {
+            await store.recordBackport(id, result.commit);
+          } catch (err) {
+            // The commit exists whatever the store says: name it, so that nobody makes it twice.
+            throw new DriftgateError(
+              'DG_TICKET_STORE',
+              `made commit ${result.commit.commit} on branch ${safe(result.commit.branch)}, but recording it on ticket ${id} failed: ${messageOf(err)}`,
+              { cause: err },
+            );
+          }
+          return result.commit;
+        });
+        if (format !== 'table') {
+          ctx.out.write(formatData(made, format));
+          return;
+        }
+        ctx.out.write(`branch ${safe(made.branch)}\ncommit ${made.commit}\n`);
+        for (const file of made.files) ctx.out.write(`edited ${safe(file)}\n`);
+        ctx.out.write(`recorded on ticket ${safe(id)}; publish it with: ${safe(pushHint(made.branch))}\n`);
+      }),
+    );
+
+  sub(
+    'report',
+    'summarize bypasses for a security review: per namespace, person and incident; open and overdue tickets; every ticket changed or closed in the period, with who or what closed it; long windows',
+    REPORT_FORMATS,
+  )
     .option('--since <when>', 'count bypasses since: a duration back from now (7d, 12h) or an RFC 3339 time', '7d')
     .option('--overdue <age>', 'an open ticket is overdue once its window ended longer ago than this (3d, 36h)', '3d')
     .option('--now <time>', 'report as of this RFC 3339 time instead of the clock')

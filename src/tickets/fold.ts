@@ -7,7 +7,18 @@
 import { OPERATIONS } from '../admission/types.js';
 import { cloneJson } from '../decision/normalize.js';
 import type { TicketChange, TicketDraft } from '../decision/types.js';
-import { TICKET_DECISIONS, type TicketDecision, type Resolution, type Ticket, type TicketEvent, type TicketFilter, type TicketState } from './types.js';
+import {
+  CLOSERS,
+  TICKET_DECISIONS,
+  EVIDENCE_KINDS,
+  type BackportCommit,
+  type TicketDecision,
+  type Resolution,
+  type Ticket,
+  type TicketEvent,
+  type TicketFilter,
+  type TicketState,
+} from './types.js';
 import { isRecord } from '../util/json.js';
 
 const STATE_AFTER: Readonly<Record<TicketDecision, TicketState>> = {
@@ -32,7 +43,8 @@ export function foldEvents(events: Iterable<TicketEvent>): Ticket[] {
   const tickets = new Map<string, Ticket>();
   for (const event of events) {
     if (event.type === 'change') applyChange(tickets, event.draft);
-    else applyResolution(tickets, event.id, event.resolution);
+    else if (event.type === 'resolve') applyResolution(tickets, event.id, event.resolution);
+    else applyBackport(tickets, event.id, event.backport);
   }
   return [...tickets.values()].sort(oldestFirst);
 }
@@ -90,6 +102,21 @@ function applyResolution(tickets: Map<string, Ticket>, id: string, resolution: R
   ticket.state = stateAfter(resolution.decision);
 }
 
+function applyBackport(tickets: Map<string, Ticket>, id: string, backport: BackportCommit): void {
+  const ticket = tickets.get(id);
+  if (ticket !== undefined) tickets.set(id, withBackport(ticket, backport));
+}
+
+/**
+ * withBackport returns the ticket with `backport` among its commits: the very same ticket when
+ * that commit is already there, else a new one with it last. Its state does not change: a commit
+ * on a branch is not yet Git's truth. Both stores apply backports through it.
+ */
+export function withBackport(ticket: Ticket, backport: BackportCommit): Ticket {
+  if ((ticket.backports ?? []).some((b) => b.commit === backport.commit)) return ticket;
+  return { ...ticket, backports: [...(ticket.backports ?? []), copyOf(backport)] };
+}
+
 // Replicas' clocks and retries mean durable order need not be time order; compare instants.
 function earlier(a: string, b: string): boolean {
   const ta = Date.parse(a);
@@ -132,7 +159,11 @@ export function checkEvent(value: unknown): CheckedEvent {
     const problem = nonEmpty(value, 'id', '') ?? resolutionProblem(value['resolution']);
     return problem === undefined ? { ok: true, event: value as TicketEvent } : fail(problem);
   }
-  return fail(`type is ${JSON.stringify(value['type'])}, not "change" or "resolve"`);
+  if (value['type'] === 'backport') {
+    const problem = nonEmpty(value, 'id', '') ?? backportProblem(value['backport'], 'backport.');
+    return problem === undefined ? { ok: true, event: value as TicketEvent } : fail(problem);
+  }
+  return fail(`type is ${JSON.stringify(value['type'])}, not "change", "resolve" or "backport"`);
 }
 
 function fail(problem: string): CheckedEvent {
@@ -175,7 +206,28 @@ function resolutionProblem(resolution: unknown): string | undefined {
   if (!TICKET_DECISIONS.includes(resolution['decision'] as never)) {
     return `resolution.decision ${JSON.stringify(resolution['decision'])} is not one of ${TICKET_DECISIONS.join(', ')}`;
   }
-  return strings(resolution, ['by', 'ref', 'at'], 'resolution.');
+  const closedBy = resolution['closedBy'];
+  if (closedBy !== undefined && !CLOSERS.includes(closedBy as never))
+    return `resolution.closedBy ${JSON.stringify(closedBy)} is not one of ${CLOSERS.join(', ')}`;
+  return strings(resolution, ['by', 'ref', 'at'], 'resolution.') ?? evidenceProblem(resolution['evidence']);
+}
+
+// Only the kind is required of each item: settlement may add fields to a kind later, and the
+// renderers show what they recognise and name the kind for the rest.
+function evidenceProblem(evidence: unknown): string | undefined {
+  if (evidence === undefined) return undefined;
+  if (!Array.isArray(evidence)) return 'resolution.evidence is not a list';
+  const bad = evidence.findIndex((e) => !isRecord(e) || !EVIDENCE_KINDS.includes(e['kind'] as never));
+  return bad === -1 ? undefined : `resolution.evidence[${bad}].kind is not one of ${EVIDENCE_KINDS.join(', ')}`;
+}
+
+/** backportProblem returns what is wrong with a recorded backport commit, naming the field under `prefix`, or undefined. */
+export function backportProblem(backport: unknown, prefix: string): string | undefined {
+  if (!isRecord(backport)) return `${prefix.replace(/\.$/, '')} is not an object`;
+  const files = backport['files'];
+  if (!Array.isArray(files) || !files.every((f) => typeof f === 'string')) return `${prefix}files is not a list of strings`;
+  if (!Number.isInteger(backport['changes'])) return `${prefix}changes is not a whole number`;
+  return nonEmpty(backport, 'commit', prefix) ?? strings(backport, ['branch', 'by', 'at'], prefix) ?? optionalString(backport, 'repo', prefix);
 }
 
 function strings(value: Record<string, unknown>, keys: readonly string[], prefix: string): string | undefined {

@@ -14,7 +14,7 @@ import { dirname } from 'node:path';
 import type { TicketDraft } from '../decision/types.js';
 import { DriftgateError } from '../errors.js';
 import { checkEvent, filterTickets, foldEvents } from './fold.js';
-import { TICKET_DECISIONS, type Resolution, type Ticket, type TicketEvent, type TicketFilter, type TicketStore } from './types.js';
+import { TICKET_DECISIONS, type BackportCommit, type Resolution, type Ticket, type TicketEvent, type TicketFilter, type TicketStore } from './types.js';
 import { parseJsonExact } from '../util/json.js';
 
 /** JournalOptions configures a JournalStore. */
@@ -104,6 +104,15 @@ export class JournalStore implements TicketStore {
     const ours = [after.resolution, ...(after.earlierResolutions ?? [])].some((r) => r !== undefined && sameResolution(r, resolution));
     if (!ours && after.resolution !== undefined) throw conflict(id, after.resolution);
     return after;
+  }
+
+  /** recordBackport appends the commit, fsynced, and returns the ticket as it now reads. */
+  async recordBackport(id: string, backport: BackportCommit): Promise<Ticket> {
+    const checked = checkEvent({ type: 'backport', id, backport });
+    if (!checked.ok) throw new DriftgateError('DG_USAGE', `ticket ${id}: ${checked.problem}`);
+    await this.get(id);
+    await this.#append(eventLine(checked.event), id, undefined);
+    return this.get(id);
   }
 
   /** close resolves once queued appends have settled and the file is closed. */

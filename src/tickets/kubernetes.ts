@@ -12,8 +12,8 @@
 import type { TicketChange, TicketDraft } from '../decision/types.js';
 import { DriftgateError } from '../errors.js';
 import { KubeApiError, resourcePath, type KubeClient, type KubeRequest } from '../kube/client.js';
-import { checkEvent, copyOf, filterTickets, oldestFirst, openTicket, stateAfter, withChange } from './fold.js';
-import { TICKET_STATES, type Resolution, type Ticket, type TicketFilter, type TicketState, type TicketStore } from './types.js';
+import { backportProblem, checkEvent, copyOf, filterTickets, oldestFirst, openTicket, stateAfter, withBackport, withChange } from './fold.js';
+import { TICKET_STATES, type BackportCommit, type Resolution, type Ticket, type TicketFilter, type TicketState, type TicketStore } from './types.js';
 import { isRecord } from '../util/json.js';
 
 /** BACKPORT_TICKETS names the custom resource tickets are stored as. */
@@ -37,6 +37,8 @@ export interface BackportTicketSpec {
   resolution?: Resolution;
   /** Resolutions undone by a later change (see `Ticket.earlierResolutions`); absent when none. */
   earlierResolutions?: Resolution[];
+  /** Commits `tickets backport` made for it (see `Ticket.backports`); absent when none. */
+  backports?: BackportCommit[];
 }
 
 /** BackportTicketObject is a BackportTicket as sent to and served by the API. */
@@ -175,6 +177,24 @@ export class KubernetesStore implements TicketStore {
     }
   }
 
+  /** recordBackport adds the commit under the fetched resourceVersion and returns the ticket as stored. */
+  async recordBackport(id: string, backport: BackportCommit): Promise<Ticket> {
+    const checked = checkEvent({ type: 'backport', id, backport });
+    if (!checked.ok) throw new DriftgateError('DG_USAGE', `ticket ${id}: ${checked.problem}`);
+    const signal = this.#deadline(undefined);
+    try {
+      return await this.#retrying(id, signal, async () => {
+        const found = await this.#read(id, signal);
+        if (found === undefined) throw this.#notFound(id);
+        const next = withBackport(found.ticket, backport);
+        if (next === found.ticket) return next;
+        return this.#replace(found.object, next, signal);
+      });
+    } catch (err) {
+      throw this.#failure(err, { id, doing: 'recording the backport commit', writer: 'you' });
+    }
+  }
+
   /** close resolves at once: the client exposes nothing to release, and idle keep-alive sockets hold no process open. */
   async close(): Promise<void> {}
 
@@ -226,6 +246,9 @@ export class KubernetesStore implements TicketStore {
     // A CRD schema without the field prunes it silently; say so rather than lose an earlier decision.
     if ((read.ticket.earlierResolutions?.length ?? 0) < (ticket.earlierResolutions?.length ?? 0)) {
       this.#warn(`${this.describeStore()}: ticket ${ticket.id}: the API server dropped spec.earlierResolutions; update the BackportTicket CRD from manifests/`);
+    }
+    if ((read.ticket.backports?.length ?? 0) < (ticket.backports?.length ?? 0)) {
+      this.#warn(`${this.describeStore()}: ticket ${ticket.id}: the API server dropped spec.backports; update the BackportTicket CRD from manifests/`);
     }
     return read.ticket;
   }
@@ -369,6 +392,7 @@ function specOf(ticket: Ticket): BackportTicketSpec {
     changes: ticket.changes,
     ...(ticket.resolution === undefined ? {} : { resolution: ticket.resolution }),
     ...(ticket.earlierResolutions === undefined ? {} : { earlierResolutions: ticket.earlierResolutions }),
+    ...(ticket.backports === undefined ? {} : { backports: ticket.backports }),
   };
 }
 
@@ -383,7 +407,7 @@ function ticketOf(value: unknown): TicketOf {
   if (name === '') return bad('metadata.name is missing');
   const spec = isRecord(value) ? value['spec'] : undefined;
   if (!isRecord(spec)) return bad('spec is not an object');
-  const { object, window, state, openedAt, changes, resolution, earlierResolutions } = spec;
+  const { object, window, state, openedAt, changes, resolution, earlierResolutions, backports } = spec;
   if (!TICKET_STATES.includes(state as TicketState)) return bad(`spec.state ${JSON.stringify(state)} is not one of ${TICKET_STATES.join(', ')}`);
   if (typeof openedAt !== 'string') return bad('spec.openedAt is not a string');
   if (!Array.isArray(changes) || changes.length === 0) return bad('spec.changes is not a non-empty list');
@@ -400,6 +424,12 @@ function ticketOf(value: unknown): TicketOf {
     const checked = checkEvent({ type: 'resolve', id: name, resolution: r });
     if (!checked.ok) return bad(`${field}${checked.problem}`);
   }
+  const commits: unknown = backports ?? [];
+  if (!Array.isArray(commits)) return bad('spec.backports is not a list');
+  for (const [i, b] of commits.entries()) {
+    const problem = backportProblem(b, `spec.backports[${i}].`);
+    if (problem !== undefined) return bad(problem);
+  }
   const decided = resolution === undefined ? 'open' : stateAfter((resolution as Resolution).decision);
   if (decided !== state)
     return bad(`spec.state is ${JSON.stringify(state)} but ${resolution === undefined ? 'there is no spec.resolution' : `spec.resolution says ${decided}`}`);
@@ -412,6 +442,7 @@ function ticketOf(value: unknown): TicketOf {
     changes: changes as TicketChange[],
     ...(resolution === undefined ? {} : { resolution: resolution as Resolution }),
     ...(resolutions.length === 0 ? {} : { earlierResolutions: resolutions as Resolution[] }),
+    ...(commits.length === 0 ? {} : { backports: commits as BackportCommit[] }),
   };
   return { ok: true, ticket };
 }

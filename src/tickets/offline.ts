@@ -18,6 +18,7 @@ export function offlineStore(): TicketStore {
     list: (): Promise<Ticket[]> => Promise.resolve([]),
     get: (id) => Promise.reject(none(id)),
     resolve: (id) => Promise.reject(none(id)),
+    recordBackport: (id) => Promise.reject(none(id)),
     close: () => Promise.resolve(),
     describeStore: () => OFFLINE_STORE,
   };

@@ -7,7 +7,7 @@
 import type { JsonPatchOp } from '../admission/types.js';
 import type { ObjectRef, TicketChange } from '../decision/types.js';
 import { escapeControls, jsonSafe } from '../util/terminal.js';
-import type { Resolution, Ticket } from './types.js';
+import type { Evidence, Resolution, Ticket } from './types.js';
 
 const COLUMNS = ['ID', 'STATE', 'NAMESPACE', 'OBJECT', 'INCIDENT', 'CHANGES', 'OPENED'] as const;
 
@@ -42,7 +42,14 @@ export function renderTicket(ticket: Ticket): string {
     ['Opened', ticket.openedAt],
   ];
   if (ticket.resolution !== undefined) header.push(['Resolved', resolutionText(ticket.resolution)]);
+  for (const e of ticket.resolution?.evidence ?? []) header.push(['Evidence', evidenceText(e)]);
   for (const earlier of ticket.earlierResolutions ?? []) header.push(['Reopened after', resolutionText(earlier)]);
+  for (const b of ticket.backports ?? []) {
+    header.push([
+      'Backport commit',
+      `${b.commit} on ${b.branch} by ${b.by} at ${b.at} (${b.changes} change${b.changes === 1 ? '' : 's'}: ${b.files.join(', ')})${b.repo === undefined ? '' : ` in ${b.repo}`}`,
+    ]);
+  }
   header.push(['Changes', String(ticket.changes.length)]);
   const width = Math.max(...header.map(([label]) => label.length)) + 1;
   const lines = header.map(([label, value]) => `${`${label}:`.padEnd(width)} ${safe(value)}`);
@@ -56,7 +63,21 @@ export function objectName(ref: ObjectRef): string {
 }
 
 function resolutionText(r: Resolution): string {
-  return `${r.decision} by ${r.by} at ${r.at} (${r.ref})`;
+  return `${r.decision} by ${r.closedBy === 'settlement' ? `settlement (${r.by})` : r.by} at ${r.at} (${r.ref})`;
+}
+
+/** evidenceText returns one piece of closure evidence as a line for a person (not yet made safe). */
+export function evidenceText(e: Evidence): string {
+  switch (e.kind) {
+    case 'commit':
+      return `commit ${e.commit} on ${e.branch}${e.repo === undefined ? '' : ` in ${e.repo}`}`;
+    case 'gitops-write':
+      return `GitOps write by ${e.username} at ${e.at} (request ${e.requestUid})`;
+    case 'sync-status':
+      return `${e.tool === 'argocd' ? 'Argo CD Application' : 'Flux Kustomization'} ${e.namespace}/${e.name} in sync at revision ${e.revision} (${e.at})`;
+    default:
+      return `evidence of kind ${String((e as { kind: unknown }).kind)}`;
+  }
 }
 
 function changeLines(change: TicketChange, n: number): string[] {

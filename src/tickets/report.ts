@@ -4,8 +4,10 @@
  * Pure aggregation: tickets and a clock in, a report value out; `renderReportTable` prints it
  * for a terminal and `report-html.ts` as one page.
  */
-import { objectName, safe } from './render.js';
-import type { Ticket } from './types.js';
+import type { JsonPatchOp } from '../admission/types.js';
+import type { TicketChange } from '../decision/types.js';
+import { evidenceText, fieldLines, objectName, safe } from './render.js';
+import type { Closer, TicketDecision, Resolution, Ticket, TicketState } from './types.js';
 
 /** ReportOptions is the clock and the thresholds of a report. */
 export interface ReportOptions {
@@ -60,12 +62,54 @@ export interface LongWindow {
   why: string;
 }
 
+/** ReportChange is one change of a ticket as the report shows it: who, when, and each field old → new. */
+export interface ReportChange {
+  at: string;
+  username: string;
+  operation: string;
+  subResource?: string;
+  /** `field: old → new`, Secret values shown as "(secret value)", never as values or fingerprints. */
+  fields: string[];
+}
+
+/** Closure is who or what closed a ticket, and the reference and evidence to follow. */
+export interface Closure {
+  decision: TicketDecision;
+  by: string;
+  closedBy: Closer;
+  at: string;
+  ref: string;
+  /** One line per piece of evidence (a commit, a GitOps write, an Application in sync). */
+  evidence: string[];
+}
+
+/** ReportTicket is one ticket as the report shows it: window, incident, people, changes, closure and backport commits. */
+export interface ReportTicket {
+  id: string;
+  state: TicketState;
+  namespace: string;
+  object: string;
+  kind: string;
+  incident: string;
+  reason: string;
+  openedAt: string;
+  until: string;
+  windowMs: number;
+  people: string[];
+  overdue: boolean;
+  changes: ReportChange[];
+  closure?: Closure;
+  /** Closures undone by a later change under the window. */
+  reopened: Closure[];
+  backports: Array<{ commit: string; branch: string; files: string[]; changes: number; by: string; at: string; repo?: string }>;
+}
+
 /** TicketReport is everything a review reads, with the rules that produced it spelled out. */
 export interface TicketReport {
   generatedAt: string;
   since: string;
   rules: { bypass: string; overdue: string; longWindow: string; windowLength: string };
-  totals: { changes: number; tickets: number; people: number; open: number; overdue: number };
+  totals: { changes: number; tickets: number; people: number; open: number; overdue: number; closed: number; settled: number };
   byNamespace: Tally[];
   byPerson: Tally[];
   byIncident: Tally[];
@@ -74,6 +118,11 @@ export interface TicketReport {
   /** The median window length of the period's tickets, undefined when there is none. */
   medianWindowMs?: number;
   longWindows: LongWindow[];
+  /**
+   * Every ticket a review must see: open ones whatever their age, and those with a change or a
+   * closure in the period; open first (overdue first, then oldest), then the most recently closed.
+   */
+  tickets: ReportTicket[];
 }
 
 const HOUR_MS = 3_600_000;
@@ -154,6 +203,20 @@ export function buildReport(tickets: readonly Ticket[], opts: ReportOptions): Ti
     .sort((a, b) => b.lengthMs - a.lengthMs || compare(a.id, b.id));
 
   const byPerson = tally((_, username) => username);
+  const overdueIds = new Set(open.filter((o) => o.overdue).map((o) => o.id));
+  const shown = tickets
+    .filter(
+      (t) => t.state === 'open' || t.changes.some((c) => Date.parse(c.at) >= since) || (t.resolution !== undefined && Date.parse(t.resolution.at) >= since),
+    )
+    .map((t) => reportTicket(t, overdueIds.has(t.id)));
+  const openOrder = new Map(open.map((o, i) => [o.id, i]));
+  shown.sort((a, b) => {
+    const ao = openOrder.get(a.id);
+    const bo = openOrder.get(b.id);
+    if (ao !== undefined || bo !== undefined) return (ao ?? Infinity) - (bo ?? Infinity);
+    return compare(b.closure?.at ?? '', a.closure?.at ?? '') || compare(a.id, b.id);
+  });
+  const closed = shown.filter((t) => t.closure !== undefined);
   return {
     generatedAt: iso(opts.now),
     since: iso(opts.since),
@@ -169,6 +232,8 @@ export function buildReport(tickets: readonly Ticket[], opts: ReportOptions): Ti
       people: byPerson.length,
       open: open.length,
       overdue: open.filter((o) => o.overdue).length,
+      closed: closed.length,
+      settled: closed.filter((t) => t.closure?.closedBy === 'settlement').length,
     },
     byNamespace: tally((t) => t.object.namespace),
     byPerson,
@@ -181,7 +246,56 @@ export function buildReport(tickets: readonly Ticket[], opts: ReportOptions): Ti
     open,
     ...(median === undefined ? {} : { medianWindowMs: median }),
     longWindows,
+    tickets: shown,
   };
+}
+
+function reportTicket(t: Ticket, overdue: boolean): ReportTicket {
+  const secret = t.object.kind === 'Secret' && t.object.group === '';
+  return {
+    id: t.id,
+    state: t.state,
+    namespace: t.object.namespace,
+    object: objectName(t.object),
+    kind: t.object.kind,
+    incident: t.window.incident,
+    reason: t.window.reason,
+    openedAt: t.openedAt,
+    until: t.window.until,
+    windowMs: windowLength(t),
+    people: [...new Set(t.changes.map((c) => c.username))].sort(compare),
+    overdue,
+    changes: t.changes.map((c) => reportChange(c, secret)),
+    ...(t.resolution === undefined ? {} : { closure: closureOf(t.resolution) }),
+    reopened: (t.earlierResolutions ?? []).map(closureOf),
+    backports: (t.backports ?? []).map((b) => ({ ...b, files: [...b.files] })),
+  };
+}
+
+/** closureOf returns a resolution as the report shows it; a resolution without `closedBy` was a person's. */
+export function closureOf(r: Resolution): Closure {
+  return { decision: r.decision, by: r.by, closedBy: r.closedBy ?? 'person', at: r.at, ref: r.ref, evidence: (r.evidence ?? []).map(evidenceText) };
+}
+
+const SECRET_VALUE = '(secret value)';
+const FINGERPRINT = /<redacted sha256:[0-9a-f]+>/;
+
+function reportChange(c: TicketChange, secret: boolean): ReportChange {
+  // On a Secret every value under data and stringData is hidden, fingerprints included: the
+  // report travels further than the ticket store.
+  const hide = (op: JsonPatchOp): JsonPatchOp =>
+    'value' in op ? ({ ...op, value: masked(op.value, secret && /^\/(data|stringData)(\/|$)/.test(op.path)) } as JsonPatchOp) : op;
+  const fields = c.patch.some((op) => op.path === '')
+    ? [c.patch.some((op) => op.path === '' && (op.op === 'remove' || ('value' in op && op.value === null))) ? 'deleted the object' : 'created the object']
+    : fieldLines(c.patch.map(hide), c.revert.map(hide));
+  return { at: c.at, username: c.username, operation: c.operation, ...(c.subResource === undefined ? {} : { subResource: c.subResource }), fields };
+}
+
+function masked(value: unknown, all: boolean): unknown {
+  if (typeof value === 'string') return all || FINGERPRINT.test(value) ? SECRET_VALUE : value;
+  if (Array.isArray(value)) return value.map((v) => masked(v, all));
+  if (typeof value === 'object' && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, masked(v, all)]));
+  return all && value !== undefined ? SECRET_VALUE : value;
 }
 
 /** windowLength returns how long the ticket's window lasted, from its first change to its end (never negative). */
@@ -235,12 +349,35 @@ export function renderReportTable(r: TicketReport): string {
     'no open tickets',
   );
   section(
+    'CLOSED TICKETS (most recent first)',
+    ['ID', 'STATE', 'CLOSED BY', 'AT', 'REFERENCE'],
+    r.tickets.flatMap((x) =>
+      x.closure === undefined ? [] : [[x.id, x.state, closerText(x.closure), x.closure.at, [x.closure.ref, ...x.closure.evidence].join('; ')]],
+    ),
+    'none closed in the period',
+  );
+  out.push('', 'CHANGES PER TICKET');
+  if (r.tickets.length === 0) out.push('  (none)');
+  for (const x of r.tickets) {
+    out.push(`  ${safe(x.id)}  ${safe(x.state)}  ${safe(x.object)} in ${safe(x.namespace)}  ${safe(x.incident)}, window until ${safe(x.until)}`);
+    for (const c of x.changes) {
+      out.push(`    ${safe(c.at)}  ${safe(c.username)}  ${c.operation}${c.subResource === undefined ? '' : ` /${safe(c.subResource)}`}`);
+      for (const f of c.fields.length === 0 ? ['(no field changes)'] : c.fields) out.push(`      ${safe(f)}`);
+    }
+    for (const b of x.backports) out.push(`    backport commit ${safe(b.commit.slice(0, 12))} on ${safe(b.branch)} by ${safe(b.by)} at ${safe(b.at)}`);
+  }
+  section(
     'LONG WINDOWS',
     ['ID', 'NAMESPACE', 'OBJECT', 'INCIDENT', 'LENGTH', 'WHY', 'REASON'],
     r.longWindows.map((w) => [w.id, w.namespace, w.object, w.incident, humanDuration(w.lengthMs), w.why, w.reason]),
     'none',
   );
   return `${out.join('\n')}\n`;
+}
+
+/** closerText returns who or what closed a ticket, for a person: "bob", or "settlement (argocd-application-controller)". */
+export function closerText(c: Closure): string {
+  return c.closedBy === 'settlement' ? `settlement (${c.by})` : c.by;
 }
 
 // Every cell passes through safe(): usernames, reasons and incidents are written by the people

@@ -17,13 +17,63 @@ export type TicketDecision = 'backport' | 'revert' | 'accept';
 /** TICKET_DECISIONS lists every decision, for flag and shape checks. */
 export const TICKET_DECISIONS: readonly TicketDecision[] = ['backport', 'revert', 'accept'];
 
+/**
+ * Closer says who closed a ticket: a person, through `tickets resolve`, or driftgate's
+ * settlement, from what GitOps did (a write of the same value, an Application or Kustomization
+ * in sync at a later revision). Absent on resolutions recorded before it existed: those were all
+ * a person's.
+ */
+export type Closer = 'person' | 'settlement';
+
+/** CLOSERS lists every closer, for shape checks. */
+export const CLOSERS: readonly Closer[] = ['person', 'settlement'];
+
+/**
+ * Evidence is one fact that shows a closure holds. `commit` is what `tickets backport` made; the
+ * other two are what settlement observes: a GitOps controller's own write of the object (its
+ * identity, time and request uid), or the owning Argo CD Application / Flux Kustomization
+ * reporting the object in sync at a revision after the window.
+ */
+export type Evidence =
+  | { kind: 'commit'; commit: string; branch: string; repo?: string }
+  | { kind: 'gitops-write'; username: string; at: string; requestUid: string }
+  | { kind: 'sync-status'; tool: 'argocd' | 'flux'; namespace: string; name: string; revision: string; at: string };
+
+/** EVIDENCE_KINDS lists every kind of evidence, for shape checks. */
+export const EVIDENCE_KINDS: readonly Evidence['kind'][] = ['commit', 'gitops-write', 'sync-status'];
+
 /** Resolution records who decided what about a ticket, when, and where it happened (e.g. a PR URL). */
 export interface Resolution {
   decision: TicketDecision;
+  /** The person, or for settlement the controller, that closed it. */
   by: string;
+  /** The reference a reviewer follows: a pull request URL, a commit, an incident note. */
   ref: string;
   /** RFC 3339. */
   at: string;
+  /** Who closed it; absent means a person (every resolution before settlement existed). */
+  closedBy?: Closer;
+  /** What shows the closure holds; settlement always gives some, a person may. */
+  evidence?: Evidence[];
+}
+
+/**
+ * BackportCommit is a commit `tickets backport` made in a Git checkout, carrying the ticket's
+ * changes into the manifests. It does not close the ticket: the commit sits on a branch until it
+ * is merged and synced, which a person (or settlement) then records as the resolution.
+ */
+export interface BackportCommit {
+  commit: string;
+  branch: string;
+  /** The files it changed, relative to the repository root. */
+  files: string[];
+  /** How many of the ticket's changes it carried: a later change under the window needs another. */
+  changes: number;
+  by: string;
+  /** RFC 3339. */
+  at: string;
+  /** The checkout's `origin` URL, when it has one. */
+  repo?: string;
 }
 
 /** Ticket is the folded view of every event recorded under one ticket id. */
@@ -42,10 +92,15 @@ export interface Ticket {
    * the earlier decision stays visible; present only when there is one.
    */
   earlierResolutions?: Resolution[];
+  /** Commits `tickets backport` made for it, oldest first; present only when there is one. */
+  backports?: BackportCommit[];
 }
 
 /** TicketEvent is one fact a store appends; tickets are the fold of these. */
-export type TicketEvent = { type: 'change'; draft: TicketDraft } | { type: 'resolve'; id: string; resolution: Resolution };
+export type TicketEvent =
+  | { type: 'change'; draft: TicketDraft }
+  | { type: 'resolve'; id: string; resolution: Resolution }
+  | { type: 'backport'; id: string; backport: BackportCommit };
 
 /** TicketFilter narrows `list()`; every given field must match. */
 export interface TicketFilter {
@@ -74,6 +129,11 @@ export interface TicketStore {
    * DG_TICKET_CONFLICT naming the earlier decision when the ticket is already resolved.
    */
   resolve(id: string, resolution: Resolution): Promise<Ticket>;
+  /**
+   * recordBackport adds a commit `tickets backport` made to the ticket, once durable, and returns
+   * the ticket; the same commit twice is kept once. Throws DG_TICKET_NOT_FOUND naming the id.
+   */
+  recordBackport(id: string, backport: BackportCommit): Promise<Ticket>;
   /** close resolves once pending writes have settled and resources are released. */
   close(): Promise<void>;
   /** describeStore returns where tickets live, for logs, e.g. `journal:/var/lib/driftgate/tickets.jsonl`. */

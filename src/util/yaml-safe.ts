@@ -25,8 +25,11 @@ export function safeYamlOf(value: unknown, options: ToStringOptions = {}): strin
   return safeYaml(new Document(exactForYaml(value)), options);
 }
 
-// The yaml library writes a BigInt as its digits; a raw JSON value it would write as a map.
-function exactForYaml(value: unknown): unknown {
+/**
+ * exactForYaml returns `value` with every exact integer (raw JSON) as a BigInt: the yaml library
+ * writes a BigInt as its digits, a raw JSON value as a map.
+ */
+export function exactForYaml(value: unknown): unknown {
   if (isRawJson(value)) return BigInt(value.rawJSON);
   if (Array.isArray(value)) return value.map(exactForYaml);
   if (typeof value !== 'object' || value === null) return value;

@@ -30,7 +30,8 @@ beforeEach(async () => {
   for (const name of ['update', 'delete', 'secret']) for (const d of drafts(story(name))) await store.record(d);
   for (const event of reviewEvents()) {
     if (event.type === 'change') await store.record(event.draft);
-    else await store.resolve(event.id, event.resolution);
+    else if (event.type === 'resolve') await store.resolve(event.id, event.resolution);
+    else await store.recordBackport(event.id, event.backport);
   }
   await store.close();
 });

@@ -110,7 +110,7 @@ describe('tickets resolve', () => {
     expect(JSON.parse(last)).toEqual({
       type: 'resolve',
       id: 'bt-shop-web-1',
-      resolution: { decision: 'backport', ref: 'https://git.example/pr/9', by: 'bob', at: NOW.toISOString() },
+      resolution: { decision: 'backport', ref: 'https://git.example/pr/9', by: 'bob', at: NOW.toISOString(), closedBy: 'person' },
     });
     const { out } = await run(['show', 'bt-shop-web-1', '--tickets', spec, '-o', 'json']);
     expect(JSON.parse(out)).toMatchObject({ state: 'backported', resolution: { by: 'bob' } });

@@ -89,7 +89,7 @@ describe('checkEvent', () => {
   const d = draft();
   const cases: Array<{ name: string; value: unknown; problem: string }> = [
     { name: 'not an object', value: [1], problem: 'the event is not an object' },
-    { name: 'unknown type', value: { type: 'delete' }, problem: 'type is "delete", not "change" or "resolve"' },
+    { name: 'unknown type', value: { type: 'delete' }, problem: 'type is "delete", not "change", "resolve" or "backport"' },
     { name: 'draft without id', value: { type: 'change', draft: { ...d, id: '' } }, problem: 'draft.id is not a non-empty string' },
     {
       name: 'object missing its name',
@@ -115,6 +115,21 @@ describe('checkEvent', () => {
       name: 'unknown decision',
       value: { type: 'resolve', id: 't', resolution: { ...backport, decision: 'ignore' } },
       problem: 'resolution.decision "ignore" is not one of backport, revert, accept',
+    },
+    {
+      name: 'unknown closer',
+      value: { type: 'resolve', id: 't', resolution: { ...backport, closedBy: 'robot' } },
+      problem: 'resolution.closedBy "robot" is not one of person, settlement',
+    },
+    {
+      name: 'evidence of an unknown kind',
+      value: { type: 'resolve', id: 't', resolution: { ...backport, evidence: [{ kind: 'hunch' }] } },
+      problem: 'resolution.evidence[0].kind is not one of commit, gitops-write, sync-status',
+    },
+    {
+      name: 'backport without files',
+      value: { type: 'backport', id: 't', backport: { commit: 'abc', branch: 'b', changes: 1, by: 'a', at: 'x' } },
+      problem: 'backport.files is not a list of strings',
     },
   ];
   for (const { name, value, problem } of cases) {

@@ -65,6 +65,26 @@ describe('JournalStore', () => {
     expect(store.describeStore()).toBe(`journal:${path}`);
   });
 
+  it('records a backport commit as its own event, once, without closing the ticket', async () => {
+    const store = await openStore();
+    await store.record(draft());
+    const commit = {
+      commit: 'b'.repeat(40),
+      branch: 'backport/x',
+      files: ['web.yaml'],
+      changes: 1,
+      by: 'alice',
+      at: '2025-06-01T12:00:00Z',
+      repo: 'git@example:x.git',
+    };
+    await store.recordBackport(draft().id, commit);
+    const ticket = await store.recordBackport(draft().id, commit);
+    expect(ticket).toMatchObject({ state: 'open', backports: [commit] });
+    expect((await lines())[1]).toBe(JSON.stringify({ type: 'backport', id: draft().id, backport: commit }));
+    await expect(store.recordBackport(draft().id, { ...commit, commit: '' })).rejects.toThrow('backport.commit is not a non-empty string');
+    await expect(store.recordBackport('bt-nope', commit)).rejects.toThrow('no ticket "bt-nope"');
+  });
+
   it('writes exactly the draft it was given, one event per line', async () => {
     const store = await openStore();
     const d = draft();

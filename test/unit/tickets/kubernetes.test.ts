@@ -389,6 +389,33 @@ describe('KubernetesStore.get and resolve', () => {
     expect(lost?.status === 'rejected' && (lost.reason as DriftgateError).code).toBe('DG_TICKET_CONFLICT');
   });
 
+  it('records a backport commit once, keeps the ticket open, and reads it back', async () => {
+    const store = openStore();
+    await store.record(draft());
+    const commit = { commit: 'a'.repeat(40), branch: 'backport/x', files: ['apps/web.yaml'], changes: 1, by: 'alice', at: '2025-06-01T12:00:00Z' };
+    await store.recordBackport(draft().id, commit);
+    const again = await store.recordBackport(draft().id, commit);
+    expect(again).toMatchObject({ state: 'open', backports: [commit] });
+    expect(fake.objects.get(`${NS}/${draft().id}`)?.spec.backports).toEqual([commit]);
+    expect((await store.get(draft().id)).backports).toEqual([commit]);
+    expect((await rejection(store.recordBackport('bt-nope', commit))).code).toBe('DG_TICKET_NOT_FOUND');
+  });
+
+  it('keeps a settlement closure with its evidence (the fields settlement will fill)', async () => {
+    const store = openStore();
+    await store.record(draft());
+    const settled: Resolution = {
+      ...backport,
+      by: 'system:serviceaccount:argocd:argocd-application-controller',
+      closedBy: 'settlement',
+      evidence: [
+        { kind: 'gitops-write', username: 'system:serviceaccount:argocd:argocd-application-controller', at: '2025-06-01T12:00:00Z', requestUid: 'u-9' },
+      ],
+    };
+    await store.resolve(draft().id, settled);
+    expect((await store.get(draft().id)).resolution).toEqual(settled);
+  });
+
   it('throws DG_TICKET_NOT_FOUND when resolving an unknown ticket', async () => {
     expect((await rejection(openStore().resolve('bt-nope', backport))).code).toBe('DG_TICKET_NOT_FOUND');
   });

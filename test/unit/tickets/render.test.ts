@@ -55,6 +55,42 @@ describe('renderTicket', () => {
     );
   });
 
+  it('shows a settlement closure with its evidence, and the backport commits', () => {
+    const [t] = foldEvents([
+      { type: 'change', draft: draft({ id: 'bt-shop-web-1', uid: 'u1' }) },
+      {
+        type: 'backport',
+        id: 'bt-shop-web-1',
+        backport: {
+          commit: 'abc123',
+          branch: 'backport/bt-shop-web-1',
+          files: ['apps/web.yaml'],
+          changes: 1,
+          by: 'Alice <a@example.com>',
+          at: '2025-06-01T11:00:00Z',
+          repo: 'git@git.example:shop.git',
+        },
+      },
+      {
+        type: 'resolve',
+        id: 'bt-shop-web-1',
+        resolution: {
+          ...backport,
+          by: 'flux-system/kustomize-controller',
+          ref: 'main@abc123',
+          closedBy: 'settlement',
+          evidence: [{ kind: 'sync-status', tool: 'flux', namespace: 'flux-system', name: 'shop', revision: 'main@sha1:abc123', at: '2025-06-01T12:00:00Z' }],
+        },
+      },
+    ]);
+    const page = renderTicket(t as Ticket);
+    expect(page).toContain('Resolved:        backport by settlement (flux-system/kustomize-controller) at 2025-06-01T12:00:00Z (main@abc123)\n');
+    expect(page).toContain('Evidence:        Flux Kustomization flux-system/shop in sync at revision main@sha1:abc123 (2025-06-01T12:00:00Z)\n');
+    expect(page).toContain(
+      'Backport commit: abc123 on backport/bt-shop-web-1 by Alice <a@example.com> at 2025-06-01T11:00:00Z (1 change: apps/web.yaml) in git@git.example:shop.git\n',
+    );
+  });
+
   it('escapes terminal control characters a requester wrote', () => {
     const d = draft();
     d.window.reason = 'fix\u001b[2Jnow';

@@ -27,7 +27,7 @@ function report(overrides: { since?: Date; overdueAfterMs?: number; now?: Date }
 describe('buildReport', () => {
   it('counts the bypasses since the start of the period per namespace, person and incident', () => {
     const r = report();
-    expect(r.totals).toEqual({ changes: 5, tickets: 4, people: 4, open: 4, overdue: 2 });
+    expect(r.totals).toEqual({ changes: 5, tickets: 4, people: 4, open: 4, overdue: 2, closed: 1, settled: 0 });
     expect(r.byNamespace).toEqual([
       { key: 'shop', changes: 4, tickets: 3 },
       { key: 'payments', changes: 1, tickets: 1 },
