@@ -13,6 +13,17 @@ export default defineConfig({
         },
       },
       {
+        // The CLI as a package: npm pack, npm install -g of the tarball, the CI recipe of the docs.
+        // Minutes, not seconds (a build and two installs), so apart from the unit tests.
+        extends: true,
+        test: {
+          name: 'package',
+          include: ['test/package/**/*.test.ts'],
+          testTimeout: 10 * 60_000,
+          hookTimeout: 10 * 60_000,
+        },
+      },
+      {
         // One real control plane for the whole run, started by the global setup; the files share
         // it, so they run one after another.
         extends: true,

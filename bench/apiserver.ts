@@ -280,9 +280,7 @@ export async function runApiserverPart(opts: ApiserverOptions): Promise<Apiserve
       ],
       { encoding: 'utf8' },
     ).trim();
-    for (const file of ['00-namespace.yaml', '10-crd-backporttickets.yaml', '20-serviceaccount.yaml', '21-rbac-tickets.yaml', '22-rbac-parents.yaml']) {
-      kubectl(cp, ['apply', '--server-side', '-f', join(ROOT, 'manifests', file)]);
-    }
+    kubectl(cp, ['apply', '--server-side', '-f', join(ROOT, 'manifests/install.yaml')]);
     kubectl(cp, ['apply', '-f', join(ROOT, 'bench/cluster.yaml')]);
     kubectl(cp, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/backporttickets.driftgate.dev']);
     const names = Array.from({ length: Math.max(...opts.writers) }, (_, i) => `writer-${String(i).padStart(2, '0')}`);

@@ -3,6 +3,8 @@
 #  - the real control plane for test/e2e (kube-apiserver, kube-controller-manager, etcd, kubectl built
 #    from the Kubernetes Go modules into .cache/; a cold build takes 15-25 minutes on 2 cores,
 #    seconds afterwards);
+#  - helm, built from its Go module (test/helm) for the chart tests (`helm lint`, `helm template`):
+#    a few minutes cold, built in the background while the control plane builds;
 #  - Debian's headless Chromium, which renders the HTML security report in its test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,5 +20,16 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
+echo "test/setup.sh: building (or reusing) helm for the chart tests, in the background" >&2
+mkdir -p .cache
+bash test/helm/build.sh >.cache/helm-build.log 2>&1 &
+helm_build=$!
+
 echo "test/setup.sh: building (or reusing) the control plane for the end-to-end tests" >&2
 bash test/harness/build.sh >/dev/null
+
+if ! wait "$helm_build"; then
+  echo "test/setup.sh: building helm failed:" >&2
+  cat .cache/helm-build.log >&2
+  exit 1
+fi

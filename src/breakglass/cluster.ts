@@ -14,7 +14,7 @@ import type { GuardPolicy } from '../policy/types.js';
 import type { MergePatch } from './plan.js';
 import { type ApiResource, type ApiResourceList, requestedGroupVersion, resourceLabel, resourcesOf } from './resolve-kind.js';
 
-/** Where `manifests/` installs the policy the webhook runs. */
+/** Where manifests/install.yaml and the chart install the policy the webhook runs. */
 export const POLICY_CONFIGMAP = { namespace: 'driftgate-system', name: 'driftgate-policy', key: 'policy.yaml' } as const;
 
 interface ApiGroupList {

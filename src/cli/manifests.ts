@@ -5,7 +5,9 @@
  */
 import { Command, Option } from 'commander';
 import { DriftgateError } from '../errors.js';
+import { CHART_SERVICE_NAME, helmValuesOf, helmValuesYaml } from '../manifests/helm-values.js';
 import { renderManifestsYaml, renderWebhooks, type RenderOptions, type WebhookTarget } from '../manifests/render.js';
+import { loadPolicy } from '../policy/load.js';
 import { type Io, formatData, processIo, readPolicyFile, readText } from './io.js';
 
 interface ManifestsOptions {
@@ -15,6 +17,7 @@ interface ManifestsOptions {
   caBundle?: string;
   caBundleBase64?: string;
   caInjectFrom?: string;
+  helmValues?: boolean;
 }
 
 const DNS_LABEL = '[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?';
@@ -32,7 +35,15 @@ export function manifestsCommand(io: Io = processIo): Command {
     .option('--ca-bundle-base64 <string>', 'the same CA, already base64-encoded (as `driftgate certs generate` prints it)')
     .option('--ca-inject-from <ns/certificate>', 'leave caBundle to cert-manager, from this Certificate, e.g. driftgate-system/driftgate-tls')
     .addOption(new Option('-o, --output <format>', 'yaml (with a header of comments) or json (a v1 List)').choices(['yaml', 'json']).default('yaml'))
+    .option(
+      '--helm-values',
+      'print values for charts/driftgate instead: the policy and the webhooks rendered from it, for the Service NS/driftgate given with --service',
+    )
     .action(async (opts: ManifestsOptions & { output: 'yaml' | 'json' }) => {
+      if (opts.helmValues === true) {
+        io.out.write(await helmValuesText(opts));
+        return;
+      }
       const target = webhookTargetOf(opts);
       const { caBundle, options } = await caOf(opts);
       const policy = await readPolicyFile(opts.policy);
@@ -46,6 +57,33 @@ export function manifestsCommand(io: Io = processIo): Command {
       if (opts.output === 'json') io.out.write(formatData({ apiVersion: 'v1', kind: 'List', items: objects }, 'json'));
       else io.out.write(`${header.join('\n')}\n${renderManifestsYaml(objects)}`);
     });
+}
+
+/**
+ * helmValuesText returns the chart values for `--helm-values`. The CA is the chart's business
+ * (certificates.mode), so no CA flag is taken, and the Service is the chart's (NS/driftgate).
+ */
+async function helmValuesText(opts: ManifestsOptions): Promise<string> {
+  if (opts.url !== undefined || opts.service === undefined) {
+    throw usage('--helm-values needs --service NAMESPACE/driftgate, the release namespace the chart installs into (the chart runs driftgate behind a Service)');
+  }
+  if ([opts.caBundle, opts.caBundleBase64, opts.caInjectFrom].some((v) => v !== undefined)) {
+    throw usage('--helm-values takes no CA flag: the chart sets the caBundle from certificates.mode (cert-manager, or provided with certificates.caBundle)');
+  }
+  const target = webhookTargetOf(opts);
+  if (!('service' in target) || target.service.name !== CHART_SERVICE_NAME || (target.service.port ?? 443) !== 443) {
+    throw usage(
+      `--helm-values: the chart's Service is NAMESPACE/${CHART_SERVICE_NAME} on port 443; write e.g. --service driftgate-system/${CHART_SERVICE_NAME}`,
+    );
+  }
+  const text = await readText(opts.policy, 'policy', 'DG_POLICY_UNREADABLE');
+  const values = helmValuesOf(text, loadPolicy(text, opts.policy), target.service.namespace);
+  const header = [
+    `# Values for charts/driftgate, rendered by \`driftgate manifests --helm-values\` from ${opts.policy}:`,
+    '# the GuardPolicy and the webhook configurations rendered from it. Pass them with -f to helm install or',
+    '# helm upgrade, and render them again whenever the policy changes (the chart refuses a mismatch).',
+  ];
+  return `${header.join('\n')}\n${helmValuesYaml(values)}`;
 }
 
 function usage(message: string): DriftgateError {

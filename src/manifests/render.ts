@@ -79,7 +79,7 @@ export interface ValidatingWebhook {
   admissionReviewVersions: string[];
   clientConfig: ClientConfig;
   rules: RuleWithOperations[];
-  failurePolicy: 'Fail';
+  failurePolicy: FailurePolicy;
   matchPolicy: 'Equivalent';
   sideEffects: 'None' | 'NoneOnDryRun';
   timeoutSeconds: number;
@@ -115,8 +115,17 @@ export interface MutatingWebhookConfiguration {
   webhooks: MutatingWebhook[];
 }
 
+/** FailurePolicy is what the apiserver does when it cannot get an answer from driftgate. */
+export type FailurePolicy = 'Fail' | 'Ignore';
+
 /** RenderOptions are the rarer choices of `renderWebhooks`. */
 export interface RenderOptions {
+  /**
+   * Overrides the failure policy, which otherwise follows the policy's mode: Fail in enforce mode
+   * (a write driftgate could not see is a write nobody checked against Git), Ignore in warn mode
+   * (a trial must never block writes because driftgate is down).
+   */
+  failurePolicy?: FailurePolicy;
   /**
    * `namespace/certificate` of a cert-manager Certificate whose CA cert-manager's cainjector
    * writes into every caBundle (pass caBundle "" then).
@@ -140,6 +149,7 @@ export function renderWebhooks(
   const never = neverGuarded(target);
   const selection = selectionOf(policy, never);
   const client = (path: string): ClientConfig => clientConfigOf(target, path, caBundle);
+  const failurePolicy = options.failurePolicy ?? (policy.mode === 'warn' ? 'Ignore' : 'Fail');
   const metadata: Metadata = {
     name: 'driftgate',
     labels: { 'app.kubernetes.io/name': 'driftgate', 'app.kubernetes.io/component': 'webhook' },
@@ -156,14 +166,14 @@ export function renderWebhooks(
   const mutateRules = namespacedRules(policy, 'mutate');
   if (validateRules.length > 0) {
     validating.push({
-      ...common('validate.driftgate.dev', client('/validate'), validateRules, 'NoneOnDryRun'),
+      ...common('validate.driftgate.dev', client('/validate'), validateRules, 'NoneOnDryRun', failurePolicy),
       namespaceSelector: selection.selector,
       ...conditions(selection),
     });
   }
   if (mutateRules.length > 0) {
     mutating.push({
-      ...common('mutate.driftgate.dev', client('/mutate'), mutateRules, 'None'),
+      ...common('mutate.driftgate.dev', client('/mutate'), mutateRules, 'None', failurePolicy),
       reinvocationPolicy: 'IfNeeded',
       namespaceSelector: selection.selector,
       ...withMutateCondition(conditions(selection)),
@@ -179,14 +189,14 @@ export function renderWebhooks(
   const nsMutate = namespaceRules(policy, 'mutate');
   if (nsValidate.length > 0) {
     validating.push({
-      ...common('validate-namespaces.driftgate.dev', client('/validate'), nsValidate, 'NoneOnDryRun'),
+      ...common('validate-namespaces.driftgate.dev', client('/validate'), nsValidate, 'NoneOnDryRun', failurePolicy),
       objectSelector: selection.selector,
       ...conditions(selection),
     });
   }
   if (nsMutate.length > 0) {
     mutating.push({
-      ...common('mutate-namespaces.driftgate.dev', client('/mutate'), nsMutate, 'None'),
+      ...common('mutate-namespaces.driftgate.dev', client('/mutate'), nsMutate, 'None', failurePolicy),
       reinvocationPolicy: 'IfNeeded',
       objectSelector: selection.selector,
       ...withMutateCondition(conditions(selection)),
@@ -209,14 +219,20 @@ export function renderManifestsYaml(objects: readonly object[]): string {
   return objects.map((object) => stringify(object, { aliasDuplicateObjects: false, lineWidth: 0 })).join('---\n');
 }
 
-function common(name: string, clientConfig: ClientConfig, rules: RuleWithOperations[], sideEffects: 'None' | 'NoneOnDryRun'): ValidatingWebhook {
+function common(
+  name: string,
+  clientConfig: ClientConfig,
+  rules: RuleWithOperations[],
+  sideEffects: 'None' | 'NoneOnDryRun',
+  failurePolicy: FailurePolicy,
+): ValidatingWebhook {
   return {
     name,
     admissionReviewVersions: ['v1'],
     clientConfig,
     rules,
-    // Fail closed: a write driftgate could not see is a write nobody checked against Git.
-    failurePolicy: 'Fail',
+    // Enforce mode fails closed: a write driftgate could not see is a write nobody checked against Git.
+    failurePolicy,
     // Also called when the same object is written through another group or version.
     matchPolicy: 'Equivalent',
     // The validating webhook records tickets, but never for a dry run (kubectl diff, --dry-run=server).

@@ -245,7 +245,9 @@ export class KubernetesStore implements TicketStore {
     if (!read.ok) return ticket;
     // A CRD schema without the field prunes it silently; say so rather than lose an earlier decision.
     if ((read.ticket.earlierResolutions?.length ?? 0) < (ticket.earlierResolutions?.length ?? 0)) {
-      this.#warn(`${this.describeStore()}: ticket ${ticket.id}: the API server dropped spec.earlierResolutions; update the BackportTicket CRD from manifests/`);
+      this.#warn(
+        `${this.describeStore()}: ticket ${ticket.id}: the API server dropped spec.earlierResolutions; update the BackportTicket CRD (manifests/install.yaml, or helm upgrade of charts/driftgate)`,
+      );
     }
     if ((read.ticket.backports?.length ?? 0) < (ticket.backports?.length ?? 0)) {
       this.#warn(`${this.describeStore()}: ticket ${ticket.id}: the API server dropped spec.backports; update the BackportTicket CRD from manifests/`);
@@ -321,7 +323,7 @@ export class KubernetesStore implements TicketStore {
         const may = what.writer === 'driftgate' ? 'write' : 'read and update';
         return new DriftgateError(
           'DG_KUBE_FORBIDDEN',
-          `${subject}: refused, ${who} may not ${may} backporttickets in ${ns}; apply the RBAC in manifests/ (${err.message})`,
+          `${subject}: refused, ${who} may not ${may} backporttickets in ${ns}; apply the RBAC in manifests/install.yaml, or helm upgrade of charts/driftgate (${err.message})`,
           { cause: err },
         );
       }
@@ -340,7 +342,7 @@ export class KubernetesStore implements TicketStore {
         // Only the collection can be missing here (a missing ticket is handled where it is read).
         return new DriftgateError(
           'DG_TICKET_STORE',
-          `${subject} failed: the API server serves no backporttickets.driftgate.dev in namespace ${ns}; install the BackportTicket CRD and create the namespace (manifests/)`,
+          `${subject} failed: the API server serves no backporttickets.driftgate.dev in namespace ${ns}; install the BackportTicket CRD and create the namespace (manifests/install.yaml, or charts/driftgate)`,
           { cause: err },
         );
       default:

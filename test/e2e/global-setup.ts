@@ -1,12 +1,12 @@
 /**
  * The end-to-end world, started once per test run: a real etcd, kube-apiserver and
- * kube-controller-manager built from the Kubernetes Go modules (test/harness), driftgate installed from the very manifests/ an operator
- * applies (the webhook configurations rendered by `driftgate manifests` with the URL of a local
+ * kube-controller-manager built from the Kubernetes Go modules (test/harness), driftgate installed from the very manifests/install.yaml an
+ * operator applies (the webhook configurations rendered by `driftgate manifests` with the URL of a local
  * `driftgate serve`), and a canary write proving the apiserver calls driftgate before any test
  * asserts anything. Everything is stopped, and its temp dir removed, at the end.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -117,13 +117,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const driftgateKubeconfig = mint('system:serviceaccount:driftgate-system:driftgate', ['system:serviceaccounts', 'system:serviceaccounts:driftgate-system']);
     const developerKubeconfig = mint('dev@example.com', ['developers']);
 
-    log('installing manifests/ (namespace, RBAC, CRD, Deployment, …) and the test namespaces');
+    // manifests/install.yaml is the chart rendered for kubectl (charts/render.sh): namespace, CRD,
+    // RBAC, policy ConfigMap, Service, Deployment, budget. The Deployment's pods never run here (no
+    // kubelet), so driftgate runs as a local process instead, as the ServiceAccount the install
+    // creates, and the webhooks are rendered by `driftgate manifests --url` for that process (below)
+    // rather than by the chart for its Service: the same renderer the chart's webhooks come from
+    // (test/unit/chart checks they are equal), pointed at where driftgate really answers.
+    log('installing manifests/install.yaml (namespace, RBAC, CRD, Deployment, …) and the test namespaces');
     for (const ns of ['prod', 'payments-eu', 'dev', 'blackhole']) kubectl(admin, ['create', 'namespace', ns]);
-    const manifests = readdirSync(join(ROOT, 'manifests'))
-      .filter((f) => f.endsWith('.yaml'))
-      .sort()
-      .map((f) => join(ROOT, 'manifests', f));
-    for (const file of manifests) kubectl(admin, ['apply', '--server-side', '-f', file]);
+    kubectl(admin, ['apply', '--server-side', '-f', join(ROOT, 'manifests/install.yaml')]);
     kubectl(admin, ['apply', '-f', join(ROOT, 'test/e2e/rbac.yaml')]);
     kubectl(admin, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/backporttickets.driftgate.dev']);
 

@@ -271,7 +271,7 @@ describe('bypass paths', () => {
       expect(d.spec.template.spec.containers[0]?.image).toBe('registry.example.com/checkout:v1.2.3');
     } finally {
       // Put back exactly what an operator installs.
-      const restored = await kubectl(ADMIN, ['apply', '--server-side', '-f', join(import.meta.dirname, '../../manifests')]);
+      const restored = await kubectl(ADMIN, ['apply', '--server-side', '-f', join(import.meta.dirname, '../../manifests/install.yaml')]);
       expect(restored.code).toBe(0);
     }
   });

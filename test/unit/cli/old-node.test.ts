@@ -29,7 +29,7 @@ describe('driftgate on a Node that cannot read integers exactly', () => {
   it.runIf(node !== undefined && !node.exact)('refuses to run, naming the Node it needs', () => {
     const r = spawnSync(node?.path ?? 'node', [CLI, 'review', '--policy', POLICY, REVIEW], { encoding: 'utf8' });
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/^driftgate: needs Node 22 or later \(found 20\./);
+    expect(r.stderr).toMatch(/^driftgate: needs Node\.js 24 or later; this is Node\.js 20\./);
     expect(r.stdout).toBe('');
   });
 

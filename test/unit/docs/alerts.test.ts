@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../../../src/server/metrics.js';
 
@@ -40,5 +40,22 @@ describe('docs/alerts.yaml', () => {
         expect(exported.has(base), `${rule.alert} uses ${name}`).toBe(true);
       }
     }
+  });
+});
+
+describe('DriftgateCertificateExpiringSoon', () => {
+  // Regression (issue 14): the alert fired at 30 days left, exactly when cert-manager renews
+  // (renewBefore 720h), so it flapped at every renewal.
+  it('fires only after cert-manager should have renewed, and waits out a reload', () => {
+    const rule = rules.groups.flatMap((g) => g.rules).find((r) => r.alert === 'DriftgateCertificateExpiringSoon') as { expr: string; for?: string };
+    const days = /< (\d+) \* 24 \* 3600$/.exec(rule.expr)?.[1];
+    expect(days, rule.expr).toBeDefined();
+    const certificates = parseAllDocuments(readFileSync(join(import.meta.dirname, '../../../manifests/cert-manager/certificates.yaml'), 'utf8')).map(
+      (d) => d.toJS() as { kind: string; metadata: { name: string }; spec: { renewBefore: string } },
+    );
+    const serving = certificates.find((c) => c.kind === 'Certificate' && c.metadata.name === 'driftgate-tls');
+    const renewBeforeDays = Number(/^(\d+)h$/.exec(serving?.spec.renewBefore ?? '')?.[1]) / 24;
+    expect(Number(days)).toBeLessThan(renewBeforeDays / 2);
+    expect(rule.for).toBe('1h');
   });
 });

@@ -186,6 +186,18 @@ describe('renderWebhooks: rules', () => {
     expect(only(pods.validating.webhooks).rules[0]?.resources).toEqual(['pods', 'pods/status', 'pods/eviction', 'pods/ephemeralcontainers', 'pods/resize']);
   });
 
+  it('lets writes through while driftgate is down in warn mode (Ignore), unless told otherwise', () => {
+    const warn = { ...policyOf(['prod']), mode: 'warn' as const };
+    const hooks = (p: GuardPolicy, options = {}) => {
+      const [v, m] = renderWebhooks(p, SERVICE, 'Q0E=', options);
+      return [...v.webhooks, ...m.webhooks].map((w) => w.failurePolicy);
+    };
+    expect(new Set(hooks(warn))).toEqual(new Set(['Ignore']));
+    expect(new Set(hooks(warn, { failurePolicy: 'Fail' }))).toEqual(new Set(['Fail']));
+    expect(new Set(hooks(policyOf(['prod'])))).toEqual(new Set(['Fail']));
+    expect(new Set(hooks(policyOf(['prod']), { failurePolicy: 'Ignore' }))).toEqual(new Set(['Ignore']));
+  });
+
   it('renders an empty mutating configuration when the policy guards only subresources', () => {
     const subOnly = render(policyOf(['prod'], [{ apiGroups: ['apps'], resources: ['deployments/scale'] }]));
     expect(subOnly.mutating.webhooks).toEqual([]);
@@ -282,17 +294,17 @@ describe('driftgate manifests', () => {
 
   const policy = join(ROOT, 'examples/policy.yaml');
 
-  it('prints exactly the shipped example (manifests/examples/webhooks.yaml after its header)', async () => {
+  it('prints exactly the shipped example (examples/manifests/webhooks.yaml after its header)', async () => {
     const { out, error } = await run(['--policy', policy, '--service', 'driftgate-system/driftgate', '--ca-bundle', join(dir, 'ca.crt')]);
     expect(error).toBeUndefined();
-    const shipped = await readFile(join(ROOT, 'manifests/examples/webhooks.yaml'), 'utf8');
+    const shipped = await readFile(join(ROOT, 'examples/manifests/webhooks.yaml'), 'utf8');
     expect(shipped.endsWith(out.replace(policy, 'examples/policy.yaml'))).toBe(true);
   });
 
   it('prints exactly the shipped cert-manager example', async () => {
     const { out, error } = await run(['--policy', policy, '--service', 'driftgate-system/driftgate', '--ca-inject-from', 'driftgate-system/driftgate-tls']);
     expect(error).toBeUndefined();
-    const shipped = await readFile(join(ROOT, 'manifests/examples/webhooks-cert-manager.yaml'), 'utf8');
+    const shipped = await readFile(join(ROOT, 'examples/manifests/webhooks-cert-manager.yaml'), 'utf8');
     expect(shipped.endsWith(out.replace(policy, 'examples/policy.yaml'))).toBe(true);
   });
 
@@ -414,12 +426,15 @@ describe('manifests/', () => {
     }
   });
 
-  it('numbers the top-level files so that kubectl applies them in order', async () => {
-    const top = (await readdir(manifests, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name);
-    expect(top.every((name) => /^\d\d-[a-z0-9-]+\.yaml$/.test(name))).toBe(true);
-    expect(top.sort()[0]).toBe('00-namespace.yaml');
-    // The webhooks are rendered from the policy, never applied with the rest.
-    expect(docs.filter(({ file }) => !file.includes('/')).map(({ doc }) => doc.kind)).not.toContain('ValidatingWebhookConfiguration');
+  it('holds what kubectl applies, and nothing that refuses writes (kubectl apply -R manifests/ installs nothing broken)', async () => {
+    // Examples live in examples/manifests/: a GitOps tool recursing into manifests/ must not
+    // install a webhook with a placeholder CA and failurePolicy Fail that refuses every guarded write.
+    const files = (await yamlFiles(manifests)).map((f) => f.slice(manifests.length + 1));
+    expect(files).toEqual(['cert-manager/certificates.yaml', 'install.yaml']);
+    // The webhooks are rendered from the policy and applied last, never with the rest.
+    expect(docs.map(({ doc }) => doc.kind)).not.toContain('ValidatingWebhookConfiguration');
+    expect(docs.map(({ doc }) => doc.kind)).not.toContain('MutatingWebhookConfiguration');
+    expect(docs.filter(({ file }) => file === 'install.yaml')[0]?.doc.kind).toBe('Namespace');
   });
 
   it('defines the BackportTicket CRD with the printer columns of the issue, state in spec, no status', () => {
@@ -489,7 +504,11 @@ describe('manifests/', () => {
         '--tls-key',
         '/etc/driftgate/tls/tls.key',
         '--tickets',
-        'kubernetes',
+        'kubernetes:driftgate-system',
+        '--metrics-port',
+        '9090',
+        '--log-level',
+        'info',
       ],
       readinessProbe: { httpGet: { path: '/readyz', port: 'https', scheme: 'HTTPS' } },
       livenessProbe: { httpGet: { path: '/healthz', port: 'https', scheme: 'HTTPS' } },
@@ -521,8 +540,8 @@ describe('manifests/', () => {
     });
   });
 
-  it('ships a NetworkPolicy example admitting only its sources to the webhook port, the metrics port apart', () => {
-    const policy = find('NetworkPolicy', 'driftgate-callers') as KubeDoc & {
+  it('ships a NetworkPolicy example (examples/manifests/, outside manifests/) admitting only its sources to the webhook port, the metrics port apart', async () => {
+    const policy = parseAllDocuments(await readFile(join(ROOT, 'examples/manifests/networkpolicy.yaml'), 'utf8'))[0]?.toJS() as KubeDoc & {
       spec: { podSelector: unknown; policyTypes: string[]; ingress: Array<{ ports: Array<{ port: number }>; from: unknown[] }> };
     };
     expect(policy.spec.podSelector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'driftgate' } });
@@ -533,7 +552,11 @@ describe('manifests/', () => {
 
   it('issues the cert-manager serving certificate for the Service name', () => {
     expect(find('Certificate', 'driftgate-tls')).toMatchObject({
-      spec: { secretName: 'driftgate-tls', dnsNames: ['driftgate.driftgate-system.svc'], issuerRef: { kind: 'Issuer', name: 'driftgate-ca' } },
+      spec: {
+        secretName: 'driftgate-tls',
+        dnsNames: ['driftgate.driftgate-system.svc', 'driftgate.driftgate-system.svc.cluster.local'],
+        issuerRef: { kind: 'Issuer', name: 'driftgate-ca' },
+      },
     });
     expect(find('Certificate', 'driftgate-ca')).toMatchObject({ spec: { isCA: true, issuerRef: { name: 'driftgate-selfsigned' } } });
   });
