@@ -133,7 +133,17 @@ async function switchTo(cp: ControlPlane, mode: Mode, webhooks: string, vap: str
   if (mode !== 'vap') kubectl(cp, ['delete', '--ignore-not-found', '-f', vap]);
   if (mode === 'driftgate') kubectl(cp, ['apply', '-f', webhooks]);
   if (mode === 'vap') kubectl(cp, ['apply', '-f', vap]);
-  const probe = ['--as=dev@example.com', '-n', NAMESPACE, 'patch', 'deployment', 'canary', '--dry-run=server', '-p', '{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"registry.example.com/checkout:probe"}]}}}}'];
+  const probe = [
+    '--as=dev@example.com',
+    '-n',
+    NAMESPACE,
+    'patch',
+    'deployment',
+    'canary',
+    '--dry-run=server',
+    '-p',
+    '{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"registry.example.com/checkout:probe"}]}}}}',
+  ];
   const inForce = (r: { ok: boolean; stderr: string }): boolean =>
     mode === 'none' ? r.ok : mode === 'driftgate' ? r.stderr.includes('[driftgate/') : r.stderr.includes('[vap]');
   for (let i = 0; i < 150; i++) {
@@ -169,11 +179,21 @@ function scrape(cp: ControlPlane): Promise<string> {
   const url = new URL('/metrics', cp.server);
   return new Promise((done, fail) => {
     https
-      .get({ hostname: url.hostname, port: url.port, path: url.pathname, ca: readFileSync(cp.caCert), cert: readFileSync(cp.adminCert), key: readFileSync(cp.adminKey) }, (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString('utf8')));
-        res.on('end', () => done(text));
-      })
+      .get(
+        {
+          hostname: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          ca: readFileSync(cp.caCert),
+          cert: readFileSync(cp.adminCert),
+          key: readFileSync(cp.adminKey),
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString('utf8')));
+          res.on('end', () => done(text));
+        },
+      )
       .on('error', fail);
   });
 }
@@ -255,7 +275,19 @@ export async function runApiserverPart(opts: ApiserverOptions): Promise<Apiserve
     log(`control plane ${cp.version} at ${cp.server}; installing driftgate's manifests and ${Math.max(...opts.writers)} Deployments`);
     const sa = execFileSync(
       join(cp.kubectl, '..', 'controlplane'),
-      ['mint', '--config', cp.configPath, '--name', 'system:serviceaccount:driftgate-system:driftgate', '--group', 'system:serviceaccounts', '--group', 'system:serviceaccounts:driftgate-system', '--out-dir', join(work, 'users')],
+      [
+        'mint',
+        '--config',
+        cp.configPath,
+        '--name',
+        'system:serviceaccount:driftgate-system:driftgate',
+        '--group',
+        'system:serviceaccounts',
+        '--group',
+        'system:serviceaccounts:driftgate-system',
+        '--out-dir',
+        join(work, 'users'),
+      ],
       { encoding: 'utf8' },
     ).trim();
     kubectl(cp, ['apply', '--server-side', '-f', join(ROOT, 'manifests/install.yaml')]);
@@ -274,7 +306,11 @@ export async function runApiserverPart(opts: ApiserverOptions): Promise<Apiserve
     const webhooks = join(work, 'webhooks.yaml');
     writeFileSync(
       webhooks,
-      execFileSync(process.execPath, [join(ROOT, 'dist/cli/main.js'), 'manifests', '--policy', E2E_POLICY, '--url', `https://127.0.0.1:${driftgate.port}`, '--ca-bundle', certs.ca], { encoding: 'utf8' }),
+      execFileSync(
+        process.execPath,
+        [join(ROOT, 'dist/cli/main.js'), 'manifests', '--policy', E2E_POLICY, '--url', `https://127.0.0.1:${driftgate.port}`, '--ca-bundle', certs.ca],
+        { encoding: 'utf8' },
+      ),
     );
     const vap = join(ROOT, 'bench/vap.yaml');
 
@@ -333,7 +369,9 @@ export async function runApiserverPart(opts: ApiserverOptions): Promise<Apiserve
         const run = await runLoad(spec, driftgate.pid);
         k.runs.push(run);
         const bad = unexpected(run, k.path === 'deny' ? 'refused' : 'allowed');
-        log(`round ${round + 1}/${opts.rounds} ${k.key}: ${run.rps.toFixed(0)} req/s, p50 ${run.p50.toFixed(2)} ms, p99 ${run.p99.toFixed(2)} ms${bad > 0 ? `, ${bad} UNEXPECTED answers` : ''}`);
+        log(
+          `round ${round + 1}/${opts.rounds} ${k.key}: ${run.rps.toFixed(0)} req/s, p50 ${run.p50.toFixed(2)} ms, p99 ${run.p99.toFixed(2)} ms${bad > 0 ? `, ${bad} UNEXPECTED answers` : ''}`,
+        );
       }
     }
     return { version: cp.version, writes, apiserverMetrics, kubeStore };

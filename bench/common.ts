@@ -78,7 +78,12 @@ export function deploymentNodeOptions(): string {
   return m?.[1] ?? '';
 }
 
-export async function startServer(args: string[], logFile: string, msg: string, opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; port?: number } = {}): Promise<Server> {
+export async function startServer(
+  args: string[],
+  logFile: string,
+  msg: string,
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; port?: number } = {},
+): Promise<Server> {
   const fd = openSync(logFile, 'w');
   // driftgate as the Deployment runs it (its heap limits), unless the caller chose its own;
   // other servers (the bare one) as they are.

@@ -21,7 +21,12 @@ try {
   for (let round = 0; round < rounds; round++) {
     for (const [i, flags] of sets.entries()) {
       const env = { ...process.env, NODE_OPTIONS: flags };
-      const s = await startServer(driftgateArgs(certs, `journal:${join(dir, `t-${round}-${i}.jsonl`)}`, ['--log-level', 'info']), join(dir, 'driftgate.log'), 'driftgate serving', { env });
+      const s = await startServer(
+        driftgateArgs(certs, `journal:${join(dir, `t-${round}-${i}.jsonl`)}`, ['--log-level', 'info']),
+        join(dir, 'driftgate.log'),
+        'driftgate serving',
+        { env },
+      );
       const rps10k: number[] = [];
       for (const path of ['deny', 'bypass'] as const) rps10k.push(Math.round((await runLoad(loadSpec(bodies, '10k', path, 20, s.port, 4, 1), s.pid)).rps));
       const after10k = memoryOf(s.pid);

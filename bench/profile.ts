@@ -42,11 +42,57 @@ export interface ProfileSummary {
 
 /** LAYERS group owners of code by what they do for a request; the first match wins. */
 export const LAYERS: { layer: string; owns: (owner: string) => boolean }[] = [
-  { layer: 'decision (src/decision: normalize, diff, messages, pointers)', owns: (o) => o.startsWith('driftgate src/decision') || o.startsWith('driftgate src/policy') },
-  { layer: 'JSON.parse + envelope check (src/admission: parseReviewText, ajv)', owns: (o) => o.startsWith('driftgate src/admission') || o === 'ajv' || o.startsWith('native validate') },
-  { layer: 'TLS write of the answer (writeUtf8String) and Node http/net/streams', owns: (o) => o === 'native writeUtf8String' || o === 'native writeBuffer' || o.startsWith('node:') },
-  { layer: 'express and its body reading (express, router, body-parser, raw-body, iconv-lite, …)', owns: (o) => ['express', 'router', 'body-parser', 'raw-body', 'iconv-lite', 'content-type', 'type-is', 'debug', 'mime-types', 'mime-db', 'path-to-regexp', 'finalhandler', 'on-finished', 'media-typer', 'http-errors', 'parseurl', 'send', 'fresh', 'statuses', 'depd', 'encodeurl', 'negotiator', 'accepts', 'vary', 'qs', 'ms'].includes(o) },
-  { layer: 'decision log (pino, its redaction, the write to the log file)', owns: (o) => ['pino', '@pinojs/redact', 'sonic-boom', 'fast-redact', 'pino-std-serializers', 'quick-format-unescaped', 'atomic-sleep', 'native writeString'].includes(o) },
+  {
+    layer: 'decision (src/decision: normalize, diff, messages, pointers)',
+    owns: (o) => o.startsWith('driftgate src/decision') || o.startsWith('driftgate src/policy'),
+  },
+  {
+    layer: 'JSON.parse + envelope check (src/admission: parseReviewText, ajv)',
+    owns: (o) => o.startsWith('driftgate src/admission') || o === 'ajv' || o.startsWith('native validate'),
+  },
+  {
+    layer: 'TLS write of the answer (writeUtf8String) and Node http/net/streams',
+    owns: (o) => o === 'native writeUtf8String' || o === 'native writeBuffer' || o.startsWith('node:'),
+  },
+  {
+    layer: 'express and its body reading (express, router, body-parser, raw-body, iconv-lite, …)',
+    owns: (o) =>
+      [
+        'express',
+        'router',
+        'body-parser',
+        'raw-body',
+        'iconv-lite',
+        'content-type',
+        'type-is',
+        'debug',
+        'mime-types',
+        'mime-db',
+        'path-to-regexp',
+        'finalhandler',
+        'on-finished',
+        'media-typer',
+        'http-errors',
+        'parseurl',
+        'send',
+        'fresh',
+        'statuses',
+        'depd',
+        'encodeurl',
+        'negotiator',
+        'accepts',
+        'vary',
+        'qs',
+        'ms',
+      ].includes(o),
+  },
+  {
+    layer: 'decision log (pino, its redaction, the write to the log file)',
+    owns: (o) =>
+      ['pino', '@pinojs/redact', 'sonic-boom', 'fast-redact', 'pino-std-serializers', 'quick-format-unescaped', 'atomic-sleep', 'native writeString'].includes(
+        o,
+      ),
+  },
   { layer: 'metrics (prom-client)', owns: (o) => o === 'prom-client' || o === 'tdigest' || o === 'bintrees' },
   { layer: 'driftgate src/server (the adapter itself)', owns: (o) => o.startsWith('driftgate src/server') || o.startsWith('driftgate src/tickets') },
   { layer: 'garbage collector', owns: (o) => o === 'V8 garbage collector' },

@@ -96,7 +96,16 @@ function webhookTable(w: WebhookResults, size: Size, connections: number[]): str
   const rows: string[][] = [];
   for (const c of connections) {
     const bare = runsOf(w, `bare/${size}/c${c}`);
-    rows.push([String(c), 'bare node:https + JSON.parse', cell(of(bare, (r) => r.rps)), cell(of(bare, (r) => r.p50)), cell(of(bare, (r) => r.p99)), cell(of(bare, (r) => r.serverUsPerRequest)), '1 (baseline)', '1 (baseline)']);
+    rows.push([
+      String(c),
+      'bare node:https + JSON.parse',
+      cell(of(bare, (r) => r.rps)),
+      cell(of(bare, (r) => r.p50)),
+      cell(of(bare, (r) => r.p99)),
+      cell(of(bare, (r) => r.serverUsPerRequest)),
+      '1 (baseline)',
+      '1 (baseline)',
+    ]);
     for (const path of ['deny', 'allow', 'bypass'] as const) {
       const runs = runsOf(w, `driftgate/${size}/${path}/c${c}`);
       rows.push([
@@ -135,17 +144,28 @@ function anomalies(w: WebhookResults, a: ApiserverResults | undefined): string {
   }
   for (const k of a?.kubeStore ?? []) {
     const bad = k.runs.reduce((n, r) => n + unexpected(r, k.path === 'deny' ? 'refused' : 'allowed'), 0);
-    if (bad > 0) lines.push(`- ${k.key}: ${bad} answers were not "${k.path === 'deny' ? 'refused' : 'allowed'}" (a bypass refused means its ticket could not be recorded in time)`);
+    if (bad > 0)
+      lines.push(
+        `- ${k.key}: ${bad} answers were not "${k.path === 'deny' ? 'refused' : 'allowed'}" (a bypass refused means its ticket could not be recorded in time)`,
+      );
   }
   for (const [workload, byMode] of Object.entries(a?.writes ?? {})) {
     for (const [mode, byWriters] of Object.entries(byMode)) {
       for (const [n, runs] of Object.entries(byWriters)) {
         const failed = runs.reduce((s, r) => s + r.errors, 0);
-        if (failed > 0) lines.push(`- ${workload}, ${mode}, ${n} writers: ${failed} writes failed (${runs.flatMap((r) => r.errorSamples).slice(0, 2).join(' | ')})`);
+        if (failed > 0)
+          lines.push(
+            `- ${workload}, ${mode}, ${n} writers: ${failed} writes failed (${runs
+              .flatMap((r) => r.errorSamples)
+              .slice(0, 2)
+              .join(' | ')})`,
+          );
       }
     }
   }
-  return lines.length === 0 ? 'Every answer was the one expected: each deny run was refused, each allow and bypass run allowed, no write failed.' : `**Unexpected answers in this run:**\n${lines.join('\n')}`;
+  return lines.length === 0
+    ? 'Every answer was the one expected: each deny run was refused, each allow and bypass run allowed, no write failed.'
+    : `**Unexpected answers in this run:**\n${lines.join('\n')}`;
 }
 
 function throughputGoal(w: WebhookResults, size: Size, connections: number[]): { text: string; worst: number } {
@@ -167,30 +187,31 @@ const WORKLOAD_NAME: Record<Workload, string> = {
   'hpa-patch': 'the HPA: merge PATCH of spec.replicas',
   'hpa-scale': 'the HPA: PATCH of /scale',
   gitops: 'Argo CD: PATCH of a label',
-  developer: "a developer: PATCH of a label (refused by driftgate and by the VAP; latency of the refusal)",
+  developer: 'a developer: PATCH of a label (refused by driftgate and by the VAP; latency of the refusal)',
 };
 
 function apiserverTable(a: ApiserverResults, writers: number[]): string {
   const rows: string[][] = [];
   for (const workload of Object.keys(WORKLOAD_NAME) as Workload[]) {
-   for (const n of writers) {
-    const none = writesOf(a, workload, 'none', n);
-    const vap = writesOf(a, workload, 'vap', n);
-    for (const mode of ['none', 'vap', 'driftgate'] as const) {
-      const runs = writesOf(a, workload, mode, n);
-      const label = mode === 'none' ? 'no admission webhook or policy' : mode === 'vap' ? 'CEL ValidatingAdmissionPolicy' : 'driftgate (mutating + validating webhooks)';
-      rows.push([
-        WORKLOAD_NAME[workload],
-        String(n),
-        label,
-        cell(of(runs, (r) => r.p50)),
-        cell(of(runs, (r) => r.p99)),
-        cell(of(runs, (r) => r.writes / r.seconds)),
-        mode === 'none' ? '1 (baseline)' : ratioCell(paired(runs, none, (x, y) => x.p99 / y.p99)),
-        mode === 'driftgate' ? ratioCell(paired(runs, vap, (x, y) => x.p99 / y.p99)) : '',
-      ]);
+    for (const n of writers) {
+      const none = writesOf(a, workload, 'none', n);
+      const vap = writesOf(a, workload, 'vap', n);
+      for (const mode of ['none', 'vap', 'driftgate'] as const) {
+        const runs = writesOf(a, workload, mode, n);
+        const label =
+          mode === 'none' ? 'no admission webhook or policy' : mode === 'vap' ? 'CEL ValidatingAdmissionPolicy' : 'driftgate (mutating + validating webhooks)';
+        rows.push([
+          WORKLOAD_NAME[workload],
+          String(n),
+          label,
+          cell(of(runs, (r) => r.p50)),
+          cell(of(runs, (r) => r.p99)),
+          cell(of(runs, (r) => r.writes / r.seconds)),
+          mode === 'none' ? '1 (baseline)' : ratioCell(paired(runs, none, (x, y) => x.p99 / y.p99)),
+          mode === 'driftgate' ? ratioCell(paired(runs, vap, (x, y) => x.p99 / y.p99)) : '',
+        ]);
+      }
     }
-   }
   }
   return table(['writes', 'writers', 'admission', 'p50 ms', 'p99 ms', 'writes/s', 'p99 vs none', 'p99 vs VAP'], rows);
 }
@@ -208,7 +229,16 @@ function apiserverMetricsTable(a: ApiserverResults): string {
   const order: Mode[] = ['none', 'vap', 'driftgate'];
   const rows = [...keys.values()]
     .sort((x, y) => order.indexOf(x.mode) - order.indexOf(y.mode) || x.series.localeCompare(y.series))
-    .map((e) => [e.mode, e.series, cell(of(e.deltas, (d) => d.count), 0), cell(of(e.deltas, (d) => d.meanMs)), `≤ ${num(spread(e.deltas.map((d) => d.p99AtMostMs)).median, 0)}`]);
+    .map((e) => [
+      e.mode,
+      e.series,
+      cell(
+        of(e.deltas, (d) => d.count),
+        0,
+      ),
+      cell(of(e.deltas, (d) => d.meanMs)),
+      `≤ ${num(spread(e.deltas.map((d) => d.p99AtMostMs)).median, 0)}`,
+    ]);
   return table(['mode', 'apiserver series', 'observations', 'mean ms', 'p99 ms (bucket edge)'], rows);
 }
 
@@ -242,12 +272,56 @@ function memoryTable(w: WebhookResults): string {
     ['driftgate', m.driftgate],
     ['bare server (same load: its JSON.parse only)', m.bare],
   ] as const) {
-    rows.push([who, 'idle, 1 s after start', cell(of(at.idle, (x) => x.rssMiB), 0), cell(of(at.idle, (x) => x.peakMiB), 0)]);
+    rows.push([
+      who,
+      'idle, 1 s after start',
+      cell(
+        of(at.idle, (x) => x.rssMiB),
+        0,
+      ),
+      cell(
+        of(at.idle, (x) => x.peakMiB),
+        0,
+      ),
+    ]);
     if (at === m.driftgate && fresh.length > 0) {
-      rows.push(['driftgate (a fresh process)', 'after 10 KB reviews only (deny, then bypass, at the most connections)', cell(of(fresh, (x) => x.rssMiB), 0), cell(of(fresh, (x) => x.peakMiB), 0)]);
+      rows.push([
+        'driftgate (a fresh process)',
+        'after 10 KB reviews only (deny, then bypass, at the most connections)',
+        cell(
+          of(fresh, (x) => x.rssMiB),
+          0,
+        ),
+        cell(
+          of(fresh, (x) => x.peakMiB),
+          0,
+        ),
+      ]);
     }
-    rows.push([who, 'right after the 1 MiB load at the most connections', cell(of(at.afterLoad, (x) => x.rssMiB), 0), cell(of(at.afterLoad, (x) => x.peakMiB), 0)]);
-    rows.push([who, '5 s later', cell(of(at.settled, (x) => x.rssMiB), 0), cell(of(at.settled, (x) => x.peakMiB), 0)]);
+    rows.push([
+      who,
+      'right after the 1 MiB load at the most connections',
+      cell(
+        of(at.afterLoad, (x) => x.rssMiB),
+        0,
+      ),
+      cell(
+        of(at.afterLoad, (x) => x.peakMiB),
+        0,
+      ),
+    ]);
+    rows.push([
+      who,
+      '5 s later',
+      cell(
+        of(at.settled, (x) => x.rssMiB),
+        0,
+      ),
+      cell(
+        of(at.settled, (x) => x.peakMiB),
+        0,
+      ),
+    ]);
   }
   return table(['process', 'when', 'RSS MiB', 'peak RSS so far (VmHWM) MiB'], rows);
 }
@@ -255,7 +329,9 @@ function memoryTable(w: WebhookResults): string {
 function selfTable(rows: SelfTime[], withWhere: boolean): string {
   return table(
     withWhere ? ['self time', 'function', 'where'] : ['self time', 'owner'],
-    rows.map((r) => (withWhere ? [`${num(r.share * 100, 1)} %`, `\`${r.name}\``, r.where === '' ? '(native)' : `\`${r.where}\``] : [`${num(r.share * 100, 1)} %`, r.name])),
+    rows.map((r) =>
+      withWhere ? [`${num(r.share * 100, 1)} %`, `\`${r.name}\``, r.where === '' ? '(native)' : `\`${r.where}\``] : [`${num(r.share * 100, 1)} %`, r.name],
+    ),
   );
 }
 
@@ -263,7 +339,10 @@ function stagesTable(w: WebhookResults): string {
   const bodies = [...new Set(w.stages.map((s) => s.body))];
   const stages = [...new Set(w.stages.map((s) => s.stage))];
   const us = (body: string, stage: string): number => w.stages.find((s) => s.body === body && s.stage === stage)?.us ?? Number.NaN;
-  return table(['stage (µs per review, in-process)', ...bodies], stages.map((stage) => [stage, ...bodies.map((b) => num(us(b, stage), auto(us(b, stage))))]));
+  return table(
+    ['stage (µs per review, in-process)', ...bodies],
+    stages.map((stage) => [stage, ...bodies.map((b) => num(us(b, stage), auto(us(b, stage))))]),
+  );
 }
 
 /** renderReport returns the template with every placeholder filled from `input`. */
@@ -273,27 +352,55 @@ export function renderReport(template: string, input: ReportInput): string {
   const t10 = throughputGoal(w, '10k', settings.connections);
   const t1m = throughputGoal(w, '1m', settings.connections);
   const goalRows: string[][] = [
-    ['/validate throughput ≥ 0.8× bare, 10 KB', t10.text, verdict(t10.worst >= 0.8, `worst ${num(t10.worst, 2)}×, ${num((1 - t10.worst / 0.8) * 100, 0)} % short`)],
-    ['/validate throughput ≥ 0.8× bare, 1 MiB', t1m.text, verdict(t1m.worst >= 0.8, `worst ${num(t1m.worst, 2)}×, ${num((1 - t1m.worst / 0.8) * 100, 0)} % short`)],
+    [
+      '/validate throughput ≥ 0.8× bare, 10 KB',
+      t10.text,
+      verdict(t10.worst >= 0.8, `worst ${num(t10.worst, 2)}×, ${num((1 - t10.worst / 0.8) * 100, 0)} % short`),
+    ],
+    [
+      '/validate throughput ≥ 0.8× bare, 1 MiB',
+      t1m.text,
+      verdict(t1m.worst >= 0.8, `worst ${num(t1m.worst, 2)}×, ${num((1 - t1m.worst / 0.8) * 100, 0)} % short`),
+    ],
   ];
   if (a !== undefined) {
     for (const workload of ['gitops', 'hpa-scale', 'hpa-patch'] as const) {
       for (const n of settings.writers) {
         const vsNone = paired(writesOf(a, workload, 'driftgate', n), writesOf(a, workload, 'none', n), (x, y) => x.p99 / y.p99);
         const vsVap = paired(writesOf(a, workload, 'driftgate', n), writesOf(a, workload, 'vap', n), (x, y) => x.p99 / y.p99);
-        goalRows.push([`${WORKLOAD_NAME[workload]}, ${n} writer${n === 1 ? '' : 's'}: p99 ≤ 1.05× no webhook, and ≤ the VAP's`, `${ratioCell(vsNone)} / ${ratioCell(vsVap)}`, verdict(vsNone.median <= 1.05 && vsVap.median <= 1.0, `${num((vsNone.median / 1.05 - 1) * 100, 0)} % over no webhook, ${num((vsVap.median - 1) * 100, 0)} % over the VAP`)]);
+        goalRows.push([
+          `${WORKLOAD_NAME[workload]}, ${n} writer${n === 1 ? '' : 's'}: p99 ≤ 1.05× no webhook, and ≤ the VAP's`,
+          `${ratioCell(vsNone)} / ${ratioCell(vsVap)}`,
+          verdict(
+            vsNone.median <= 1.05 && vsVap.median <= 1.0,
+            `${num((vsNone.median / 1.05 - 1) * 100, 0)} % over no webhook, ${num((vsVap.median - 1) * 100, 0)} % over the VAP`,
+          ),
+        ]);
       }
     }
   }
   for (const c of settings.connections) {
     const r = paired(runsOf(w, `driftgate/10k/bypass/c${c}`), runsOf(w, `driftgate/10k/deny/c${c}`), (x, y) => x.p99 / y.p99);
-    goalRows.push([`bypass p99 (journal) ≤ 2× deny, ${c} connection${c === 1 ? '' : 's'}`, ratioCell(r), verdict(r.median <= 2, `${num((r.median / 2 - 1) * 100, 0)} % over`)]);
+    goalRows.push([
+      `bypass p99 (journal) ≤ 2× deny, ${c} connection${c === 1 ? '' : 's'}`,
+      ratioCell(r),
+      verdict(r.median <= 2, `${num((r.median / 2 - 1) * 100, 0)} % over`),
+    ]);
   }
   const after10k = of(w.memoryAfter10k ?? [], (x) => x.rssMiB);
-  if (after10k.n > 0) goalRows.push(['RSS ≤ 100 MiB after load: 10 KB reviews', `${cell(after10k, 0)} MiB`, verdict(after10k.median <= 100, `${num(after10k.median - 100, 0)} MiB over`)]);
+  if (after10k.n > 0)
+    goalRows.push([
+      'RSS ≤ 100 MiB after load: 10 KB reviews',
+      `${cell(after10k, 0)} MiB`,
+      verdict(after10k.median <= 100, `${num(after10k.median - 100, 0)} MiB over`),
+    ]);
   const rss = of(w.memory.driftgate.afterLoad, (x) => x.rssMiB);
   const bare = of(w.memory.bare.afterLoad, (x) => x.rssMiB);
-  goalRows.push(['RSS ≤ 100 MiB after load: 1 MiB reviews, 20 at once', `${cell(rss, 0)} MiB (the bare server: ${num(bare.median, 0)} MiB)`, verdict(rss.median <= 100, `${num(rss.median - 100, 0)} MiB over`)]);
+  goalRows.push([
+    'RSS ≤ 100 MiB after load: 1 MiB reviews, 20 at once',
+    `${cell(rss, 0)} MiB (the bare server: ${num(bare.median, 0)} MiB)`,
+    verdict(rss.median <= 100, `${num(rss.median - 100, 0)} MiB over`),
+  ]);
 
   const values: Record<string, string> = {
     date: machine.date,
@@ -307,9 +414,15 @@ export function renderReport(template: string, input: ReportInput): string {
         ['Node.js', machine.node],
         ['kernel', machine.kernel],
         ['Kubernetes (control plane of test/harness)', a?.version ?? 'not run (--no-apiserver)'],
-        ['load average (1 min) before / after', `${num(machine.loadBefore, 2)} / ${num(machine.loadAfter, 2)} (the machine is shared: this is why every figure is a ratio)`],
+        [
+          'load average (1 min) before / after',
+          `${num(machine.loadBefore, 2)} / ${num(machine.loadAfter, 2)} (the machine is shared: this is why every figure is a ratio)`,
+        ],
         ['date', machine.date],
-        ['run', `${settings.quick ? 'quick' : 'full'}: ${settings.rounds} rounds; /validate runs ${settings.durationS} s after ${settings.warmupS} s of warm-up; ${input.minutes.toFixed(1)} minutes in all`],
+        [
+          'run',
+          `${settings.quick ? 'quick' : 'full'}: ${settings.rounds} rounds; /validate runs ${settings.durationS} s after ${settings.warmupS} s of warm-up; ${input.minutes.toFixed(1)} minutes in all`,
+        ],
       ],
     ),
     sizes: (['10k', '1m'] as const)
@@ -324,7 +437,10 @@ export function renderReport(template: string, input: ReportInput): string {
     anomalies: anomalies(w, a),
     profileHeader: `${num(w.profile.busyMs / 1000, 1)} s of busy CPU sampled over ${settings.profileS} s of the 10 KB deny load at ${Math.max(...settings.connections)} connections (${num(w.profile.rps)} req/s under the profiler; idle ${num(w.profile.idleShare * 100, 0)} % of the samples, left out)`,
     stages: stagesTable(w),
-    profileLayers: table(['self time', 'layer'], layersOf(w.profile.packages).map((l) => [`${num(l.share * 100, 1)} %`, l.layer])),
+    profileLayers: table(
+      ['self time', 'layer'],
+      layersOf(w.profile.packages).map((l) => [`${num(l.share * 100, 1)} %`, l.layer]),
+    ),
     profilePackages: selfTable(w.profile.packages.slice(0, 12), false),
     profileFunctions: selfTable(w.profile.functions.slice(0, 15), true),
     apiserver: a === undefined ? '_Not run (`--no-apiserver`)._' : apiserverTable(a, settings.writers),

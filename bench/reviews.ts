@@ -12,7 +12,8 @@
  * Bodies are templates for load.ts: `@@UID@@` becomes a distinct uid per request, `@@UNTIL@@`
  * the window's end (moved on every few requests, so bypasses spread over small tickets).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import jsonpatch, { type Operation } from 'fast-json-patch';
 import { join } from 'node:path';
 
 /** Size names the two review sizes. */
@@ -35,7 +36,10 @@ const FIXTURES: Record<DecisionPath, string> = {
 const RESPONDER = { username: 'dave@example.com', groups: ['oncall', 'system:authenticated'] };
 const DEVELOPER = { username: 'alice@example.com', groups: ['developers', 'system:authenticated'] };
 /** The controller bench/policy.yaml delegates /data/flags.json to. */
-export const FLAG_CONTROLLER = { username: 'system:serviceaccount:flags:flag-controller', groups: ['system:serviceaccounts', 'system:serviceaccounts:flags', 'system:authenticated'] };
+export const FLAG_CONTROLLER = {
+  username: 'system:serviceaccount:flags:flag-controller',
+  groups: ['system:serviceaccounts', 'system:serviceaccounts:flags', 'system:authenticated'],
+};
 
 /** writeReviewBodies writes the six body templates into `dir` and returns where they are. */
 export function writeReviewBodies(root: string, dir: string): BodyFiles {
@@ -67,8 +71,14 @@ export function deploymentObject(root: string, name: string, namespace: string):
   return object;
 }
 
+/** fixture reads a decide() case in either of its forms (see test/helpers/fixture-review.ts, which bench cannot import). */
 function fixture(root: string, path: DecisionPath): JsonObject {
-  return JSON.parse(readFileSync(join(root, 'test/unit/decision/testdata', FIXTURES[path], 'request.json'), 'utf8')) as JsonObject;
+  const testdata = join(root, 'test/unit/decision/testdata');
+  const full = join(testdata, FIXTURES[path], 'request.json');
+  if (existsSync(full)) return JSON.parse(readFileSync(full, 'utf8')) as JsonObject;
+  const base = JSON.parse(readFileSync(join(testdata, 'base-request.json'), 'utf8')) as JsonObject;
+  const ops = JSON.parse(readFileSync(join(testdata, FIXTURES[path], 'request.patch.json'), 'utf8')) as Operation[];
+  return jsonpatch.applyPatch(base, ops, true).newDocument;
 }
 
 function deploymentReview(root: string, path: DecisionPath): JsonObject {
@@ -119,16 +129,19 @@ function enrichDeployment(object: JsonObject): void {
   });
   app['readinessProbe'] = probe('/readyz');
   app['livenessProbe'] = probe('/healthz');
-  app['volumeMounts'] = [
-    { name: 'config', mountPath: '/etc/checkout', readOnly: true },
-  ];
-  podSpec['volumes'] = [
-    { name: 'config', configMap: { name: 'checkout-config', defaultMode: 420 } },
-  ];
+  app['volumeMounts'] = [{ name: 'config', mountPath: '/etc/checkout', readOnly: true }];
+  podSpec['volumes'] = [{ name: 'config', configMap: { name: 'checkout-config', defaultMode: 420 } }];
   podSpec['serviceAccountName'] = 'checkout';
   if (Array.isArray(metadata['managedFields'])) {
     metadata['managedFields'] = [
-      { manager: 'argocd-controller', operation: 'Apply', apiVersion: 'apps/v1', time: '2026-11-20T10:00:00Z', fieldsType: 'FieldsV1', fieldsV1: fieldsOf({ metadata: { labels: metadata['labels'] ?? {} }, spec }) },
+      {
+        manager: 'argocd-controller',
+        operation: 'Apply',
+        apiVersion: 'apps/v1',
+        time: '2026-11-20T10:00:00Z',
+        fieldsType: 'FieldsV1',
+        fieldsV1: fieldsOf({ metadata: { labels: metadata['labels'] ?? {} }, spec }),
+      },
       {
         manager: 'kube-controller-manager',
         operation: 'Update',
@@ -136,7 +149,10 @@ function enrichDeployment(object: JsonObject): void {
         time: '2026-11-20T10:00:00Z',
         fieldsType: 'FieldsV1',
         subresource: 'status',
-        fieldsV1: fieldsOf({ metadata: { annotations: { 'deployment.kubernetes.io/revision': '' } }, status: { availableReplicas: 0, conditions: 0, observedGeneration: 0, readyReplicas: 0, replicas: 0, updatedReplicas: 0 } }),
+        fieldsV1: fieldsOf({
+          metadata: { annotations: { 'deployment.kubernetes.io/revision': '' } },
+          status: { availableReplicas: 0, conditions: 0, observedGeneration: 0, readyReplicas: 0, replicas: 0, updatedReplicas: 0 },
+        }),
       },
     ];
   }
@@ -148,8 +164,22 @@ function enrichDeployment(object: JsonObject): void {
       readyReplicas: 3,
       availableReplicas: 3,
       conditions: [
-        { type: 'Available', status: 'True', lastUpdateTime: '2026-11-20T10:01:00Z', lastTransitionTime: '2026-11-20T10:01:00Z', reason: 'MinimumReplicasAvailable', message: 'Deployment has minimum availability.' },
-        { type: 'Progressing', status: 'True', lastUpdateTime: '2026-11-20T10:01:00Z', lastTransitionTime: '2026-11-20T10:00:00Z', reason: 'NewReplicaSetAvailable', message: 'ReplicaSet "checkout-api-7d9c6b5f4" has successfully progressed.' },
+        {
+          type: 'Available',
+          status: 'True',
+          lastUpdateTime: '2026-11-20T10:01:00Z',
+          lastTransitionTime: '2026-11-20T10:01:00Z',
+          reason: 'MinimumReplicasAvailable',
+          message: 'Deployment has minimum availability.',
+        },
+        {
+          type: 'Progressing',
+          status: 'True',
+          lastUpdateTime: '2026-11-20T10:01:00Z',
+          lastTransitionTime: '2026-11-20T10:00:00Z',
+          reason: 'NewReplicaSetAvailable',
+          message: 'ReplicaSet "checkout-api-7d9c6b5f4" has successfully progressed.',
+        },
       ],
     };
   }
@@ -160,7 +190,8 @@ function fieldsOf(value: Json): JsonObject {
   if (Array.isArray(value)) {
     const out: JsonObject = {};
     value.forEach((item, i) => {
-      const key = item !== null && typeof item === 'object' && !Array.isArray(item) && typeof item['name'] === 'string' ? `k:{"name":"${item['name']}"}` : `i:${i}`;
+      const key =
+        item !== null && typeof item === 'object' && !Array.isArray(item) && typeof item['name'] === 'string' ? `k:{"name":"${item['name']}"}` : `i:${i}`;
       out[key] = { '.': {}, ...fieldsOf(item) };
     });
     return out;
@@ -207,7 +238,14 @@ function configMap(path: DecisionPath, side: 'old' | 'new'): JsonObject {
       labels: { app: 'checkout-api', 'app.kubernetes.io/instance': 'checkout' },
       annotations,
       managedFields: [
-        { manager: 'argocd-controller', operation: 'Apply', apiVersion: 'v1', time: '2026-11-20T10:00:00Z', fieldsType: 'FieldsV1', fieldsV1: fieldsOf({ data: Object.fromEntries(Object.keys(data).map((k) => [k, ''])) }) },
+        {
+          manager: 'argocd-controller',
+          operation: 'Apply',
+          apiVersion: 'v1',
+          time: '2026-11-20T10:00:00Z',
+          fieldsType: 'FieldsV1',
+          fieldsV1: fieldsOf({ data: Object.fromEntries(Object.keys(data).map((k) => [k, ''])) }),
+        },
       ],
     },
     data,

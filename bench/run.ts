@@ -27,8 +27,28 @@ const outAt = args.indexOf('--out');
 const out = outAt >= 0 ? (args[outAt + 1] ?? '') : join(ROOT, 'docs/PERFORMANCE.md');
 
 const settings: Settings = quick
-  ? { quick, rounds: 3, durationS: 1.5, warmupS: 0.5, profileS: 3, connections: [1, 20], writers: [1, 10, 50], writes: { 1: 60, 10: 20, 50: 8 }, warmupWrites: 2 }
-  : { quick, rounds: 3, durationS: 4, warmupS: 1, profileS: 8, connections: [1, 20], writers: [1, 10, 50], writes: { 1: 300, 10: 80, 50: 30 }, warmupWrites: 3 };
+  ? {
+      quick,
+      rounds: 3,
+      durationS: 1.5,
+      warmupS: 0.5,
+      profileS: 3,
+      connections: [1, 20],
+      writers: [1, 10, 50],
+      writes: { 1: 60, 10: 20, 50: 8 },
+      warmupWrites: 2,
+    }
+  : {
+      quick,
+      rounds: 3,
+      durationS: 4,
+      warmupS: 1,
+      profileS: 8,
+      connections: [1, 20],
+      writers: [1, 10, 50],
+      writes: { 1: 300, 10: 80, 50: 30 },
+      warmupWrites: 3,
+    };
 
 const cpu = cpus();
 const machine: Machine = {

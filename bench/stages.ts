@@ -12,7 +12,15 @@ import { Writable } from 'node:stream';
 import type { StageCost, StagesSpec } from './types.js';
 
 interface Review {
-  request: { uid: string; operation: string; userInfo: { username: string; groups?: string[] }; namespace?: string; name?: string; object?: unknown; oldObject?: unknown };
+  request: {
+    uid: string;
+    operation: string;
+    userInfo: { username: string; groups?: string[] };
+    namespace?: string;
+    name?: string;
+    object?: unknown;
+    oldObject?: unknown;
+  };
 }
 interface Decision {
   kind: string;

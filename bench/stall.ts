@@ -73,7 +73,12 @@ function cases(work: string): StallCase[] {
   const list: Omit<StallCase, 'file'>[] = [
     { key: 'judged', label: 'judged: 98 levels deep, ~199,000 changed leaves (just within both limits)', text: judged, expect: 200 },
     // The worst review judged on the event loop: just below the worker's threshold (64 KiB).
-    { key: 'inline', label: 'judged in place: 98 levels deep, ~15,800 changed leaves (just below the 64 KiB worker threshold)', text: hostileReviewText(98, 63 * 1024), expect: 200 },
+    {
+      key: 'inline',
+      label: 'judged in place: 98 levels deep, ~15,800 changed leaves (just below the 64 KiB worker threshold)',
+      text: hostileReviewText(98, 63 * 1024),
+      expect: 200,
+    },
     { key: 'deep', label: 'refused: 12 MiB of nothing but nesting', text: `{"request":${'['.repeat(12 * MiB - 64)}`, expect: 413 },
     { key: 'wide', label: 'refused: a 12 MiB list, 98 levels deep (3 million leaves)', text: hostileReviewText(98, 12 * MiB - 4096), expect: 413 },
     { key: 'deep-62k', label: 'refused: the 62 KB review of issue 11 (300 levels)', text: hostileReviewText(300, 62 * 1024), expect: 413 },
@@ -89,7 +94,15 @@ function post(agent: Agent, port: number, body: string): Promise<{ status: numbe
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const req = httpsRequest(
-      { host: '127.0.0.1', port, path: '/validate', method: 'POST', agent, servername: 'localhost', headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } },
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/validate',
+        method: 'POST',
+        agent,
+        servername: 'localhost',
+        headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
+      },
       (res) => {
         res.resume();
         res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - started, sentAt: started }));
@@ -146,8 +159,18 @@ function postFromThread(port: number, caFile: string, bodyFile: string): Promise
   });
 }
 
-async function measureCase(c: StallCase, normal: string, certs: { cert: string; key: string; ca: string }, policy: string, work: string): Promise<{ status: number; answerMs: number; peak: Memory; aloneMs: number; duringMs: number; loopLagMs: number }> {
-  const server = await startServer(driftgateArgs(certs, `journal:${join(work, `tickets-${c.key}.jsonl`)}`, [], policy), join(work, `stall-${c.key}.log`), 'driftgate serving');
+async function measureCase(
+  c: StallCase,
+  normal: string,
+  certs: { cert: string; key: string; ca: string },
+  policy: string,
+  work: string,
+): Promise<{ status: number; answerMs: number; peak: Memory; aloneMs: number; duringMs: number; loopLagMs: number }> {
+  const server = await startServer(
+    driftgateArgs(certs, `journal:${join(work, `tickets-${c.key}.jsonl`)}`, [], policy),
+    join(work, `stall-${c.key}.log`),
+    'driftgate serving',
+  );
   const agent = new Agent({ keepAlive: true, ca: readFileSync(certs.ca), maxSockets: 16 });
   try {
     // Warm up, then the normal review alone: the baseline of this round.
@@ -174,7 +197,14 @@ async function measureCase(c: StallCase, normal: string, certs: { cert: string; 
     const normals = await Promise.all(during);
     // Only the normal reviews sent before the worst one was answered waited behind it.
     const waited = normals.filter((n) => n.sentAt < answeredAt).map((n) => n.ms);
-    return { status: answer.status, answerMs: answer.ms, peak: memoryOf(server.pid), aloneMs, duringMs: Math.max(...waited, aloneMs), loopLagMs: await loopLagMaxMs(metricsPort) };
+    return {
+      status: answer.status,
+      answerMs: answer.ms,
+      peak: memoryOf(server.pid),
+      aloneMs,
+      duringMs: Math.max(...waited, aloneMs),
+      loopLagMs: await loopLagMaxMs(metricsPort),
+    };
   } finally {
     agent.destroy();
     await stop(server.child);
@@ -188,7 +218,13 @@ export async function runStallPart(opts: { work: string; rounds: number }): Prom
   const normal = readFileSync(bodies['10k'].deny.file, 'utf8').replaceAll('@@UID@@', 'normal');
   // The bench policy, also guarding the custom resource the hostile reviews write.
   const policy = join(opts.work, 'stall-policy.yaml');
-  writeFileSync(policy, readFileSync(BENCH_POLICY, 'utf8').replace('  gitopsWriters:', `    - apiGroups: ["${HOSTILE_GROUP}"]\n      resources: ["${HOSTILE_RESOURCE}"]\n  gitopsWriters:`));
+  writeFileSync(
+    policy,
+    readFileSync(BENCH_POLICY, 'utf8').replace(
+      '  gitopsWriters:',
+      `    - apiGroups: ["${HOSTILE_GROUP}"]\n      resources: ["${HOSTILE_RESOURCE}"]\n  gitopsWriters:`,
+    ),
+  );
   const results: StallResult[] = [];
   const loadBefore = loadavg()[0] ?? Number.NaN;
   for (const c of cases(opts.work)) {
@@ -197,7 +233,9 @@ export async function runStallPart(opts: { work: string; rounds: number }): Prom
       const r = await measureCase(c, normal, certs, policy, opts.work);
       if (r.status !== c.expect) throw new Error(`stall case ${c.key}: driftgate answered ${r.status}, expected ${c.expect}`);
       runs.push(r);
-      log(`stall ${c.key} round ${round + 1}: answered in ${r.answerMs.toFixed(0)} ms, peak ${r.peak.peakMiB.toFixed(0)} MiB, normal ${r.aloneMs.toFixed(1)} ms alone, ${r.duringMs.toFixed(1)} ms during, event loop held ≤ ${r.loopLagMs.toFixed(1)} ms`);
+      log(
+        `stall ${c.key} round ${round + 1}: answered in ${r.answerMs.toFixed(0)} ms, peak ${r.peak.peakMiB.toFixed(0)} MiB, normal ${r.aloneMs.toFixed(1)} ms alone, ${r.duringMs.toFixed(1)} ms during, event loop held ≤ ${r.loopLagMs.toFixed(1)} ms`,
+      );
     }
     results.push({
       key: c.key,
@@ -212,7 +250,13 @@ export async function runStallPart(opts: { work: string; rounds: number }): Prom
       loopLagMs: spread(runs.map((r) => r.loopLagMs)),
     });
   }
-  return { rounds: opts.rounds, date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), cores: cpus().length, load: [loadBefore, loadavg()[0] ?? Number.NaN], cases: results };
+  return {
+    rounds: opts.rounds,
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    cores: cpus().length,
+    load: [loadBefore, loadavg()[0] ?? Number.NaN],
+    cases: results,
+  };
 }
 
 const BEGIN = '<!-- stall:begin (bench/stall.ts writes this section) -->';
@@ -245,7 +289,7 @@ export function renderStall(r: StallResults): string {
     'hostile review goes over a new TLS connection from another thread, so its time to answer includes a handshake and the',
     'upload; the peak RSS of an idle server is that of the 62 KB row (it is refused before anything is allocated), so the',
     'difference is what the worst review costs (the Deployment allows 256 MiB). *Event loop held* is measured inside',
-    "driftgate: the longest delay of its event loop while the case ran (`driftgate_nodejs_eventloop_lag_max_seconds`, read",
+    'driftgate: the longest delay of its event loop while the case ran (`driftgate_nodejs_eventloop_lag_max_seconds`, read',
     'before and after). It counts any time the process was not scheduled, too: the 62 KB row, refused after one pass over',
     "62 KB, shows the floor this machine's load adds. Beyond that floor, the 12 MiB rows are the event loop receiving and",
     'copying 12 MiB, and the in-place row is the diff of ~16,000 leaves, the most a review below the worker threshold can hold.',

@@ -69,7 +69,25 @@ export function generateCerts(dir: string): { cert: string; key: string; ca: str
 
 /** driftgateArgs returns the `serve` command line the bench runs driftgate with. */
 export function driftgateArgs(certs: { cert: string; key: string }, tickets: string, extra: string[] = [], policy = BENCH_POLICY): string[] {
-  return [CLI, 'serve', '--policy', policy, '--tls-cert', certs.cert, '--tls-key', certs.key, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0', '--tickets', tickets, ...extra];
+  return [
+    CLI,
+    'serve',
+    '--policy',
+    policy,
+    '--tls-cert',
+    certs.cert,
+    '--tls-key',
+    certs.key,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '--metrics-port',
+    '0',
+    '--tickets',
+    tickets,
+    ...extra,
+  ];
 }
 
 function cases(connections: readonly number[]): WebhookCase[][] {
@@ -78,7 +96,14 @@ function cases(connections: readonly number[]): WebhookCase[][] {
     for (const c of connections) {
       const group: WebhookCase[] = [{ key: `bare/${size}/c${c}`, target: 'bare', size, path: 'deny', connections: c, expect: 'allowed' }];
       for (const path of ['deny', 'allow', 'bypass'] as const) {
-        group.push({ key: `driftgate/${size}/${path}/c${c}`, target: 'driftgate', size, path, connections: c, expect: path === 'deny' ? 'refused' : 'allowed' });
+        group.push({
+          key: `driftgate/${size}/${path}/c${c}`,
+          target: 'driftgate',
+          size,
+          path,
+          connections: c,
+          expect: path === 'deny' ? 'refused' : 'allowed',
+        });
       }
       if (size === '10k' && c === Math.max(...connections)) {
         group.push({ key: `driftgate-quiet/${size}/deny/c${c}`, target: 'driftgate-quiet', size, path: 'deny', connections: c, expect: 'refused' });
@@ -133,10 +158,16 @@ export async function runWebhookPart(opts: WebhookOptions): Promise<WebhookResul
     let servers: Record<Target, Server>;
     try {
       started.bare = await startServer([join(HERE, 'bare-server.js'), certs.cert, certs.key], join(dir, 'bare.log'), 'bare serving');
-      started.driftgate = await startServer(driftgateArgs(certs, `journal:${join(dir, 'tickets.jsonl')}`, ['--log-level', 'info']), join(dir, 'driftgate.log'), 'driftgate serving');
+      started.driftgate = await startServer(
+        driftgateArgs(certs, `journal:${join(dir, 'tickets.jsonl')}`, ['--log-level', 'info']),
+        join(dir, 'driftgate.log'),
+        'driftgate serving',
+      );
       // At warn level driftgate does not log its port: give it one.
       const port = await freePort();
-      const quiet = driftgateArgs(certs, `journal:${join(dir, 'tickets-quiet.jsonl')}`, ['--log-level', 'warn']).map((a, i, all) => (all[i - 1] === '--port' ? String(port) : a));
+      const quiet = driftgateArgs(certs, `journal:${join(dir, 'tickets-quiet.jsonl')}`, ['--log-level', 'warn']).map((a, i, all) =>
+        all[i - 1] === '--port' ? String(port) : a,
+      );
       started['driftgate-quiet'] = await startServer(quiet, join(dir, 'driftgate-quiet.log'), '', { port });
       servers = started as Record<Target, Server>;
     } catch (err) {
@@ -155,7 +186,9 @@ export async function runWebhookPart(opts: WebhookOptions): Promise<WebhookResul
           const run = await runLoad(loadSpec(bodies, c.size, c.path, c.connections, server.port, opts.durationS, opts.warmupS), server.pid);
           results.get(c.key)?.runs.push(run);
           const bad = unexpected(run, c.expect);
-          log(`round ${round + 1}/${opts.rounds} ${c.key}: ${run.rps.toFixed(0)} req/s, p50 ${run.p50.toFixed(2)} ms, p99 ${run.p99.toFixed(2)} ms, server ${run.serverUsPerRequest.toFixed(0)} µs CPU/req${bad > 0 ? `, ${bad} UNEXPECTED answers` : ''}`);
+          log(
+            `round ${round + 1}/${opts.rounds} ${c.key}: ${run.rps.toFixed(0)} req/s, p50 ${run.p50.toFixed(2)} ms, p99 ${run.p99.toFixed(2)} ms, server ${run.serverUsPerRequest.toFixed(0)} µs CPU/req${bad > 0 ? `, ${bad} UNEXPECTED answers` : ''}`,
+          );
         }
         // Memory after the heaviest load (1 MiB reviews on the most connections), whatever the order.
         if (group[0]?.size === '1m' && group[0].connections === Math.max(...opts.connections)) {
@@ -169,7 +202,11 @@ export async function runWebhookPart(opts: WebhookOptions): Promise<WebhookResul
     }
 
     // Memory after the common case alone: a fresh process that only ever sees 10 KB reviews.
-    const fresh = await startServer(driftgateArgs(certs, `journal:${join(dir, 'tickets-10k.jsonl')}`, ['--log-level', 'info']), join(dir, 'driftgate-10k.log'), 'driftgate serving');
+    const fresh = await startServer(
+      driftgateArgs(certs, `journal:${join(dir, 'tickets-10k.jsonl')}`, ['--log-level', 'info']),
+      join(dir, 'driftgate-10k.log'),
+      'driftgate serving',
+    );
     try {
       const c = Math.max(...opts.connections);
       for (const path of ['deny', 'bypass'] as const) await runLoad(loadSpec(bodies, '10k', path, c, fresh.port, opts.durationS, opts.warmupS), fresh.pid);
@@ -209,6 +246,15 @@ export async function runWebhookPart(opts: WebhookOptions): Promise<WebhookResul
     ],
     msPerStage: opts.profileS > 5 ? 1000 : 300,
   };
-  const stages = JSON.parse(execFileSync(process.execPath, [join(HERE, 'stages.js'), JSON.stringify(stagesSpec)], { encoding: 'utf8', cwd: ROOT })) as StageCost[];
-  return { bodies, cases: [...results.values()], memory, memoryAfter10k, profile: { ...summary, rps: run.rps, serverUsPerRequest: run.serverUsPerRequest }, stages };
+  const stages = JSON.parse(
+    execFileSync(process.execPath, [join(HERE, 'stages.js'), JSON.stringify(stagesSpec)], { encoding: 'utf8', cwd: ROOT }),
+  ) as StageCost[];
+  return {
+    bodies,
+    cases: [...results.values()],
+    memory,
+    memoryAfter10k,
+    profile: { ...summary, rps: run.rps, serverUsPerRequest: run.serverUsPerRequest },
+    stages,
+  };
 }

@@ -176,7 +176,10 @@ function describePath(bytes: Uint8Array, levels: number, isMap: Uint8Array, keyS
     if (/^[A-Za-z_$][\w$-]*$/.test(key)) return `.${key}`;
     // A key is the requester's text: quoted, and any control or direction character escaped, so
     // that it cannot rewrite the terminal or the log line it lands in.
-    const shown = JSON.stringify(key.length > 40 ? `${key.slice(0, 40)}…` : key).replace(/[\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    const shown = JSON.stringify(key.length > 40 ? `${key.slice(0, 40)}…` : key).replace(
+      /[\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+    );
     return `[${shown}]`;
   };
   if (known <= SHOWN_HEAD + SHOWN_TAIL + 1) {

@@ -1,8 +1,13 @@
 /**
- * The response builders. Every AdmissionResponse driftgate sends is built by one of them, so the
- * request UID is copied in one place and warnings are fitted to what the kube-apiserver passes on.
+ * The response builders. Every AdmissionResponse driftgate sends is built by one of them, and
+ * warnings are fitted to what the kube-apiserver passes on. The builders return an Answer (a
+ * response without its uid): the request UID is copied in one place, by `review()`, when the
+ * answer is put in its envelope.
  */
 import type { AdmissionResponse, AdmissionReview, JsonPatchOp } from './types.js';
+
+/** Answer is an AdmissionResponse before `review()` stamps it with the request's uid. */
+export type Answer = Omit<AdmissionResponse, 'uid'>;
 
 /** ResponseOptions are the extras any reply may carry. */
 export interface ResponseOptions {
@@ -12,41 +17,41 @@ export interface ResponseOptions {
 }
 
 /** allowed returns a response that admits the request unchanged. */
-export function allowed(uid: string, opts: ResponseOptions = {}): AdmissionResponse {
-  return { uid, allowed: true, ...extras(opts) };
+export function allowed(opts: ResponseOptions = {}): Answer {
+  return { allowed: true, ...extras(opts) };
 }
 
 /** denied returns a response that refuses the request with `message` (kept whole) and an HTTP `code`. */
-export function denied(uid: string, message: string, code = 403, opts: ResponseOptions = {}): AdmissionResponse {
-  return { uid, allowed: false, status: status(code, message), ...extras(opts) };
+export function denied(message: string, code = 403, opts: ResponseOptions = {}): Answer {
+  return { allowed: false, status: status(code, message), ...extras(opts) };
 }
 
 /** patched returns a response that admits the request with a JSONPatch, or a plain `allowed` when `ops` is empty. */
-export function patched(uid: string, ops: readonly JsonPatchOp[], opts: ResponseOptions = {}): AdmissionResponse {
-  if (ops.length === 0) return allowed(uid, opts);
+export function patched(ops: readonly JsonPatchOp[], opts: ResponseOptions = {}): Answer {
+  if (ops.length === 0) return allowed(opts);
   const patch = Buffer.from(JSON.stringify(ops), 'utf8').toString('base64');
-  return { uid, allowed: true, patchType: 'JSONPatch', patch, ...extras(opts) };
+  return { allowed: true, patchType: 'JSONPatch', patch, ...extras(opts) };
 }
 
 /** errored returns a refusal for a request driftgate could not judge (bad input, internal failure). */
-export function errored(uid: string, code: number, message: string): AdmissionResponse {
-  return { uid, allowed: false, status: status(code, message) };
+export function errored(code: number, message: string): Answer {
+  return { allowed: false, status: status(code, message) };
 }
 
 /** withWarnings returns a copy of `resp` with `warnings` added after the ones it already has. */
-export function withWarnings(resp: AdmissionResponse, warnings: readonly string[]): AdmissionResponse {
+export function withWarnings(resp: Answer, warnings: readonly string[]): Answer {
   const all = fitWarnings([...(resp.warnings ?? []), ...warnings]);
   const { warnings: _old, ...rest } = resp;
   return all.length === 0 ? rest : { ...rest, warnings: all };
 }
 
-/** review returns the AdmissionReview v1 envelope around a response. */
-export function review(response: AdmissionResponse): AdmissionReview {
-  return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response };
+/** review returns the AdmissionReview v1 envelope around an answer to the request `uid` (the one place the uid is copied). */
+export function review(uid: string, answer: Answer): AdmissionReview & { response: AdmissionResponse } {
+  return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid, ...answer } };
 }
 
-function extras(opts: ResponseOptions): Pick<AdmissionResponse, 'warnings' | 'auditAnnotations'> {
-  const out: Pick<AdmissionResponse, 'warnings' | 'auditAnnotations'> = {};
+function extras(opts: ResponseOptions): Pick<Answer, 'warnings' | 'auditAnnotations'> {
+  const out: Pick<Answer, 'warnings' | 'auditAnnotations'> = {};
   const warnings = fitWarnings(opts.warnings ?? []);
   if (warnings.length > 0) out.warnings = warnings;
   if (opts.auditAnnotations !== undefined && Object.keys(opts.auditAnnotations).length > 0) {
@@ -70,7 +75,7 @@ const REASONS: Readonly<Record<number, string>> = {
   504: 'Timeout',
 };
 
-function status(code: number, message: string): NonNullable<AdmissionResponse['status']> {
+function status(code: number, message: string): NonNullable<Answer['status']> {
   const reason = REASONS[code];
   return reason === undefined ? { code, message } : { code, message, reason };
 }
@@ -104,7 +109,9 @@ export function fitWarnings(warnings: readonly string[]): string[] {
     used += runes(w);
   }
   const dropped = out.length - kept.length;
-  kept.push(`${dropped} more warning${dropped === 1 ? '' : 's'} not shown: the kube-apiserver passes on at most ${WARNINGS_TOTAL_RUNES} characters of warnings`);
+  kept.push(
+    `${dropped} more warning${dropped === 1 ? '' : 's'} not shown: the kube-apiserver passes on at most ${WARNINGS_TOTAL_RUNES} characters of warnings`,
+  );
   return kept;
 }
 
@@ -117,5 +124,7 @@ function runes(text: string): number {
 
 function cut(text: string, max: number): string {
   if (runes(text) <= max) return text;
-  return `${Array.from(text).slice(0, max - 1).join('')}…`;
+  return `${Array.from(text)
+    .slice(0, max - 1)
+    .join('')}…`;
 }

@@ -4,7 +4,8 @@
  * touching the checkout (repo.ts), and returns what the ticket records.
  */
 import { DriftgateError } from '../errors.js';
-import { commitMessage, shellQuote } from '../tickets/export.js';
+import { commitMessage } from '../tickets/commit-message.js';
+import { shellQuote } from '../tickets/export.js';
 import { safe } from '../tickets/render.js';
 import type { BackportCommit, Ticket } from '../tickets/types.js';
 import { readRepo } from './locate.js';

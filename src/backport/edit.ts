@@ -80,7 +80,8 @@ export function removeAt(text: string, index: number, path: YamlPath, file: stri
   const last = path[path.length - 1];
   if (isSeq(parent)) {
     // The diff removes list items from the end, so removing the last item renumbers nothing.
-    if (last !== parent.items.length - 1) throw new DriftgateError('DG_USAGE', `${file}: removing list item ${show(path)} would renumber the items after it; remove it by hand`);
+    if (last !== parent.items.length - 1)
+      throw new DriftgateError('DG_USAGE', `${file}: removing list item ${show(path)} would renumber the items after it; remove it by hand`);
     if (parent.flow === true || parent.items.length === 1) {
       const [start, end] = trimmed(text, parent);
       return splice(text, start, end, flow((parent.toJSON() as unknown[]).slice(0, -1)));

@@ -116,7 +116,11 @@ export function locate(repo: Repo, ref: ObjectRef): Located {
       const chains = chainsOf(file, includedBy);
       const roots = new Set(chains.map((c) => c[c.length - 1] ?? file));
       for (const chain of chains) {
-        const set = [...chain].reverse().map((dir) => repo.kustomizations.get(dir)?.namespace).find((ns) => ns !== undefined) ?? docNs;
+        const set =
+          [...chain]
+            .reverse()
+            .map((dir) => repo.kustomizations.get(dir)?.namespace)
+            .find((ns) => ns !== undefined) ?? docNs;
         if (set !== undefined && set !== ref.namespace) continue;
         const names = namesOn(repo, chain, String((value['metadata'] as Record<string, unknown>)['name']));
         if (names[names.length - 1] !== ref.name) continue;
@@ -136,7 +140,9 @@ export function locate(repo: Repo, ref: ObjectRef): Located {
     const named = found.filter((d) => d.namespaced);
     return { kind: 'found', declarations: named.length > 0 ? named : found };
   }
-  templated ??= repo.unparsed.find((f) => mentions(repo.files.get(f) ?? '', ref)) ?? [...repo.docs.keys()].find((f) => isTemplate(repo, f) && mentions(repo.files.get(f) ?? '', ref));
+  templated ??=
+    repo.unparsed.find((f) => mentions(repo.files.get(f) ?? '', ref)) ??
+    [...repo.docs.keys()].find((f) => isTemplate(repo, f) && mentions(repo.files.get(f) ?? '', ref));
   if (templated !== undefined) return { kind: 'template', file: templated };
   return { kind: 'none', looked: repo.files.size, unparsed: repo.unparsed };
 }

@@ -16,7 +16,8 @@ import type { ObjectRef } from '../decision/types.js';
 import { isRecord } from '../decision/normalize.js';
 import { isWithin, parsePointer } from '../decision/pointer.js';
 import { DriftgateError } from '../errors.js';
-import { combinedPatch, netChange, redactedPaths, shellQuote } from '../tickets/export.js';
+import { shellQuote } from '../tickets/export.js';
+import { combinedPatch, netChange, redactedPaths } from '../tickets/net-change.js';
 import { objectName, safe } from '../tickets/render.js';
 import type { Ticket } from '../tickets/types.js';
 import { hasTemplate, nodeAt, parseDocuments, removeAt, setAt, type YamlPath } from './edit.js';
@@ -48,7 +49,8 @@ export function planBackport(ticket: Ticket, repo: Repo): BackportPlan {
   refuseSecretValues(ticket, what);
   const net = netChange(ticket);
   if (net.kind === 'created') throw usage(`${what} was created live under ticket ${ticket.id}: there is no manifest to edit; add one from: ${exportHint}`);
-  if (net.kind === 'deleted') throw usage(`${what} was deleted live under ticket ${ticket.id}: remove its manifest from Git by hand (driftgate never deletes manifests)`);
+  if (net.kind === 'deleted')
+    throw usage(`${what} was deleted live under ticket ${ticket.id}: remove its manifest from Git by hand (driftgate never deletes manifests)`);
   const ops = combinedPatch(ticket).filter((op) => op.op !== 'test');
   if (ops.length === 0) throw usage(`ticket ${ticket.id} changed no fields of ${what}: there is nothing to carry into Git`);
 
@@ -59,19 +61,26 @@ export function planBackport(ticket: Ticket, repo: Repo): BackportPlan {
     );
   }
   if (located.kind === 'none') {
-    const skipped = located.unparsed.length === 0 ? '' : ` (${located.unparsed.length} not valid YAML, skipped: ${located.unparsed.slice(0, 3).join(', ')}${located.unparsed.length > 3 ? ', …' : ''})`;
+    const skipped =
+      located.unparsed.length === 0
+        ? ''
+        : ` (${located.unparsed.length} not valid YAML, skipped: ${located.unparsed.slice(0, 3).join(', ')}${located.unparsed.length > 3 ? ', …' : ''})`;
     throw usage(
       `no manifest at HEAD declares ${what} (apiVersion ${ref.group === '' ? '' : `${ref.group}/`}${ref.version}, kind ${ref.kind}, metadata.name ${ref.name}) among ${located.looked} YAML files${skipped}; is --repo the checkout the GitOps tool syncs? To carry the change by hand: ${exportHint}`,
     );
   }
   if (located.declarations.length > 1) {
     const places = located.declarations.map((d) => (d.chain.length === 0 ? d.doc.file : `${d.doc.file} via ${d.chain[d.chain.length - 1] ?? ''}`));
-    throw usage(`${what} is declared in ${places.length} places that render into namespace ${ref.namespace}: ${places.join('; ')}; carry the change by hand, from: ${exportHint}`);
+    throw usage(
+      `${what} is declared in ${places.length} places that render into namespace ${ref.namespace}: ${places.join('; ')}; carry the change by hand, from: ${exportHint}`,
+    );
   }
   const decl = located.declarations[0] as Declaration;
   const texts = new Map<string, string>();
   const text = (file: string): string => texts.get(file) ?? repo.files.get(file) ?? '';
-  const notes: string[] = decl.patches.filter((p) => p.kind === 'inline').map((p) => `${p.kustomization} patches ${objectName(ref)} inline: check it does not set the fields this backport changes`);
+  const notes: string[] = decl.patches
+    .filter((p) => p.kind === 'inline')
+    .map((p) => `${p.kustomization} patches ${objectName(ref)} inline: check it does not set the fields this backport changes`);
   const newPatch = new Map<string, JsonPatchOp[]>();
 
   for (const op of ops) {
@@ -83,8 +92,12 @@ export function planBackport(ticket: Ticket, repo: Repo): BackportPlan {
     const before = text(where.file);
     const doc = parseDocuments(before, where.file)[where.index];
     const node = doc === undefined ? undefined : nodeAt(doc, where.path);
-    if (hasTemplate(before, node)) throw usage(`${where.file}: ${safe(op.path)} holds a {{ }} template there, which cannot take a live value; carry it by hand from: ${exportHint}`);
-    texts.set(where.file, where.kind === 'set' ? setAt(before, where.index, where.path, where.value, where.file) : removeAt(before, where.index, where.path, where.file));
+    if (hasTemplate(before, node))
+      throw usage(`${where.file}: ${safe(op.path)} holds a {{ }} template there, which cannot take a live value; carry it by hand from: ${exportHint}`);
+    texts.set(
+      where.file,
+      where.kind === 'set' ? setAt(before, where.index, where.path, where.value, where.file) : removeAt(before, where.index, where.path, where.file),
+    );
   }
   for (const [dir, patchOps] of newPatch) addPatchFile(ticket, repo, dir, patchOps, texts, text);
   for (const [file, after] of texts) if (after === repo.files.get(file)) texts.delete(file);
@@ -95,7 +108,9 @@ export function planBackport(ticket: Ticket, repo: Repo): BackportPlan {
 function refuseSecretValues(ticket: Ticket, what: string): void {
   const ops = combinedPatch(ticket);
   const secret = ticket.object.kind === 'Secret' && ticket.object.group === '';
-  const values = secret ? ops.filter((op) => /^\/(data|stringData)(\/|$)/.test(op.path) || op.path === '').map((op) => (op.path === '' ? 'the whole Secret' : op.path)) : [];
+  const values = secret
+    ? ops.filter((op) => /^\/(data|stringData)(\/|$)/.test(op.path) || op.path === '').map((op) => (op.path === '' ? 'the whole Secret' : op.path))
+    : [];
   const fingerprints = redactedPaths(ops);
   if (values.length === 0 && fingerprints.length === 0) return;
   throw usage(
@@ -112,12 +127,16 @@ function placeOf(op: JsonPatchOp, decl: Declaration, repo: Repo, text: (file: st
   }
   const base: YamlPath = typed(decl.value, tokens);
   if (!decl.shared) {
-    return op.op === 'remove' ? { kind: 'remove', file: decl.doc.file, index: decl.doc.index, path: base } : { kind: 'set', file: decl.doc.file, index: decl.doc.index, path: base, value: op.value };
+    return op.op === 'remove'
+      ? { kind: 'remove', file: decl.doc.file, index: decl.doc.index, path: base }
+      : { kind: 'set', file: decl.doc.file, index: decl.doc.index, path: base, value: op.value };
   }
   // A base other overlays render too: the change goes into this overlay.
   const root = decl.chain[decl.chain.length - 1] ?? '';
   if (op.op === 'remove') {
-    throw usage(`${what}: removing ${op.path} from ${decl.doc.file} would remove it for every overlay that renders it, not only ${root}; remove it in ${root} by hand (a $patch: delete or a JSON 6902 remove)`);
+    throw usage(
+      `${what}: removing ${op.path} from ${decl.doc.file} would remove it for every overlay that renders it, not only ${root}; remove it in ${root} by hand (a $patch: delete or a JSON 6902 remove)`,
+    );
   }
   const rootKustomization = repo.kustomizations.get(root)?.file;
   const smp = decl.patches.find((p): p is Extract<Patch, { kind: 'smp' }> => p.kind === 'smp' && p.kustomization === rootKustomization);
@@ -143,7 +162,9 @@ function setterIn(patch: Patch, op: JsonPatchOp, tokens: readonly string[], decl
       const item: unknown = list[i];
       if (!isRecord(item) || typeof item['path'] !== 'string' || !isWithin(op.path, item['path'])) continue;
       if (item['op'] === 'remove' || op.op === 'remove') {
-        throw usage(`${patch.file}: its JSON 6902 operation ${i} (${String(item['op'])} ${item['path']}) decides ${op.path}, and this change ${op.op === 'remove' ? 'removes it' : 'sets it'}; edit that operation by hand`);
+        throw usage(
+          `${patch.file}: its JSON 6902 operation ${i} (${String(item['op'])} ${item['path']}) decides ${op.path}, and this change ${op.op === 'remove' ? 'removes it' : 'sets it'}; edit that operation by hand`,
+        );
       }
       const rest = parsePointer(op.path).slice(parsePointer(item['path']).length);
       return { kind: 'set', file: patch.file, index: 0, path: [i, 'value', ...typed(item['value'], rest)], value: op.value };
@@ -153,7 +174,8 @@ function setterIn(patch: Patch, op: JsonPatchOp, tokens: readonly string[], decl
   const smpDoc = docValue(text(patch.doc.file), patch.doc.file, patch.doc.index);
   const t = smpPath(decl.value, smpDoc, tokens, 'value' in op ? op.value : undefined);
   if (t === undefined || !t.exists) return undefined;
-  if (op.op === 'remove') throw usage(`${patch.doc.file}: its strategic-merge patch sets ${op.path}, which was removed live; remove it there (and from the base) by hand`);
+  if (op.op === 'remove')
+    throw usage(`${patch.doc.file}: its strategic-merge patch sets ${op.path}, which was removed live; remove it there (and from the base) by hand`);
   return { kind: 'set', file: patch.doc.file, index: patch.doc.index, path: t.path, value: t.value };
 }
 

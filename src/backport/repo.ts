@@ -12,7 +12,7 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DriftgateError, describe } from '../errors.js';
+import { DriftgateError, messageOf } from '../errors.js';
 
 /** Git runs git commands in one checkout. */
 export class Git {
@@ -28,7 +28,7 @@ export class Git {
     try {
       top = (await git(dir, ['rev-parse', '--show-toplevel'])).trim();
     } catch (err) {
-      throw new DriftgateError('DG_USAGE', `--repo ${dir}: not a Git checkout (${describe(err)})`, { cause: err });
+      throw new DriftgateError('DG_USAGE', `--repo ${dir}: not a Git checkout (${messageOf(err)})`, { cause: err });
     }
     const repo = new Git(top);
     try {
@@ -109,7 +109,11 @@ export class Git {
     try {
       return (await this.run(['var', 'GIT_AUTHOR_IDENT'])).replace(/\s+\d+\s+[+-]\d{4}\s*$/, '').trim();
     } catch (err) {
-      throw new DriftgateError('DG_USAGE', `git has no identity to commit with in ${this.root}: set user.name and user.email (git config user.email you@example.com)`, { cause: err });
+      throw new DriftgateError(
+        'DG_USAGE',
+        `git has no identity to commit with in ${this.root}: set user.name and user.email (git config user.email you@example.com)`,
+        { cause: err },
+      );
     }
   }
 
@@ -157,7 +161,11 @@ function git(cwd: string, args: readonly string[], opts: { input?: string; env?:
       { cwd, env: { ...process.env, ...opts.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' }, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' },
       (err, stdout, stderr) => {
         if (err === null) return resolve(stdout);
-        const said = stderr.trim().split('\n').filter((l) => l !== '').pop();
+        const said = stderr
+          .trim()
+          .split('\n')
+          .filter((l) => l !== '')
+          .pop();
         const why = 'code' in err && err.code === 'ENOENT' ? 'git is not installed or not on PATH' : (said ?? err.message);
         reject(new DriftgateError('DG_USAGE', `git ${args[0] ?? ''}: ${why}`, { cause: err }));
       },

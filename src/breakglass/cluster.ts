@@ -7,7 +7,7 @@
 import type { KubeObject } from '../admission/types.js';
 import type { ObjectRef } from '../decision/types.js';
 import { DriftgateError } from '../errors.js';
-import { resourcePath, type KubeClient } from '../kube/client.js';
+import { KubeApiError, resourcePath, type KubeClient } from '../kube/client.js';
 import { loadPolicy } from '../policy/load.js';
 import type { Requester } from '../policy/match.js';
 import type { GuardPolicy } from '../policy/types.js';
@@ -28,7 +28,10 @@ interface ApiGroupList {
  * aggregated API that is down) is skipped, as kubectl skips it.
  */
 export async function discover(client: KubeClient, kind: string): Promise<ApiResource[]> {
-  const [core, groups] = await Promise.all([client.request<ApiResourceList>({ method: 'GET', path: '/api/v1' }), client.request<ApiGroupList>({ method: 'GET', path: '/apis' })]);
+  const [core, groups] = await Promise.all([
+    client.request<ApiResourceList>({ method: 'GET', path: '/api/v1' }),
+    client.request<ApiGroupList>({ method: 'GET', path: '/apis' }),
+  ]);
   const wanted = requestedGroupVersion(kind);
   const paths = (groups.groups ?? []).flatMap((g) => {
     const name = g.name ?? '';
@@ -77,7 +80,12 @@ export async function clusterPolicy(client: KubeClient): Promise<ClusterPolicy> 
     if (text === undefined) return { kind: 'unknown', why: `${source} has no key ${key}` };
     return { kind: 'policy', policy: loadPolicy(text, `${source} (${key})`) };
   } catch (err) {
-    const why = err instanceof DriftgateError && err.code === 'DG_KUBE_FORBIDDEN' ? `you may not read ${source}` : err instanceof DriftgateError && err.code === 'DG_KUBE_NOT_FOUND' ? `${source} does not exist` : `${source}: ${err instanceof Error ? err.message : String(err)}`;
+    const why =
+      err instanceof DriftgateError && err.code === 'DG_KUBE_FORBIDDEN'
+        ? `you may not read ${source}`
+        : err instanceof DriftgateError && err.code === 'DG_KUBE_NOT_FOUND'
+          ? `${source} does not exist`
+          : `${source}: ${err instanceof Error ? err.message : String(err)}`;
     return { kind: 'unknown', why };
   }
 }
@@ -88,22 +96,26 @@ export async function getObject(client: KubeClient, ref: ObjectRef): Promise<Kub
     return await client.request<KubeObject>({ method: 'GET', path: resourcePath(ref) });
   } catch (err) {
     if (err instanceof DriftgateError && err.code === 'DG_KUBE_NOT_FOUND') {
-      throw new DriftgateError('DG_KUBE_NOT_FOUND', `${resourceLabel(ref)} "${ref.name}" not found in namespace ${ref.namespace}; check the name and namespace with: kubectl get ${resourceLabel(ref)} -n ${ref.namespace}`, { cause: err });
+      throw new DriftgateError(
+        'DG_KUBE_NOT_FOUND',
+        `${resourceLabel(ref)} "${ref.name}" not found in namespace ${ref.namespace}; check the name and namespace with: kubectl get ${resourceLabel(ref)} -n ${ref.namespace}`,
+        { cause: err },
+      );
     }
     if (err instanceof DriftgateError && err.code === 'DG_KUBE_FORBIDDEN') {
-      throw new DriftgateError('DG_KUBE_FORBIDDEN', `you may not get ${resourceLabel(ref)} in namespace ${ref.namespace} (Kubernetes RBAC, not driftgate: ${apiMessage(err)}); ask a cluster admin for get and patch on ${resourceLabel(ref)} there`, { cause: err });
+      throw new DriftgateError(
+        'DG_KUBE_FORBIDDEN',
+        `you may not get ${resourceLabel(ref)} in namespace ${ref.namespace} (Kubernetes RBAC, not driftgate: ${apiMessage(err)}); ask a cluster admin for get and patch on ${resourceLabel(ref)} there`,
+        { cause: err },
+      );
     }
     throw err;
   }
 }
 
-/**
- * apiMessage returns the apiserver's own message inside a client error (the Status message the
- * client quoted), or the whole error message when it is not in the client's usual form.
- */
+/** apiMessage returns the apiserver's own message of a client error, or the error's message when it has none (unreachable). */
 export function apiMessage(err: DriftgateError): string {
-  const quoted = /^[A-Z]+ \S+: (?:forbidden \(([\s\S]*)\); check driftgate's RBAC|(?:not found|conflict) \(([\s\S]*)\)|([\s\S]*))$/.exec(err.message);
-  return quoted?.[1] ?? quoted?.[2] ?? quoted?.[3] ?? err.message;
+  return err instanceof KubeApiError ? err.apiMessage : err.message;
 }
 
 /**
@@ -125,7 +137,10 @@ export async function patchAnnotations(client: KubeClient, ref: ObjectRef, patch
         { cause: err },
       );
     }
-    if (err.code === 'DG_KUBE_NOT_FOUND') throw new DriftgateError(err.code, `${resourceLabel(ref)} "${ref.name}" was deleted in namespace ${ref.namespace} meanwhile; nothing to annotate`, { cause: err });
+    if (err.code === 'DG_KUBE_NOT_FOUND')
+      throw new DriftgateError(err.code, `${resourceLabel(ref)} "${ref.name}" was deleted in namespace ${ref.namespace} meanwhile; nothing to annotate`, {
+        cause: err,
+      });
     throw err;
   }
 }

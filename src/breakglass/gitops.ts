@@ -46,7 +46,9 @@ export function detectGitOps(obj: KubeObject): GitOpsOwner | undefined {
   if (tracking !== undefined) {
     const app = tracking.split(':')[0] ?? '';
     const under = app.indexOf('_');
-    return under === -1 ? { tool: 'argocd', application: app, namespace: ARGOCD_NAMESPACE } : { tool: 'argocd', application: app.slice(under + 1), namespace: app.slice(0, under) };
+    return under === -1
+      ? { tool: 'argocd', application: app, namespace: ARGOCD_NAMESPACE }
+      : { tool: 'argocd', application: app.slice(under + 1), namespace: app.slice(0, under) };
   }
   // A custom tracking label (application.instanceLabelKey); app.kubernetes.io/instance alone is not
   // Argo CD's mark, Helm sets it too.

@@ -14,7 +14,17 @@ import { formatDuration } from '../policy/duration.js';
 import { inSubjects, matchesNamespace, matchesResource, type Requester } from '../policy/match.js';
 import type { GuardPolicy } from '../policy/types.js';
 import { resourceLabel } from './resolve-kind.js';
-import { PAUSED_GITOPS, PAUSE_ANNOTATIONS, type GitOpsOwner, type PauseKind, detectGitOps, isPauseKind, pauseKindOf, revertWarning, selfHealCommand } from './gitops.js';
+import {
+  PAUSED_GITOPS,
+  PAUSE_ANNOTATIONS,
+  type GitOpsOwner,
+  type PauseKind,
+  detectGitOps,
+  isPauseKind,
+  pauseKindOf,
+  revertWarning,
+  selfHealCommand,
+} from './gitops.js';
 
 const WINDOW_KEYS = [BREAK_GLASS_UNTIL, BREAK_GLASS_FOR, BREAK_GLASS_REASON, BREAK_GLASS_INCIDENT] as const;
 
@@ -109,8 +119,13 @@ export function label(ref: Pick<ObjectRef, 'group' | 'resource' | 'name'>): stri
 export function forbidden(user: Requester, policy: GuardPolicy): Refusal {
   const groups = (user.groups ?? []).length > 0 ? ` (groups ${(user.groups ?? []).join(', ')})` : '';
   const { users, groups: allowed } = policy.breakGlass;
-  const who = [users.length > 0 ? `users ${users.join(', ')}` : '', allowed.length > 0 ? `groups ${allowed.join(', ')}` : ''].filter((p) => p !== '').join(' and ');
-  const rest = who === '' ? `GuardPolicy ${policy.name} lets nobody break glass; make the change in Git` : `GuardPolicy ${policy.name} opens it only to ${who}; ask one of them to open the window, or make the change in Git`;
+  const who = [users.length > 0 ? `users ${users.join(', ')}` : '', allowed.length > 0 ? `groups ${allowed.join(', ')}` : '']
+    .filter((p) => p !== '')
+    .join(' and ');
+  const rest =
+    who === ''
+      ? `GuardPolicy ${policy.name} lets nobody break glass; make the change in Git`
+      : `GuardPolicy ${policy.name} opens it only to ${who}; ask one of them to open the window, or make the change in Git`;
   return { kind: 'refused', message: `${user.username}${groups} may not use break-glass: ${rest}` };
 }
 
@@ -154,17 +169,30 @@ function inFlagTerms(problem: string, given: ReadonlySet<string>): string {
   return problem;
 }
 
+// Any instant will do to check a flag's form: checkFlags reads no clock.
+const FORM_CHECK = new Date(0);
+
 /**
  * checkFlags returns the refusal for flags that cannot make a window (none or both of --for and
- * --until; `open` without --reason or --incident), before anything asks the cluster.
+ * --until, one not a duration or not an RFC 3339 time; `open` without --reason or --incident),
+ * before anything asks the cluster.
  */
 export function checkFlags(action: 'open' | 'extend', flags: WindowFlags): Refusal | undefined {
   if (flags.for !== undefined && flags.until !== undefined) return refused('--for and --until both set the end of the window; pass one of them');
   if (flags.for === undefined && flags.until === undefined) {
     return refused(`--for or --until is required: how long the window stays open, e.g. --for 30m, or --until 2026-11-24T04:00:00Z`);
   }
-  if (action === 'open' && (flags.reason ?? '').trim() === '') return refused('--reason is required: say why the change cannot wait for Git, e.g. --reason "checkout OOMKilled under load"');
-  if (action === 'open' && (flags.incident ?? '').trim() === '') return refused('--incident is required: name the incident the change is for, e.g. --incident INC-123');
+  // The forms are checked here, before the cluster is asked anything (the policy's limits later).
+  if (flags.for !== undefined && effectiveUntil({ [BREAK_GLASS_FOR]: flags.for }, FORM_CHECK) === undefined) {
+    return refused(`--for "${flags.for}" is not a duration; write e.g. 30m or 2h`);
+  }
+  if (flags.until !== undefined && effectiveUntil({ [BREAK_GLASS_UNTIL]: flags.until }, FORM_CHECK) === undefined) {
+    return refused(`--until "${flags.until}" is not an RFC 3339 time; write e.g. 2026-11-24T04:00:00Z`);
+  }
+  if (action === 'open' && (flags.reason ?? '').trim() === '')
+    return refused('--reason is required: say why the change cannot wait for Git, e.g. --reason "checkout OOMKilled under load"');
+  if (action === 'open' && (flags.incident ?? '').trim() === '')
+    return refused('--incident is required: name the incident the change is for, e.g. --incident INC-123');
   return undefined;
 }
 
@@ -183,14 +211,20 @@ export function planWindow(action: 'open' | 'extend', subject: Subject, flags: W
   const current = annotationsOf(subject.object);
   const where = `${label(subject.ref)} in namespace ${subject.ref.namespace}`;
   if (action === 'extend' && !hasWindow(subject.object)) {
-    return refused(`${where} carries no break-glass window to extend; open one: driftgate break-glass open ${label(subject.ref)} -n ${subject.ref.namespace} --for 30m --reason "…" --incident …`);
+    return refused(
+      `${where} carries no break-glass window to extend; open one: driftgate break-glass open ${label(subject.ref)} -n ${subject.ref.namespace} --for 30m --reason "…" --incident …`,
+    );
   }
 
   const { policy, user } = checks;
   // Who may comes first: a responder who may not break glass gains nothing from fixing a reason.
   if (policy !== undefined && user !== undefined && !inSubjects(policy.breakGlass, user)) return forbidden(user, policy);
 
-  const given = new Set(Object.entries({ '--for': flags.for, '--until': flags.until, '--reason': flags.reason, '--incident': flags.incident }).filter(([, v]) => v !== undefined).map(([k]) => k));
+  const given = new Set(
+    Object.entries({ '--for': flags.for, '--until': flags.until, '--reason': flags.reason, '--incident': flags.incident })
+      .filter(([, v]) => v !== undefined)
+      .map(([k]) => k),
+  );
   const requested: Record<string, string> = {
     ...(flags.for !== undefined ? { [BREAK_GLASS_FOR]: flags.for } : { [BREAK_GLASS_UNTIL]: flags.until ?? '' }),
     [BREAK_GLASS_REASON]: flags.reason ?? current[BREAK_GLASS_REASON] ?? '',
@@ -209,7 +243,11 @@ export function planWindow(action: 'open' | 'extend', subject: Subject, flags: W
     // No policy to check against: only what is needed to write an absolute end is checked here.
     const until = effectiveUntil(requested, now);
     if (until === undefined) {
-      return refused(flags.for !== undefined ? `--for "${flags.for}" is not a duration; write e.g. 30m or 2h` : `--until "${flags.until ?? ''}" is not an RFC 3339 time; write e.g. ${formatTime(now.getTime() + 3_600_000)}`);
+      return refused(
+        flags.for !== undefined
+          ? `--for "${flags.for}" is not a duration; write e.g. 30m or 2h`
+          : `--until "${flags.until ?? ''}" is not an RFC 3339 time; write e.g. ${formatTime(now.getTime() + 3_600_000)}`,
+      );
     }
     window = { until: formatTime(until), reason: (requested[BREAK_GLASS_REASON] ?? '').trim(), incident: (requested[BREAK_GLASS_INCIDENT] ?? '').trim() };
   }
@@ -224,7 +262,9 @@ export function planWindow(action: 'open' | 'extend', subject: Subject, flags: W
   };
   const notes: string[] = [];
   if (policy !== undefined && !(matchesNamespace(policy, subject.ref.namespace) && matchesResource(policy, subject.ref.group, subject.ref.resource))) {
-    notes.push(`GuardPolicy ${policy.name} does not protect ${resourceLabel(subject.ref)} in namespace ${subject.ref.namespace}: changes there need no window (opening it anyway)`);
+    notes.push(
+      `GuardPolicy ${policy.name} does not protect ${resourceLabel(subject.ref)} in namespace ${subject.ref.namespace}: changes there need no window (opening it anyway)`,
+    );
   }
   const owner = detectGitOps(subject.object);
   const pause = gitopsPause(owner, current, flags.pauseGitops === true, notes);
@@ -255,7 +295,11 @@ function gitopsPause(owner: GitOpsOwner | undefined, current: Record<string, str
   }
   if (owner.tool === 'argocd') {
     const how = `disable self-heal on the Application: ${selfHealCommand(owner, false)} (and turn it back on once Git has the fix)`;
-    notes.push(wanted ? `${revertWarning(owner)}; Argo CD cannot pause one object, so --pause-gitops did nothing here: ${how}` : `${revertWarning(owner)}; to keep the fix until then, ${how}`);
+    notes.push(
+      wanted
+        ? `${revertWarning(owner)}; Argo CD cannot pause one object, so --pause-gitops did nothing here: ${how}`
+        : `${revertWarning(owner)}; to keep the fix until then, ${how}`,
+    );
     return undefined;
   }
   const kind = pauseKindOf(owner);
@@ -304,13 +348,17 @@ export function planClose(subject: Subject, checks: Checks, now: Date): ClosePla
           `the window on ${where} ${why}, and resuming GitOps (removing ${key}) is a change driftgate checks under a window: run driftgate break-glass extend ${label(subject.ref)} -n ${subject.ref.namespace} --for 10m, then close again`,
         );
       }
-      steps.push({ what: `resumed GitOps reconciliation of this object (removed ${key}, which driftgate set)`, patch: { metadata: { annotations: { [key]: null, [PAUSED_GITOPS]: null } } } });
+      steps.push({
+        what: `resumed GitOps reconciliation of this object (removed ${key}, which driftgate set)`,
+        patch: { metadata: { annotations: { [key]: null, [PAUSED_GITOPS]: null } } },
+      });
     }
   } else if (marker !== undefined) {
     notes.push(`${PAUSED_GITOPS}: "${marker}" is not a pause driftgate knows; left as it is`);
   }
   if (open) for (const key of WINDOW_KEYS) last[key] = null;
-  if (Object.keys(last).length > 0) steps.push({ what: open ? 'removed the break-glass annotations' : `removed ${PAUSED_GITOPS}`, patch: { metadata: { annotations: last } } });
+  if (Object.keys(last).length > 0)
+    steps.push({ what: open ? 'removed the break-glass annotations' : `removed ${PAUSED_GITOPS}`, patch: { metadata: { annotations: last } } });
 
   const until = effectiveUntil(a, now);
   const incident = (a[BREAK_GLASS_INCIDENT] ?? '').trim();

@@ -37,13 +37,16 @@ export interface ApiResourceList {
 // A Kubernetes API version: v1, v2beta3, v1alpha1. Used to tell `deployments.v1.apps` from a group.
 const VERSION = /^v\d+((alpha|beta)\d+)?$/;
 
-/** parseTarget returns the kind and name of a `KIND/NAME` argument, or throws DG_USAGE saying how to write it. */
+/** parseTarget returns the kind and name of a `KIND/NAME` argument, or throws DG_TARGET_INVALID saying how to write it. */
 export function parseTarget(text: string): Target {
   const slash = text.indexOf('/');
   const kind = slash === -1 ? '' : text.slice(0, slash).trim();
   const name = slash === -1 ? '' : text.slice(slash + 1).trim();
   if (kind === '' || name === '' || name.includes('/')) {
-    throw new DriftgateError('DG_USAGE', `"${text}" is not KIND/NAME; write e.g. deploy/checkout-api, configmap/settings or deployments.apps/checkout-api`);
+    throw new DriftgateError(
+      'DG_TARGET_INVALID',
+      `"${text}" is not KIND/NAME; write e.g. deploy/checkout-api, configmap/settings or deployments.apps/checkout-api`,
+    );
   }
   return { kind, name };
 }
@@ -58,7 +61,9 @@ export function resourcesOf(list: ApiResourceList): ApiResource[] {
     const resource = r.name ?? '';
     if (resource === '' || resource.includes('/')) return [];
     const kind = r.kind ?? '';
-    return [{ group, version, resource, singular: r.singularName || kind.toLowerCase(), kind, shortNames: r.shortNames ?? [], namespaced: r.namespaced === true }];
+    return [
+      { group, version, resource, singular: r.singularName || kind.toLowerCase(), kind, shortNames: r.shortNames ?? [], namespaced: r.namespaced === true },
+    ];
   });
 }
 
@@ -95,26 +100,33 @@ export function requestedGroupVersion(kind: string): Qualifier | undefined {
 /**
  * resolveKind returns the namespaced resource a written kind names, picking the first match in
  * `resources`' order (the apiserver's own group priority: core first, then as `GET /apis` lists
- * them), or throws DG_USAGE naming close matches when nothing matches.
+ * them), or throws DG_TARGET_INVALID naming close matches when nothing matches.
  */
 export function resolveKind(kind: string, resources: readonly ApiResource[]): ApiResource {
   const [head = '', ...rest] = kind.toLowerCase().split('.');
   const quals = qualifiers(rest);
   const candidates =
-    quals.length === 0
-      ? resources
-      : resources.filter((r) => quals.some((q) => q.group === r.group && (q.version === undefined || q.version === r.version)));
+    quals.length === 0 ? resources : resources.filter((r) => quals.some((q) => q.group === r.group && (q.version === undefined || q.version === r.version)));
   for (const tier of TIERS) {
     const found = candidates.find((r) => tier(r, head));
     if (found === undefined) continue;
     if (!found.namespaced) {
-      throw new DriftgateError('DG_USAGE', `${resourceLabel(found)} (${kind}) is cluster-scoped; break-glass windows are for namespaced objects, which driftgate protects`);
+      throw new DriftgateError(
+        'DG_TARGET_INVALID',
+        `${resourceLabel(found)} (${kind}) is cluster-scoped; break-glass windows are for namespaced objects, which driftgate protects`,
+      );
     }
     return found;
   }
-  const near = closeMatches(head, resources.filter((r) => r.namespaced));
+  const near = closeMatches(
+    head,
+    resources.filter((r) => r.namespaced),
+  );
   const hint = near.length > 0 ? `did you mean ${near.join(', ')}?` : 'no resource has a close name;';
-  throw new DriftgateError('DG_USAGE', `unknown kind "${kind}": the cluster's API lists no namespaced resource of that name; ${hint} list them with: kubectl api-resources --namespaced`);
+  throw new DriftgateError(
+    'DG_TARGET_INVALID',
+    `unknown kind "${kind}": the cluster's API lists no namespaced resource of that name; ${hint} list them with: kubectl api-resources --namespaced`,
+  );
 }
 
 /** closeMatches returns up to 5 resources (as "deployments.apps (deploy)") whose names are a typo or a prefix away from `name`. */

@@ -72,7 +72,13 @@ export interface ClientWritten {
  * apiserver's AdmissionConfiguration names, offering it to `webhookHost`.
  */
 export async function writeClientCertificate(dir: string, name: string, webhookHost: string, days: number, now: Date): Promise<ClientWritten> {
-  const paths = { caCert: join(dir, 'ca.crt'), caKey: join(dir, 'ca.key'), cert: join(dir, 'client.crt'), key: join(dir, 'client.key'), kubeconfig: join(dir, 'webhook-clients.kubeconfig') };
+  const paths = {
+    caCert: join(dir, 'ca.crt'),
+    caKey: join(dir, 'ca.key'),
+    cert: join(dir, 'client.crt'),
+    key: join(dir, 'client.key'),
+    kubeconfig: join(dir, 'webhook-clients.kubeconfig'),
+  };
   try {
     await mkdir(dir, { recursive: true, mode: 0o700 });
   } catch (err) {

@@ -50,7 +50,8 @@ export function generateServing(ca: PemPair, hosts: readonly string[], days: num
   checkDays(days);
   const altNames = hosts.map(altName);
   const first = hosts[0];
-  if (first === undefined) throw new DriftgateError('DG_USAGE', 'hosts: none given; name at least the Service DNS name, e.g. driftgate.driftgate-system.svc');
+  if (first === undefined)
+    throw new DriftgateError('DG_CERT_REQUEST', 'hosts: none given; name at least the Service DNS name, e.g. driftgate.driftgate-system.svc');
   const issuer = parseCA(ca);
   const { keys, keyPem } = rsaKeys();
   const cert = forge.pki.createCertificate();
@@ -159,7 +160,7 @@ function readCert(pem: string, what: string): forge.pki.Certificate {
 
 function checkDays(days: number): number {
   if (!Number.isInteger(days) || days < 1 || days > MAX_CERT_DAYS) {
-    throw new DriftgateError('DG_USAGE', `days: ${days} is not a whole number of days from 1 to ${MAX_CERT_DAYS}`);
+    throw new DriftgateError('DG_CERT_REQUEST', `days: ${days} is not a whole number of days from 1 to ${MAX_CERT_DAYS}`);
   }
   return days;
 }
@@ -179,7 +180,7 @@ function rsaKeys(): { keys: forge.pki.rsa.KeyPair; keyPem: string } {
 // INTEGER, which strict parsers (Go's crypto/x509) insist on.
 function serial(): string {
   const bytes = randomBytes(16);
-  bytes[0] = (bytes[0]! & 0x7f) || 0x01;
+  bytes[0] = bytes[0]! & 0x7f || 0x01;
   return bytes.toString('hex');
 }
 
@@ -187,11 +188,11 @@ const DNS_NAME = /^(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-
 
 function altName(host: string, index: number): { type: 2; value: string } | { type: 7; value: string } {
   if (host.includes('%')) {
-    throw new DriftgateError('DG_USAGE', `hosts[${index}]: "${host}" has an IPv6 zone; a certificate cannot name one, drop the %… part`);
+    throw new DriftgateError('DG_CERT_REQUEST', `hosts[${index}]: "${host}" has an IPv6 zone; a certificate cannot name one, drop the %… part`);
   }
   if (isIP(host) !== 0) return { type: 7, value: ipBytes(host) };
   if (host.length > 253 || !DNS_NAME.test(host)) {
-    throw new DriftgateError('DG_USAGE', `hosts[${index}]: "${host}" is neither an IP address nor a DNS name`);
+    throw new DriftgateError('DG_CERT_REQUEST', `hosts[${index}]: "${host}" is neither an IP address nor a DNS name`);
   }
   return { type: 2, value: host.toLowerCase() };
 }

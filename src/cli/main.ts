@@ -17,7 +17,9 @@ if (major < MIN_NODE_MAJOR) {
   const { EXACT_JSON_SUPPORTED } = await import('../util/json.js');
   if (!EXACT_JSON_SUPPORTED) {
     // A Node built without source text in JSON.parse revivers: refuse rather than decide wrongly.
-    process.stderr.write(`driftgate: this Node.js (${process.versions.node}) gives JSON.parse revivers no source text, so integers beyond 2^53 cannot be read exactly; run the Node 24 that npm ci installs, or the Docker image.\n`);
+    process.stderr.write(
+      `driftgate: this Node.js (${process.versions.node}) gives JSON.parse revivers no source text, so integers beyond 2^53 cannot be read exactly; run the Node 24 that npm ci installs, or the Docker image.\n`,
+    );
     process.exitCode = 1;
   } else {
     const { run } = await import('./program.js');

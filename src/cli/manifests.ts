@@ -3,12 +3,12 @@
  * apiserver sends to driftgate is derived from the policy instead of kept in step with it by hand.
  * This file reads the flags and files; the rendering lives in src/manifests.
  */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { DriftgateError } from '../errors.js';
 import { CHART_SERVICE_NAME, helmValuesOf, helmValuesYaml } from '../manifests/helm-values.js';
 import { type FailurePolicy, renderManifestsYaml, renderWebhooks, type RenderOptions, type WebhookTarget } from '../manifests/render.js';
 import { loadPolicy } from '../policy/load.js';
-import { type Io, processIo, readPolicyFile, readText } from './io.js';
+import { type Io, formatData, processIo, readPolicyFile, readText } from './io.js';
 
 interface ManifestsOptions {
   policy: string;
@@ -28,21 +28,25 @@ const CERTIFICATE_REF = new RegExp(`^${DNS_LABEL}/${DNS_LABEL}(\\.${DNS_LABEL})*
 /** manifestsCommand returns the `manifests` command. */
 export function manifestsCommand(io: Io = processIo): Command {
   return new Command('manifests')
-    .description('print the ValidatingWebhookConfiguration and MutatingWebhookConfiguration that send the policy\'s guarded writes to driftgate')
+    .description("print the ValidatingWebhookConfiguration and MutatingWebhookConfiguration that send the policy's guarded writes to driftgate")
     .requiredOption('--policy <file>', 'the GuardPolicy (YAML or JSON) driftgate serves')
     .option('--url <url>', 'base https URL the apiserver calls (/validate and /mutate are appended), e.g. https://127.0.0.1:8443')
     .option('--service <ns/name[:port]>', 'in-cluster Service the apiserver calls, e.g. driftgate-system/driftgate (port 443 by default)')
     .option('--ca-bundle <file>', 'PEM file of the CA that signed the serving certificate (ca.crt), or - for stdin')
     .option('--ca-bundle-base64 <string>', 'the same CA, already base64-encoded (as `driftgate certs generate` prints it)')
     .option('--ca-inject-from <ns/certificate>', 'leave caBundle to cert-manager, from this Certificate, e.g. driftgate-system/driftgate-tls')
-    .option('--helm-values', 'print values for charts/driftgate instead: the policy and the webhooks rendered from it, for the Service NS/driftgate given with --service')
+    .addOption(new Option('-o, --output <format>', 'yaml (with a header of comments) or json (a v1 List)').choices(['yaml', 'json']).default('yaml'))
+    .option(
+      '--helm-values',
+      'print values for charts/driftgate instead: the policy and the webhooks rendered from it, for the Service NS/driftgate given with --service',
+    )
     .option('--failure-policy <Fail|Ignore>', 'what the apiserver does when driftgate does not answer (default: Fail in enforce mode, Ignore in warn mode)')
-    .action(async (opts: ManifestsOptions) => {
+    .action(async (opts: ManifestsOptions & { output: 'yaml' | 'json' }) => {
       if (opts.helmValues === true) {
         io.out.write(await helmValuesText(opts));
         return;
       }
-      const target = targetOf(opts);
+      const target = webhookTargetOf(opts);
       const { caBundle, options } = await caOf(opts);
       const failurePolicy = failurePolicyOf(opts.failurePolicy);
       const policy = await readPolicyFile(opts.policy);
@@ -56,7 +60,8 @@ export function manifestsCommand(io: Io = processIo): Command {
           ? '# Apply them only once the driftgate Deployment is ready: with failurePolicy Fail, every other guarded write is refused while the webhook does not answer.'
           : '# failurePolicy Ignore: while driftgate does not answer, the apiserver lets every write through unchecked.',
       ];
-      io.out.write(`${header.join('\n')}\n${renderManifestsYaml(objects)}`);
+      if (opts.output === 'json') io.out.write(formatData({ apiVersion: 'v1', kind: 'List', items: objects }, 'json'));
+      else io.out.write(`${header.join('\n')}\n${renderManifestsYaml(objects)}`);
     });
 }
 
@@ -71,9 +76,11 @@ async function helmValuesText(opts: ManifestsOptions): Promise<string> {
   if ([opts.caBundle, opts.caBundleBase64, opts.caInjectFrom].some((v) => v !== undefined)) {
     throw usage('--helm-values takes no CA flag: the chart sets the caBundle from certificates.mode (cert-manager, or provided with certificates.caBundle)');
   }
-  const target = targetOf(opts);
+  const target = webhookTargetOf(opts);
   if (!('service' in target) || target.service.name !== CHART_SERVICE_NAME || (target.service.port ?? 443) !== 443) {
-    throw usage(`--helm-values: the chart's Service is NAMESPACE/${CHART_SERVICE_NAME} on port 443; write e.g. --service driftgate-system/${CHART_SERVICE_NAME}`);
+    throw usage(
+      `--helm-values: the chart's Service is NAMESPACE/${CHART_SERVICE_NAME} on port 443; write e.g. --service driftgate-system/${CHART_SERVICE_NAME}`,
+    );
   }
   const text = await readText(opts.policy, 'policy', 'DG_POLICY_UNREADABLE');
   const values = helmValuesOf(text, loadPolicy(text, opts.policy), target.service.namespace);
@@ -95,7 +102,7 @@ function failurePolicyOf(text: string | undefined): FailurePolicy | undefined {
   throw usage(`--failure-policy "${text}" is neither Fail nor Ignore; write --failure-policy Fail to refuse guarded writes while driftgate is down`);
 }
 
-function targetOf(opts: ManifestsOptions): WebhookTarget {
+function webhookTargetOf(opts: ManifestsOptions): WebhookTarget {
   if ((opts.url === undefined) === (opts.service === undefined)) {
     throw usage('give exactly one of --url (an https URL the apiserver can reach) and --service (NS/NAME[:PORT] of the in-cluster Service)');
   }

@@ -11,18 +11,21 @@ import { reviewCommand } from './review.js';
 import { serveCommand } from './serve.js';
 import { openTicketStore } from './stores.js';
 import { type OpenStore, ticketsCommand } from './tickets.js';
-import { processIo, report } from './io.js';
+import { Exit, processIo, report } from './io.js';
 import { VERSION } from './version.js';
 
 /** program returns the whole command tree (tests build it too). */
 export function program(): Command {
   const root = new Command('driftgate')
-    .description('Kubernetes admission webhook that keeps GitOps honest: refuses live drift, lets time-bound break-glass through, records every bypass as a backport ticket')
+    .description(
+      'Kubernetes admission webhook that keeps GitOps honest: refuses live drift, lets time-bound break-glass through, records every bypass as a backport ticket',
+    )
     .version(VERSION, '-v, --version', 'print the driftgate version')
     .showHelpAfterError()
     .exitOverride();
   const openStore: OpenStore = async (spec, cluster) => (await openTicketStore(spec, cluster)).store;
-  for (const cmd of [serveCommand(), reviewCommand(), certsCommand(), manifestsCommand(), policyCommand(), ticketsCommand(openStore), breakGlassCommand()]) root.addCommand(cmd.exitOverride());
+  for (const cmd of [serveCommand(), reviewCommand(), certsCommand(), manifestsCommand(), policyCommand(), ticketsCommand(openStore), breakGlassCommand()])
+    root.addCommand(cmd.exitOverride());
   return root;
 }
 
@@ -30,14 +33,13 @@ export function program(): Command {
 export async function run(argv: string[]): Promise<number> {
   try {
     await program().parseAsync(argv, { from: 'user' });
-    // Some commands report failure by setting the exit code rather than throwing: keep it.
-    const code = Number(process.exitCode ?? 0);
-    return Number.isInteger(code) ? code : 1;
+    return 0;
   } catch (err) {
+    // A command that chose its exit code has already said why.
+    if (err instanceof Exit) return err.code;
     // commander has already printed its own usage errors (and --help / --version are not failures).
     if (err instanceof CommanderError) return err.exitCode;
     report(processIo, err);
     return 1;
   }
 }
-

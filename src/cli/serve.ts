@@ -5,19 +5,19 @@
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { writeCertificates } from '../certs/files.js';
-import { DriftgateError, describe } from '../errors.js';
-import { parseDuration } from '../policy/duration.js';
-import { createAdmitter, type ParentLookup } from '../server/admit.js';
+import { DriftgateError, messageOf } from '../errors.js';
+import { parseAge } from '../policy/duration.js';
+import { createAdmitter, type ParentLookup } from '../admission/admit.js';
 import { startHousekeeping } from '../server/housekeeping.js';
 import { createApp } from '../server/app.js';
-import { listenHttp, listenHttps } from '../server/https.js';
+import { type Listener, listenHttp, listenHttps } from '../server/https.js';
 import { createLogger, type Logger } from '../server/logger.js';
-import { createMetrics } from '../server/metrics.js';
-import { createOffload } from '../server/offload.js';
-import { loadClientCa, loadKeyPair, watchKeyPair } from '../server/tls.js';
+import { createMetrics, metricsHandler } from '../server/metrics.js';
+import { type Offload, createOffload } from '../server/offload.js';
+import { loadClientCa, loadKeyPair, watchKeyPair } from './keypair-files.js';
 import type { TicketStore } from '../tickets/types.js';
 import { type Io, processIo, readPolicyFile, reviewLimitsOf } from './io.js';
-import { DEFAULT_REVIEW_LIMITS } from '../admission/limits.js';
+import { DEFAULT_REVIEW_LIMITS, type ReviewLimits } from '../admission/limits.js';
 import { openTicketStore } from './stores.js';
 
 interface ServeOptions {
@@ -64,10 +64,17 @@ export function serveCommand(io: Io = processIo): Command {
     .option('--cert-reload-interval <ms>', 'how often to check the certificate files for a new pair', '10000')
     .option('--max-record-time <ms>', 'upper bound on recording a ticket before the bypass is refused', '8000')
     .option('--housekeeping-interval <ms>', 'how often to count open tickets and check the webhook configurations are still there', '60000')
-    .option('--client-ca <file>', "require a client certificate signed by this CA (PEM) on /validate and /mutate: the one the apiserver's AdmissionConfiguration kubeConfigFile presents")
+    .option(
+      '--client-ca <file>',
+      "require a client certificate signed by this CA (PEM) on /validate and /mutate: the one the apiserver's AdmissionConfiguration kubeConfigFile presents",
+    )
     .option('--client-name <names>', 'with --client-ca: the accepted callers, comma-separated (a certificate CN or DNS SAN), e.g. kube-apiserver-admission')
     .option('--max-review-depth <levels>', 'refuse a review nesting deeper than this (413, before parsing it)', String(DEFAULT_REVIEW_LIMITS.maxDepth))
-    .option('--max-review-values <count>', 'refuse a review holding more leaves (strings, numbers, booleans, nulls, empty maps and lists) than this', String(DEFAULT_REVIEW_LIMITS.maxLeaves))
+    .option(
+      '--max-review-values <count>',
+      'refuse a review holding more leaves (strings, numbers, booleans, nulls, empty maps and lists) than this',
+      String(DEFAULT_REVIEW_LIMITS.maxLeaves),
+    )
     .option('--overdue-after <duration>', 'an open ticket is overdue this long after its window ended (Go-style or days: 72h, 3d)', '3d')
     .action(async (opts: ServeOptions) => {
       await serve(opts, io);
@@ -75,8 +82,7 @@ export function serveCommand(io: Io = processIo): Command {
 }
 
 function durationFlag(name: string, text: string): number {
-  const days = /^(\d+)d$/.exec(text);
-  const ms = days !== null ? Number(days[1]) * 86_400_000 : parseDuration(text);
+  const ms = parseAge(text);
   if (ms === undefined) throw new DriftgateError('DG_USAGE', `--${name} "${text}" is not a duration; write e.g. 72h or 3d`);
   return ms;
 }
@@ -87,7 +93,27 @@ function intFlag(name: string, text: string, min: number): number {
   return n;
 }
 
-async function serve(opts: ServeOptions, io: Io): Promise<void> {
+/** ServeSettings are the flags read, checked and completed (--dev fills in what is missing). */
+interface ServeSettings {
+  port: number;
+  metricsPort: number;
+  host: string;
+  reloadMs: number;
+  maxRecordMs: number;
+  housekeepingMs: number;
+  overdueMs: number;
+  policyFile: string;
+  certFile: string;
+  keyFile: string;
+  ticketsSpec: string;
+  limits: ReviewLimits;
+  /** The PEM bundle of --client-ca, checked; with it, only clientNames may call the webhook routes. */
+  clientCa: string | undefined;
+  clientNames: string[];
+}
+
+/** settingsOf returns the checked settings, before anything is listened on or connected to. */
+async function settingsOf(opts: ServeOptions): Promise<ServeSettings> {
   const port = intFlag('port', opts.port, 0);
   const metricsPort = intFlag('metrics-port', opts.metricsPort, -1);
   const reloadMs = intFlag('cert-reload-interval', opts.certReloadInterval, 50);
@@ -95,11 +121,18 @@ async function serve(opts: ServeOptions, io: Io): Promise<void> {
   const housekeepingMs = intFlag('housekeeping-interval', opts.housekeepingInterval, 100);
   const overdueMs = durationFlag('overdue-after', opts.overdueAfter);
   const limits = reviewLimitsOf(opts);
-  const clientNames = (opts.clientName ?? '').split(',').map((n) => n.trim()).filter((n) => n !== '');
+  const clientNames = (opts.clientName ?? '')
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n !== '');
   if (opts.clientCa !== undefined && clientNames.length === 0) {
-    throw new DriftgateError('DG_USAGE', '--client-ca needs --client-name: a cluster CA signs every user\'s certificate, so name the caller to accept (the CN of the apiserver\'s client certificate)');
+    throw new DriftgateError(
+      'DG_USAGE',
+      "--client-ca needs --client-name: a cluster CA signs every user's certificate, so name the caller to accept (the CN of the apiserver's client certificate)",
+    );
   }
-  if (opts.clientCa === undefined && clientNames.length > 0) throw new DriftgateError('DG_USAGE', '--client-name needs --client-ca, the CA that signs the caller\'s certificate');
+  if (opts.clientCa === undefined && clientNames.length > 0)
+    throw new DriftgateError('DG_USAGE', "--client-name needs --client-ca, the CA that signs the caller's certificate");
   const clientCa = opts.clientCa === undefined ? undefined : await loadClientCa(opts.clientCa);
   let host = opts.host;
   let policyFile = opts.policy;
@@ -120,18 +153,63 @@ async function serve(opts: ServeOptions, io: Io): Promise<void> {
   }
   if (policyFile === undefined) throw new DriftgateError('DG_USAGE', '--policy is required (or --dev for the example policy)');
   if (certFile === undefined || keyFile === undefined) {
-    throw new DriftgateError('DG_USAGE', '--tls-cert and --tls-key are required: the kube-apiserver only calls webhooks over HTTPS (make a pair with `driftgate certs generate`, or use --dev)');
+    throw new DriftgateError(
+      'DG_USAGE',
+      '--tls-cert and --tls-key are required: the kube-apiserver only calls webhooks over HTTPS (make a pair with `driftgate certs generate`, or use --dev)',
+    );
   }
-  if (ticketsSpec === undefined) throw new DriftgateError('DG_USAGE', '--tickets is required: journal:/path/tickets.jsonl or kubernetes (bypasses must be recorded somewhere)');
+  if (ticketsSpec === undefined)
+    throw new DriftgateError('DG_USAGE', '--tickets is required: journal:/path/tickets.jsonl or kubernetes (bypasses must be recorded somewhere)');
+  return {
+    port,
+    metricsPort,
+    host,
+    reloadMs,
+    maxRecordMs,
+    housekeepingMs,
+    overdueMs,
+    policyFile,
+    certFile,
+    keyFile,
+    ticketsSpec,
+    limits,
+    clientCa,
+    clientNames,
+  };
+}
 
+/** Running is a started webhook: what shutting down stops, in order. */
+interface Running {
+  logger: Logger;
+  tickets: TicketStore;
+  webhook: Listener;
+  metricsListener: Listener | undefined;
+  offload: Offload;
+  stopWatching: () => void;
+  stopHousekeeping: () => void;
+  setReady: (ready: boolean) => void;
+}
+
+async function serve(opts: ServeOptions, io: Io): Promise<void> {
+  const settings = await settingsOf(opts);
+  const running = await start(settings, opts);
+  if (opts.dev === true) printDevHelp(io, running.webhook.port, settings.certFile, running.tickets.describeStore(), running.metricsListener?.port);
+  await untilSignalled(running);
+  // Ask nothing else to keep the process alive once the listeners are gone.
+  running.logger.flush?.();
+}
+
+/** start wires the parts together and listens; the webhook is ready when it returns. */
+async function start(settings: ServeSettings, opts: Pick<ServeOptions, 'logLevel' | 'kubeconfig' | 'context'>): Promise<Running> {
+  const { certFile, keyFile, host } = settings;
   const logger = createLogger({ level: opts.logLevel });
-  const policy = await readPolicyFile(policyFile);
+  const policy = await readPolicyFile(settings.policyFile);
   const pair = await loadKeyPair(certFile, keyFile);
   const metrics = createMetrics();
   metrics.certExpiry.set(pair.notAfter.getTime() / 1000);
   metrics.policyInfo.set({ policy: policy.name, mode: policy.mode }, 1);
-  const opened = await openTicketStore(ticketsSpec, {
-    onWarning: (message) => logger.warn({ store: ticketsSpec }, message),
+  const opened = await openTicketStore(settings.ticketsSpec, {
+    onWarning: (message) => logger.warn({ store: settings.ticketsSpec }, message),
     ...(opts.kubeconfig === undefined ? {} : { kubeconfig: opts.kubeconfig }),
     ...(opts.context === undefined ? {} : { context: opts.context }),
   });
@@ -144,65 +222,89 @@ async function serve(opts: ServeOptions, io: Io): Promise<void> {
     now: () => new Date(),
     tickets,
     ...(parents === undefined ? {} : { parents }),
-    onParentError: (ref, err) => logger.warn({ parent: `${ref.namespace}/${ref.resource}/${ref.name}`, problem: describe(err) }, 'parent lookup failed; deciding without its break-glass window'),
+    onParentError: (ref, err) =>
+      logger.warn(
+        { parent: `${ref.namespace}/${ref.resource}/${ref.name}`, problem: messageOf(err) },
+        'parent lookup failed; deciding without its break-glass window',
+      ),
   });
+  const { limits, clientCa, clientNames } = settings;
   const offload = createOffload({ limits, onReplaced: (why) => logger.error({ problem: why }, 'judging worker replaced; the review it held was refused') });
-  const app = createApp({ admitter, logger, metrics, storeKind: opened.kind, ready: () => ready, maxRecordMs, limits, offload, ...(clientCa === undefined ? {} : { callers: { names: clientNames } }) });
-  const webhook = await listenHttps(app, pair, port, host, clientCa);
+  const app = createApp({
+    admitter,
+    logger,
+    metrics,
+    storeKind: opened.kind,
+    ready: () => ready,
+    maxRecordMs: settings.maxRecordMs,
+    limits,
+    offload,
+    ...(clientCa === undefined ? {} : { callers: { names: clientNames } }),
+  });
+  const webhook = await listenHttps(app, pair, settings.port, host, clientCa);
   const watcher = watchKeyPair({
     certFile,
     keyFile,
     initial: pair,
-    intervalMs: reloadMs,
+    intervalMs: settings.reloadMs,
     onPair: (next) => {
       webhook.setKeyPair(next);
       metrics.certExpiry.set(next.notAfter.getTime() / 1000);
       logger.info({ certFile, notAfter: next.notAfter.toISOString() }, 'serving certificate reloaded');
     },
-    onError: (err) => logger.error({ certFile, keyFile, problem: describe(err) }, 'new serving certificate refused; keeping the previous one'),
+    onError: (err) => logger.error({ certFile, keyFile, problem: messageOf(err) }, 'new serving certificate refused; keeping the previous one'),
   });
-  const metricsListener =
-    metricsPort < 0
-      ? undefined
-      : await listenHttp(
-          (req, res) => {
-            if (req.method === 'GET' && req.url === '/metrics') {
-              metrics.registry.metrics().then(
-                (text) => res.writeHead(200, { 'Content-Type': metrics.registry.contentType }).end(text),
-                (err: unknown) => res.writeHead(500).end(describe(err)),
-              );
-            } else res.writeHead(404, { 'Content-Type': 'text/plain' }).end('driftgate serves GET /metrics here\n');
-          },
-          metricsPort,
-          host,
-        );
+  const metricsListener = settings.metricsPort < 0 ? undefined : await listenHttp(metricsHandler(metrics), settings.metricsPort, host);
   const stopHousekeeping = startHousekeeping({
     tickets,
     ...(opened.client === undefined ? {} : { client: opened.client }),
     metrics,
     logger,
     now: () => new Date(),
-    overdueMs,
-    intervalMs: housekeepingMs,
+    overdueMs: settings.overdueMs,
+    intervalMs: settings.housekeepingMs,
   });
   ready = true;
   logger.info(
-    { port: webhook.port, metricsPort: metricsListener?.port, callers: clientCa === undefined ? 'anyone (no --client-ca)' : clientNames, policy: policy.name, mode: policy.mode, tickets: tickets.describeStore(), certNotAfter: pair.notAfter.toISOString() },
+    {
+      port: webhook.port,
+      metricsPort: metricsListener?.port,
+      callers: clientCa === undefined ? 'anyone (no --client-ca)' : clientNames,
+      policy: policy.name,
+      mode: policy.mode,
+      tickets: tickets.describeStore(),
+      certNotAfter: pair.notAfter.toISOString(),
+    },
     'driftgate serving',
   );
-  if (opts.dev === true) printDevHelp(io, webhook.port, certFile, tickets.describeStore(), metricsListener?.port);
+  return {
+    logger,
+    tickets,
+    webhook,
+    metricsListener,
+    offload,
+    stopWatching: () => watcher.stop(),
+    stopHousekeeping,
+    setReady: (value) => {
+      ready = value;
+    },
+  };
+}
 
-  await new Promise<void>((done) => {
+/** untilSignalled resolves once SIGTERM or SIGINT has stopped the webhook, in-flight reviews answered first. */
+function untilSignalled(running: Running): Promise<void> {
+  const { logger } = running;
+  return new Promise<void>((done) => {
     const stop = (signal: string): void => {
       process.off('SIGTERM', onTerm);
       process.off('SIGINT', onInt);
       logger.info({ signal }, 'shutting down: finishing in-flight reviews');
-      ready = false;
-      watcher.stop();
-      stopHousekeeping();
-      void Promise.all([webhook.close(), metricsListener?.close()])
-        .then(() => Promise.all([tickets.close(), offload.close()]))
-        .catch((err: unknown) => logger.error({ problem: describe(err) }, 'error while shutting down'))
+      running.setReady(false);
+      running.stopWatching();
+      running.stopHousekeeping();
+      void Promise.all([running.webhook.close(), running.metricsListener?.close()])
+        .then(() => Promise.all([running.tickets.close(), running.offload.close()]))
+        .catch((err: unknown) => logger.error({ problem: messageOf(err) }, 'error while shutting down'))
         .finally(() => {
           logger.info('stopped');
           done();
@@ -213,8 +315,6 @@ async function serve(opts: ServeOptions, io: Io): Promise<void> {
     process.on('SIGTERM', onTerm);
     process.on('SIGINT', onInt);
   });
-  // Ask nothing else to keep the process alive once the listeners are gone.
-  logger.flush?.();
 }
 
 function printDevHelp(io: Io, port: number, certFile: string, store: string, metricsPort: number | undefined): void {

@@ -2,11 +2,12 @@
  * Opening the ticket store a `--tickets` flag names, and the Kubernetes client when one is
  * configured (the parent lookup of `/scale` and friends needs it; a laptop run does without).
  */
-import type { ParentLookup } from '../server/admit.js';
+import type { ParentLookup } from '../admission/admit.js';
 import { JournalStore, parseTicketsSpec } from '../tickets/journal.js';
 import { KubernetesStore } from '../tickets/kubernetes.js';
 import type { TicketStore } from '../tickets/types.js';
-import { createKubeClient, loadKubeConfig, parentLookup, type KubeClient, type KubeOptions } from '../kube/client.js';
+import { createKubeClient, parentLookup, type KubeClient } from '../kube/client.js';
+import { inCluster, loadKubeConfig, type KubeOptions } from './kubeconfig.js';
 
 /** OpenedStore is a ticket store and, when a cluster is reachable by config, the parent lookup. */
 export interface OpenedStore {
@@ -29,7 +30,7 @@ export async function openTicketStore(spec: string, opts: KubeOptions & { onWarn
     });
     return { store, kind: 'kubernetes', parents: parentLookup(client), client };
   }
-  const kubeWanted = opts.kubeconfig !== undefined || process.env['KUBERNETES_SERVICE_HOST'] !== undefined;
+  const kubeWanted = opts.kubeconfig !== undefined || inCluster();
   const client = kubeWanted ? createKubeClient(await loadKubeConfig(opts)) : undefined;
   const store = await JournalStore.open(parsed.path, opts.onWarning === undefined ? {} : { onWarning: opts.onWarning });
   return { store, kind: 'journal', ...(client === undefined ? {} : { parents: parentLookup(client), client }) };

@@ -6,40 +6,37 @@
 import { chmod, mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { DriftgateError, describe } from '../errors.js';
-import { parseNow } from './io.js';
+import { DriftgateError, messageOf } from '../errors.js';
+import { type Io, formatData, guard, parseNow } from './io.js';
 import { backportTicket, pushHint } from '../backport/backport.js';
-import { parseDuration } from '../policy/duration.js';
+import { parseAge } from '../policy/duration.js';
 import { EXPORT_FORMATS, exportRevert, exportTicket, renderExport, type ExportFormat, type TicketExport } from '../tickets/export.js';
 import { parseTicketsSpec } from '../tickets/journal.js';
 import { renderTable, renderTicket, safe } from '../tickets/render.js';
 import { buildReport, renderReportTable } from '../tickets/report.js';
 import { renderReportHtml } from '../tickets/report-html.js';
-import { DECISIONS, TICKET_STATES, type BackportCommit, type Decision, type Evidence, type Resolution, type Ticket, type TicketFilter, type TicketState, type TicketStore } from '../tickets/types.js';
-import { jsonSafe } from '../util/terminal.js';
-import { safeYamlOf } from '../util/yaml-safe.js';
+import {
+  TICKET_DECISIONS,
+  TICKET_STATES,
+  type Evidence,
+  type Resolution,
+  type TicketDecision,
+  type TicketFilter,
+  type TicketState,
+  type TicketStore,
+} from '../tickets/types.js';
 import { parseRfc3339 } from '../util/rfc3339.js';
 
-/** Writer is the little of a stream the commands need. */
-export interface Writer {
-  write(chunk: string): unknown;
-}
-
 /** TicketsIo is everything the commands touch outside themselves, injectable for tests. */
-export interface TicketsIo {
-  out: Writer;
-  err: Writer;
+export interface TicketsIo extends Io {
   env: Readonly<Record<string, string | undefined>>;
   now: () => Date;
-  /** Called with 1 after a command failed; the default sets process.exitCode so output still flushes. */
-  exit: (code: number) => void;
 }
 
 type Format = 'table' | 'json' | 'yaml';
 const FORMATS: readonly Format[] = ['table', 'json', 'yaml'];
-type ReportFormat = 'table' | 'json' | 'html';
-const REPORT_FORMATS: readonly ReportFormat[] = ['table', 'json', 'html'];
-const DAY_MS = 86_400_000;
+type ReportFormat = 'table' | 'json' | 'yaml' | 'html';
+const REPORT_FORMATS: readonly ReportFormat[] = ['table', 'json', 'yaml', 'html'];
 
 interface CommonOptions {
   tickets?: string;
@@ -61,7 +58,6 @@ export function ticketsCommand(openStore: OpenStore, io: Partial<TicketsIo> = {}
     err: io.err ?? process.stderr,
     env: io.env ?? process.env,
     now: io.now ?? (() => new Date()),
-    exit: io.exit ?? ((code) => void (process.exitCode = code)),
   };
   const output = { writeOut: (s: string) => void ctx.out.write(s), writeErr: (s: string) => void ctx.err.write(s) };
   const tickets = new Command('tickets').description('list, show, resolve, export and report backport tickets').configureOutput(output);
@@ -80,7 +76,7 @@ export function ticketsCommand(openStore: OpenStore, io: Partial<TicketsIo> = {}
 
   sub('list', 'list tickets, oldest first')
     .option('--state <state>', `only this state: ${TICKET_STATES.join(', ')}`)
-    .option('--namespace <ns>', 'only tickets on objects in this namespace')
+    .option('-n, --namespace <ns>', 'only tickets on objects in this namespace')
     .option('--incident <id>', 'only tickets under this incident')
     .option('--since <when>', 'only tickets with a change since: a duration back from now (7d, 12h) or an RFC 3339 time')
     .action(
@@ -93,7 +89,7 @@ export function ticketsCommand(openStore: OpenStore, io: Partial<TicketsIo> = {}
         if (opts.since !== undefined) filter.since = parseSince(opts.since, ctx.now());
         const found = await withStore(ctx, openStore, opts, (store) => store.list(filter));
         if (format === 'table' && found.length === 0) ctx.err.write('No tickets found.\n');
-        else ctx.out.write(format === 'table' ? renderTable(found) : serialize(found, format));
+        else ctx.out.write(format === 'table' ? renderTable(found) : formatData(found, format));
       }),
     );
 
@@ -103,13 +99,13 @@ export function ticketsCommand(openStore: OpenStore, io: Partial<TicketsIo> = {}
       guard(ctx, async (id: string, opts: CommonOptions) => {
         const format = parseFormat(opts.output);
         const ticket = await withStore(ctx, openStore, opts, (store) => store.get(id));
-        ctx.out.write(format === 'table' ? renderTicket(ticket) : serialize(ticket, format));
+        ctx.out.write(format === 'table' ? renderTicket(ticket) : formatData(ticket, format));
       }),
     );
 
   sub('resolve', 'record what became of the drift: backported to Git, reverted, or accepted')
     .argument('<id>', 'ticket id, as `tickets list` prints it')
-    .option('--decision <decision>', DECISIONS.join(', '))
+    .option('--decision <decision>', TICKET_DECISIONS.join(', '))
     .option('--ref <ref>', 'where it was decided or done, e.g. the pull request URL')
     .option('--by <name>', 'who decided')
     .action(
@@ -123,11 +119,13 @@ export function ticketsCommand(openStore: OpenStore, io: Partial<TicketsIo> = {}
           // A backport decision points at the commits `tickets backport` made for the ticket, so
           // the review sees which commit the pull request carried.
           const commits = decision === 'backport' ? ((await store.get(id)).backports ?? []) : [];
-          const evidence = commits.map((b): Evidence => ({ kind: 'commit', commit: b.commit, branch: b.branch, ...(b.repo === undefined ? {} : { repo: b.repo }) }));
+          const evidence = commits.map(
+            (b): Evidence => ({ kind: 'commit', commit: b.commit, branch: b.branch, ...(b.repo === undefined ? {} : { repo: b.repo }) }),
+          );
           const resolution: Resolution = { decision, ref, by, at, closedBy: 'person', ...(evidence.length === 0 ? {} : { evidence }) };
           return store.resolve(id, resolution);
         });
-        ctx.out.write(format === 'table' ? `ticket ${ticket.id} is now ${ticket.state}\n` : serialize(ticket, format));
+        ctx.out.write(format === 'table' ? `ticket ${ticket.id} is now ${ticket.state}\n` : formatData(ticket, format));
       }),
     );
 
@@ -151,7 +149,7 @@ export function ticketsCommand(openStore: OpenStore, io: Partial<TicketsIo> = {}
       }),
     );
 
-  sub('backport', 'commit the ticket\'s changes into the manifests of a Git checkout, on a new branch, and record the commit on the ticket')
+  sub('backport', "commit the ticket's changes into the manifests of a Git checkout, on a new branch, and record the commit on the ticket")
     .argument('<id>', 'ticket id, as `tickets list` prints it')
     .option('--repo <dir>', 'the Git checkout the GitOps tool syncs from (its committed HEAD is read; the working tree is left alone)')
     .option('--branch <name>', 'the new branch (default: backport/<id>)')
@@ -167,12 +165,16 @@ export function ticketsCommand(openStore: OpenStore, io: Partial<TicketsIo> = {}
             await store.recordBackport(id, result.commit);
           } catch (err) {
             // The commit exists whatever the store says: name it, so that nobody makes it twice.
-            throw new DriftgateError('DG_TICKET_STORE', `made commit ${result.commit.commit} on branch ${safe(result.commit.branch)}, but recording it on ticket ${id} failed: ${describe(err)}`, { cause: err });
+            throw new DriftgateError(
+              'DG_TICKET_STORE',
+              `made commit ${result.commit.commit} on branch ${safe(result.commit.branch)}, but recording it on ticket ${id} failed: ${messageOf(err)}`,
+              { cause: err },
+            );
           }
           return result.commit;
         });
         if (format !== 'table') {
-          ctx.out.write(serialize(made, format));
+          ctx.out.write(formatData(made, format));
           return;
         }
         ctx.out.write(`branch ${safe(made.branch)}\ncommit ${made.commit}\n`);
@@ -181,7 +183,11 @@ export function ticketsCommand(openStore: OpenStore, io: Partial<TicketsIo> = {}
       }),
     );
 
-  sub('report', 'summarize bypasses for a security review: per namespace, person and incident; open and overdue tickets; every ticket changed or closed in the period, with who or what closed it; long windows', REPORT_FORMATS)
+  sub(
+    'report',
+    'summarize bypasses for a security review: per namespace, person and incident; open and overdue tickets; every ticket changed or closed in the period, with who or what closed it; long windows',
+    REPORT_FORMATS,
+  )
     .option('--since <when>', 'count bypasses since: a duration back from now (7d, 12h) or an RFC 3339 time', '7d')
     .option('--overdue <age>', 'an open ticket is overdue once its window ended longer ago than this (3d, 36h)', '3d')
     .option('--now <time>', 'report as of this RFC 3339 time instead of the clock')
@@ -191,10 +197,10 @@ export function ticketsCommand(openStore: OpenStore, io: Partial<TicketsIo> = {}
         const format = parseReportFormat(opts.output);
         const now = parseNow(opts.now, ctx.now);
         const since = parseSince(opts.since, now);
-        const overdueAfterMs = parseAge('--overdue', opts.overdue);
+        const overdueAfterMs = parseAgeFlag('--overdue', opts.overdue);
         const all = await withStore(ctx, openStore, opts, (store) => store.list());
         const report = buildReport(all, { now, since, overdueAfterMs });
-        const text = format === 'html' ? renderReportHtml(report) : format === 'json' ? `${jsonSafe(JSON.stringify(report, null, 2))}\n` : renderReportTable(report);
+        const text = format === 'html' ? renderReportHtml(report) : format === 'table' ? renderReportTable(report) : formatData(report, format);
         if (opts.out === undefined) {
           ctx.out.write(text);
         } else {
@@ -227,7 +233,7 @@ async function attempt(path: string, io: () => Promise<unknown>): Promise<void> 
   try {
     await io();
   } catch (err) {
-    throw new DriftgateError('DG_USAGE', `--out ${path}: cannot write it (${describe(err)})`, { cause: err });
+    throw new DriftgateError('DG_USAGE', `--out ${path}: cannot write it (${messageOf(err)})`, { cause: err });
   }
 }
 
@@ -235,25 +241,7 @@ function choices(list: readonly string[]): string {
   return list.length < 2 ? list.join('') : `${list.slice(0, -1).join(', ')} or ${list[list.length - 1] ?? ''}`;
 }
 
-// Every failure ends as one line on stderr and exit code 1: the message is the product, the
-// stack trace never is.
-function guard<A extends unknown[]>(ctx: TicketsIo, action: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
-  return async (...args) => {
-    try {
-      await action(...args);
-    } catch (err) {
-      ctx.err.write(`error: ${describe(err)}\n`);
-      ctx.exit(1);
-    }
-  };
-}
-
-async function withStore<T>(
-  ctx: TicketsIo,
-  openStore: OpenStore,
-  opts: CommonOptions,
-  use: (store: TicketStore) => Promise<T>,
-): Promise<T> {
+async function withStore<T>(ctx: TicketsIo, openStore: OpenStore, opts: CommonOptions, use: (store: TicketStore) => Promise<T>): Promise<T> {
   const spec = opts.tickets ?? ctx.env['DRIFTGATE_TICKETS'];
   if (spec === undefined || spec === '') {
     throw new DriftgateError('DG_USAGE', '--tickets is required: give journal:/path/to/tickets.jsonl or kubernetes, or set DRIFTGATE_TICKETS');
@@ -308,10 +296,10 @@ function parseState(text: string): TicketState {
   return state;
 }
 
-function parseDecision(text: string | undefined): Decision {
-  if (text === undefined) throw new DriftgateError('DG_USAGE', `--decision is required: use one of ${DECISIONS.join(', ')}`);
-  const decision = DECISIONS.find((d) => d === text);
-  if (decision === undefined) throw new DriftgateError('DG_USAGE', `--decision ${JSON.stringify(text)}: use one of ${DECISIONS.join(', ')}`);
+function parseDecision(text: string | undefined): TicketDecision {
+  if (text === undefined) throw new DriftgateError('DG_USAGE', `--decision is required: use one of ${TICKET_DECISIONS.join(', ')}`);
+  const decision = TICKET_DECISIONS.find((d) => d === text);
+  if (decision === undefined) throw new DriftgateError('DG_USAGE', `--decision ${JSON.stringify(text)}: use one of ${TICKET_DECISIONS.join(', ')}`);
   return decision;
 }
 
@@ -325,28 +313,16 @@ function required(flag: string, value: string | undefined, what: string): string
  * Go-style duration such as `12h` or `1d12h`) or an RFC 3339 time; throws DG_USAGE otherwise.
  */
 export function parseSince(text: string, now: Date): Date {
-  const back = durationMs(text);
+  const back = parseAge(text);
   if (back !== undefined) return new Date(now.getTime() - back);
   const at = parseRfc3339(text, { allowSpace: true });
   if (at !== undefined) return new Date(at);
   throw new DriftgateError('DG_USAGE', `--since ${JSON.stringify(text)}: use a duration such as 7d or 12h, or an RFC 3339 time such as 2025-01-02T15:04:05Z`);
 }
 
-/** parseAge returns the length of a duration flag such as `--overdue 3d` in milliseconds; throws DG_USAGE naming `flag` otherwise. */
-export function parseAge(flag: string, text: string): number {
-  const ms = durationMs(text);
+/** parseAgeFlag returns the length of a duration flag such as `--overdue 3d` in milliseconds; throws DG_USAGE naming `flag` otherwise. */
+export function parseAgeFlag(flag: string, text: string): number {
+  const ms = parseAge(text);
   if (ms === undefined) throw new DriftgateError('DG_USAGE', `${flag} ${JSON.stringify(text)}: use a duration such as 3d, 36h or 1d12h`);
   return ms;
-}
-
-// Go durations stop at hours; days are what people ask for when reviewing tickets.
-function durationMs(text: string): number | undefined {
-  const days = /^(\d+)d(.*)$/.exec(text);
-  const rest = days === null ? parseDuration(text) : days[2] === '' ? 0 : parseDuration(days[2] ?? '');
-  return rest === undefined ? undefined : Number(days?.[1] ?? 0) * DAY_MS + rest;
-}
-
-function serialize(value: Ticket | Ticket[] | BackportCommit, format: 'json' | 'yaml'): string {
-  // Lossless escapes of the control and bidi characters a request may have carried into a ticket.
-  return format === 'json' ? `${jsonSafe(JSON.stringify(value, null, 2))}\n` : safeYamlOf(value);
 }

@@ -12,10 +12,7 @@ import { BREAK_GLASS_FOR, BREAK_GLASS_INCIDENT, BREAK_GLASS_REASON, BREAK_GLASS_
 import type { Window } from './types.js';
 
 /** WindowRead is what an object says about break-glass: nothing, a valid window, or problems. */
-export type WindowRead =
-  | { kind: 'none' }
-  | { kind: 'valid'; window: Window }
-  | { kind: 'invalid'; problems: string[]; expired: boolean };
+export type WindowRead = { kind: 'none' } | { kind: 'valid'; window: Window } | { kind: 'invalid'; problems: string[]; expired: boolean };
 
 /**
  * ReadOptions say what the caller knows about the request the window comes with.
@@ -100,16 +97,24 @@ export function readWindow(obj: KubeObject | null | undefined, policy: BreakGlas
       );
     }
   } else if (untilText === undefined) {
-    problems.push(`${BREAK_GLASS_UNTIL}: missing; write an RFC 3339 time such as ${formatTime(now.getTime() + Math.min(policy.maxDurationMs, 3_600_000))}, or ${BREAK_GLASS_FOR}: 30m`);
+    problems.push(
+      `${BREAK_GLASS_UNTIL}: missing; write an RFC 3339 time such as ${formatTime(now.getTime() + Math.min(policy.maxDurationMs, 3_600_000))}, or ${BREAK_GLASS_FOR}: 30m`,
+    );
   } else {
     const until = effectiveUntil(a, now);
     if (until === undefined) {
-      problems.push(`${BREAK_GLASS_UNTIL} ${quote(untilText)} is not an RFC 3339 time (a real calendar date and time with an offset); write e.g. ${formatTime(now.getTime() + Math.min(policy.maxDurationMs, 3_600_000))}, or ${BREAK_GLASS_FOR}: 30m`);
+      problems.push(
+        `${BREAK_GLASS_UNTIL} ${quote(untilText)} is not an RFC 3339 time (a real calendar date and time with an offset); write e.g. ${formatTime(now.getTime() + Math.min(policy.maxDurationMs, 3_600_000))}, or ${BREAK_GLASS_FOR}: 30m`,
+      );
     } else if (until <= now.getTime()) {
       expired = true;
-      problems.push(`${BREAK_GLASS_UNTIL} expired at ${formatTime(until)} (${formatDuration(now.getTime() - until)} ago); open a new window with a time after now, at most ${policy.maxDuration} ahead`);
+      problems.push(
+        `${BREAK_GLASS_UNTIL} expired at ${formatTime(until)} (${formatDuration(now.getTime() - until)} ago); open a new window with a time after now, at most ${policy.maxDuration} ahead`,
+      );
     } else if (until > maxEnd) {
-      problems.push(`${BREAK_GLASS_UNTIL} ${formatTime(until)} is ${formatDuration(until - now.getTime())} from now, beyond the policy's maximum of ${policy.maxDuration}; write a time no later than ${formatTime(maxEnd)}`);
+      problems.push(
+        `${BREAK_GLASS_UNTIL} ${formatTime(until)} is ${formatDuration(until - now.getTime())} from now, beyond the policy's maximum of ${policy.maxDuration}; write a time no later than ${formatTime(maxEnd)}`,
+      );
     }
   }
 
@@ -118,7 +123,9 @@ export function readWindow(obj: KubeObject | null | undefined, policy: BreakGlas
   if (reasonLength === 0) {
     problems.push(`${BREAK_GLASS_REASON}: missing; say why the change cannot wait for Git, in at least ${policy.minReasonLength} characters`);
   } else if (reasonLength < policy.minReasonLength) {
-    problems.push(`${BREAK_GLASS_REASON} ${quote(reason)} is ${reasonLength} characters; the policy asks for at least ${policy.minReasonLength} visible ones (spaces and invisible characters do not count)`);
+    problems.push(
+      `${BREAK_GLASS_REASON} ${quote(reason)} is ${reasonLength} characters; the policy asks for at least ${policy.minReasonLength} visible ones (spaces and invisible characters do not count)`,
+    );
   }
 
   const incident = (a[BREAK_GLASS_INCIDENT] ?? '').trim();

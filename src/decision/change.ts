@@ -45,6 +45,8 @@ function scaleChange(oldScale: KubeObject | null | undefined, newScale: KubeObje
   const patch: JsonPatchOp[] =
     after === undefined ? [{ op: 'remove', path: '/spec/replicas' }] : [{ op: before === undefined ? 'add' : 'replace', path: '/spec/replicas', value: after }];
   const revert: JsonPatchOp[] =
-    before === undefined ? [{ op: 'remove', path: '/spec/replicas' }] : [{ op: after === undefined ? 'add' : 'replace', path: '/spec/replicas', value: before }];
+    before === undefined
+      ? [{ op: 'remove', path: '/spec/replicas' }]
+      : [{ op: after === undefined ? 'add' : 'replace', path: '/spec/replicas', value: before }];
   return { patch, revert, paths: ['/spec/replicas'] };
 }

@@ -14,10 +14,7 @@ export function incompleteness(request: AdmissionRequest): string | undefined {
   }
   const needsNew = op === 'CREATE' || op === 'UPDATE';
   const needsOld = op === 'UPDATE' || op === 'DELETE';
-  const missing = [
-    ...(needsOld && !isRecord(request.oldObject) ? ['oldObject'] : []),
-    ...(needsNew && !isRecord(request.object) ? ['object'] : []),
-  ];
+  const missing = [...(needsOld && !isRecord(request.oldObject) ? ['oldObject'] : []), ...(needsNew && !isRecord(request.object) ? ['object'] : [])];
   if (missing.length === 0) return undefined;
   return `${op === 'UPDATE' ? 'an' : 'a'} ${op} must carry ${missing.join(' and ')}, and this request has no ${missing.join(' and no ')}`;
 }

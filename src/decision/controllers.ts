@@ -105,7 +105,8 @@ function check(grant: ControllerGrant, request: AdmissionRequest, policy: GuardP
       if (!isResource(request, grant.group, grant.resource) || (sub !== '' && sub !== 'status')) return 'no';
       if (request.operation === 'CONNECT') return 'no';
       // Adoption adds the controller reference and release removes it: either side may carry it.
-      const sides = request.operation === 'CREATE' ? [request.object] : request.operation === 'DELETE' ? [request.oldObject] : [request.object, request.oldObject];
+      const sides =
+        request.operation === 'CREATE' ? [request.object] : request.operation === 'DELETE' ? [request.oldObject] : [request.object, request.oldObject];
       const owners = grant.owners.filter((o) => guardsKind(policy, o.group, o.kind));
       return yes(sides.some((side) => hasControllerOwner(side, owners)));
     }
@@ -205,7 +206,5 @@ function groupOf(apiVersion: unknown): string | undefined {
 }
 
 function hasControllerOwner(obj: KubeObject | null | undefined, owners: readonly OwnerKind[]): boolean {
-  return ownerReferences(obj).some(
-    (ref) => ref['controller'] === true && owners.some((o) => o.kind === ref['kind'] && o.group === groupOf(ref['apiVersion'])),
-  );
+  return ownerReferences(obj).some((ref) => ref['controller'] === true && owners.some((o) => o.kind === ref['kind'] && o.group === groupOf(ref['apiVersion'])));
 }

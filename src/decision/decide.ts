@@ -24,21 +24,42 @@ import {
 } from './messages.js';
 import { mutationOf } from './mutation.js';
 import { ownAnnotationEdit, type OwnAnnotationEdit } from './own-annotations.js';
-import { isObjectRequest } from './parent.js';
+import { isObjectRequest, parentOf } from './parent.js';
 import { isWithin } from './pointer.js';
 import { escapeControls } from '../util/terminal.js';
 import { BACKPORT_TICKET } from './annotations.js';
 import { requestName } from './target-name.js';
 import { ticketId } from './ticket-id.js';
 import { controllerVerdict } from './controllers.js';
-import type { Allow, Bypass, Decision, Deny, DenyCode, ObjectRef, TicketDraft, Window } from './types.js';
+import type { Allow, Bypass, Decision, Deny, DenyCode, NeedsObject, ObjectRef, TicketDraft, Window } from './types.js';
 
 /**
- * decide returns what driftgate does with one admission request. `parent` is the object a
- * subresource acts on and `namespace` the request's Namespace, each when the caller looked it up
- * because a first decision asked for it (`parentOf`, `Deny.needsNamespace`).
+ * decide returns what driftgate does with one admission request, given the objects the caller
+ * already has: `parent`, the object a subresource acts on, and `namespace`, the request's
+ * Namespace (fixtures, `review --parent`). Without them, a refusal that they could lift stands.
  */
 export function decide(request: AdmissionRequest, policy: GuardPolicy, now: Date, parent?: KubeObject, namespace?: KubeObject): Decision {
+  const decision = judge(request, policy, now, parent, namespace);
+  return decision.kind === 'needs-object' ? decision.refusal : decision;
+}
+
+/**
+ * decideOrAsk returns the decision or, when only an object the request does not carry can settle
+ * it (a subresource's parent, the Namespace being deleted), a NeedsObject naming it, whose
+ * `finish(found)` completes the same decision without redoing the diff. The admission path calls
+ * this once per request and looks an object up only when asked.
+ */
+export function decideOrAsk(request: AdmissionRequest, policy: GuardPolicy, now: Date): Decision | NeedsObject {
+  return judge(request, policy, now, undefined, undefined);
+}
+
+function judge(
+  request: AdmissionRequest,
+  policy: GuardPolicy,
+  now: Date,
+  parent: KubeObject | undefined,
+  namespace: KubeObject | undefined,
+): Decision | NeedsObject {
   if (!matchesNamespace(policy, guardedNamespace(request))) return allow('unprotected-namespace');
   const { group, resource } = request.resource;
   if (!matchesResource(policy, group, resource, request.subResource || undefined)) return allow('unguarded-resource');
@@ -58,13 +79,27 @@ export function decide(request: AdmissionRequest, policy: GuardPolicy, now: Date
   // are not looked at: the deployment controller copies a Deployment's annotations, window and
   // ticket stamp included, onto its ReplicaSets. None of it rewrites GitOps bookkeeping, so an
   // edit that does is judged like anyone's.
+  const granted = (verdict: ReturnType<typeof controllerVerdict>): boolean => verdict.kind === 'granted' && bookkeeping.length === 0;
   const controller = controllerVerdict(request, policy, change, namespace);
-  if (controller.kind === 'granted' && bookkeeping.length === 0) {
-    return allow('kubernetes-controller', [], mutationOf(request, now, { convertFor: false }), change.paths);
-  }
+  if (granted(controller)) return allow('kubernetes-controller', [], mutationOf(request, now, { convertFor: false }), change.paths);
   const judged = judgeRequester(request, policy, now, parent, change, own, bookkeeping);
-  // Only the Namespace can tell whether the namespace controller is finishing a deletion.
-  return controller.kind === 'needs-namespace' && judged.kind === 'deny' ? { ...judged, needsNamespace: controller.namespace } : judged;
+  // Only a refusal can change with an object looked up, so every other answer costs no API
+  // round trip: the Namespace tells whether the namespace controller is finishing a deletion,
+  // a subresource's parent may hold the window that lets the write through.
+  if (judged.kind !== 'deny') return judged;
+  if (controller.kind === 'needs-namespace' && namespace === undefined) {
+    const ref: ObjectRef = { group: '', version: 'v1', resource: 'namespaces', kind: 'Namespace', namespace: '', name: controller.namespace };
+    const finish = (found: KubeObject | undefined): Decision =>
+      found !== undefined && granted(controllerVerdict(request, policy, change, found))
+        ? allow('kubernetes-controller', [], mutationOf(request, now, { convertFor: false }), change.paths)
+        : judged;
+    return { kind: 'needs-object', what: 'namespace', ref, refusal: judged, finish };
+  }
+  const ref = parentOf(request);
+  if (ref === undefined || parent !== undefined) return judged;
+  const finish = (found: KubeObject | undefined): Decision =>
+    found === undefined ? judged : judgeRequester(request, policy, now, found, change, own, bookkeeping);
+  return { kind: 'needs-object', what: 'parent', ref, refusal: judged, finish };
 }
 
 /** judgeRequester decides for a requester who is neither GitOps nor one of Kubernetes' controllers. */
@@ -98,7 +133,8 @@ function judgeRequester(
       return refuse(policy, 'break-glass-invalid', pausedWithoutWindowMessage(request, policy), paths, request, now, false);
     }
   }
-  if (own.driftgateOnly.length > 0) return refuse(policy, 'driftgate-annotation', driftgateAnnotationMessage(request, own.driftgateOnly), paths, request, now, false);
+  if (own.driftgateOnly.length > 0)
+    return refuse(policy, 'driftgate-annotation', driftgateAnnotationMessage(request, own.driftgateOnly), paths, request, now, false);
   // Only a responder who just wrote a valid window has a `-for` turned into an `-until`.
   const convertFor = written !== undefined;
 

@@ -53,7 +53,7 @@ export function describeChange(request: AdmissionRequest, paths: string[]): stri
 function whoMayBreakGlass(policy: GuardPolicy): string {
   const { users, groups } = policy.breakGlass;
   if (users.length === 0 && groups.length === 0) return 'nobody: this policy allows no break-glass';
-  const parts = [];
+  const parts: string[] = [];
   if (users.length > 0) parts.push(`users ${users.map(escapeControls).join(', ')}`);
   if (groups.length > 0) parts.push(`groups ${groups.map(escapeControls).join(', ')}`);
   return parts.join(' and ');

@@ -4,8 +4,8 @@
  * is the intended change and nothing else.
  */
 import type { KubeObject } from '../admission/types.js';
-import { isRawJson } from '../util/json.js';
 import { isDriftgateAnnotation } from './annotations.js';
+import { isRecord } from '../util/json.js';
 
 /**
  * Dropped from `metadata`, each because it is runtime state, not intent:
@@ -38,13 +38,8 @@ export const RUNTIME_METADATA: readonly string[] = [
  */
 export const RUNTIME_ANNOTATIONS: readonly string[] = ['kubectl.kubernetes.io/last-applied-configuration'];
 
-/**
- * isRecord tells whether `v` is a JSON object (not null, not an array, and not an exact integer
- * kept as raw JSON by parseJsonExact, which is a leaf).
- */
-export function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !isRawJson(v);
-}
+// Re-exported for diff.ts and redact.ts; its one home is src/util/json.ts.
+export { isRecord };
 
 /**
  * cloneJson returns a deep copy of a JSON value. Keys holding undefined are left out, as

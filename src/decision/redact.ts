@@ -48,9 +48,7 @@ export function redactSecret(obj: KubeObject | null | undefined): KubeObject | u
     if (values === undefined || values === null) continue;
     // A malformed field (not a map) is fingerprinted whole rather than passed through: whatever
     // it holds might still be secret.
-    copy[field] = isRecord(values)
-      ? Object.fromEntries(Object.entries(values).map(([k, v]) => [k, fingerprint(v)]))
-      : fingerprint(values);
+    copy[field] = isRecord(values) ? Object.fromEntries(Object.entries(values).map(([k, v]) => [k, fingerprint(v)])) : fingerprint(values);
   }
   return copy;
 }

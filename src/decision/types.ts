@@ -4,7 +4,7 @@
  * only once its ticket is recorded). Allow and bypass carry the mutation the mutating webhook
  * applies; the validating webhook ignores it.
  */
-import type { JsonPatchOp, Operation } from '../admission/types.js';
+import type { JsonPatchOp, KubeObject, Operation } from '../admission/types.js';
 
 /** Why a write was allowed. Stable: used as a metric label and in logs. */
 export type AllowCode =
@@ -18,13 +18,7 @@ export type AllowCode =
   | 'warn-mode';
 
 /** Why a write was refused. Stable: used as a metric label and in logs. */
-export type DenyCode =
-  | 'drift'
-  | 'break-glass-forbidden'
-  | 'break-glass-invalid'
-  | 'driftgate-annotation'
-  | 'incomplete-request'
-  | 'ticket-not-recorded';
+export type DenyCode = 'drift' | 'break-glass-forbidden' | 'break-glass-invalid' | 'driftgate-annotation' | 'incomplete-request' | 'ticket-not-recorded';
 
 /** ObjectRef names the object a change applies to (the parent for a subresource). */
 export interface ObjectRef {
@@ -90,11 +84,6 @@ export interface Deny extends Common {
   code: DenyCode;
   /** The whole denial text, starting with its source tag, e.g. "[driftgate/drift] …". */
   message: string;
-  /**
-   * Set when the write would be allowed if the named Namespace is being deleted (the namespace
-   * controller's deletes): the caller looks it up and decides again with it.
-   */
-  needsNamespace?: string;
 }
 
 export interface Bypass extends Common {
@@ -104,3 +93,19 @@ export interface Bypass extends Common {
 }
 
 export type Decision = Allow | Deny | Bypass;
+
+/**
+ * NeedsObject is what `decideOrAsk()` returns when the request is refused so far and an object it
+ * does not carry could change that: the parent of a subresource (a /scale, an eviction…) may hold
+ * the window that lets it through; the Namespace tells whether the namespace controller is
+ * finishing its deletion. The caller looks `ref` up and calls `finish` with it (undefined when it
+ * does not exist or could not be read: then the refusal stands, fail closed).
+ */
+export interface NeedsObject {
+  kind: 'needs-object';
+  what: 'parent' | 'namespace';
+  ref: ObjectRef;
+  /** The answer without the object. */
+  refusal: Deny;
+  finish(found: KubeObject | undefined): Decision;
+}

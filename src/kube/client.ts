@@ -1,42 +1,18 @@
 /**
- * The Kubernetes API as driftgate uses it: a kubeconfig (in-cluster first), and a small typed GET
- * and PATCH by resource path. Every client failure is translated here into a DriftgateError, so
+ * The Kubernetes API as driftgate uses it: a small typed GET and PATCH by resource path, over a
+ * kubeconfig the CLI loaded (src/cli/kubeconfig.ts: only the CLI reads files and the environment). Every client failure is translated here into a DriftgateError, so
  * no raw client exception (which embeds bodies and headers) reaches a log or a person.
  */
 import https from 'node:https';
 import http from 'node:http';
-// Types only at load time: the client library costs ~85 MiB of heap once imported, which a
-// webhook with a journal store and no cluster access should not pay. It is imported when a
+// Types only: the client library costs ~85 MiB of heap once imported, which a webhook with a
+// journal store and no cluster access should not pay. src/cli/kubeconfig.ts imports it when a
 // kubeconfig is first loaded.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject } from '../admission/types.js';
 import type { ObjectRef } from '../decision/types.js';
-import { DriftgateError } from '../errors.js';
+import { DriftgateError, type ErrorCode } from '../errors.js';
 import { parseJsonExact } from '../util/json.js';
-
-/** KubeOptions select the cluster. */
-export interface KubeOptions {
-  kubeconfig?: string;
-  context?: string;
-}
-
-/** loadKubeConfig returns the kubeconfig: the named file, else in-cluster, else $KUBECONFIG/~/.kube/config. */
-export async function loadKubeConfig(opts: KubeOptions = {}): Promise<KubeConfig> {
-  const { KubeConfig } = await import('@kubernetes/client-node');
-  const kc = new KubeConfig();
-  try {
-    if (opts.kubeconfig !== undefined) kc.loadFromFile(opts.kubeconfig);
-    else if (process.env['KUBERNETES_SERVICE_HOST'] !== undefined) kc.loadFromCluster();
-    else kc.loadFromDefault();
-    if (opts.context !== undefined) kc.setCurrentContext(opts.context);
-  } catch (err) {
-    throw new DriftgateError('DG_USAGE', `cannot load the kubeconfig${opts.kubeconfig === undefined ? '' : ` ${opts.kubeconfig}`}: ${(err as Error).message}`, { cause: err });
-  }
-  if (kc.getCurrentCluster() === null) {
-    throw new DriftgateError('DG_USAGE', 'the kubeconfig names no current cluster; pass --kubeconfig and --context');
-  }
-  return kc;
-}
 
 /** resourcePath returns the API path of a namespaced object (or of its collection when name is empty). */
 export function resourcePath(ref: Pick<ObjectRef, 'group' | 'version' | 'resource' | 'namespace' | 'name'>): string {
@@ -70,7 +46,7 @@ export interface Impersonation {
 /** createKubeClient returns a client over the kubeconfig's current cluster and user, optionally impersonating another. */
 export function createKubeClient(kc: KubeConfig, impersonate?: Impersonation): KubeClient {
   const cluster = kc.getCurrentCluster();
-  if (cluster === null) throw new DriftgateError('DG_USAGE', 'the kubeconfig names no current cluster');
+  if (cluster === null) throw new DriftgateError('DG_KUBECONFIG', 'the kubeconfig names no current cluster');
   const server = new URL(cluster.server);
   // One keep-alive agent: parent lookups and ticket writes happen on the admission path.
   const agentOptions: https.AgentOptions = { keepAlive: true, maxSockets: 32 };
@@ -86,7 +62,12 @@ export function createKubeClient(kc: KubeConfig, impersonate?: Impersonation): K
     };
     await kc.applyToHTTPSOptions(options);
     // After the kubeconfig's own `as:` so that the flags win, as in kubectl.
-    if (impersonate !== undefined) options.headers = { ...options.headers, 'Impersonate-User': impersonate.user, ...(impersonate.groups?.length ? { 'Impersonate-Group': impersonate.groups } : {}) };
+    if (impersonate !== undefined)
+      options.headers = {
+        ...options.headers,
+        'Impersonate-User': impersonate.user,
+        ...(impersonate.groups?.length ? { 'Impersonate-Group': impersonate.groups } : {}),
+      };
     if (agent === undefined) {
       agent =
         server.protocol === 'https:'
@@ -131,8 +112,26 @@ export function createKubeClient(kc: KubeConfig, impersonate?: Impersonation): K
   return { request, server: server.origin };
 }
 
-/** apiError turns an API failure into a DriftgateError with the status' own message only. */
-function apiError(req: KubeRequest, status: number, body: string): DriftgateError {
+/**
+ * KubeApiError is an answer of the API server other than 2xx, translated: its code says what
+ * happened (not found, conflict, forbidden, unreachable), and the apiserver's own Status message
+ * stays apart in `apiMessage`, so that a caller quoting it never has to parse it back out.
+ */
+export class KubeApiError extends DriftgateError {
+  readonly status: number;
+  /** The metav1.Status message, or "HTTP <status>" when the body was not a Status. */
+  readonly apiMessage: string;
+
+  constructor(code: ErrorCode, message: string, status: number, apiMessage: string) {
+    super(code, message);
+    this.name = 'KubeApiError';
+    this.status = status;
+    this.apiMessage = apiMessage;
+  }
+}
+
+/** apiError turns an API failure into a KubeApiError with the status' own message only. */
+function apiError(req: KubeRequest, status: number, body: string): KubeApiError {
   let message = `HTTP ${status}`;
   try {
     const parsed = JSON.parse(body) as { message?: unknown };
@@ -141,17 +140,31 @@ function apiError(req: KubeRequest, status: number, body: string): DriftgateErro
     // not a metav1.Status: keep the HTTP status alone (never echo an arbitrary body)
   }
   const where = `${req.method} ${req.path}`;
-  if (status === 404) return new DriftgateError('DG_KUBE_NOT_FOUND', `${where}: not found (${message})`);
-  if (status === 409) return new DriftgateError('DG_KUBE_CONFLICT', `${where}: conflict (${message})`);
-  if (status === 401 || status === 403) return new DriftgateError('DG_KUBE_FORBIDDEN', `${where}: forbidden (${message}); check driftgate's RBAC`);
-  return new DriftgateError('DG_KUBE_UNREACHABLE', `${where}: ${message}`);
+  if (status === 404) return new KubeApiError('DG_KUBE_NOT_FOUND', `${where}: not found (${message})`, status, message);
+  if (status === 409) return new KubeApiError('DG_KUBE_CONFLICT', `${where}: conflict (${message})`, status, message);
+  if (status === 401 || status === 403)
+    return new KubeApiError('DG_KUBE_FORBIDDEN', `${where}: forbidden (${message}); check driftgate's RBAC`, status, message);
+  // The apiserver refuses a body over 3 MiB with 413; etcd refuses an object over ~1.5 MiB with a
+  // 500 whose Status says "request is too large" (the only sign of it the API gives).
+  if (status === 413 || (status === 500 && message.includes('request is too large'))) {
+    return new KubeApiError('DG_KUBE_TOO_LARGE', `${where}: too large for the API server (${message})`, status, message);
+  }
+  return new KubeApiError('DG_KUBE_UNREACHABLE', `${where}: ${message}`, status, message);
 }
 
+/**
+ * PARENT_LOOKUP_MAX_MS caps one parent lookup within the request's deadline, so that a slow API
+ * server leaves the ticket store the rest of it.
+ */
+export const PARENT_LOOKUP_MAX_MS = 2_000;
+
 /** parentLookup returns a ParentLookup-compatible function over the client: undefined when absent. */
-export function parentLookup(client: KubeClient): (ref: ObjectRef) => Promise<KubeObject | undefined> {
-  return async (ref) => {
+export function parentLookup(client: KubeClient): (ref: ObjectRef, deadline?: AbortSignal) => Promise<KubeObject | undefined> {
+  return async (ref, deadline) => {
+    const cap = AbortSignal.timeout(PARENT_LOOKUP_MAX_MS);
+    const signal = deadline === undefined ? cap : AbortSignal.any([deadline, cap]);
     try {
-      return await client.request<KubeObject>({ method: 'GET', path: resourcePath(ref), signal: AbortSignal.timeout(2_000) });
+      return await client.request<KubeObject>({ method: 'GET', path: resourcePath(ref), signal });
     } catch (err) {
       if (err instanceof DriftgateError && err.code === 'DG_KUBE_NOT_FOUND') return undefined;
       throw err;

@@ -69,9 +69,7 @@ export interface LabelSelector {
 }
 
 /** ClientConfig says how the apiserver reaches the webhook and which CA it trusts for it. */
-export type ClientConfig =
-  | { url: string; caBundle?: string }
-  | { service: { namespace: string; name: string; path: string; port: number }; caBundle?: string };
+export type ClientConfig = { url: string; caBundle?: string } | { service: { namespace: string; name: string; path: string; port: number }; caBundle?: string };
 
 /** ValidatingWebhook is one entry of a ValidatingWebhookConfiguration. */
 export interface ValidatingWebhook {
@@ -144,7 +142,7 @@ export interface RenderOptions {
  * (both named `driftgate`) that send the policy's guarded writes to driftgate at `target`.
  * `caBundle` is the base64 of the CA's PEM; "" leaves it out (cert-manager injection, or a URL
  * whose certificate the apiserver's own roots trust). Throws DG_POLICY_INVALID when the policy
- * selects no namespace driftgate may guard, and DG_USAGE when a URL target is not https.
+ * selects no namespace driftgate may guard, and DG_WEBHOOK_TARGET when a URL target is not https.
  */
 export function renderWebhooks(
   policy: GuardPolicy,
@@ -266,7 +264,7 @@ function clientConfigOf(target: WebhookTarget, path: string, caBundle: string): 
     return { service: { namespace, name, path, port: port ?? 443 }, ...ca };
   }
   if (!target.url.startsWith('https://')) {
-    throw new DriftgateError('DG_USAGE', `webhook URL ${target.url}: the kube-apiserver only calls webhooks over https`);
+    throw new DriftgateError('DG_WEBHOOK_TARGET', `webhook URL ${target.url}: the kube-apiserver only calls webhooks over https`);
   }
   return { url: `${target.url.replace(/\/+$/, '')}${path}`, ...ca };
 }

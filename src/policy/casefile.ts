@@ -11,6 +11,8 @@ import { isDeepStrictEqual } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { formatPath, show, suggest, type FieldPath } from './messages.js';
 import { isRfc3339 } from '../util/rfc3339.js';
+import { yamlProblem } from './load.js';
+import { isRecord } from '../util/json.js';
 
 /**
  * The time a case is decided at when its expect.yaml gives no `now`. Fixed, never the clock, so a
@@ -76,9 +78,7 @@ const PATCH_FIELDS = ['op', 'path', 'value'];
 
 type Node = Record<string, unknown>;
 
-function isNode(value: unknown): value is Node {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+const isNode: (value: unknown) => value is Node = isRecord;
 
 /** Collects problems as `field: message` lines while the fields are read. */
 class Reader {
@@ -166,11 +166,7 @@ function readYaml(text: string): { kind: 'ok'; doc: unknown } | { kind: 'invalid
   if (errors.length > 0) {
     return {
       kind: 'invalid',
-      problems: errors.map((error) => {
-        const what = (error.message.split('\n')[0] ?? error.message).replace(/ at line \d+, column \d+:?$/, '');
-        const at = error.linePos?.[0];
-        return at !== undefined ? `line ${at.line}, column ${at.col}: ${what}` : what;
-      }),
+      problems: errors.map(yamlProblem),
     };
   }
   const present = docs.filter((doc) => doc.contents !== null);

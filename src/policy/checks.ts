@@ -7,12 +7,11 @@
 import { parseDuration } from './duration.js';
 import { controllerNames } from './kubernetes-controllers.js';
 import { show, type Problem } from './messages.js';
+import { isRecord } from '../util/json.js';
 
 type Node = Record<string, unknown>;
 
-function isNode(value: unknown): value is Node {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+const isNode: (value: unknown) => value is Node = isRecord;
 
 function listOf(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [];

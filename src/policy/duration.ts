@@ -40,6 +40,20 @@ export function parseDuration(text: string): number | undefined {
   return Number.isFinite(total) ? total : undefined;
 }
 
+const DAY_MS = 86_400_000;
+
+/**
+ * parseAge returns the length of a duration that may start with whole days ("3d", "1d12h", or
+ * any Go-style duration such as "72h"), in milliseconds, or undefined when `text` is not one.
+ * Go durations stop at hours; days are what people write for ticket ages and overdue limits.
+ */
+export function parseAge(text: string): number | undefined {
+  const days = /^(\d+)d(.*)$/.exec(text);
+  if (days === null) return parseDuration(text);
+  const rest = days[2] === '' ? 0 : parseDuration(days[2] ?? '');
+  return rest === undefined ? undefined : Number(days[1]) * DAY_MS + rest;
+}
+
 const PARTS: ReadonlyArray<readonly [string, number]> = [
   ['h', 3_600_000],
   ['m', 60_000],

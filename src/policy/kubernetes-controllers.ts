@@ -82,11 +82,7 @@ export const KUBERNETES_CONTROLLERS: readonly KubernetesController[] = Object.fr
     name: 'garbage-collector',
     serviceAccount: sa('generic-garbage-collector'),
     why: 'finishes foreground and orphan deletions and deletes the dependents of deleted owners',
-    grants: [
-      { kind: 'remove-finalizers', finalizers: ['foregroundDeletion', 'orphan'] },
-      { kind: 'remove-owner-references' },
-      { kind: 'delete-dependents' },
-    ],
+    grants: [{ kind: 'remove-finalizers', finalizers: ['foregroundDeletion', 'orphan'] }, { kind: 'remove-owner-references' }, { kind: 'delete-dependents' }],
   },
   {
     name: 'namespace-controller',

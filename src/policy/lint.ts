@@ -112,8 +112,7 @@ function lintEverybody(role: SubjectsRole): Finding[] {
 function lintOverlap(policy: GuardPolicy): Finding[] {
   const out: Finding[] = [];
   const writers = policy.gitopsWriters;
-  const pointless = (kind: string): string =>
-    `is also a GitOps writer, which may write anyway: naming this ${kind} for break-glass changes nothing`;
+  const pointless = (kind: string): string => `is also a GitOps writer, which may write anyway: naming this ${kind} for break-glass changes nothing`;
   const fix = 'remove it from breakGlass, or from gitopsWriters if it is a person rather than the GitOps controller';
   policy.breakGlass.users.forEach((user, i) => {
     if (writers.users.includes(user)) out.push(finding('warning', ['spec', 'breakGlass', 'users', i], `${show(user)} ${pointless('user')}`, fix));
@@ -192,7 +191,7 @@ function sampleMatch(branch: string): string | undefined {
       const close = branch.indexOf(']', i + 2);
       if (close === -1 || branch[i + 1] === '^') return undefined;
       const first = branch[i + 1] ?? '';
-      piece = first === '\\' ? CLASS_SAMPLES[branch[i + 2] ?? ''] ?? branch[i + 2] : first;
+      piece = first === '\\' ? (CLASS_SAMPLES[branch[i + 2] ?? ''] ?? branch[i + 2]) : first;
       i = close;
     } else if (c === '{') {
       const close = branch.indexOf('}', i);
@@ -343,9 +342,18 @@ function lintGaps(policy: GuardPolicy): Finding[] {
       const path: FieldPath = ['spec', 'openSubresources', i, 'resources', j];
       const groups = open.apiGroups.includes('*') ? policy.resources.flatMap((r) => r.apiGroups) : open.apiGroups;
       const names = resource === '*' ? policy.resources.flatMap((r) => r.resources).filter((r) => !r.includes('/')) : [resource];
-      const opened = groups.some((g) => names.some((r) => (sub === '*' || isImplied(g, r, sub)) && matchesResource(listed, g, r) && !matchesResource(listed, g, r, sub)));
+      const opened = groups.some((g) =>
+        names.some((r) => (sub === '*' || isImplied(g, r, sub)) && matchesResource(listed, g, r) && !matchesResource(listed, g, r, sub)),
+      );
       if (!opened) {
-        out.push(finding('warning', path, `${show(entry)} opens nothing: no guarded resource implies it, or spec.resources names it (which guards it anyway)`, 'remove the entry'));
+        out.push(
+          finding(
+            'warning',
+            path,
+            `${show(entry)} opens nothing: no guarded resource implies it, or spec.resources names it (which guards it anyway)`,
+            'remove the entry',
+          ),
+        );
         return;
       }
       out.push(
@@ -408,7 +416,11 @@ const UNCOVERED_CONTROLLER_WRITES: readonly { group: string; resource: string; s
   { group: '', resource: 'events', writer: 'every controller and kubelet records events' },
   { group: 'batch', resource: 'jobs', writer: 'the ttl-after-finished controller deletes finished Jobs that ask for it (spec.ttlSecondsAfterFinished)' },
   { group: '', resource: 'pods', writer: 'the pod garbage collector and the taint-eviction controller delete pods (terminated, orphaned, on failed nodes)' },
-  { group: '', resource: 'persistentvolumeclaims', writer: 'the statefulset and ephemeral-volume controllers create claims, the pvc-protection controller removes its finalizer' },
+  {
+    group: '',
+    resource: 'persistentvolumeclaims',
+    writer: 'the statefulset and ephemeral-volume controllers create claims, the pvc-protection controller removes its finalizer',
+  },
   // Not pods/status: kubelets write status alone, and a pure status write passes (issue 11).
   { group: 'coordination.k8s.io', resource: 'leases', writer: 'controllers and kubelets renew leases' },
 ];

@@ -7,8 +7,9 @@
 // The named export is the same class as ajv's default export; under NodeNext the default import
 // of this CommonJS package types as the module object, which is not constructable.
 import { Ajv, type ValidateFunction } from 'ajv';
-import { isScalar, parseAllDocuments, type Document } from 'yaml';
+import { isScalar, parseAllDocuments, type Document, type YAMLError } from 'yaml';
 import { DriftgateError } from '../errors.js';
+import { jsonProblem } from '../util/json-syntax.js';
 import { checkSemantics } from './checks.js';
 import { applyDefaults } from './defaults.js';
 import { describeErrors, report } from './messages.js';
@@ -20,9 +21,7 @@ let validator: ValidateFunction<GuardPolicyDocument> | undefined;
 // Compiled on first use, not on import, so importing the policy module has no side effects.
 function validate(): ValidateFunction<GuardPolicyDocument> {
   // verbose: errors carry the offending value and their schema, which the messages quote.
-  validator ??= new Ajv({ allErrors: true, verbose: true, strict: true }).compile<GuardPolicyDocument>(
-    GUARD_POLICY_SCHEMA,
-  );
+  validator ??= new Ajv({ allErrors: true, verbose: true, strict: true }).compile<GuardPolicyDocument>(GUARD_POLICY_SCHEMA);
   return validator;
 }
 
@@ -43,21 +42,12 @@ export function parsePolicy(doc: unknown, source = 'policy'): GuardPolicy {
   throw invalid(source, report(problems));
 }
 
-function lineColumn(text: string, offset: number): string {
-  const before = text.slice(0, offset).split('\n');
-  return `line ${before.length}, column ${(before.at(-1)?.length ?? 0) + 1}`;
-}
-
 function parseJson(text: string, source: string): unknown {
   try {
     return JSON.parse(text);
-  } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    // V8 appends "in JSON at position N (line L column C)"; the place is restated in our own form.
-    const position = /at position (\d+)/.exec(message)?.[1];
-    const where = position !== undefined ? lineColumn(text, Number(position)) : 'document';
-    const what = message.replace(/\s*(in JSON )?at position \d+.*$/, '');
-    throw invalid(source, [`${where}: ${what}; the file is not valid JSON`]);
+  } catch {
+    // Our own scanner says where, rather than V8's message parsed back with a regex.
+    throw invalid(source, [`document: ${jsonProblem(text)}; the file is not valid JSON`]);
   }
 }
 
@@ -65,19 +55,22 @@ function isEmpty(doc: Document.Parsed): boolean {
   return doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null);
 }
 
+/**
+ * yamlProblem returns one line for a YAML syntax error: where (from its linePos) and what. The
+ * library appends the place and a code excerpt to its message; the excerpt may quote a secret
+ * and the place is restated in our form, so only the first line, without the place, is kept.
+ */
+export function yamlProblem(error: YAMLError): string {
+  const what = (error.message.split('\n')[0] ?? error.message).replace(/ at line \d+, column \d+:?$/, '');
+  const at = error.linePos?.[0];
+  return at !== undefined ? `line ${at.line}, column ${at.col}: ${what}` : what;
+}
+
 function parseYaml(text: string, source: string): unknown {
   const docs = parseAllDocuments(text);
   const errors = docs.flatMap((doc) => doc.errors);
   if (errors.length > 0) {
-    throw invalid(
-      source,
-      errors.map((error) => {
-        const first = error.message.split('\n')[0] ?? error.message;
-        const what = first.replace(/ at line \d+, column \d+:?$/, '');
-        const at = error.linePos?.[0];
-        return at !== undefined ? `line ${at.line}, column ${at.col}: ${what}` : what;
-      }),
-    );
+    throw invalid(source, errors.map(yamlProblem));
   }
   const present = docs.filter((doc) => !isEmpty(doc));
   const [only] = present;

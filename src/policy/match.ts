@@ -17,9 +17,7 @@ export interface Requester {
  */
 export function matchesNamespace(policy: Pick<GuardPolicy, 'namespaces'>, namespace: string | undefined): boolean {
   if (namespace === undefined || namespace === '') return false;
-  return policy.namespaces.some((entry) =>
-    entry.endsWith('*') ? namespace.startsWith(entry.slice(0, -1)) : entry === namespace,
-  );
+  return policy.namespaces.some((entry) => (entry.endsWith('*') ? namespace.startsWith(entry.slice(0, -1)) : entry === namespace));
 }
 
 function resourceEntryMatches(entry: string, resource: string, subResource: string | undefined): boolean {
@@ -33,9 +31,7 @@ function resourceEntryMatches(entry: string, resource: string, subResource: stri
 
 function ruleMatches(rules: readonly ResourceRule[], group: string, resource: string, sub: string | undefined): boolean {
   return rules.some(
-    (rule) =>
-      (rule.apiGroups.includes(group) || rule.apiGroups.includes('*')) &&
-      rule.resources.some((entry) => resourceEntryMatches(entry, resource, sub)),
+    (rule) => (rule.apiGroups.includes(group) || rule.apiGroups.includes('*')) && rule.resources.some((entry) => resourceEntryMatches(entry, resource, sub)),
   );
 }
 

@@ -127,7 +127,10 @@ function pointerMessage(value: unknown): string {
     return `${show(value)} is not a JSON Pointer; write ${suggestion}`;
   }
   if (/~(?![01])/.test(text)) return `${show(value)} is not a JSON Pointer; escape ~ as ~0 and / as ~1`;
-  const tidy = `/${text.split('/').filter((token) => token !== '').join('/')}`;
+  const tidy = `/${text
+    .split('/')
+    .filter((token) => token !== '')
+    .join('/')}`;
   return `${show(value)} has an empty segment; write ${tidy}`;
 }
 
@@ -290,9 +293,28 @@ export function describeErrors(errors: readonly ErrorObject[], doc: unknown): Pr
 
 // Field order in messages follows the order of the reference, not the validator's walk.
 const KEY_ORDER = [
-  'apiVersion', 'kind', 'metadata', 'name', 'labels', 'annotations', 'spec', 'mode', 'namespaces',
-  'apiGroups', 'resources', 'openSubresources', 'reason', 'gitopsWriters', 'delegations', 'users', 'groups', 'paths', 'breakGlass',
-  'maxDuration', 'incidentPattern', 'minReasonLength',
+  'apiVersion',
+  'kind',
+  'metadata',
+  'name',
+  'labels',
+  'annotations',
+  'spec',
+  'mode',
+  'namespaces',
+  'apiGroups',
+  'resources',
+  'openSubresources',
+  'reason',
+  'gitopsWriters',
+  'delegations',
+  'users',
+  'groups',
+  'paths',
+  'breakGlass',
+  'maxDuration',
+  'incidentPattern',
+  'minReasonLength',
 ];
 
 /** orderOf returns a key's place; a misspelt key takes the place of the key it resembles. */
@@ -329,7 +351,5 @@ export function report(problems: readonly Problem[]): string[] {
     const key = formatPath(problem.path);
     if (!byField.has(key)) byField.set(key, problem);
   }
-  return [...byField.values()]
-    .sort((a, b) => comparePaths(a.path, b.path))
-    .map((problem) => `${formatPath(problem.path)}: ${problem.message}`);
+  return [...byField.values()].sort((a, b) => comparePaths(a.path, b.path)).map((problem) => `${formatPath(problem.path)}: ${problem.message}`);
 }

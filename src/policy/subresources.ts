@@ -84,7 +84,9 @@ export const NOT_IMPLIED: Readonly<Record<string, string>> = {
 export function impliedSubresources(group: string, resource: string): string[] {
   if (resource === '*') return [...ALL_IMPLIED];
   if (group === '*') {
-    const named = Object.entries(BUILTIN).filter(([key]) => key.endsWith(`/${resource}`)).flatMap(([, subs]) => subs);
+    const named = Object.entries(BUILTIN)
+      .filter(([key]) => key.endsWith(`/${resource}`))
+      .flatMap(([, subs]) => subs);
     return [...new Set([...IMPLIED_UNKNOWN, ...named])];
   }
   return [...(BUILTIN[`${group}/${resource}`] ?? IMPLIED_UNKNOWN)];

@@ -7,17 +7,17 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { DEFAULT_REVIEW_LIMITS, type ReviewLimits, type ReviewShape, measureReview } from '../admission/limits.js';
 import { parseReviewText, uidOf } from '../admission/schema.js';
-import { errored, review } from '../admission/respond.js';
-import type { AdmissionRequest, AdmissionResponse } from '../admission/types.js';
-import { DriftgateError, describe, isDriftgateError } from '../errors.js';
-import type { Admitted, Admitter, Outcome, Prejudged } from './admit.js';
+import { type Answer, errored, review } from '../admission/respond.js';
+import type { AdmissionRequest } from '../admission/types.js';
+import { DriftgateError, messageOf, httpStatusOf, isDriftgateError } from '../errors.js';
+import type { Admitted, Admitter, Outcome, Prejudged } from '../admission/admit.js';
 import { type CallerAuth, requireCaller } from './callers.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { LOGGED_PATHS } from './judge.js';
 import type { Offload } from './offload.js';
-import { httpStatusOf } from './status.js';
 import { requestName } from '../decision/target-name.js';
+import { parseDuration } from '../policy/duration.js';
 
 /**
  * The largest body accepted. The apiserver sends object and oldObject, and an object may be up to
@@ -74,9 +74,10 @@ export function createApp(deps: AppDeps): express.Express {
     const declared = Number(req.headers['content-length'] ?? 0);
     (deps.offload?.takes(declared) === true ? raw : text)(req, res, next);
   };
-  const callers = deps.callers === undefined ? [] : [requireCaller(deps.callers, (req, res, err) => badRequest(req.path === '/mutate' ? 'mutate' : 'validate', res, err))];
+  const callers =
+    deps.callers === undefined ? [] : [requireCaller(deps.callers, (req, res, err) => badRequest(req.path === '/mutate' ? 'mutate' : 'validate', res, err))];
   for (const webhook of ['validate', 'mutate'] as const) {
-    app.post(`/${webhook}`, ...callers, requireJson, readBody, (req, res) => {
+    app.post(`/${webhook}`, arrival, ...callers, requireJson, readBody, (req, res) => {
       void handle(webhook, req, res);
     });
   }
@@ -89,9 +90,12 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   async function handle(webhook: Webhook, req: Request, res: Response): Promise<void> {
-    const started = performance.now();
-    // One deadline per request, from its arrival: judging and recording both fit in it.
-    const deadlineMs = recordDeadline(req.query['timeout'], deps.maxRecordMs);
+    const started = arrivals.get(req) ?? performance.now();
+    // One deadline per request, counted from its arrival (body reading, judging on the worker and
+    // the parent lookup included), so the ticket store's share is what is really left of the
+    // apiserver's timeout.
+    const budgetMs = recordDeadline(req.query['timeout'], deps.maxRecordMs);
+    const deadline = AbortSignal.timeout(Math.max(1, Math.ceil(budgetMs - (performance.now() - started))));
     const body: unknown = req.body;
     const limits = deps.limits ?? DEFAULT_REVIEW_LIMITS;
     let bytes = Buffer.isBuffer(body) ? body : undefined;
@@ -116,7 +120,7 @@ export function createApp(deps: AppDeps): express.Express {
     if (deps.offload !== undefined && (bytes !== undefined || deps.offload.takes(text.length))) {
       const { policy, now } = deps.admitter.judgement();
       try {
-        const judged = await deps.offload.judge(bytes ?? text, policy, now, AbortSignal.timeout(deadlineMs));
+        const judged = await deps.offload.judge(bytes ?? text, policy, now, deadline);
         if (!judged.ok) {
           badRequest(webhook, res, judged.error, judged.uid);
           return;
@@ -140,25 +144,22 @@ export function createApp(deps: AppDeps): express.Express {
     }
     let outcome: Outcome = 'error';
     let admitted: Admitted | undefined;
-    let response: AdmissionResponse;
     try {
       const judged = prejudged === undefined ? {} : { prejudged };
-      // What judging on the worker took comes out of the time left to record a ticket.
-      const left = Math.max(1, Math.round(deadlineMs - (performance.now() - started)));
-      admitted = webhook === 'mutate' ? await deps.admitter.mutate(request, judged) : await deps.admitter.validate(request, { deadlineMs: left, ...judged });
+      admitted = webhook === 'mutate' ? await deps.admitter.mutate(request, judged) : await deps.admitter.validate(request, { deadline, ...judged });
       outcome = admitted.outcome;
-      response = admitted.response;
-      res.status(200).json(review(response));
+      res.status(200).json(review(request.uid, admitted.answer));
     } catch (err) {
-      if (isDriftgateError(err) && err.code === 'DG_REVIEW_TIMEOUT') {
-        // Out of time deciding again with the parent, on the worker: refused, as at the first try.
-        response = errored(request.uid, httpStatusOf(err.code), describe(err));
-        res.status(httpStatusOf(err.code)).json(review(response));
-      } else {
-        // A bug, not a decision: refuse (the apiserver applies failurePolicy on top) and say so.
-        response = errored(request.uid, 500, `driftgate could not judge this request (internal error: ${describe(err)}); it is refused. Retry; if it persists, see driftgate's log for uid ${request.uid}`);
-        res.status(500).json(review(response));
-      }
+      // Out of time deciding again with the parent, on the worker: refused, as at the first try.
+      // Anything else is a bug, not a decision: refuse (the apiserver applies failurePolicy on top) and say so.
+      const timedOut = isDriftgateError(err) && err.code === 'DG_REVIEW_TIMEOUT';
+      const answer: Answer = errored(
+        httpStatusOf(err),
+        timedOut
+          ? messageOf(err)
+          : `driftgate could not judge this request (internal error: ${messageOf(err)}); it is refused. Retry; if it persists, see driftgate's log for uid ${request.uid}`,
+      );
+      res.status(answer.status?.code ?? 500).json(review(request.uid, answer));
       deps.logger.error({ err, uid: request.uid }, 'internal error while deciding');
     } finally {
       const seconds = (performance.now() - started) / 1000;
@@ -191,7 +192,7 @@ export function createApp(deps: AppDeps): express.Express {
       changedPaths: admitted.decision.changedPaths.slice(0, LOGGED_PATHS),
       durationMs: Math.round(seconds * 1e6) / 1e3,
       ...(admitted.ticketId === undefined ? {} : { ticket: admitted.ticketId }),
-      ...(admitted.storeError === undefined ? {} : { storeError: describe(admitted.storeError) }),
+      ...(admitted.storeError === undefined ? {} : { storeError: messageOf(admitted.storeError) }),
     };
     if (admitted.storeError !== undefined) deps.logger.error(line, 'bypass refused: ticket not recorded');
     else deps.logger.info(line, 'decision');
@@ -199,11 +200,11 @@ export function createApp(deps: AppDeps): express.Express {
 
   function badRequest(webhook: Webhook, res: Response, err: unknown, uid = ''): void {
     const code = isDriftgateError(err) ? err.code : undefined;
-    const status = httpStatusOf(code);
+    const status = httpStatusOf(err);
     deps.metrics.badRequests.inc({ reason: code ?? 'DG_INTERNAL' });
     deps.metrics.requests.inc({ webhook, operation: 'unknown', decision: 'error' });
-    deps.logger.warn({ webhook, uid, status, problem: describe(err) }, 'bad request');
-    res.status(status).json(review(errored(uid, status, describe(err))));
+    deps.logger.warn({ webhook, uid, status, problem: messageOf(err) }, 'bad request');
+    res.status(status).json(review(uid, errored(status, messageOf(err))));
   }
 
   function requireJson(req: Request, res: Response, next: NextFunction): void {
@@ -215,10 +216,25 @@ export function createApp(deps: AppDeps): express.Express {
     const webhook: Webhook = req.path === '/mutate' ? 'mutate' : 'validate';
     // Drain the body so the keep-alive connection stays usable for the next review.
     req.resume();
-    badRequest(webhook, res, new DriftgateError('DG_CONTENT_TYPE', `Content-Type "${type || '(none)'}" is not supported; send an AdmissionReview as application/json, as the kube-apiserver does`));
+    badRequest(
+      webhook,
+      res,
+      new DriftgateError(
+        'DG_CONTENT_TYPE',
+        `Content-Type "${type || '(none)'}" is not supported; send an AdmissionReview as application/json, as the kube-apiserver does`,
+      ),
+    );
   }
 
   return app;
+}
+
+/** When each review arrived: the start of its one deadline and of its measured duration. */
+const arrivals = new WeakMap<Request, number>();
+
+function arrival(req: Request, _res: Response, next: NextFunction): void {
+  arrivals.set(req, performance.now());
+  next();
 }
 
 /** lenientJson returns the parsed body, or undefined: only used to echo a uid in an error reply. */
@@ -235,7 +251,10 @@ function lenientJson(body: unknown): unknown {
 function bodyError(err: unknown): DriftgateError {
   const e = err as { type?: string; limit?: number; message?: string };
   if (e.type === 'entity.too.large') {
-    return new DriftgateError('DG_REVIEW_TOO_LARGE', `body is larger than the ${Math.round((e.limit ?? 0) / 1048576)} MiB limit; no Kubernetes object is that large, so this is not a review from the kube-apiserver`);
+    return new DriftgateError(
+      'DG_REVIEW_TOO_LARGE',
+      `body is larger than the ${Math.round((e.limit ?? 0) / 1048576)} MiB limit; no Kubernetes object is that large, so this is not a review from the kube-apiserver`,
+    );
   }
   if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') {
     return new DriftgateError('DG_CONTENT_TYPE', `${e.message ?? 'unsupported encoding'}; send UTF-8 JSON`);
@@ -249,10 +268,9 @@ function bodyError(err: unknown): DriftgateError {
  */
 export function recordDeadline(timeout: unknown, maxRecordMs = 8_000): number {
   let ms = DEFAULT_TIMEOUT_MS;
-  if (typeof timeout === 'string') {
-    const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(timeout.trim());
-    if (m !== null) ms = Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000);
-  }
+  // The apiserver writes its timeout as a Go duration ("10s").
+  const given = typeof timeout === 'string' ? parseDuration(timeout.trim()) : undefined;
+  if (given !== undefined) ms = given;
   const margin = Math.max(250, ms / 5);
   return Math.max(1, Math.min(maxRecordMs, ms - margin));
 }

@@ -33,7 +33,7 @@ export function checkCaller(req: Request, auth: CallerAuth): CallerCheck {
       error: new DriftgateError(
         'DG_CALLER_UNAUTHENTICATED',
         `driftgate answers only the kube-apiserver, which presents a client certificate signed by driftgate's --client-ca; this connection did not (${why}). ` +
-          "Give the apiserver one through its AdmissionConfiguration's kubeConfigFile (docs/install.md, \"Only the apiserver may call\").",
+          'Give the apiserver one through its AdmissionConfiguration\'s kubeConfigFile (docs/install.md, "Only the apiserver may call").',
       ),
     };
   }
@@ -60,7 +60,10 @@ export function checkCaller(req: Request, auth: CallerAuth): CallerCheck {
  * requireCaller returns express middleware that passes an accepted caller on and answers anyone
  * else with `refuse` (an AdmissionReview naming the problem), closing the connection unread.
  */
-export function requireCaller(auth: CallerAuth, refuse: (req: Request, res: Response, error: DriftgateError) => void): (req: Request, res: Response, next: NextFunction) => void {
+export function requireCaller(
+  auth: CallerAuth,
+  refuse: (req: Request, res: Response, error: DriftgateError) => void,
+): (req: Request, res: Response, next: NextFunction) => void {
   return (req, res, next) => {
     const check = checkCaller(req, auth);
     if (check.ok) {

@@ -5,7 +5,7 @@
  * protection off, and the apiserver never asks driftgate about that write).
  */
 import type { KubeClient } from '../kube/client.js';
-import { describe } from '../errors.js';
+import { messageOf } from '../errors.js';
 import type { TicketStore } from '../tickets/types.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -39,7 +39,7 @@ export async function checkOnce(deps: HousekeepingDeps): Promise<void> {
     deps.metrics.ticketsOpen.set({ overdue: 'true' }, overdue);
     deps.metrics.ticketsOpen.set({ overdue: 'false' }, open.length - overdue);
   } catch (err) {
-    deps.logger.warn({ problem: describe(err) }, 'housekeeping: could not count open tickets');
+    deps.logger.warn({ problem: messageOf(err) }, 'housekeeping: could not count open tickets');
   }
   if (deps.client === undefined) return;
   const name = deps.webhookName ?? 'driftgate';
@@ -58,7 +58,7 @@ export async function checkOnce(deps: HousekeepingDeps): Promise<void> {
         deps.metrics.webhookPresent.set({ kind }, 0);
         deps.logger.error({ kind, name }, 'driftgate webhook configuration is missing: guarded writes are not checked');
       } else {
-        deps.logger.warn({ kind, problem: describe(err) }, 'housekeeping: could not read the webhook configuration');
+        deps.logger.warn({ kind, problem: messageOf(err) }, 'housekeeping: could not read the webhook configuration');
       }
     }
   }

@@ -70,7 +70,7 @@ function listen(server: http.Server, port: number, host: string): Promise<void> 
   return new Promise((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
       const why = err.code === 'EADDRINUSE' ? 'is already in use' : err.code === 'EACCES' ? 'needs privileges' : `cannot be listened on (${err.message})`;
-      reject(new DriftgateError('DG_USAGE', `${host}:${port} ${why}; choose another with --port / --metrics-port`, { cause: err }));
+      reject(new DriftgateError('DG_LISTEN', `${host}:${port} ${why}; choose another with --port / --metrics-port`, { cause: err }));
     });
     server.listen(port, host, () => {
       server.removeAllListeners('error');

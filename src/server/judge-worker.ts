@@ -4,7 +4,7 @@
  * goes on with the next.
  */
 import { parentPort } from 'node:worker_threads';
-import { describe } from '../errors.js';
+import { messageOf } from '../errors.js';
 import { type JudgeJob, type JudgeResult, judgeReview } from './judge.js';
 
 const port = parentPort;
@@ -14,7 +14,7 @@ port.on('message', (job: JudgeJob) => {
   try {
     result = judgeReview(job);
   } catch (err) {
-    result = { id: job.id, ok: false, code: 'DG_INTERNAL', message: describe(err), details: [], uid: '' };
+    result = { id: job.id, ok: false, code: 'DG_INTERNAL', message: messageOf(err), details: [], uid: '' };
   }
   // As JSON text, not a structured clone: integers beyond 2^53 travel as JSON.rawJSON values,
   // which structured cloning refuses; JSON.stringify writes their exact digits and the main

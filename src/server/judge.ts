@@ -6,8 +6,8 @@
 import { type ReviewLimits } from '../admission/limits.js';
 import { parseReviewText, uidOf } from '../admission/schema.js';
 import type { AdmissionRequest, KubeObject } from '../admission/types.js';
-import { decide } from '../decision/decide.js';
-import type { Decision } from '../decision/types.js';
+import { decide, decideOrAsk } from '../decision/decide.js';
+import type { Decision, NeedsObject } from '../decision/types.js';
 import { type ErrorCode, isDriftgateError } from '../errors.js';
 import type { GuardPolicy } from '../policy/types.js';
 
@@ -27,9 +27,15 @@ export interface JudgeJob {
   namespace?: KubeObject;
 }
 
-/** JudgeResult is the request's envelope and the decision, or why the text is not a review. */
+/**
+ * AskedOnWire is a NeedsObject as it crosses back: without its `finish`, a function that cannot
+ * travel as JSON. The main thread finishes by judging again with the object found (offload.ts).
+ */
+export type AskedOnWire = Omit<NeedsObject, 'finish'>;
+
+/** JudgeResult is the request's envelope and the decision (or what it asks for), or why the text is not a review. */
 export type JudgeResult =
-  | { id: number; ok: true; request: AdmissionRequest; decision: Decision }
+  | { id: number; ok: true; request: AdmissionRequest; decision: Decision | AskedOnWire }
   | { id: number; ok: false; code: ErrorCode; message: string; details: string[]; uid: string };
 
 /**
@@ -49,10 +55,22 @@ export function judgeReview(job: JudgeJob): JudgeResult {
     // Only a review within the limits is parsed again to echo its uid.
     return { id: job.id, ok: false, code, message, details, uid: code === 'DG_REVIEW_TOO_COMPLEX' ? '' : lenientUid(text) };
   }
-  const decision = decide(request, job.policy, new Date(job.now), job.parent, job.namespace);
+  const now = new Date(job.now);
+  // The first judgement asks for the object it needs; the second is given it and decides.
+  const decision =
+    job.parent === undefined && job.namespace === undefined
+      ? decideOrAsk(request, job.policy, now)
+      : decide(request, job.policy, now, job.parent, job.namespace);
   const { object: _object, oldObject: _oldObject, ...envelope } = request;
-  const trimmed = decision.changedPaths.length > LOGGED_PATHS ? { ...decision, changedPaths: decision.changedPaths.slice(0, LOGGED_PATHS) } : decision;
-  return { id: job.id, ok: true, request: envelope, decision: trimmed };
+  if (decision.kind === 'needs-object') {
+    const { finish: _finish, ...asked } = decision;
+    return { id: job.id, ok: true, request: envelope, decision: { ...asked, refusal: trimmed(asked.refusal) } };
+  }
+  return { id: job.id, ok: true, request: envelope, decision: trimmed(decision) };
+}
+
+function trimmed<D extends Decision>(decision: D): D {
+  return decision.changedPaths.length > LOGGED_PATHS ? { ...decision, changedPaths: decision.changedPaths.slice(0, LOGGED_PATHS) } : decision;
 }
 
 function lenientUid(text: string): string {

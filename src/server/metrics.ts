@@ -3,7 +3,9 @@
  * driftgate (webhook, operation, decision, reason code, store kind): never an object name, a
  * namespace or a username, which a requester controls and which would explode cardinality.
  */
+import type { RequestListener } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { messageOf } from '../errors.js';
 
 // The kube-apiserver's own apiserver_admission_webhook_admission_duration_seconds edges, so the
 // two histograms can be read side by side.
@@ -106,5 +108,19 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}): Metrics 
       labelNames: ['kind'],
       registers,
     }),
+  };
+}
+
+/** metricsHandler returns the plain-HTTP listener Prometheus scrapes: GET /metrics, 404 otherwise. */
+export function metricsHandler(metrics: Metrics): RequestListener {
+  return (req, res) => {
+    if (req.method !== 'GET' || req.url !== '/metrics') {
+      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('driftgate serves GET /metrics here\n');
+      return;
+    }
+    metrics.registry.metrics().then(
+      (text) => res.writeHead(200, { 'Content-Type': metrics.registry.contentType }).end(text),
+      (err: unknown) => res.writeHead(500, { 'Content-Type': 'text/plain' }).end(`${messageOf(err)}\n`),
+    );
   };
 }

@@ -14,9 +14,9 @@ import { Worker } from 'node:worker_threads';
 import type { ReviewLimits, ReviewShape } from '../admission/limits.js';
 import type { AdmissionRequest, KubeObject } from '../admission/types.js';
 import type { Decision } from '../decision/types.js';
-import { DriftgateError, describe } from '../errors.js';
+import { DriftgateError, messageOf } from '../errors.js';
 import type { GuardPolicy } from '../policy/types.js';
-import type { Decider, Prejudged } from './admit.js';
+import type { Asked, Prejudged } from '../admission/admit.js';
 import type { JudgeJob, JudgeResult } from './judge.js';
 import { parseJsonExact } from '../util/json.js';
 
@@ -101,7 +101,7 @@ export function createOffload(opts: OffloadOptions): Offload {
       if (w !== worker || current === undefined || current.job.id !== result.id) return;
       finish(current).resolve(result);
     });
-    w.on('error', (err) => replace(w, `the judging worker failed (${describe(err)})`));
+    w.on('error', (err) => replace(w, `the judging worker failed (${messageOf(err)})`));
     w.on('exit', (code) => replace(w, `the judging worker stopped (exit code ${code})`));
     return w;
   }
@@ -148,9 +148,24 @@ export function createOffload(opts: OffloadOptions): Offload {
     }
   }
 
-  function judge(body: string | Uint8Array, policy: GuardPolicy, now: Date, signal: AbortSignal, parent?: KubeObject, namespace?: KubeObject): Promise<JudgeResult> {
+  function judge(
+    body: string | Uint8Array,
+    policy: GuardPolicy,
+    now: Date,
+    signal: AbortSignal,
+    parent?: KubeObject,
+    namespace?: KubeObject,
+  ): Promise<JudgeResult> {
     return new Promise<JudgeResult>((resolve, reject) => {
-      const job: JudgeJob = { id: nextId++, body, limits: opts.limits, policy, now: now.getTime(), ...(parent === undefined ? {} : { parent }), ...(namespace === undefined ? {} : { namespace }) };
+      const job: JudgeJob = {
+        id: nextId++,
+        body,
+        limits: opts.limits,
+        policy,
+        now: now.getTime(),
+        ...(parent === undefined ? {} : { parent }),
+        ...(namespace === undefined ? {} : { namespace }),
+      };
       const size = body.length;
       if (queue.length > 0 && queuedBytes + size > maxQueuedBytes) {
         reject(
@@ -168,7 +183,10 @@ export function createOffload(opts: OffloadOptions): Offload {
         resolve,
         reject,
         onAbort: () => {
-          const timeout = new DriftgateError('DG_REVIEW_TIMEOUT', `driftgate could not judge this ${Math.round(body.length / 1024)} KiB review before the apiserver's deadline; it is refused`);
+          const timeout = new DriftgateError(
+            'DG_REVIEW_TIMEOUT',
+            `driftgate could not judge this ${Math.round(body.length / 1024)} KiB review before the apiserver's deadline; it is refused`,
+          );
           if (current === pending) {
             // Stuck on this very review: only replacing the worker gets the others going again.
             const stuck = worker;
@@ -201,13 +219,22 @@ export function createOffload(opts: OffloadOptions): Offload {
     async judge(body, policy, now, signal) {
       const result = await judge(body, policy, now, signal);
       if (!result.ok) return { ok: false, error: new DriftgateError(result.code, result.message, { details: result.details }), uid: result.uid };
-      const decider: Decider = async (p, n, parent, namespace) => {
-        const again = await judge(body, p, n, signal, parent, namespace);
-        if (!again.ok) throw new DriftgateError(again.code, again.message, { details: again.details });
-        return again.decision;
+      // Judging again with the object found, on the worker, under the same policy, time and deadline.
+      const again = async (parent?: KubeObject, namespace?: KubeObject): Promise<Decision> => {
+        const result = await judge(body, policy, now, signal, parent, namespace);
+        if (!result.ok) throw new DriftgateError(result.code, result.message, { details: result.details });
+        if (result.decision.kind === 'needs-object') return result.decision.refusal;
+        return result.decision;
       };
-      const first: Decision = result.decision;
-      return { ok: true, request: result.request, prejudged: { policy, now, first, decider } };
+      const decided = result.decision;
+      if (decided.kind !== 'needs-object') return { ok: true, request: result.request, prejudged: { first: decided } };
+      // The NeedsObject's finish did not survive the trip (a function is not JSON): it is judging
+      // again with `found` as the parent or the Namespace; without it, the refusal stands.
+      const first: Asked = {
+        ...decided,
+        finish: (found) => (found === undefined ? decided.refusal : decided.what === 'parent' ? again(found) : again(undefined, found)),
+      };
+      return { ok: true, request: result.request, prejudged: { first } };
     },
     async close() {
       closed = true;

@@ -1,44 +1,39 @@
 /**
- * The serving certificate, kept fresh: cert-manager or `driftgate certs generate` rewrite the
- * files in place, and new connections must use the new pair without a restart. A pair that does
- * not load (half-written, mismatched key) is refused with a log line and the old one kept.
+ * The serving certificate as the HTTPS listener uses it: a checked pair of PEM texts and the TLS
+ * options driftgate serves with. Reading and re-reading the files is the CLI's
+ * (src/cli/keypair-files.ts): this room reads no files.
  */
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import type { SecureContextOptions } from 'node:tls';
-import { DriftgateError, describe } from '../errors.js';
+import { DriftgateError, messageOf } from '../errors.js';
 
 /** KeyPair is a loaded, checked serving certificate. */
 export interface KeyPair {
   cert: string;
   key: string;
   notAfter: Date;
-  /** Hash of both files: a change on disk is a different fingerprint. */
+  /** Hash of both texts: a change on disk is a different fingerprint. */
   fingerprint: string;
 }
 
-/** loadKeyPair returns the pair in the two files, or throws DG_CERT_INVALID naming what is wrong. */
-export async function loadKeyPair(certFile: string, keyFile: string): Promise<KeyPair> {
-  let cert: string;
-  let key: string;
-  try {
-    [cert, key] = await Promise.all([readFile(certFile, 'utf8'), readFile(keyFile, 'utf8')]);
-  } catch (err) {
-    throw new DriftgateError('DG_CERT_INVALID', `cannot read the serving certificate (${certFile}, ${keyFile}): ${describe(err)}`, { cause: err });
-  }
+/**
+ * keyPairOf returns the checked pair, or throws DG_CERT_INVALID naming what is wrong; `names`
+ * say where the texts came from (file paths), for the message.
+ */
+export function keyPairOf(cert: string, key: string, names: { cert: string; key: string }): KeyPair {
   let x509: X509Certificate;
   try {
     x509 = new X509Certificate(cert);
   } catch (err) {
-    throw new DriftgateError('DG_CERT_INVALID', `${certFile} is not a PEM certificate: ${describe(err)}`, { cause: err });
+    throw new DriftgateError('DG_CERT_INVALID', `${names.cert} is not a PEM certificate: ${messageOf(err)}`, { cause: err });
   }
   try {
     if (!x509.checkPrivateKey(createPrivateKey(key))) {
-      throw new DriftgateError('DG_CERT_INVALID', `${keyFile} is not the private key of ${certFile}; write both files of one pair`);
+      throw new DriftgateError('DG_CERT_INVALID', `${names.key} is not the private key of ${names.cert}; write both files of one pair`);
     }
   } catch (err) {
     if (err instanceof DriftgateError) throw err;
-    throw new DriftgateError('DG_CERT_INVALID', `${keyFile} is not a PEM private key: ${describe(err)}`, { cause: err });
+    throw new DriftgateError('DG_CERT_INVALID', `${names.key} is not a PEM private key: ${messageOf(err)}`, { cause: err });
   }
   const fingerprint = createHash('sha256').update(cert).update('\0').update(key).digest('hex');
   return { cert, key, notAfter: new Date(x509.validTo), fingerprint };
@@ -47,63 +42,4 @@ export async function loadKeyPair(certFile: string, keyFile: string): Promise<Ke
 /** secureOptions returns the TLS options driftgate serves with: TLS 1.2 at least, and the CA client certificates are verified against, if any. */
 export function secureOptions(pair: KeyPair, clientCa?: string): SecureContextOptions {
   return { cert: pair.cert, key: pair.key, minVersion: 'TLSv1.2', ...(clientCa === undefined ? {} : { ca: clientCa }) };
-}
-
-/** loadClientCa returns the PEM bundle in `file` after checking it holds at least one certificate, or throws DG_CERT_INVALID. */
-export async function loadClientCa(file: string): Promise<string> {
-  let pem: string;
-  try {
-    pem = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new DriftgateError('DG_CERT_INVALID', `--client-ca ${file}: cannot read it: ${describe(err)}`, { cause: err });
-  }
-  try {
-    new X509Certificate(pem);
-  } catch (err) {
-    throw new DriftgateError('DG_CERT_INVALID', `--client-ca ${file}: not a PEM certificate (the CA that signs the apiserver's client certificate): ${describe(err)}`, { cause: err });
-  }
-  return pem;
-}
-
-/** CertWatcher polls the files and hands each new valid pair to `onPair`. */
-export interface CertWatcher {
-  current(): KeyPair;
-  /** Checks the files now (the poll does the same on its interval). */
-  check(): Promise<void>;
-  stop(): void;
-}
-
-/**
- * watchKeyPair returns a watcher that re-reads the files every `intervalMs`. Polling, not
- * fs.watch: Kubernetes updates mounted Secrets by swapping a symlink, which inotify on the file
- * itself does not see.
- */
-export function watchKeyPair(opts: {
-  certFile: string;
-  keyFile: string;
-  initial: KeyPair;
-  intervalMs: number;
-  onPair: (pair: KeyPair) => void;
-  onError: (err: unknown) => void;
-}): CertWatcher {
-  let current = opts.initial;
-  let lastBad = '';
-  async function check(): Promise<void> {
-    try {
-      const pair = await loadKeyPair(opts.certFile, opts.keyFile);
-      // Any good read (the old pair restored too) ends a bad episode: the next bad pair is news.
-      lastBad = '';
-      if (pair.fingerprint === current.fingerprint) return;
-      current = pair;
-      opts.onPair(pair);
-    } catch (err) {
-      // Report a given bad state once, not every poll.
-      const message = describe(err);
-      if (message !== lastBad) opts.onError(err);
-      lastBad = message;
-    }
-  }
-  const timer = setInterval(() => void check(), opts.intervalMs);
-  timer.unref();
-  return { current: () => current, check, stop: () => clearInterval(timer) };
 }

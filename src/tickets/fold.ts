@@ -9,25 +9,26 @@ import { cloneJson } from '../decision/normalize.js';
 import type { TicketChange, TicketDraft } from '../decision/types.js';
 import {
   CLOSERS,
-  DECISIONS,
+  TICKET_DECISIONS,
   EVIDENCE_KINDS,
   type BackportCommit,
-  type Decision,
+  type TicketDecision,
   type Resolution,
   type Ticket,
   type TicketEvent,
   type TicketFilter,
   type TicketState,
 } from './types.js';
+import { isRecord } from '../util/json.js';
 
-const STATE_AFTER: Readonly<Record<Decision, TicketState>> = {
+const STATE_AFTER: Readonly<Record<TicketDecision, TicketState>> = {
   backport: 'backported',
   revert: 'reverted',
   accept: 'accepted',
 };
 
 /** stateAfter returns the state a ticket takes on `decision`. */
-export function stateAfter(decision: Decision): TicketState {
+export function stateAfter(decision: TicketDecision): TicketState {
   return STATE_AFTER[decision];
 }
 
@@ -202,11 +203,12 @@ function opsProblem(ops: unknown, field: string): string | undefined {
 
 function resolutionProblem(resolution: unknown): string | undefined {
   if (!isRecord(resolution)) return 'resolution is not an object';
-  if (!DECISIONS.includes(resolution['decision'] as never)) {
-    return `resolution.decision ${JSON.stringify(resolution['decision'])} is not one of ${DECISIONS.join(', ')}`;
+  if (!TICKET_DECISIONS.includes(resolution['decision'] as never)) {
+    return `resolution.decision ${JSON.stringify(resolution['decision'])} is not one of ${TICKET_DECISIONS.join(', ')}`;
   }
   const closedBy = resolution['closedBy'];
-  if (closedBy !== undefined && !CLOSERS.includes(closedBy as never)) return `resolution.closedBy ${JSON.stringify(closedBy)} is not one of ${CLOSERS.join(', ')}`;
+  if (closedBy !== undefined && !CLOSERS.includes(closedBy as never))
+    return `resolution.closedBy ${JSON.stringify(closedBy)} is not one of ${CLOSERS.join(', ')}`;
   return strings(resolution, ['by', 'ref', 'at'], 'resolution.') ?? evidenceProblem(resolution['evidence']);
 }
 
@@ -240,8 +242,4 @@ function nonEmpty(value: Record<string, unknown>, key: string, prefix: string): 
 
 function optionalString(value: Record<string, unknown>, key: string, prefix: string): string | undefined {
   return value[key] === undefined || typeof value[key] === 'string' ? undefined : `${prefix}${key} is not a string`;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -14,7 +14,7 @@ import { dirname } from 'node:path';
 import type { TicketDraft } from '../decision/types.js';
 import { DriftgateError } from '../errors.js';
 import { checkEvent, filterTickets, foldEvents } from './fold.js';
-import { DECISIONS, type BackportCommit, type Resolution, type Ticket, type TicketEvent, type TicketFilter, type TicketStore } from './types.js';
+import { TICKET_DECISIONS, type BackportCommit, type Resolution, type Ticket, type TicketEvent, type TicketFilter, type TicketStore } from './types.js';
 import { parseJsonExact } from '../util/json.js';
 
 /** JournalOptions configures a JournalStore. */
@@ -245,7 +245,10 @@ export class JournalStore implements TicketStore {
       throw ioError(this.#path, 'read the journal', err);
     }
     const events: TicketEvent[] = [];
-    text.split('\n').forEach((line, index) => {
+    const skipped: string[] = [];
+    const lines = text.split('\n');
+    const last = lines.findLastIndex((line) => line.trim() !== '');
+    lines.forEach((line, index) => {
       if (line.trim() === '') return; // blank lines are the separators written after a torn tail
       const where = `${this.#path}:${index + 1}`;
       let value: unknown;
@@ -253,13 +256,26 @@ export class JournalStore implements TicketStore {
         // Exact: a ticket's patch may hold an int64 beyond 2^53 (a custom resource's field).
         value = parseJsonExact(line);
       } catch {
+        if (index !== last) skipped.push(where);
         this.#warn(`${where}: skipped a torn or corrupt line (not JSON); the events around it are intact`);
         return;
       }
       const checked = checkEvent(value);
       if (checked.ok) events.push(checked.event);
-      else this.#warn(`${where}: skipped a line that is not a ticket event: ${checked.problem}`);
+      else {
+        skipped.push(where);
+        this.#warn(`${where}: skipped a line that is not a ticket event: ${checked.problem}`);
+      }
     });
+    // A file none of whose lines is an event (a torn last line aside, which a crash during the
+    // first append leaves) is not a journal: a mistyped --tickets must not read as "no tickets",
+    // nor have bypasses appended to someone's file.
+    if (events.length === 0 && skipped.length > 0) {
+      throw new DriftgateError(
+        'DG_NOT_A_JOURNAL',
+        `${this.#path} is not a ticket journal: no line of it is a ticket event (first: ${skipped[0] ?? ''}); is --tickets the path driftgate serve writes?`,
+      );
+    }
     return events;
   }
 
@@ -282,7 +298,7 @@ export class JournalStore implements TicketStore {
 /** TicketsSpec is a parsed `--tickets` flag; a kubernetes spec without a namespace means the store's default. */
 export type TicketsSpec = { kind: 'journal'; path: string } | { kind: 'kubernetes'; namespace?: string };
 
-/** parseTicketsSpec returns where `--tickets journal:FILE|kubernetes[:NAMESPACE]` says tickets live, or throws DG_USAGE. */
+/** parseTicketsSpec returns where `--tickets journal:FILE|kubernetes[:NAMESPACE]` says tickets live, or throws DG_TICKETS_SPEC. */
 export function parseTicketsSpec(spec: string): TicketsSpec {
   if (spec === 'kubernetes') return { kind: 'kubernetes' };
   const kube = 'kubernetes:';
@@ -291,13 +307,13 @@ export function parseTicketsSpec(spec: string): TicketsSpec {
     // Checked here: an invalid name would otherwise surface only as an API error on the first bypass.
     if (/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)) return { kind: 'kubernetes', namespace };
     throw new DriftgateError(
-      'DG_USAGE',
+      'DG_TICKETS_SPEC',
       `--tickets ${JSON.stringify(spec)}: ${JSON.stringify(namespace)} is not a namespace name (lowercase letters, digits and '-', at most 63); use kubernetes:NAMESPACE`,
     );
   }
   const prefix = 'journal:';
   if (spec.startsWith(prefix) && spec.length > prefix.length) return { kind: 'journal', path: spec.slice(prefix.length) };
-  throw new DriftgateError('DG_USAGE', `--tickets ${JSON.stringify(spec)}: use journal:/path/to/tickets.jsonl or kubernetes`);
+  throw new DriftgateError('DG_TICKETS_SPEC', `--tickets ${JSON.stringify(spec)}: use journal:/path/to/tickets.jsonl or kubernetes`);
 }
 
 // JSON.stringify escapes every newline inside strings, so one event is always exactly one line.
@@ -307,12 +323,12 @@ function eventLine(event: TicketEvent): string {
 
 function checkResolution(r: Resolution): void {
   const problems = [
-    DECISIONS.includes(r.decision) ? undefined : `decision ${JSON.stringify(r.decision)}: use one of ${DECISIONS.join(', ')}`,
+    TICKET_DECISIONS.includes(r.decision) ? undefined : `decision ${JSON.stringify(r.decision)}: use one of ${TICKET_DECISIONS.join(', ')}`,
     r.by.trim() === '' ? 'by is empty: name who decided' : undefined,
     r.ref.trim() === '' ? 'ref is empty: give where the decision happened, e.g. a pull request URL' : undefined,
     Number.isFinite(Date.parse(r.at)) ? undefined : `at ${JSON.stringify(r.at)} is not an RFC 3339 time`,
   ].filter((p): p is string => p !== undefined);
-  if (problems.length > 0) throw new DriftgateError('DG_USAGE', `resolution: ${problems.join('; ')}`);
+  if (problems.length > 0) throw new DriftgateError('DG_TICKET_INVALID', `resolution: ${problems.join('; ')}`);
 }
 
 function sameResolution(a: Resolution, b: Resolution): boolean {

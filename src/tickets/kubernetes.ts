@@ -11,9 +11,10 @@
  */
 import type { TicketChange, TicketDraft } from '../decision/types.js';
 import { DriftgateError } from '../errors.js';
-import { resourcePath, type KubeClient, type KubeRequest } from '../kube/client.js';
+import { KubeApiError, resourcePath, type KubeClient, type KubeRequest } from '../kube/client.js';
 import { backportProblem, checkEvent, copyOf, filterTickets, oldestFirst, openTicket, stateAfter, withBackport, withChange } from './fold.js';
 import { TICKET_STATES, type BackportCommit, type Resolution, type Ticket, type TicketFilter, type TicketState, type TicketStore } from './types.js';
+import { isRecord } from '../util/json.js';
 
 /** BACKPORT_TICKETS names the custom resource tickets are stored as. */
 export const BACKPORT_TICKETS = { group: 'driftgate.dev', version: 'v1alpha1', resource: 'backporttickets', kind: 'BackportTicket' } as const;
@@ -160,7 +161,7 @@ export class KubernetesStore implements TicketStore {
   /** resolve writes the decision under the fetched resourceVersion and returns the ticket as stored. */
   async resolve(id: string, resolution: Resolution): Promise<Ticket> {
     const checked = checkEvent({ type: 'resolve', id, resolution });
-    if (!checked.ok) throw new DriftgateError('DG_USAGE', `ticket ${id}: ${checked.problem}`);
+    if (!checked.ok) throw new DriftgateError('DG_TICKET_INVALID', `ticket ${id}: ${checked.problem}`);
     const signal = this.#deadline(undefined);
     try {
       return await this.#retrying(id, signal, async () => {
@@ -244,7 +245,9 @@ export class KubernetesStore implements TicketStore {
     if (!read.ok) return ticket;
     // A CRD schema without the field prunes it silently; say so rather than lose an earlier decision.
     if ((read.ticket.earlierResolutions?.length ?? 0) < (ticket.earlierResolutions?.length ?? 0)) {
-      this.#warn(`${this.describeStore()}: ticket ${ticket.id}: the API server dropped spec.earlierResolutions; update the BackportTicket CRD (manifests/install.yaml, or helm upgrade of charts/driftgate)`);
+      this.#warn(
+        `${this.describeStore()}: ticket ${ticket.id}: the API server dropped spec.earlierResolutions; update the BackportTicket CRD (manifests/install.yaml, or helm upgrade of charts/driftgate)`,
+      );
     }
     if ((read.ticket.backports?.length ?? 0) < (ticket.backports?.length ?? 0)) {
       this.#warn(`${this.describeStore()}: ticket ${ticket.id}: the API server dropped spec.backports; update the BackportTicket CRD from manifests/`);
@@ -298,7 +301,10 @@ export class KubernetesStore implements TicketStore {
 
   #notFound(id: string): DriftgateError {
     const flag = this.#namespace === DEFAULT_TICKETS_NAMESPACE ? 'kubernetes' : `kubernetes:${this.#namespace}`;
-    return new DriftgateError('DG_TICKET_NOT_FOUND', `no ticket "${id}" in ${this.describeStore()}; list the ids with: driftgate tickets list --tickets ${flag}`);
+    return new DriftgateError(
+      'DG_TICKET_NOT_FOUND',
+      `no ticket "${id}" in ${this.describeStore()}; list the ids with: driftgate tickets list --tickets ${flag}`,
+    );
   }
 
   // Turns a client failure into what went wrong with the ticket and what to do; errors this store
@@ -315,10 +321,23 @@ export class KubernetesStore implements TicketStore {
       case 'DG_KUBE_FORBIDDEN': {
         const who = what.writer === 'driftgate' ? "driftgate's ServiceAccount" : 'the identity in your kubeconfig';
         const may = what.writer === 'driftgate' ? 'write' : 'read and update';
-        return new DriftgateError('DG_KUBE_FORBIDDEN', `${subject}: refused, ${who} may not ${may} backporttickets in ${ns}; apply the RBAC in manifests/install.yaml, or helm upgrade of charts/driftgate (${err.message})`, { cause: err });
+        return new DriftgateError(
+          'DG_KUBE_FORBIDDEN',
+          `${subject}: refused, ${who} may not ${may} backporttickets in ${ns}; apply the RBAC in manifests/install.yaml, or helm upgrade of charts/driftgate (${err.message})`,
+          { cause: err },
+        );
       }
       case 'DG_KUBE_UNREACHABLE':
         return new DriftgateError('DG_KUBE_UNREACHABLE', `${subject} failed: ${err.message}; check that the API server is up and reachable`, { cause: err });
+      case 'DG_KUBE_TOO_LARGE':
+        // Retrying cannot help: the ticket holds every change made under its window, and this one
+        // would take it past what etcd stores. Closing the window (and opening a new one, on a new
+        // ticket) is the way on.
+        return new DriftgateError(
+          'DG_TICKET_STORE',
+          `${subject} failed: the ticket would be larger than the API server stores (${err instanceof KubeApiError ? err.apiMessage : err.message}); resolve this ticket and open a new window for further changes, or record big changes through Git`,
+          { cause: err },
+        );
       case 'DG_KUBE_NOT_FOUND':
         // Only the collection can be missing here (a missing ticket is handled where it is read).
         return new DriftgateError(
@@ -414,7 +433,8 @@ function ticketOf(value: unknown): TicketOf {
     if (problem !== undefined) return bad(problem);
   }
   const decided = resolution === undefined ? 'open' : stateAfter((resolution as Resolution).decision);
-  if (decided !== state) return bad(`spec.state is ${JSON.stringify(state)} but ${resolution === undefined ? 'there is no spec.resolution' : `spec.resolution says ${decided}`}`);
+  if (decided !== state)
+    return bad(`spec.state is ${JSON.stringify(state)} but ${resolution === undefined ? 'there is no spec.resolution' : `spec.resolution says ${decided}`}`);
   const ticket: Ticket = {
     id: name,
     object: object as Ticket['object'],
@@ -453,8 +473,4 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
     signal.addEventListener('abort', done, { once: true });
     if (signal.aborted) done();
   });
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -19,7 +19,12 @@ export function renderTable(tickets: readonly Ticket[]): string {
   ];
   const widths = COLUMNS.map((_, col) => Math.max(...rows.map((row) => (row[col] ?? '').length)));
   return rows
-    .map((row) => row.map((cell, col) => (col === row.length - 1 ? cell : cell.padEnd(widths[col] ?? 0))).join('   ').trimEnd())
+    .map((row) =>
+      row
+        .map((cell, col) => (col === row.length - 1 ? cell : cell.padEnd(widths[col] ?? 0)))
+        .join('   ')
+        .trimEnd(),
+    )
     .map((line) => `${line}\n`)
     .join('');
 }
@@ -40,7 +45,10 @@ export function renderTicket(ticket: Ticket): string {
   for (const e of ticket.resolution?.evidence ?? []) header.push(['Evidence', evidenceText(e)]);
   for (const earlier of ticket.earlierResolutions ?? []) header.push(['Reopened after', resolutionText(earlier)]);
   for (const b of ticket.backports ?? []) {
-    header.push(['Backport commit', `${b.commit} on ${b.branch} by ${b.by} at ${b.at} (${b.changes} change${b.changes === 1 ? '' : 's'}: ${b.files.join(', ')})${b.repo === undefined ? '' : ` in ${b.repo}`}`]);
+    header.push([
+      'Backport commit',
+      `${b.commit} on ${b.branch} by ${b.by} at ${b.at} (${b.changes} change${b.changes === 1 ? '' : 's'}: ${b.files.join(', ')})${b.repo === undefined ? '' : ` in ${b.repo}`}`,
+    ]);
   }
   header.push(['Changes', String(ticket.changes.length)]);
   const width = Math.max(...header.map(([label]) => label.length)) + 1;

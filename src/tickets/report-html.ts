@@ -72,7 +72,9 @@ export function renderReportHtml(r: TicketReport): string {
     `<h1>driftgate bypass report</h1>`,
     `<p class="meta">As of <time>${esc(r.generatedAt)}</time>, covering changes since <time>${esc(r.since)}</time>.</p>`,
     `<p class="summary" id="summary"><strong>${t.changes}</strong> bypass${t.changes === 1 ? '' : 'es'} on <strong>${t.tickets}</strong> ticket${t.tickets === 1 ? '' : 's'} by <strong>${t.people}</strong> ${t.people === 1 ? 'person' : 'people'}; <strong>${t.open}</strong> open ticket${t.open === 1 ? '' : 's'}, <strong>${t.overdue}</strong> overdue; <strong>${t.closed}</strong> closed in the period, <strong>${t.settled}</strong> of them by settlement.</p>`,
-    `<details class="rules"><summary>How these are counted</summary><ul id="rules">${Object.values(r.rules).map((rule) => `<li>${esc(rule)}</li>`).join('')}</ul></details>`,
+    `<details class="rules"><summary>How these are counted</summary><ul id="rules">${Object.values(r.rules)
+      .map((rule) => `<li>${esc(rule)}</li>`)
+      .join('')}</ul></details>`,
     `<h2>Timeline</h2>`,
     timeline(r, facets),
     `<h2>Open tickets</h2>`,
@@ -166,7 +168,9 @@ function filterCss(f: Facets): string {
 function filters(f: Facets): string {
   if (f.namespaces.length === 0) return '';
   const groups = GROUPS.map((g) => {
-    const options = g.pick(f).map((value, i) => `<input type="radio" name="f-${g.key}" id="f-${g.key}-${i}"><label for="f-${g.key}-${i}">${esc(value)}</label>`);
+    const options = g
+      .pick(f)
+      .map((value, i) => `<input type="radio" name="f-${g.key}" id="f-${g.key}-${i}"><label for="f-${g.key}-${i}">${esc(value)}</label>`);
     return `<fieldset><legend>${g.label}</legend><input type="radio" name="f-${g.key}" id="f-${g.key}-all" checked><label for="f-${g.key}-all">all</label>${options.join('')}</fieldset>`;
   });
   return `<form class="filters" id="filters">${groups.join('')}</form>`;
@@ -191,7 +195,10 @@ function ticketCards(r: TicketReport, f: Facets): string {
     const closure = t.closure === undefined ? '' : `<p class="closure">${closureHtml('Closed', t.closure)}</p>`;
     const reopened = t.reopened.map((c) => `<p class="closure muted">${closureHtml('Reopened after', c)}</p>`).join('');
     const backports = t.backports
-      .map((b) => `<p class="backport">Backport commit <code>${esc(b.commit.slice(0, 12))}</code> on <code>${esc(b.branch)}</code> by ${esc(b.by)} at <time>${esc(b.at)}</time> (${b.changes} change${b.changes === 1 ? '' : 's'}; ${esc(b.files.join(', '))})</p>`)
+      .map(
+        (b) =>
+          `<p class="backport">Backport commit <code>${esc(b.commit.slice(0, 12))}</code> on <code>${esc(b.branch)}</code> by ${esc(b.by)} at <time>${esc(b.at)}</time> (${b.changes} change${b.changes === 1 ? '' : 's'}; ${esc(b.files.join(', '))})</p>`,
+      )
       .join('');
     return [
       `<article class="${classes.join(' ')}">`,
@@ -229,7 +236,8 @@ function timeline(r: TicketReport, f: Facets): string {
     if (unit === 'month') return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
     return d.getTime();
   };
-  const next = (ms: number): number => (unit === 'day' ? ms + DAY_MS : unit === 'week' ? ms + 7 * DAY_MS : Date.UTC(new Date(ms).getUTCFullYear(), new Date(ms).getUTCMonth() + 1, 1));
+  const next = (ms: number): number =>
+    unit === 'day' ? ms + DAY_MS : unit === 'week' ? ms + 7 * DAY_MS : Date.UTC(new Date(ms).getUTCFullYear(), new Date(ms).getUTCMonth() + 1, 1);
   const buckets: Array<{ start: number; changes: number }> = [];
   for (let b = startOf(since); b <= now && buckets.length < 800; b = next(b)) buckets.push({ start: b, changes: 0 });
   for (const d of r.timeline) {

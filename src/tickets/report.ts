@@ -7,7 +7,7 @@
 import type { JsonPatchOp } from '../admission/types.js';
 import type { TicketChange } from '../decision/types.js';
 import { evidenceText, fieldLines, objectName, safe } from './render.js';
-import type { Closer, Decision, Resolution, Ticket, TicketState } from './types.js';
+import type { Closer, TicketDecision, Resolution, Ticket, TicketState } from './types.js';
 
 /** ReportOptions is the clock and the thresholds of a report. */
 export interface ReportOptions {
@@ -74,7 +74,7 @@ export interface ReportChange {
 
 /** Closure is who or what closed a ticket, and the reference and evidence to follow. */
 export interface Closure {
-  decision: Decision;
+  decision: TicketDecision;
   by: string;
   closedBy: Closer;
   at: string;
@@ -140,9 +140,7 @@ const TIMELINE_FULL_DAYS = 62;
 export function buildReport(tickets: readonly Ticket[], opts: ReportOptions): TicketReport {
   const now = opts.now.getTime();
   const since = opts.since.getTime();
-  const recent = tickets
-    .map((t) => ({ ticket: t, changes: t.changes.filter((c) => Date.parse(c.at) >= since) }))
-    .filter((r) => r.changes.length > 0);
+  const recent = tickets.map((t) => ({ ticket: t, changes: t.changes.filter((c) => Date.parse(c.at) >= since) })).filter((r) => r.changes.length > 0);
 
   const tally = (keyOf: (t: Ticket, username: string) => string): Tally[] => {
     const counts = new Map<string, { changes: number; tickets: Set<string> }>();
@@ -155,9 +153,7 @@ export function buildReport(tickets: readonly Ticket[], opts: ReportOptions): Ti
         counts.set(key, entry);
       }
     }
-    return [...counts]
-      .map(([key, v]) => ({ key, changes: v.changes, tickets: v.tickets.size }))
-      .sort((a, b) => b.changes - a.changes || compare(a.key, b.key));
+    return [...counts].map(([key, v]) => ({ key, changes: v.changes, tickets: v.tickets.size })).sort((a, b) => b.changes - a.changes || compare(a.key, b.key));
   };
 
   const open = tickets
@@ -209,7 +205,9 @@ export function buildReport(tickets: readonly Ticket[], opts: ReportOptions): Ti
   const byPerson = tally((_, username) => username);
   const overdueIds = new Set(open.filter((o) => o.overdue).map((o) => o.id));
   const shown = tickets
-    .filter((t) => t.state === 'open' || t.changes.some((c) => Date.parse(c.at) >= since) || (t.resolution !== undefined && Date.parse(t.resolution.at) >= since))
+    .filter(
+      (t) => t.state === 'open' || t.changes.some((c) => Date.parse(c.at) >= since) || (t.resolution !== undefined && Date.parse(t.resolution.at) >= since),
+    )
     .map((t) => reportTicket(t, overdueIds.has(t.id)));
   const openOrder = new Map(open.map((o, i) => [o.id, i]));
   shown.sort((a, b) => {
@@ -240,7 +238,11 @@ export function buildReport(tickets: readonly Ticket[], opts: ReportOptions): Ti
     byNamespace: tally((t) => t.object.namespace),
     byPerson,
     byIncident: tally((t) => t.window.incident),
-    timeline: timeline(recent.flatMap((r) => r.changes.map((c) => c.at)), since, now),
+    timeline: timeline(
+      recent.flatMap((r) => r.changes.map((c) => c.at)),
+      since,
+      now,
+    ),
     open,
     ...(median === undefined ? {} : { medianWindowMs: median }),
     longWindows,
@@ -281,7 +283,8 @@ const FINGERPRINT = /<redacted sha256:[0-9a-f]+>/;
 function reportChange(c: TicketChange, secret: boolean): ReportChange {
   // On a Secret every value under data and stringData is hidden, fingerprints included: the
   // report travels further than the ticket store.
-  const hide = (op: JsonPatchOp): JsonPatchOp => ('value' in op ? ({ ...op, value: masked(op.value, secret && /^\/(data|stringData)(\/|$)/.test(op.path)) } as JsonPatchOp) : op);
+  const hide = (op: JsonPatchOp): JsonPatchOp =>
+    'value' in op ? ({ ...op, value: masked(op.value, secret && /^\/(data|stringData)(\/|$)/.test(op.path)) } as JsonPatchOp) : op;
   const fields = c.patch.some((op) => op.path === '')
     ? [c.patch.some((op) => op.path === '' && (op.op === 'remove' || ('value' in op && op.value === null))) ? 'deleted the object' : 'created the object']
     : fieldLines(c.patch.map(hide), c.revert.map(hide));
@@ -333,13 +336,24 @@ export function renderReportTable(r: TicketReport): string {
   section(
     'OPEN TICKETS (overdue first, then oldest)',
     ['ID', 'NAMESPACE', 'OBJECT', 'INCIDENT', 'AGE', 'WINDOW UNTIL', 'CHANGES', 'OVERDUE'],
-    r.open.map((o) => [o.id, o.namespace, o.object, o.incident, humanDuration(o.ageMs), o.until, String(o.changes), o.overdue ? `OVERDUE (ended ${humanDuration(o.endedAgoMs)} ago)` : '']),
+    r.open.map((o) => [
+      o.id,
+      o.namespace,
+      o.object,
+      o.incident,
+      humanDuration(o.ageMs),
+      o.until,
+      String(o.changes),
+      o.overdue ? `OVERDUE (ended ${humanDuration(o.endedAgoMs)} ago)` : '',
+    ]),
     'no open tickets',
   );
   section(
     'CLOSED TICKETS (most recent first)',
     ['ID', 'STATE', 'CLOSED BY', 'AT', 'REFERENCE'],
-    r.tickets.flatMap((x) => (x.closure === undefined ? [] : [[x.id, x.state, closerText(x.closure), x.closure.at, [x.closure.ref, ...x.closure.evidence].join('; ')]])),
+    r.tickets.flatMap((x) =>
+      x.closure === undefined ? [] : [[x.id, x.state, closerText(x.closure), x.closure.at, [x.closure.ref, ...x.closure.evidence].join('; ')]],
+    ),
     'none closed in the period',
   );
   out.push('', 'CHANGES PER TICKET');

@@ -11,11 +11,11 @@ export type TicketState = 'open' | 'backported' | 'reverted' | 'accepted';
 /** TICKET_STATES lists every state, for flag and shape checks. */
 export const TICKET_STATES: readonly TicketState[] = ['open', 'backported', 'reverted', 'accepted'];
 
-/** Decision is what a person decided about the drift a ticket records. */
-export type Decision = 'backport' | 'revert' | 'accept';
+/** TicketDecision is what a person decided about the drift a ticket records. */
+export type TicketDecision = 'backport' | 'revert' | 'accept';
 
-/** DECISIONS lists every decision, for flag and shape checks. */
-export const DECISIONS: readonly Decision[] = ['backport', 'revert', 'accept'];
+/** TICKET_DECISIONS lists every decision, for flag and shape checks. */
+export const TICKET_DECISIONS: readonly TicketDecision[] = ['backport', 'revert', 'accept'];
 
 /**
  * Closer says who closed a ticket: a person, through `tickets resolve`, or driftgate's
@@ -44,7 +44,7 @@ export const EVIDENCE_KINDS: readonly Evidence['kind'][] = ['commit', 'gitops-wr
 
 /** Resolution records who decided what about a ticket, when, and where it happened (e.g. a PR URL). */
 export interface Resolution {
-  decision: Decision;
+  decision: TicketDecision;
   /** The person, or for settlement the controller, that closed it. */
   by: string;
   /** The reference a reviewer follows: a pull request URL, a commit, an incident note. */

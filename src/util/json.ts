@@ -55,7 +55,10 @@ export const EXACT_JSON_SUPPORTED: boolean = (() => {
 export function parseJsonExact(text: string): unknown {
   if (!LONG_NUMBER.test(text)) return JSON.parse(text);
   if (!EXACT_JSON_SUPPORTED) {
-    throw new DriftgateError('DG_INTERNAL', `this runtime (Node ${process.versions.node}) cannot read integers beyond 2^53 exactly; run driftgate on Node 22 or later (the Docker image and npm scripts use Node 24)`);
+    throw new DriftgateError(
+      'DG_INTERNAL',
+      `this runtime (Node ${process.versions.node}) cannot read integers beyond 2^53 exactly; run driftgate on Node 22 or later (the Docker image and npm scripts use Node 24)`,
+    );
   }
   return JSON.parse(text, exact as (this: unknown, key: string, value: unknown) => unknown);
 }
@@ -69,4 +72,12 @@ export function isRawJson(value: unknown): value is { rawJSON: string } {
 export function sameScalar(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   return isRawJson(a) && isRawJson(b) && a.rawJSON === b.rawJSON;
+}
+
+/**
+ * isRecord tells whether `v` is a JSON object (not null, not an array, and not an exact integer
+ * kept as raw JSON by parseJsonExact, which is a leaf).
+ */
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !isRawJson(v);
 }

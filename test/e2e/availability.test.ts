@@ -33,8 +33,28 @@ async function startDriftgate(port: number, logFile: string): Promise<{ child: C
   const certDir = join(c.work, 'certs');
   const child = spawn(
     process.execPath,
-    [c.cli, 'serve', '--policy', POLICY, '--tls-cert', join(certDir, 'tls.crt'), '--tls-key', join(certDir, 'tls.key'), '--host', '127.0.0.1', '--port', String(port),
-      '--metrics-port', '0', '--tickets', 'kubernetes:driftgate-system', '--kubeconfig', c.driftgateKubeconfig, '--log-level', 'info'],
+    [
+      c.cli,
+      'serve',
+      '--policy',
+      POLICY,
+      '--tls-cert',
+      join(certDir, 'tls.crt'),
+      '--tls-key',
+      join(certDir, 'tls.key'),
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--metrics-port',
+      '0',
+      '--tickets',
+      'kubernetes:driftgate-system',
+      '--kubeconfig',
+      c.driftgateKubeconfig,
+      '--log-level',
+      'info',
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT },
   );
   const served = await new Promise<number>((resolve, reject) => {
@@ -111,7 +131,16 @@ async function waitUntil(what: string, done: () => Promise<boolean>, seconds = 9
     await sleep(500);
   }
   // What the controllers ran into: the namespace's recent warnings name the failed writes.
-  const events = await kubectl(ADMIN, ['-n', 'prod', 'get', 'events', '--field-selector', 'type=Warning', '-o', 'custom-columns=OBJ:.involvedObject.name,REASON:.reason,MSG:.message']);
+  const events = await kubectl(ADMIN, [
+    '-n',
+    'prod',
+    'get',
+    'events',
+    '--field-selector',
+    'type=Warning',
+    '-o',
+    'custom-columns=OBJ:.involvedObject.name,REASON:.reason,MSG:.message',
+  ]);
   throw new Error(`${what}: not done after ${seconds}s while driftgate was down. Warnings in prod:\n${events.stdout.split('\n').slice(-15).join('\n')}`);
 }
 
@@ -144,7 +173,7 @@ describe('with driftgate down, machine writes still succeed and a developer is s
     if (driftgate !== undefined) await kill(driftgate.child);
     // The suite's driftgate and webhooks back, before anything else runs.
     const c = cluster();
-    ok(await kubectl(ADMIN, ['apply', '-f', c.webhooksFile]), 'restoring the suite\'s webhooks');
+    ok(await kubectl(ADMIN, ['apply', '-f', c.webhooksFile]), "restoring the suite's webhooks");
     await developerRefusedWith('[driftgate/');
   });
 
@@ -154,7 +183,10 @@ describe('with driftgate down, machine writes still succeed and a developer is s
     // The deployment controller's writes to the guarded Deployment: its revision annotation.
     await waitUntil('the deployment controller stamping revision 1', async () => (await annotation(name, 'deployment.kubernetes.io/revision')) === '1');
     ok(await kubectl(ARGOCD, ['-n', 'prod', 'set', 'image', `deployment/${name}`, 'app=registry.example.com/checkout:v2']), 'Argo CD updating the image');
-    ok(await kubectl(ARGOCD, ['apply', '--server-side', '--force-conflicts', '--field-manager=argocd-controller', '-f', '-'], deploymentManifest(name)), 'Argo CD applying server-side');
+    ok(
+      await kubectl(ARGOCD, ['apply', '--server-side', '--force-conflicts', '--field-manager=argocd-controller', '-f', '-'], deploymentManifest(name)),
+      'Argo CD applying server-side',
+    );
     ok(await kubectl(HPA, ['-n', 'prod', 'scale', `deployment/${name}`, '--replicas=5']), 'the HPA scaling through /scale');
     expect((await kubectl(ADMIN, ['-n', 'prod', 'get', 'deployment', name, '-o', 'jsonpath={.spec.replicas}'])).stdout).toBe('5');
     // A person still cannot do what the HPA did: refused, because driftgate cannot be asked.
@@ -197,7 +229,12 @@ describe('with driftgate down, machine writes still succeed and a developer is s
     const name = unique('prune');
     ok(await kubectl(ARGOCD, ['apply', '-f', '-'], deploymentManifest(name)), 'Argo CD creating');
     const uid = JSON.parse(ok(await kubectl(ADMIN, ['-n', 'prod', 'get', 'deployment', name, '-o', 'json']), 'reading the uid').stdout).metadata.uid as string;
-    const settings = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `${name}-settings`, namespace: 'prod', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name, uid }] }, data: { mode: 'live' } };
+    const settings = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: `${name}-settings`, namespace: 'prod', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name, uid }] },
+      data: { mode: 'live' },
+    };
     ok(await kubectl(ARGOCD, ['apply', '-f', '-'], JSON.stringify(settings)), 'Argo CD creating an owned ConfigMap');
     ok(await kubectl(ARGOCD, ['-n', 'prod', 'delete', 'deployment', name, '--cascade=foreground', '--wait=false']), 'Argo CD pruning in the foreground');
     await waitUntil('the garbage collector deleting the owned ConfigMap', () => gone('configmap', `${name}-settings`));

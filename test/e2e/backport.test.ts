@@ -15,7 +15,15 @@ const git = (dir: string, ...args: string[]): string =>
   execFileSync('git', args, {
     cwd: dir,
     encoding: 'utf8',
-    env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', GIT_AUTHOR_NAME: 'Dave Oncall', GIT_AUTHOR_EMAIL: 'dave@example.com', GIT_COMMITTER_NAME: 'Dave Oncall', GIT_COMMITTER_EMAIL: 'dave@example.com' },
+    env: {
+      ...process.env,
+      GIT_CONFIG_NOSYSTEM: '1',
+      GIT_CONFIG_GLOBAL: '/dev/null',
+      GIT_AUTHOR_NAME: 'Dave Oncall',
+      GIT_AUTHOR_EMAIL: 'dave@example.com',
+      GIT_COMMITTER_NAME: 'Dave Oncall',
+      GIT_COMMITTER_EMAIL: 'dave@example.com',
+    },
   });
 
 function manifest(name: string): string {
@@ -55,13 +63,21 @@ describe('tickets backport against the real apiserver', () => {
     expect((await kubectl(ARGOCD, ['apply', '-f', join(repo, 'checkout.yaml')])).code).toBe(0);
 
     const opened = await kubectl(RESPONDER, [
-      '-n', 'prod', 'annotate', '--overwrite', `deployment/${name}`,
-      'driftgate.dev/break-glass-for=30m', 'driftgate.dev/break-glass-incident=INC-4711', 'driftgate.dev/break-glass-reason=checkout OOMKilled under load',
+      '-n',
+      'prod',
+      'annotate',
+      '--overwrite',
+      `deployment/${name}`,
+      'driftgate.dev/break-glass-for=30m',
+      'driftgate.dev/break-glass-incident=INC-4711',
+      'driftgate.dev/break-glass-reason=checkout OOMKilled under load',
     ]);
     expect(opened.code).toBe(0);
     const fixed = await kubectl(RESPONDER, ['-n', 'prod', 'set', 'resources', `deployment/${name}`, '-c', 'app', '--limits=memory=2Gi']);
     expect(fixed.code).toBe(0);
-    const ticket = (await getJson<{ metadata: { annotations: Record<string, string> } }>(['-n', 'prod', 'deployment', name])).metadata.annotations['driftgate.dev/backport-ticket'];
+    const ticket = (await getJson<{ metadata: { annotations: Record<string, string> } }>(['-n', 'prod', 'deployment', name])).metadata.annotations[
+      'driftgate.dev/backport-ticket'
+    ];
     if (ticket === undefined) throw new Error('no ticket stamped on the object');
 
     const tickets = ['--tickets', 'kubernetes:driftgate-system', '--kubeconfig', cluster().kubeconfig];
@@ -73,16 +89,28 @@ describe('tickets backport against the real apiserver', () => {
     expect(made.stdout).toContain('edited checkout.yaml\n');
 
     // Only the memory line changed; the comment on it and everything else stayed.
-    expect(git(repo, 'show', `backport/${ticket}:checkout.yaml`)).toBe(manifest(name).replace('memory: 512Mi   # measured in May', 'memory: 2Gi   # measured in May'));
+    expect(git(repo, 'show', `backport/${ticket}:checkout.yaml`)).toBe(
+      manifest(name).replace('memory: 512Mi   # measured in May', 'memory: 2Gi   # measured in May'),
+    );
     expect(git(repo, 'log', '-1', '--format=%B', `backport/${ticket}`)).toContain(`Backport-Ticket: ${ticket}`);
-    const stored = await getJson<{ spec: { state: string; backports?: Array<{ commit: string; branch: string; files: string[] }> } }>(['-n', 'driftgate-system', 'backporttickets', ticket]);
+    const stored = await getJson<{ spec: { state: string; backports?: Array<{ commit: string; branch: string; files: string[] }> } }>([
+      '-n',
+      'driftgate-system',
+      'backporttickets',
+      ticket,
+    ]);
     expect(stored.spec.state).toBe('open');
     expect(stored.spec.backports).toMatchObject([{ commit, branch: `backport/${ticket}`, files: ['checkout.yaml'] }]);
 
     // Argo CD applies what the branch holds once merged: the fix stays, nothing drifts back.
     git(repo, 'checkout', '-q', `backport/${ticket}`);
     expect((await kubectl(ARGOCD, ['apply', '-f', join(repo, 'checkout.yaml')])).code).toBe(0);
-    const live = await getJson<{ spec: { template: { spec: { containers: Array<{ resources: { limits: Record<string, string> } }> } } } }>(['-n', 'prod', 'deployment', name]);
+    const live = await getJson<{ spec: { template: { spec: { containers: Array<{ resources: { limits: Record<string, string> } }> } } } }>([
+      '-n',
+      'prod',
+      'deployment',
+      name,
+    ]);
     expect(live.spec.template.spec.containers[0]?.resources.limits['memory']).toBe('2Gi');
   });
 });

@@ -20,7 +20,17 @@ const UNTIL = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
 
 /** As the responder: the admin's kubeconfig, impersonating dave@example.com in group oncall; `null` passes no --policy. */
 function asResponder(args: string[], policy: string | null = cluster().policy): Promise<Result> {
-  return driftgate(['break-glass', ...args, '--kubeconfig', cluster().kubeconfig, '--as', 'dave@example.com', '--as-group', 'oncall', ...(policy === null ? [] : ['--policy', policy])]);
+  return driftgate([
+    'break-glass',
+    ...args,
+    '--kubeconfig',
+    cluster().kubeconfig,
+    '--as',
+    'dave@example.com',
+    '--as-group',
+    'oncall',
+    ...(policy === null ? [] : ['--policy', policy]),
+  ]);
 }
 
 /** As the developer, with their own client certificate: no impersonation, the apiserver knows who they are. */
@@ -121,7 +131,9 @@ describe('break-glass open, fix, extend, close', () => {
   it('refuses a window longer than the policy allows, before writing', async () => {
     const name = await createDeployment('bglong');
     const line = oneLine(await asResponder(['open', `deploy/${name}`, '-n', 'prod', '--for', '12h', '--reason', REASON, '--incident', 'INC-77']));
-    expect(line).toBe(`driftgate: cannot open the window on deployments.apps/${name} in namespace prod: --for "12h" is longer than the policy's maximum of 4h; write at most 4h (GuardPolicy e2e-prod)`);
+    expect(line).toBe(
+      `driftgate: cannot open the window on deployments.apps/${name} in namespace prod: --for "12h" is longer than the policy's maximum of 4h; write at most 4h (GuardPolicy e2e-prod)`,
+    );
     expect(windowKeys(await annotationsOf(name))).toEqual([]);
   });
 
@@ -148,7 +160,9 @@ describe('break-glass open, fix, extend, close', () => {
 
   it('names the object when it does not exist', async () => {
     const line = oneLine(await asResponder(['open', 'sts/no-such-thing', '-n', 'prod', '--for', '30m', '--reason', REASON, '--incident', 'INC-77']));
-    expect(line).toBe('driftgate: statefulsets.apps "no-such-thing" not found in namespace prod; check the name and namespace with: kubectl get statefulsets.apps -n prod');
+    expect(line).toBe(
+      'driftgate: statefulsets.apps "no-such-thing" not found in namespace prod; check the name and namespace with: kubectl get statefulsets.apps -n prod',
+    );
   });
 });
 
@@ -156,7 +170,23 @@ describe('break-glass without --policy', () => {
   it('reads the policy the cluster runs from its ConfigMap when the user may', async () => {
     // The admin may read driftgate-system; the manifests' ConfigMap holds the example policy ("prod").
     const name = await createDeployment('bgcm-policy');
-    const line = oneLine(await driftgate(['break-glass', 'open', `deploy/${name}`, '-n', 'prod', '--for', '30m', '--reason', REASON, '--incident', 'INC-77', '--kubeconfig', cluster().kubeconfig]));
+    const line = oneLine(
+      await driftgate([
+        'break-glass',
+        'open',
+        `deploy/${name}`,
+        '-n',
+        'prod',
+        '--for',
+        '30m',
+        '--reason',
+        REASON,
+        '--incident',
+        'INC-77',
+        '--kubeconfig',
+        cluster().kubeconfig,
+      ]),
+    );
     expect(line).toMatch(/may not use break-glass: GuardPolicy prod opens it only to users carol@example\.com and groups oncall/);
   });
 
@@ -170,7 +200,7 @@ describe('break-glass without --policy', () => {
     const bad = await asResponder(['extend', `deploy/${name}`, '-n', 'prod', '--for', '9h'], null);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('admission webhook "validate.driftgate.dev" denied the request: [driftgate/break-glass]');
-    expect(bad.stderr).toContain('beyond the policy\'s maximum of 4h');
+    expect(bad.stderr).toContain("beyond the policy's maximum of 4h");
     expect(bad.stderr).not.toMatch(/^\s+at /m);
   });
 });
@@ -198,7 +228,27 @@ describe('refusals by others than the CLI', () => {
       ['-n', ns, 'create', 'rolebinding', 'reader', '--role=reader', '--user=reader@example.com'],
     ];
     for (const args of setup) expect((await kubectl(ADMIN, args)).code).toBe(0);
-    const r = await driftgate(['break-glass', 'open', `cm/${cm}`, '-n', ns, '--for', '10m', '--reason', REASON, '--incident', 'INC-81', '--kubeconfig', cluster().kubeconfig, '--as', 'reader@example.com', '--as-group', 'oncall', '--policy', cluster().policy]);
+    const r = await driftgate([
+      'break-glass',
+      'open',
+      `cm/${cm}`,
+      '-n',
+      ns,
+      '--for',
+      '10m',
+      '--reason',
+      REASON,
+      '--incident',
+      'INC-81',
+      '--kubeconfig',
+      cluster().kubeconfig,
+      '--as',
+      'reader@example.com',
+      '--as-group',
+      'oncall',
+      '--policy',
+      cluster().policy,
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`warning: GuardPolicy e2e-prod does not protect configmaps in namespace ${ns}`);
     expect(r.stderr).toContain(`driftgate: reader@example.com may not patch configmaps in namespace ${ns}: Kubernetes RBAC refused it, not driftgate (`);
@@ -235,7 +285,9 @@ describe('GitOps', () => {
     const opened = await asResponder(['open', `deploy/${name}`, '-n', 'prod', '--for', '30m', '--reason', REASON, '--incident', 'INC-83', '--pause-gitops']);
     expect(opened.stderr).toBe('');
     expect(opened.code).toBe(0);
-    expect(opened.stdout).toContain('Paused Flux Kustomization flux-system/apps for this object (kustomize.toolkit.fluxcd.io/reconcile: disabled); close resumes it.');
+    expect(opened.stdout).toContain(
+      'Paused Flux Kustomization flux-system/apps for this object (kustomize.toolkit.fluxcd.io/reconcile: disabled); close resumes it.',
+    );
     const ticket = ticketOf(opened);
     const paused = await annotationsOf(name);
     expect(paused['kustomize.toolkit.fluxcd.io/reconcile']).toBe('disabled');
@@ -263,14 +315,34 @@ describe('the whole loop: open, fix, close, export the revert, apply it under a 
     expect((await kubectl(RESPONDER, ['-n', 'prod', 'set', 'resources', `deployment/${name}`, '-c', 'app', '--limits=memory=2Gi'])).code).toBe(0);
     expect((await asResponder(['close', `deploy/${name}`, '-n', 'prod'])).code).toBe(0);
 
-    const exported = await driftgate(['tickets', 'export', ticket, '--revert', '--tickets', 'kubernetes:driftgate-system', '--kubeconfig', cluster().kubeconfig]);
+    const exported = await driftgate([
+      'tickets',
+      'export',
+      ticket,
+      '--revert',
+      '--tickets',
+      'kubernetes:driftgate-system',
+      '--kubeconfig',
+      cluster().kubeconfig,
+    ]);
     expect(exported.code).toBe(0);
     const command = exported.stdout.split('\n').find((l) => l.startsWith('kubectl patch '));
     if (command === undefined) throw new Error(`no kubectl patch printed: ${exported.stdout}`);
     expect(command).toContain(`deployments.apps/${name}`);
 
     // Reverting live is a change to prod too: it needs its own window, and lands on its own ticket.
-    const again = await asResponder(['open', `deploy/${name}`, '-n', 'prod', '--for', '15m', '--reason', `revert of ${ticket}, fix carried differently`, '--incident', 'INC-90']);
+    const again = await asResponder([
+      'open',
+      `deploy/${name}`,
+      '-n',
+      'prod',
+      '--for',
+      '15m',
+      '--reason',
+      `revert of ${ticket}, fix carried differently`,
+      '--incident',
+      'INC-90',
+    ]);
     expect(again.code).toBe(0);
     const c = cluster();
     const asDave = `${c.kubectl} --kubeconfig ${c.kubeconfig} --as=dave@example.com --as-group=oncall `;

@@ -81,7 +81,7 @@ describe('a review POSTed straight to driftgate', () => {
     expect(await ticketsMentioning(uid)).toBe(0);
   });
 
-  it("is refused with a certificate of the webhook client CA naming someone else", async () => {
+  it('is refused with a certificate of the webhook client CA naming someone else', async () => {
     const c = cluster();
     const uid = unique('forged-other-name');
     const ca = { certPem: readFileSync(c.webhookClient.caCert, 'utf8'), keyPem: readFileSync(c.webhookClient.caKey, 'utf8') };

@@ -16,12 +16,24 @@ const WEBHOOK_KINDS = ['ValidatingWebhookConfiguration', 'MutatingWebhookConfigu
 describe('charts/driftgate against the real apiserver', () => {
   it('every object of the chart (provided certificates, webhooks, NetworkPolicy) passes a server-side dry run', async () => {
     const rendered = helm([
-      'template', 'driftgate', CHART, '--namespace', 'driftgate-system',
-      '--set', 'certificates.mode=provided', '--set', `certificates.caBundle=${CA}`,
-      '--set', 'networkPolicy.enabled=true', '--set', 'networkPolicy.webhookFrom[0].ipBlock.cidr=192.0.2.0/28',
+      'template',
+      'driftgate',
+      CHART,
+      '--namespace',
+      'driftgate-system',
+      '--set',
+      'certificates.mode=provided',
+      '--set',
+      `certificates.caBundle=${CA}`,
+      '--set',
+      'networkPolicy.enabled=true',
+      '--set',
+      'networkPolicy.webhookFrom[0].ipBlock.cidr=192.0.2.0/28',
     ]);
     expect(rendered.status, rendered.stderr).toBe(0);
-    const objects = parseAllDocuments(rendered.stdout).map((d) => d.toJS() as KubeObject | null).filter((o): o is KubeObject => o !== null);
+    const objects = parseAllDocuments(rendered.stdout)
+      .map((d) => d.toJS() as KubeObject | null)
+      .filter((o): o is KubeObject => o !== null);
 
     // The webhook configurations are created under another name: the suite's own, named
     // driftgate, point at a URL, and applying the chart's over them would merge the two
@@ -36,7 +48,11 @@ describe('charts/driftgate against the real apiserver', () => {
     const rest = objects.filter((o) => !WEBHOOK_KINDS.includes(o.kind));
     const applied = await kubectl(ADMIN, ['apply', '--server-side', '--dry-run=server', '-f', '-'], rest.map((o) => stringify(o)).join('---\n'));
     expect(applied.code, applied.stderr).toBe(0);
-    for (const name of ['deployment.apps/driftgate', 'networkpolicy.networking.k8s.io/driftgate-callers', 'customresourcedefinition.apiextensions.k8s.io/backporttickets.driftgate.dev']) {
+    for (const name of [
+      'deployment.apps/driftgate',
+      'networkpolicy.networking.k8s.io/driftgate-callers',
+      'customresourcedefinition.apiextensions.k8s.io/backporttickets.driftgate.dev',
+    ]) {
       expect(applied.stdout).toContain(`${name} serverside-applied (server dry run)`);
     }
   });

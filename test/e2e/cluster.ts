@@ -65,9 +65,14 @@ export interface Result {
 /** run returns the result of a command, never throwing on a non-zero exit. */
 export function run(file: string, args: string[], input?: string, env?: Record<string, string>): Promise<Result> {
   return new Promise((resolve) => {
-    const options = { encoding: 'utf8' as const, maxBuffer: 64 * 1024 * 1024, timeout: 60_000, ...(env === undefined ? {} : { env: { ...process.env, ...env } }) };
+    const options = {
+      encoding: 'utf8' as const,
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: 60_000,
+      ...(env === undefined ? {} : { env: { ...process.env, ...env } }),
+    };
     const child = execFile(file, args, options, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1;
+      const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1;
       resolve({ code, stdout, stderr });
     });
     if (input !== undefined) child.stdin?.end(input);

@@ -48,8 +48,16 @@ async function state(kind: string, namespace: string, name: string): Promise<str
   const args = namespace === '' ? ['get', kind, name, '-o', 'json'] : ['-n', namespace, 'get', kind, name, '-o', 'json'];
   const r = await kubectl(ADMIN, args);
   if (r.code !== 0) return r.stderr.includes('NotFound') ? 'absent' : r.stderr.trim();
-  const o = JSON.parse(r.stdout) as { metadata: { deletionTimestamp?: string; finalizers?: string[]; ownerReferences?: unknown[] }; status?: { phase?: string } };
-  return JSON.stringify({ deletionTimestamp: o.metadata.deletionTimestamp, finalizers: o.metadata.finalizers, ownerReferences: o.metadata.ownerReferences?.length, phase: o.status?.phase });
+  const o = JSON.parse(r.stdout) as {
+    metadata: { deletionTimestamp?: string; finalizers?: string[]; ownerReferences?: unknown[] };
+    status?: { phase?: string };
+  };
+  return JSON.stringify({
+    deletionTimestamp: o.metadata.deletionTimestamp,
+    finalizers: o.metadata.finalizers,
+    ownerReferences: o.metadata.ownerReferences?.length,
+    phase: o.status?.phase,
+  });
 }
 
 async function exists(kind: string, namespace: string, name: string): Promise<boolean> {
@@ -60,7 +68,13 @@ async function exists(kind: string, namespace: string, name: string): Promise<bo
  * waitFor polls `done` for at most `seconds`; when it runs out, the error names the object, what
  * the apiserver holds of it and the last denial driftgate logged in its namespace for it.
  */
-async function waitFor(served: Served, what: string, object: { kind: string; namespace: string; name: string }, done: () => Promise<boolean>, seconds = 60): Promise<void> {
+async function waitFor(
+  served: Served,
+  what: string,
+  object: { kind: string; namespace: string; name: string },
+  done: () => Promise<boolean>,
+  seconds = 60,
+): Promise<void> {
   const until = Date.now() + seconds * 1000;
   while (Date.now() < until) {
     if (await done()) return;
@@ -111,8 +125,28 @@ async function serveOtherPolicy(policy: string, logFile: string): Promise<{ chil
   writeFileSync(logFile, '');
   const child = spawn(
     process.execPath,
-    [c.cli, 'serve', '--policy', policy, '--tls-cert', join(certDir, 'tls.crt'), '--tls-key', join(certDir, 'tls.key'), '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0',
-      '--tickets', 'kubernetes:driftgate-system', '--kubeconfig', c.driftgateKubeconfig, '--log-level', 'info'],
+    [
+      c.cli,
+      'serve',
+      '--policy',
+      policy,
+      '--tls-cert',
+      join(certDir, 'tls.crt'),
+      '--tls-key',
+      join(certDir, 'tls.key'),
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--metrics-port',
+      '0',
+      '--tickets',
+      'kubernetes:driftgate-system',
+      '--kubeconfig',
+      c.driftgateKubeconfig,
+      '--log-level',
+      'info',
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT },
   );
   const port = await new Promise<number>((resolve, reject) => {
@@ -184,13 +218,23 @@ for (const p of POLICIES) {
       second.kill('SIGTERM');
     });
 
-    const created = [{ how: 'matched by a glob', ns: () => unique('payments') }, ...(p.exactNamespace === undefined ? [] : [{ how: 'named exactly', ns: () => p.exactNamespace ?? '' }])];
+    const created = [
+      { how: 'matched by a glob', ns: () => unique('payments') },
+      ...(p.exactNamespace === undefined ? [] : [{ how: 'named exactly', ns: () => p.exactNamespace ?? '' }]),
+    ];
     it.each(created)('a namespace GitOps creates ($how) gets its kube-root-ca.crt ConfigMap and default ServiceAccount', async ({ ns: nameOf }) => {
       const ns = nameOf();
       ok(await kubectl(ARGOCD, ['create', 'namespace', ns]), `creating namespace ${ns} as Argo CD`);
       await openToEveryone(ns);
-      await waitFor(served, 'the root-ca-cert-publisher creating kube-root-ca.crt', { kind: 'configmap', namespace: ns, name: 'kube-root-ca.crt' }, () => exists('configmap', ns, 'kube-root-ca.crt'));
-      await waitFor(served, 'the service-account controller creating the default ServiceAccount', { kind: 'serviceaccount', namespace: ns, name: 'default' }, () => exists('serviceaccount', ns, 'default'));
+      await waitFor(served, 'the root-ca-cert-publisher creating kube-root-ca.crt', { kind: 'configmap', namespace: ns, name: 'kube-root-ca.crt' }, () =>
+        exists('configmap', ns, 'kube-root-ca.crt'),
+      );
+      await waitFor(
+        served,
+        'the service-account controller creating the default ServiceAccount',
+        { kind: 'serviceaccount', namespace: ns, name: 'default' },
+        () => exists('serviceaccount', ns, 'default'),
+      );
       // The publisher keeps the ConfigMap as it wants it: a person's edit is refused, the controller's own repair is not.
       refusal(await kubectl(DEVELOPER, ['-n', ns, 'label', 'configmap', 'kube-root-ca.crt', 'tampered=yes']));
       ok(await kubectl(ARGOCD, ['delete', 'namespace', ns, '--wait=false']), 'cleaning up');
@@ -199,15 +243,41 @@ for (const p of POLICIES) {
     it('the deployment controller creates the ReplicaSet of a Deployment GitOps creates and stamps its revision', async () => {
       const name = unique('rollout');
       ok(await kubectl(ARGOCD, ['apply', '-f', '-'], deploymentManifest(name)), `creating deployment ${name} as Argo CD`);
-      await waitFor(served, 'the deployment controller creating a ReplicaSet', { kind: 'deployment', namespace: 'prod', name }, async () => (await replicaSetsOf('prod', name)).length === 1);
-      await waitFor(served, 'the deployment controller stamping deployment.kubernetes.io/revision', { kind: 'deployment', namespace: 'prod', name }, async () => {
-        const r = await kubectl(ADMIN, ['-n', 'prod', 'get', 'deployment', name, '-o', 'jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision}']);
-        return r.stdout.trim() === '1';
-      });
+      await waitFor(
+        served,
+        'the deployment controller creating a ReplicaSet',
+        { kind: 'deployment', namespace: 'prod', name },
+        async () => (await replicaSetsOf('prod', name)).length === 1,
+      );
+      await waitFor(
+        served,
+        'the deployment controller stamping deployment.kubernetes.io/revision',
+        { kind: 'deployment', namespace: 'prod', name },
+        async () => {
+          const r = await kubectl(ADMIN, [
+            '-n',
+            'prod',
+            'get',
+            'deployment',
+            name,
+            '-o',
+            'jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision}',
+          ]);
+          return r.stdout.trim() === '1';
+        },
+      );
       // A new template from Git: a second revision and a second ReplicaSet.
       ok(await kubectl(ARGOCD, ['-n', 'prod', 'set', 'image', `deployment/${name}`, 'app=registry.example.com/checkout:v2']), 'a new image from Git');
       await waitFor(served, 'the deployment controller rolling out revision 2', { kind: 'deployment', namespace: 'prod', name }, async () => {
-        const r = await kubectl(ADMIN, ['-n', 'prod', 'get', 'deployment', name, '-o', 'jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision}']);
+        const r = await kubectl(ADMIN, [
+          '-n',
+          'prod',
+          'get',
+          'deployment',
+          name,
+          '-o',
+          'jsonpath={.metadata.annotations.deployment\\.kubernetes\\.io/revision}',
+        ]);
         return r.stdout.trim() === '2' && (await replicaSetsOf('prod', name)).length === 2;
       });
     });
@@ -215,10 +285,20 @@ for (const p of POLICIES) {
     it('GitOps prunes with propagation Foreground: the garbage collector deletes the dependents, then the Deployment', async () => {
       const name = unique('fg');
       ok(await kubectl(ARGOCD, ['apply', '-f', '-'], deploymentManifest(name)), 'creating');
-      await waitFor(served, 'the ReplicaSet appearing', { kind: 'deployment', namespace: 'prod', name }, async () => (await replicaSetsOf('prod', name)).length === 1);
+      await waitFor(
+        served,
+        'the ReplicaSet appearing',
+        { kind: 'deployment', namespace: 'prod', name },
+        async () => (await replicaSetsOf('prod', name)).length === 1,
+      );
       const settings = await ownedConfigMap('prod', name);
       ok(await kubectl(ARGOCD, ['-n', 'prod', 'delete', 'deployment', name, '--cascade=foreground', '--wait=false']), 'deleting in the foreground as Argo CD');
-      await waitFor(served, 'the foreground deletion finishing (foregroundDeletion removed by the garbage collector)', { kind: 'deployment', namespace: 'prod', name }, async () => !(await exists('deployment', 'prod', name)));
+      await waitFor(
+        served,
+        'the foreground deletion finishing (foregroundDeletion removed by the garbage collector)',
+        { kind: 'deployment', namespace: 'prod', name },
+        async () => !(await exists('deployment', 'prod', name)),
+      );
       expect(await replicaSetsOf('prod', name)).toEqual([]);
       expect(await exists('configmap', 'prod', settings)).toBe(false);
     });
@@ -226,30 +306,65 @@ for (const p of POLICIES) {
     it('GitOps deletes with propagation Background: the Deployment goes at once, the collector deletes its dependents', async () => {
       const name = unique('bg');
       ok(await kubectl(ARGOCD, ['apply', '-f', '-'], deploymentManifest(name)), 'creating');
-      await waitFor(served, 'the ReplicaSet appearing', { kind: 'deployment', namespace: 'prod', name }, async () => (await replicaSetsOf('prod', name)).length === 1);
+      await waitFor(
+        served,
+        'the ReplicaSet appearing',
+        { kind: 'deployment', namespace: 'prod', name },
+        async () => (await replicaSetsOf('prod', name)).length === 1,
+      );
       const settings = await ownedConfigMap('prod', name);
       ok(await kubectl(ARGOCD, ['-n', 'prod', 'delete', 'deployment', name, '--cascade=background']), 'deleting in the background as Argo CD');
       expect(await exists('deployment', 'prod', name)).toBe(false);
-      await waitFor(served, 'the garbage collector deleting the owned ConfigMap', { kind: 'configmap', namespace: 'prod', name: settings }, async () => !(await exists('configmap', 'prod', settings)));
-      await waitFor(served, 'the garbage collector deleting the ReplicaSet', { kind: 'deployment', namespace: 'prod', name }, async () => (await replicaSetsOf('prod', name)).length === 0);
+      await waitFor(
+        served,
+        'the garbage collector deleting the owned ConfigMap',
+        { kind: 'configmap', namespace: 'prod', name: settings },
+        async () => !(await exists('configmap', 'prod', settings)),
+      );
+      await waitFor(
+        served,
+        'the garbage collector deleting the ReplicaSet',
+        { kind: 'deployment', namespace: 'prod', name },
+        async () => (await replicaSetsOf('prod', name)).length === 0,
+      );
     });
 
     it('GitOps deletes with propagation Orphan: the dependents stay, without their ownerReference', async () => {
       const name = unique('orphan');
       ok(await kubectl(ARGOCD, ['apply', '-f', '-'], deploymentManifest(name)), 'creating');
-      await waitFor(served, 'the ReplicaSet appearing', { kind: 'deployment', namespace: 'prod', name }, async () => (await replicaSetsOf('prod', name)).length === 1);
+      await waitFor(
+        served,
+        'the ReplicaSet appearing',
+        { kind: 'deployment', namespace: 'prod', name },
+        async () => (await replicaSetsOf('prod', name)).length === 1,
+      );
       const settings = await ownedConfigMap('prod', name);
-      ok(await kubectl(ARGOCD, ['-n', 'prod', 'delete', 'deployment', name, '--cascade=orphan', '--wait=false']), 'deleting with orphan propagation as Argo CD');
-      await waitFor(served, 'the orphan deletion finishing (orphan finalizer removed by the garbage collector)', { kind: 'deployment', namespace: 'prod', name }, async () => !(await exists('deployment', 'prod', name)));
+      ok(
+        await kubectl(ARGOCD, ['-n', 'prod', 'delete', 'deployment', name, '--cascade=orphan', '--wait=false']),
+        'deleting with orphan propagation as Argo CD',
+      );
+      await waitFor(
+        served,
+        'the orphan deletion finishing (orphan finalizer removed by the garbage collector)',
+        { kind: 'deployment', namespace: 'prod', name },
+        async () => !(await exists('deployment', 'prod', name)),
+      );
       expect(await replicaSetsOf('prod', name)).toEqual([{ name: expect.any(String), owners: 0 }]);
-      await waitFor(served, 'the garbage collector removing the ConfigMap’s ownerReference', { kind: 'configmap', namespace: 'prod', name: settings }, async () => JSON.parse(await state('configmap', 'prod', settings)).ownerReferences === undefined);
+      await waitFor(
+        served,
+        'the garbage collector removing the ConfigMap’s ownerReference',
+        { kind: 'configmap', namespace: 'prod', name: settings },
+        async () => JSON.parse(await state('configmap', 'prod', settings)).ownerReferences === undefined,
+      );
     });
 
     it('GitOps deletes a protected namespace holding a Deployment, a ConfigMap and a Secret: the namespace controller empties it and it is gone', async () => {
       const ns = unique('payments');
       ok(await kubectl(ARGOCD, ['create', 'namespace', ns]), 'creating the namespace');
       await openToEveryone(ns);
-      await waitFor(served, 'the default ServiceAccount appearing', { kind: 'serviceaccount', namespace: ns, name: 'default' }, () => exists('serviceaccount', ns, 'default'));
+      await waitFor(served, 'the default ServiceAccount appearing', { kind: 'serviceaccount', namespace: ns, name: 'default' }, () =>
+        exists('serviceaccount', ns, 'default'),
+      );
       const app = unique('app');
       ok(await kubectl(ARGOCD, ['apply', '-f', '-'], deploymentManifest(app, ns)), 'a Deployment');
       ok(await kubectl(ARGOCD, ['-n', ns, 'create', 'configmap', 'settings', '--from-literal=mode=live']), 'a ConfigMap');
@@ -259,7 +374,13 @@ for (const p of POLICIES) {
       // Nor the namespace: only a deletion driftgate judged lets the namespace controller empty it.
       expect(refusal(await kubectl(DEVELOPER, ['delete', 'namespace', ns, '--wait=false']))).toContain('deleting the object');
       ok(await kubectl(ARGOCD, ['delete', 'namespace', ns, '--wait=false']), 'deleting the namespace as Argo CD');
-      await waitFor(served, 'the namespace controller emptying and removing the namespace', { kind: 'namespace', namespace: '', name: ns }, async () => !(await exists('namespace', '', ns)), 90);
+      await waitFor(
+        served,
+        'the namespace controller emptying and removing the namespace',
+        { kind: 'namespace', namespace: '', name: ns },
+        async () => !(await exists('namespace', '', ns)),
+        90,
+      );
     });
 
     it('delegated controllers still pass, and a developer is still refused', async () => {

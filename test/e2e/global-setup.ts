@@ -106,9 +106,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const admin = { kubectl: cpInfo.kubectl, kubeconfig: cpInfo.kubeconfig };
 
     const mint = (name: string, groups: string[]): string =>
-      execFileSync(join(binDir, 'controlplane'), ['mint', '--config', infoPath, '--name', name, ...groups.flatMap((g) => ['--group', g]), '--out-dir', join(work, 'users')], {
-        encoding: 'utf8',
-      }).trim();
+      execFileSync(
+        join(binDir, 'controlplane'),
+        ['mint', '--config', infoPath, '--name', name, ...groups.flatMap((g) => ['--group', g]), '--out-dir', join(work, 'users')],
+        {
+          encoding: 'utf8',
+        },
+      ).trim();
     // driftgate runs as its own ServiceAccount, so that the manifests' RBAC is what it gets.
     const driftgateKubeconfig = mint('system:serviceaccount:driftgate-system:driftgate', ['system:serviceaccounts', 'system:serviceaccounts:driftgate-system']);
     const developerKubeconfig = mint('dev@example.com', ['developers']);
@@ -130,9 +134,34 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const policy = join(ROOT, 'test/e2e/policy.yaml');
     const dg = spawn(
       process.execPath,
-      [CLI, 'serve', '--policy', policy, '--tls-cert', certs.paths.cert, '--tls-key', certs.paths.key, '--host', '127.0.0.1', '--port', '0', '--metrics-port', '0',
-        '--tickets', 'kubernetes:driftgate-system', '--kubeconfig', driftgateKubeconfig, '--log-level', 'info', '--housekeeping-interval', '500',
-        '--client-ca', webhookClientCaCert, '--client-name', WEBHOOK_CALLER],
+      [
+        CLI,
+        'serve',
+        '--policy',
+        policy,
+        '--tls-cert',
+        certs.paths.cert,
+        '--tls-key',
+        certs.paths.key,
+        '--host',
+        '127.0.0.1',
+        '--port',
+        '0',
+        '--metrics-port',
+        '0',
+        '--tickets',
+        'kubernetes:driftgate-system',
+        '--kubeconfig',
+        driftgateKubeconfig,
+        '--log-level',
+        'info',
+        '--housekeeping-interval',
+        '500',
+        '--client-ca',
+        webhookClientCaCert,
+        '--client-name',
+        WEBHOOK_CALLER,
+      ],
       { stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT },
     );
     children.push(dg);
@@ -155,7 +184,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
     dg.stdout?.on('data', (chunk: Buffer) => writeFileSync(logFile, chunk, { flag: 'a' }));
 
     log(`registering the webhooks (driftgate on 127.0.0.1:${ports.port})`);
-    const rendered = execFileSync(process.execPath, [CLI, 'manifests', '--policy', policy, '--url', `https://127.0.0.1:${ports.port}`, '--ca-bundle', certs.paths.caCert], { encoding: 'utf8' });
+    const rendered = execFileSync(
+      process.execPath,
+      [CLI, 'manifests', '--policy', policy, '--url', `https://127.0.0.1:${ports.port}`, '--ca-bundle', certs.paths.caCert],
+      { encoding: 'utf8' },
+    );
     writeFileSync(join(work, 'webhooks.yaml'), rendered);
     kubectl(admin, ['apply', '-f', join(work, 'webhooks.yaml')]);
 

@@ -23,7 +23,16 @@ async function createPod(name: string): Promise<void> {
 describe('bypass paths', () => {
   it('status: a pure write to deployments/status passes, and the apiserver keeps the spec', async () => {
     const name = await createDeployment('status');
-    const r = await kubectl(DEVELOPER, ['-n', 'prod', 'patch', `deployment/${name}`, '--subresource=status', '--type=merge', '-p', '{"spec":{"replicas":9},"status":{"replicas":9}}']);
+    const r = await kubectl(DEVELOPER, [
+      '-n',
+      'prod',
+      'patch',
+      `deployment/${name}`,
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      '{"spec":{"replicas":9},"status":{"replicas":9}}',
+    ]);
     expect(r.code).toBe(0);
     const d = await getJson<{ spec: { replicas: number } }>(['-n', 'prod', 'deployment', name]);
     expect(d.spec.replicas).toBe(2);
@@ -35,7 +44,12 @@ describe('bypass paths', () => {
       apiVersion: 'apps/v1',
       kind: 'StatefulSet',
       metadata: { name, namespace: 'prod' },
-      spec: { replicas: 2, serviceName: name, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image: 'registry.example.com/db:1' }] } } },
+      spec: {
+        replicas: 2,
+        serviceName: name,
+        selector: { matchLabels: { app: name } },
+        template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'app', image: 'registry.example.com/db:1' }] } },
+      },
     };
     expect((await kubectl(ARGOCD, ['apply', '-f', '-'], JSON.stringify(sts))).code).toBe(0);
     expect(refusal(await kubectl(DEVELOPER, ['-n', 'prod', 'scale', `statefulset/${name}`, '--replicas=0']))).toContain('statefulsets.apps/' + name + '/scale');
@@ -45,21 +59,60 @@ describe('bypass paths', () => {
 
   it('status: a services/status write that flips a load-balancer annotation is refused; a pure status write is not', async () => {
     const name = unique('svc');
-    const svc = { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'prod', annotations: { 'example.com/lb-internal': 'true' } }, spec: { ports: [{ port: 80 }], selector: { app: name } } };
+    const svc = {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name, namespace: 'prod', annotations: { 'example.com/lb-internal': 'true' } },
+      spec: { ports: [{ port: 80 }], selector: { app: name } },
+    };
     expect((await kubectl(ARGOCD, ['apply', '-f', '-'], JSON.stringify(svc))).code).toBe(0);
     // The developer may not write services/status at all (RBAC); an admin who may is still not Git.
-    const flip = await kubectl(ADMIN, ['-n', 'prod', 'patch', `service/${name}`, '--subresource=status', '--type=merge', '-p', '{"metadata":{"annotations":{"example.com/lb-internal":"false"}}}']);
+    const flip = await kubectl(ADMIN, [
+      '-n',
+      'prod',
+      'patch',
+      `service/${name}`,
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      '{"metadata":{"annotations":{"example.com/lb-internal":"false"}}}',
+    ]);
     expect(refusal(flip)).toContain('/metadata/annotations/example.com~1lb-internal');
-    const pure = await kubectl(ADMIN, ['-n', 'prod', 'patch', `service/${name}`, '--subresource=status', '--type=merge', '-p', '{"status":{"conditions":[{"type":"Probe","status":"True","reason":"Ok","message":"","lastTransitionTime":"2026-01-01T00:00:00Z"}]}}']);
+    const pure = await kubectl(ADMIN, [
+      '-n',
+      'prod',
+      'patch',
+      `service/${name}`,
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      '{"status":{"conditions":[{"type":"Probe","status":"True","reason":"Ok","message":"","lastTransitionTime":"2026-01-01T00:00:00Z"}]}}',
+    ]);
     expect(pure.code).toBe(0);
   });
 
   it("driftgate's annotations: a developer can neither stamp a ticket nor remove a responder's window", async () => {
     const name = await createDeployment('forge');
     refusal(await kubectl(DEVELOPER, ['-n', 'prod', 'annotate', `deployment/${name}`, 'driftgate.dev/backport-ticket=made-up']));
-    const open = await kubectl(RESPONDER, ['-n', 'prod', 'annotate', `deployment/${name}`, 'driftgate.dev/break-glass-for=30m', 'driftgate.dev/break-glass-reason=database failover in progress', 'driftgate.dev/break-glass-incident=INC-9']);
+    const open = await kubectl(RESPONDER, [
+      '-n',
+      'prod',
+      'annotate',
+      `deployment/${name}`,
+      'driftgate.dev/break-glass-for=30m',
+      'driftgate.dev/break-glass-reason=database failover in progress',
+      'driftgate.dev/break-glass-incident=INC-9',
+    ]);
     expect(open.code).toBe(0);
-    const remove = ['-n', 'prod', 'annotate', `deployment/${name}`, 'driftgate.dev/break-glass-until-', 'driftgate.dev/break-glass-reason-', 'driftgate.dev/break-glass-incident-'];
+    const remove = [
+      '-n',
+      'prod',
+      'annotate',
+      `deployment/${name}`,
+      'driftgate.dev/break-glass-until-',
+      'driftgate.dev/break-glass-reason-',
+      'driftgate.dev/break-glass-incident-',
+    ];
     expect(refusal(await kubectl(DEVELOPER, remove))).toContain('may not use break-glass');
     expect((await kubectl(RESPONDER, remove)).code).toBe(0);
   });
@@ -71,7 +124,11 @@ describe('bypass paths', () => {
       metadata: {
         generateName: 'hotfix-',
         namespace: 'prod',
-        annotations: { 'driftgate.dev/break-glass-for': '30m', 'driftgate.dev/break-glass-reason': 'feature flag needed now', 'driftgate.dev/break-glass-incident': 'INC-77' },
+        annotations: {
+          'driftgate.dev/break-glass-for': '30m',
+          'driftgate.dev/break-glass-reason': 'feature flag needed now',
+          'driftgate.dev/break-glass-incident': 'INC-77',
+        },
       },
       data: { flag: 'on' },
     };
@@ -134,7 +191,9 @@ describe('bypass paths', () => {
     expect(deleting.metadata.deletionTimestamp).toBeDefined();
     const r = await kubectl(DEVELOPER, ['-n', 'prod', 'patch', 'configmap', name, '--type=json', '-p', '[{"op":"remove","path":"/metadata/finalizers"}]']);
     expect(refusal(r)).toContain('/metadata/finalizers');
-    expect((await kubectl(ARGOCD, ['-n', 'prod', 'patch', 'configmap', name, '--type=json', '-p', '[{"op":"remove","path":"/metadata/finalizers"}]'])).code).toBe(0);
+    expect(
+      (await kubectl(ARGOCD, ['-n', 'prod', 'patch', 'configmap', name, '--type=json', '-p', '[{"op":"remove","path":"/metadata/finalizers"}]'])).code,
+    ).toBe(0);
   });
 
   it('namespace labels: relabelling a protected namespace is refused (and the selector uses the immutable name label)', async () => {
@@ -145,7 +204,15 @@ describe('bypass paths', () => {
 
   it('impersonation: a developer without the right cannot impersonate the GitOps ServiceAccount', async () => {
     const name = await createDeployment('imp');
-    const r = await kubectl(DEVELOPER, ['--as=system:serviceaccount:argocd:argocd-application-controller', '-n', 'prod', 'set', 'image', `deployment/${name}`, 'app=x:1']);
+    const r = await kubectl(DEVELOPER, [
+      '--as=system:serviceaccount:argocd:argocd-application-controller',
+      '-n',
+      'prod',
+      'set',
+      'image',
+      `deployment/${name}`,
+      'app=x:1',
+    ]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/cannot impersonate/);
   });
@@ -183,7 +250,15 @@ describe('bypass paths', () => {
 
   it('a responder is still refused when the ticket cannot be recorded (driftgate may not write BackportTickets)', async () => {
     const name = await createDeployment('norbac');
-    const open = await kubectl(RESPONDER, ['-n', 'prod', 'annotate', `deployment/${name}`, 'driftgate.dev/break-glass-for=30m', 'driftgate.dev/break-glass-reason=database failover in progress', 'driftgate.dev/break-glass-incident=INC-9']);
+    const open = await kubectl(RESPONDER, [
+      '-n',
+      'prod',
+      'annotate',
+      `deployment/${name}`,
+      'driftgate.dev/break-glass-for=30m',
+      'driftgate.dev/break-glass-reason=database failover in progress',
+      'driftgate.dev/break-glass-incident=INC-9',
+    ]);
     expect(open.code).toBe(0);
     const binding = await kubectl(ADMIN, ['-n', 'driftgate-system', 'get', 'rolebinding', '-o', 'json']);
     const bindings = (JSON.parse(binding.stdout) as { items: { metadata: { name: string }; roleRef: { name: string } }[] }).items;

@@ -4,7 +4,22 @@
  * printed or what the apiserver stored.
  */
 import { describe, expect, it } from 'vitest';
-import { ADMIN, ARGOCD, DEVELOPER, FLUX, HPA, RESPONDER, cluster, createDeployment, deploymentManifest, driftgate, getJson, kubectl, refusal, unique } from './cluster.js';
+import {
+  ADMIN,
+  ARGOCD,
+  DEVELOPER,
+  FLUX,
+  HPA,
+  RESPONDER,
+  cluster,
+  createDeployment,
+  deploymentManifest,
+  driftgate,
+  getJson,
+  kubectl,
+  refusal,
+  unique,
+} from './cluster.js';
 
 interface Deployment {
   metadata: { annotations?: Record<string, string> };
@@ -114,12 +129,9 @@ describe('break-glass', () => {
     const ticketId = d.metadata.annotations?.['driftgate.dev/backport-ticket'] ?? '';
     expect(ticketId).toMatch(new RegExp(`^${name}-inc-4711-[0-9a-f]{10}$`));
 
-    const ticket = await getJson<{ spec: { state: string; window: { incident: string; until: string }; changes: { username: string; patch: unknown[]; revert: unknown[] }[] } }>([
-      '-n',
-      'driftgate-system',
-      'backporttickets',
-      ticketId,
-    ]);
+    const ticket = await getJson<{
+      spec: { state: string; window: { incident: string; until: string }; changes: { username: string; patch: unknown[]; revert: unknown[] }[] };
+    }>(['-n', 'driftgate-system', 'backporttickets', ticketId]);
     expect(ticket.spec.state).toBe('open');
     expect(ticket.spec.window).toMatchObject({ incident: 'INC-4711', until });
     expect(ticket.spec.changes).toHaveLength(1);
@@ -145,7 +157,18 @@ describe('break-glass', () => {
     expect(fromCli?.changes.map((c) => c.requestUid).every((u) => u.length > 0)).toBe(true);
     const shown = await driftgate(['tickets', 'show', ticketId, ...k8s]);
     expect(shown.stdout).toContain('"512Mi" → "2Gi"');
-    const resolved = await driftgate(['tickets', 'resolve', ticketId, ...k8s, '--decision', 'backport', '--ref', 'https://git.example.com/prod/pull/42', '--by', 'security@example.com']);
+    const resolved = await driftgate([
+      'tickets',
+      'resolve',
+      ticketId,
+      ...k8s,
+      '--decision',
+      'backport',
+      '--ref',
+      'https://git.example.com/prod/pull/42',
+      '--by',
+      'security@example.com',
+    ]);
     expect(resolved.stdout).toContain('backported');
     const closed = await getJson<{ spec: { state: string; resolution: { ref: string } } }>(['-n', 'driftgate-system', 'backporttickets', ticketId]);
     expect(closed.spec).toMatchObject({ state: 'backported', resolution: { ref: 'https://git.example.com/prod/pull/42' } });

@@ -17,7 +17,14 @@ import type { Readable, Writable } from 'node:stream';
 /** CHROMIUM is where Debian installs the browser. */
 export const CHROMIUM = '/usr/bin/chromium';
 
-type Message = { id?: number; method?: string; params?: Record<string, unknown>; result?: Record<string, unknown>; error?: { message: string }; sessionId?: string };
+type Message = {
+  id?: number;
+  method?: string;
+  params?: Record<string, unknown>;
+  result?: Record<string, unknown>;
+  error?: { message: string };
+  sessionId?: string;
+};
 
 /** Page is one tab, attached. */
 export interface Page {
@@ -31,7 +38,9 @@ export interface Page {
 /** requireChromium throws, saying how to install it, when the browser is missing. */
 export function requireChromium(): void {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium is not installed at ${CHROMIUM}: the HTML report tests render the page in headless Chromium. Run test/setup.sh as root (Debian: apt-get install -y chromium); tests never install it.`);
+    throw new Error(
+      `Chromium is not installed at ${CHROMIUM}: the HTML report tests render the page in headless Chromium. Run test/setup.sh as root (Debian: apt-get install -y chromium); tests never install it.`,
+    );
   }
 }
 
@@ -44,7 +53,20 @@ export async function openPage(url: string, width: number, height: number): Prom
   const profile = await mkdtemp(join(tmpdir(), 'driftgate-chromium-'));
   const child: ChildProcess = spawn(
     CHROMIUM,
-    ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--hide-scrollbars', '--remote-debugging-pipe', `--user-data-dir=${profile}`, 'about:blank'],
+    [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--hide-scrollbars',
+      '--remote-debugging-pipe',
+      `--user-data-dir=${profile}`,
+      'about:blank',
+    ],
     { stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] },
   );
   const toBrowser = child.stdio[3] as Writable;

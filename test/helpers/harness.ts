@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type express from 'express';
-import { createAdmitter } from '../../src/server/admit.js';
+import { createAdmitter } from '../../src/admission/admit.js';
 import { createApp } from '../../src/server/app.js';
 import { createLogger } from '../../src/server/logger.js';
 import { createMetrics, type Metrics } from '../../src/server/metrics.js';
@@ -62,7 +62,16 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const metrics = createMetrics({ processMetrics: false });
   const ready = { value: true };
   const admitter = createAdmitter({ policy: () => policy, now: () => FIXED_NOW, tickets: store });
-  const app = createApp({ admitter, logger, metrics, storeKind: 'journal', ready: () => ready.value, limits, ...(offload === undefined ? {} : { offload }), ...(opts.callers === undefined ? {} : { callers: opts.callers }) });
+  const app = createApp({
+    admitter,
+    logger,
+    metrics,
+    storeKind: 'journal',
+    ready: () => ready.value,
+    limits,
+    ...(offload === undefined ? {} : { offload }),
+    ...(opts.callers === undefined ? {} : { callers: opts.callers }),
+  });
   const server = createServer((req, res) => {
     res.once('finish', () => events.push(`response sent ${req.url ?? ''}`));
     app(req, res);

@@ -30,7 +30,16 @@ export interface HelmResult {
 
 /** helm runs the helm CLI with `args` and returns its output, whatever its exit code. */
 export function helm(args: string[]): HelmResult {
-  const run = spawnSync(helmBinary(), args, { encoding: 'utf8', cwd: ROOT, env: { ...process.env, HELM_CACHE_HOME: join(ROOT, '.cache/helm/home/cache'), HELM_CONFIG_HOME: join(ROOT, '.cache/helm/home/config'), HELM_DATA_HOME: join(ROOT, '.cache/helm/home/data') } });
+  const run = spawnSync(helmBinary(), args, {
+    encoding: 'utf8',
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      HELM_CACHE_HOME: join(ROOT, '.cache/helm/home/cache'),
+      HELM_CONFIG_HOME: join(ROOT, '.cache/helm/home/config'),
+      HELM_DATA_HOME: join(ROOT, '.cache/helm/home/data'),
+    },
+  });
   return { status: run.status ?? -1, stdout: run.stdout, stderr: run.stderr };
 }
 

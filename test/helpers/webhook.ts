@@ -10,6 +10,7 @@ import { BREAK_GLASS_FOR, BREAK_GLASS_UNTIL } from '../../src/decision/annotatio
 import type { TicketDraft } from '../../src/decision/types.js';
 import { DriftgateError } from '../../src/errors.js';
 import { loadPolicy } from '../../src/policy/load.js';
+import { readFixtureReview } from './fixture-review.js';
 import type { GuardPolicy } from '../../src/policy/types.js';
 import type { JournalStore } from '../../src/tickets/journal.js';
 import type { BackportCommit, Resolution, Ticket, TicketFilter, TicketStore } from '../../src/tickets/types.js';
@@ -32,9 +33,9 @@ export function fixturePolicy(): GuardPolicy {
   return loadPolicy(readFileSync(POLICY_FILE, 'utf8'), POLICY_FILE);
 }
 
-/** fixture returns a fresh copy of `testdata/<name>/request.json`. */
+/** fixture returns a fresh copy of the AdmissionReview of `testdata/<name>/`. */
 export function fixture(name: string): Review {
-  return JSON.parse(readFileSync(join(TESTDATA, name, 'request.json'), 'utf8')) as Review;
+  return readFixtureReview(TESTDATA, name) as Review;
 }
 
 /** withUid returns the review with another request uid, as the apiserver gives every call its own. */
@@ -155,7 +156,9 @@ export class ControlledStore implements TicketStore {
         throw new DriftgateError('DG_JOURNAL_IO', '/var/lib/driftgate/tickets.jsonl: could not append the ticket: ENOSPC: no space left on device');
       case 'hang':
         return new Promise<void>((_resolve, reject) => {
-          opts.signal?.addEventListener('abort', () => reject(new DriftgateError('DG_TICKET_TIMEOUT', `ticket ${draft.id}: gave up, the deadline passed`)), { once: true });
+          opts.signal?.addEventListener('abort', () => reject(new DriftgateError('DG_TICKET_TIMEOUT', `ticket ${draft.id}: gave up, the deadline passed`)), {
+            once: true,
+          });
         });
       case 'hang-ignoring-deadline':
         return new Promise<void>(() => undefined);

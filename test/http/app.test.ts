@@ -98,19 +98,31 @@ describe('requests that are not a review', () => {
     },
     {
       name: 'refuses a text/plain body with 400, naming the content type',
-      send: () => request(h.server).post('/validate').set('Content-Type', 'text/plain').send(JSON.stringify(fixture('gitops-writer-by-user'))),
+      send: () =>
+        request(h.server)
+          .post('/validate')
+          .set('Content-Type', 'text/plain')
+          .send(JSON.stringify(fixture('gitops-writer-by-user'))),
       status: 400,
       body: refusal(400, 'BadRequest', 'Content-Type "text/plain" is not supported; send an AdmissionReview as application/json, as the kube-apiserver does'),
     },
     {
       name: 'refuses a body without a content type with 400',
-      send: () => request(h.server).post('/mutate').unset('Content-Type').send(Buffer.from(JSON.stringify(fixture('gitops-writer-by-user')))),
+      send: () =>
+        request(h.server)
+          .post('/mutate')
+          .unset('Content-Type')
+          .send(Buffer.from(JSON.stringify(fixture('gitops-writer-by-user')))),
       status: 400,
       body: refusal(400, 'BadRequest', 'Content-Type "(none)" is not supported; send an AdmissionReview as application/json, as the kube-apiserver does'),
     },
     {
       name: 'refuses undecodable JSON with 400, saying it is not JSON',
-      send: () => request(h.server).post('/validate').set('Content-Type', JSON_TYPE).send('{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"cut-short",'),
+      send: () =>
+        request(h.server)
+          .post('/validate')
+          .set('Content-Type', JSON_TYPE)
+          .send('{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"cut-short",'),
       status: 400,
       body: refusal(400, 'BadRequest', expect.stringMatching(/^body is not JSON: /)),
     },
@@ -137,7 +149,12 @@ describe('requests that are not a review', () => {
       name: 'refuses an admission.k8s.io/v1beta1 review with 400, echoing its uid and saying to register v1',
       send: () => post('/validate', { ...fixture('gitops-writer-by-user'), apiVersion: 'admission.k8s.io/v1beta1' }),
       status: 400,
-      body: refusal(400, 'BadRequest', 'apiVersion: "admission.k8s.io/v1beta1" is not supported; register the webhook with admissionReviewVersions: ["v1"]', uid),
+      body: refusal(
+        400,
+        'BadRequest',
+        'apiVersion: "admission.k8s.io/v1beta1" is not supported; register the webhook with admissionReviewVersions: ["v1"]',
+        uid,
+      ),
     },
     {
       name: 'refuses a review without request.uid with 400',
@@ -160,9 +177,17 @@ describe('requests that are not a review', () => {
     },
     {
       name: 'refuses a 20 MiB body with 413',
-      send: () => request(h.server).post('/validate').set('Content-Type', JSON_TYPE).send(' '.repeat(20 * MiB)),
+      send: () =>
+        request(h.server)
+          .post('/validate')
+          .set('Content-Type', JSON_TYPE)
+          .send(' '.repeat(20 * MiB)),
       status: 413,
-      body: refusal(413, 'RequestEntityTooLarge', 'body is larger than the 12 MiB limit; no Kubernetes object is that large, so this is not a review from the kube-apiserver'),
+      body: refusal(
+        413,
+        'RequestEntityTooLarge',
+        'body is larger than the 12 MiB limit; no Kubernetes object is that large, so this is not a review from the kube-apiserver',
+      ),
     },
   ];
 
@@ -300,7 +325,9 @@ describe('reviews', () => {
         status: {
           code: 503,
           reason: 'ServiceUnavailable',
-          message: expect.stringContaining(`could not be recorded on backport ticket ${want.ticket.id}: /var/lib/driftgate/tickets.jsonl: could not append the ticket: ENOSPC`) as string,
+          message: expect.stringContaining(
+            `could not be recorded on backport ticket ${want.ticket.id}: /var/lib/driftgate/tickets.jsonl: could not append the ticket: ENOSPC`,
+          ) as string,
         },
       }),
     });
@@ -414,8 +441,28 @@ describe('the decision log', () => {
         reason: 'gitops-writer',
         changedPaths: [],
       },
-      { ...common, level: 'info', msg: 'decision', uid: 'log-deny', user: 'alice@example.com', groups: ['developers', 'system:authenticated'], decision: 'deny', reason: 'drift', changedPaths: memory },
-      { ...common, ...oncall, level: 'info', msg: 'decision', uid: 'log-bypass', decision: 'bypass', reason: 'break-glass', changedPaths: memory, ticket: ticket.id },
+      {
+        ...common,
+        level: 'info',
+        msg: 'decision',
+        uid: 'log-deny',
+        user: 'alice@example.com',
+        groups: ['developers', 'system:authenticated'],
+        decision: 'deny',
+        reason: 'drift',
+        changedPaths: memory,
+      },
+      {
+        ...common,
+        ...oncall,
+        level: 'info',
+        msg: 'decision',
+        uid: 'log-bypass',
+        decision: 'bypass',
+        reason: 'break-glass',
+        changedPaths: memory,
+        ticket: ticket.id,
+      },
       {
         ...common,
         ...oncall,

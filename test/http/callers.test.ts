@@ -81,13 +81,33 @@ const bypass = (uid: string): string => JSON.stringify(withUid(fixture('break-gl
 
 describe('a review from a caller other than the apiserver', () => {
   it.each([
-    { name: 'no client certificate', client: undefined, status: 401, message: /^driftgate answers only the kube-apiserver.*this connection did not \(.*\).*kubeConfigFile/ },
-    { name: 'a certificate from another CA, with the right name', client: 'otherCa' as const, status: 401, message: /^driftgate answers only the kube-apiserver.*this connection did not \(.*(certificate|issuer).*\)/i },
-    { name: 'a certificate from the right CA naming someone else', client: 'otherName' as const, status: 403, message: /^the client certificate CN="system:serviceaccount:prod:mallory" is signed by --client-ca but names none of the callers driftgate accepts \(--client-name kube-apiserver-admission\)\.$/ },
+    {
+      name: 'no client certificate',
+      client: undefined,
+      status: 401,
+      message: /^driftgate answers only the kube-apiserver.*this connection did not \(.*\).*kubeConfigFile/,
+    },
+    {
+      name: 'a certificate from another CA, with the right name',
+      client: 'otherCa' as const,
+      status: 401,
+      message: /^driftgate answers only the kube-apiserver.*this connection did not \(.*(certificate|issuer).*\)/i,
+    },
+    {
+      name: 'a certificate from the right CA naming someone else',
+      client: 'otherName' as const,
+      status: 403,
+      message:
+        /^the client certificate CN="system:serviceaccount:prod:mallory" is signed by --client-ca but names none of the callers driftgate accepts \(--client-name kube-apiserver-admission\)\.$/,
+    },
   ])('is refused with $status when it presents $name, and nothing is recorded', async ({ client, status, message }) => {
     for (const path of ['/validate', '/mutate']) {
       const reply = await call(path, bypass(`forged-${status}`), client === undefined ? undefined : clients[client]);
-      expect({ status: reply.status, allowed: reply.body.response?.allowed, code: reply.body.response?.status?.code }).toEqual({ status, allowed: false, code: status });
+      expect({ status: reply.status, allowed: reply.body.response?.allowed, code: reply.body.response?.status?.code }).toEqual({
+        status,
+        allowed: false,
+        code: status,
+      });
       expect(reply.body.response?.status?.message).toMatch(message);
     }
     expect(h.store.calls).toEqual([]);
@@ -105,7 +125,11 @@ describe('a review from a caller other than the apiserver', () => {
 describe('the apiserver, presenting its certificate', () => {
   it('is answered, and its bypass is recorded', async () => {
     const reply = await call('/validate', bypass('from-apiserver'), clients.apiserver);
-    expect({ status: reply.status, uid: reply.body.response?.uid, allowed: reply.body.response?.allowed }).toEqual({ status: 200, uid: 'from-apiserver', allowed: true });
+    expect({ status: reply.status, uid: reply.body.response?.uid, allowed: reply.body.response?.allowed }).toEqual({
+      status: 200,
+      uid: 'from-apiserver',
+      allowed: true,
+    });
     expect(h.store.calls.map((d) => d.change.requestUid)).toEqual(['from-apiserver']);
     expect(await journal()).toContain('from-apiserver');
   });

@@ -3,13 +3,12 @@
  * apiserver would send, what driftgate answers, and what it leaves in its journal and its log.
  */
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import fastJsonPatch from 'fast-json-patch';
 import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AdmissionResponse, JsonPatchOp } from '../../src/admission/types.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
-import { TESTDATA, fixture, withUid, type Review } from '../helpers/webhook.js';
+import { fixture, withUid, type Review } from '../helpers/webhook.js';
 
 let h: Harness;
 beforeEach(async () => {
@@ -35,14 +34,17 @@ function patchOf(response: AdmissionResponse): JsonPatchOp[] {
 
 async function journal(): Promise<Array<{ draft?: { id: string; object: { name: string } } }>> {
   const text = await readFile(h.journalPath, 'utf8').catch(() => '');
-  return text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { draft?: { id: string; object: { name: string } } });
+  return text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as { draft?: { id: string; object: { name: string } } });
 }
 
 // eslint-disable-next-line no-control-regex
 const RAW = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 
 describe('the mutating webhook turns a -for into an -until only for a responder', () => {
-  it('leaves a developer\'s -for bundled with a rollout restart alone, and the validating webhook refuses it', async () => {
+  it("leaves a developer's -for bundled with a rollout restart alone, and the validating webhook refuses it", async () => {
     const review = fixture('window-bundled-with-restart-by-developer');
     expect(patchOf(await answer('/mutate', review))).toEqual([]);
     const validated = await answer('/validate', review);
@@ -66,7 +68,9 @@ describe('a generateName CREATE is stamped and recorded under one ticket id', ()
     const stamp = patch.find((op) => op.path === '/metadata/annotations/driftgate.dev~1backport-ticket');
     if (stamp === undefined || !('value' in stamp)) throw new Error('no ticket stamp');
     // What the apiserver does next: apply the patch, then generate the name.
-    const object = fastJsonPatch.applyPatch(structuredClone(mutating.request.object), patch as fastJsonPatch.Operation[]).newDocument as { metadata: Record<string, unknown> };
+    const object = fastJsonPatch.applyPatch(structuredClone(mutating.request.object), patch as fastJsonPatch.Operation[]).newDocument as {
+      metadata: Record<string, unknown>;
+    };
     object.metadata['name'] = 'feature-flags-q8w2z';
     const validated = await answer('/validate', { ...mutating, request: { ...mutating.request, object } });
     expect(validated.allowed).toBe(true);
@@ -88,7 +92,8 @@ describe('a generateName CREATE is stamped and recorded under one ticket id', ()
 
 describe('integers beyond 2^53 are compared exactly, as sent', () => {
   async function bodyWith(before: string, after: string): Promise<string> {
-    const text = await readFile(join(TESTDATA, 'no-op-update', 'request.json'), 'utf8');
+    // Pretty-printed as the fixture files are, whichever form (full or base plus patch) it is kept in.
+    const text = JSON.stringify(fixture('no-op-update'), null, 2);
     // progressDeadlineSeconds appears in object, then oldObject.
     const first = text.indexOf('"progressDeadlineSeconds": 600');
     const second = text.indexOf('"progressDeadlineSeconds": 600', first + 1);
@@ -103,7 +108,7 @@ describe('integers beyond 2^53 are compared exactly, as sent', () => {
   });
 
   it('records a bypass of such a change on its ticket, every digit kept', async () => {
-    const text = await readFile(join(TESTDATA, 'break-glass-valid', 'request.json'), 'utf8');
+    const text = JSON.stringify(fixture('break-glass-valid'), null, 2);
     const first = text.indexOf('"progressDeadlineSeconds": 600');
     const second = text.indexOf('"progressDeadlineSeconds": 600', first + 1);
     const body = `${text.slice(0, first)}"progressDeadlineSeconds": 9007199254740993${text.slice(first + 30, second)}"progressDeadlineSeconds": 9007199254740992${text.slice(second + 30)}`;

@@ -52,9 +52,21 @@ async function stillServes(server: Harness, uid: string): Promise<void> {
 
 describe('reviews beyond the shape limits', () => {
   it.each([
-    { name: 'the 62 KB review nested 300 deep of the issue', text: () => hostileReviewText(300, 62 * KiB), want: /^the review nests deeper than 100 levels \(at request\.object\.spec\.a\.a\.a….*--max-review-depth/s },
-    { name: '12 MiB of nothing but nesting', text: () => `{"request":${'['.repeat(12 * 1024 * KiB - 20)}`, want: /^the review nests deeper than 100 levels \(at request\[0\]\[0\]/ },
-    { name: 'a list of 300,000 items', text: () => hostileReviewText(10, 1200 * KiB), want: /^the review holds more than 200000 values .*at request\.object\.spec\.a.*--max-review-values/s },
+    {
+      name: 'the 62 KB review nested 300 deep of the issue',
+      text: () => hostileReviewText(300, 62 * KiB),
+      want: /^the review nests deeper than 100 levels \(at request\.object\.spec\.a\.a\.a….*--max-review-depth/s,
+    },
+    {
+      name: '12 MiB of nothing but nesting',
+      text: () => `{"request":${'['.repeat(12 * 1024 * KiB - 20)}`,
+      want: /^the review nests deeper than 100 levels \(at request\[0\]\[0\]/,
+    },
+    {
+      name: 'a list of 300,000 items',
+      text: () => hostileReviewText(10, 1200 * KiB),
+      want: /^the review holds more than 200000 values .*at request\.object\.spec\.a.*--max-review-values/s,
+    },
   ])('refuses $name with 413 naming the limit, records nothing, keeps serving', async ({ text, want }) => {
     const server = await harness();
     for (const path of ['/validate', '/mutate']) {
@@ -82,7 +94,12 @@ describe('large reviews within the limits', () => {
     const server = await harness();
     const res = await send(server, hostileReviewText(98, 390 * KiB, { uid: 'large-legit' }));
     const body = res.body as { response: { uid: string; allowed: boolean; status: { code: number; message: string } } };
-    expect({ status: res.status, uid: body.response.uid, allowed: body.response.allowed, code: body.response.status.code }).toEqual({ status: 200, uid: 'large-legit', allowed: false, code: 403 });
+    expect({ status: res.status, uid: body.response.uid, allowed: body.response.allowed, code: body.response.status.code }).toEqual({
+      status: 200,
+      uid: 'large-legit',
+      allowed: false,
+      code: 403,
+    });
     expect(body.response.status.message).toMatch(new RegExp(`^\\[driftgate/drift\\] mallory@example.com is changing /spec${'/a'.repeat(96)}/0, `));
     expect(body.response.status.message).toMatch(/ and \d{5} more of widgets\.example\.com\/deep in namespace prod/);
     expect(await journal(server)).toBe('');
@@ -91,8 +108,15 @@ describe('large reviews within the limits', () => {
   it('lets a responder through under a window, recording the whole change first', async () => {
     const server = await harness();
     const review = hostileReview({ depth: 40, items: 40_000, uid: 'large-bypass', username: 'carol@example.com' });
-    const req = review['request'] as { object: { metadata: { annotations?: Record<string, string> } }; oldObject: { metadata: { annotations?: Record<string, string> } } };
-    const window = { [BREAK_GLASS_UNTIL]: '2026-11-24T03:30:00Z', [BREAK_GLASS_INCIDENT]: 'INC-4242', [BREAK_GLASS_REASON]: 'restoring the widget list during the outage' };
+    const req = review['request'] as {
+      object: { metadata: { annotations?: Record<string, string> } };
+      oldObject: { metadata: { annotations?: Record<string, string> } };
+    };
+    const window = {
+      [BREAK_GLASS_UNTIL]: '2026-11-24T03:30:00Z',
+      [BREAK_GLASS_INCIDENT]: 'INC-4242',
+      [BREAK_GLASS_REASON]: 'restoring the widget list during the outage',
+    };
     req.object.metadata.annotations = window;
     req.oldObject.metadata.annotations = window;
     const res = await send(server, JSON.stringify(review));
@@ -111,8 +135,15 @@ describe('a normal review does not wait behind the worst ones', () => {
     // integers cannot be structured-cloned back from the worker, so it travels as JSON text.
     const server = await harness();
     const review = hostileReview({ depth: 40, items: 40_000, uid: 'large-bigint-bypass', username: 'carol@example.com' });
-    const req = review['request'] as { object: Record<string, unknown> & { metadata: { annotations?: Record<string, string> } }; oldObject: Record<string, unknown> & { metadata: { annotations?: Record<string, string> } } };
-    const window = { [BREAK_GLASS_UNTIL]: '2026-11-24T03:30:00Z', [BREAK_GLASS_INCIDENT]: 'INC-4243', [BREAK_GLASS_REASON]: 'restoring the widget counter during the outage' };
+    const req = review['request'] as {
+      object: Record<string, unknown> & { metadata: { annotations?: Record<string, string> } };
+      oldObject: Record<string, unknown> & { metadata: { annotations?: Record<string, string> } };
+    };
+    const window = {
+      [BREAK_GLASS_UNTIL]: '2026-11-24T03:30:00Z',
+      [BREAK_GLASS_INCIDENT]: 'INC-4243',
+      [BREAK_GLASS_REASON]: 'restoring the widget counter during the outage',
+    };
     req.object.metadata.annotations = window;
     req.oldObject.metadata.annotations = window;
     req.oldObject['counter'] = 'OLD_COUNTER';
@@ -120,7 +151,11 @@ describe('a normal review does not wait behind the worst ones', () => {
     const text = JSON.stringify(review).replace('"OLD_COUNTER"', '9007199254740992').replace('"NEW_COUNTER"', '9007199254740993');
     const res = await send(server, text);
     const body = res.body as { response: { allowed: boolean; status?: { message?: string } } };
-    expect({ status: res.status, allowed: body.response.allowed, message: body.response.status?.message }).toEqual({ status: 200, allowed: true, message: undefined });
+    expect({ status: res.status, allowed: body.response.allowed, message: body.response.status?.message }).toEqual({
+      status: 200,
+      allowed: true,
+      message: undefined,
+    });
     expect(await journal(server)).toContain('"path":"/counter","value":9007199254740993');
     await stillServes(server, 'after-bigint');
   });
@@ -154,7 +189,10 @@ describe('a normal review does not wait behind the worst ones', () => {
     const replaced: string[] = [];
     const server = await harness({ offload: { onReplaced: (why) => replaced.push(why) } });
     // ?timeout=1ms leaves driftgate 1 ms: the review cannot be judged in time.
-    const res = await request(server.server).post('/validate?timeout=1ms').set('Content-Type', JSON_TYPE).send(hostileReviewText(98, 390 * KiB));
+    const res = await request(server.server)
+      .post('/validate?timeout=1ms')
+      .set('Content-Type', JSON_TYPE)
+      .send(hostileReviewText(98, 390 * KiB));
     const body = res.body as { response: { allowed: boolean; status: { code: number; message: string } } };
     expect({ status: res.status, allowed: body.response.allowed }).toEqual({ status: 503, allowed: false });
     expect(body.response.status.message).toMatch(/could not judge this \d+ KiB review before the apiserver's deadline; it is refused/);
@@ -172,7 +210,10 @@ describe('a normal review does not wait behind the worst ones', () => {
     const statuses = replies.map((r) => r.status).sort();
     expect(statuses).toEqual([200, 200, 503]);
     const busy = replies.find((r) => r.status === 503);
-    expect((busy?.body as { response: { allowed: boolean; status: { message: string } } }).response).toMatchObject({ allowed: false, status: { message: expect.stringMatching(/already holding 1 large review .* refused to keep memory bounded/) as unknown } });
+    expect((busy?.body as { response: { allowed: boolean; status: { message: string } } }).response).toMatchObject({
+      allowed: false,
+      status: { message: expect.stringMatching(/already holding 1 large review .* refused to keep memory bounded/) as unknown },
+    });
     await stillServes(server, 'after-busy');
   });
 

@@ -85,10 +85,13 @@ beforeAll(async () => {
 }, BUILD_TIMEOUT_MS);
 
 afterEach(async () => {
-  const running = [...children].map((child) => new Promise<void>((done) => {
-    child.once('exit', () => done());
-    child.kill('SIGKILL');
-  }));
+  const running = [...children].map(
+    (child) =>
+      new Promise<void>((done) => {
+        child.once('exit', () => done());
+        child.kill('SIGKILL');
+      }),
+  );
   await Promise.all(running);
 });
 
@@ -222,7 +225,9 @@ describe('driftgate serve', () => {
     // An idle keep-alive connection, as the apiserver keeps: it must not hold shutdown open.
     const agent = new https.Agent({ keepAlive: true, ca });
     const idle = await new Promise<number>((done, reject) => {
-      https.get({ host: '127.0.0.1', port: served.port, path: '/healthz', agent }, (res) => res.resume().on('end', () => done(res.statusCode ?? 0))).on('error', reject);
+      https
+        .get({ host: '127.0.0.1', port: served.port, path: '/healthz', agent }, (res) => res.resume().on('end', () => done(res.statusCode ?? 0)))
+        .on('error', reject);
     });
     expect(idle).toBe(200);
 
@@ -260,11 +265,21 @@ describe('driftgate serve', () => {
     const answers = await Promise.all(inFlight.map((f) => f.answered));
     agent.destroy();
 
-    expect(answers.map((a) => ({ status: a.status, apiVersion: a.review.apiVersion, kind: a.review.kind, uid: a.review.response?.uid, allowed: a.review.response?.allowed }))).toEqual(
-      inFlight.map((f) => ({ status: 200, apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', uid: f.uid, allowed: true })),
-    );
+    expect(
+      answers.map((a) => ({
+        status: a.status,
+        apiVersion: a.review.apiVersion,
+        kind: a.review.kind,
+        uid: a.review.response?.uid,
+        allowed: a.review.response?.allowed,
+      })),
+    ).toEqual(inFlight.map((f) => ({ status: 200, apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', uid: f.uid, allowed: true })));
     expect(await served.exited).toEqual({ code: 0, signal: null });
-    expect(served.log.map((r) => r['msg']).filter((m) => m !== 'decision')).toEqual(['driftgate serving', 'shutting down: finishing in-flight reviews', 'stopped']);
+    expect(served.log.map((r) => r['msg']).filter((m) => m !== 'decision')).toEqual([
+      'driftgate serving',
+      'shutting down: finishing in-flight reviews',
+      'stopped',
+    ]);
     // Recorded, not just answered: the journal was closed after the last review, not before.
     expect((await listed(served.journal)).uids).toEqual(sent.map((r) => r.uid).sort());
   });
@@ -302,7 +317,18 @@ describe('driftgate serve', () => {
   ];
   for (const c of badFlags) {
     it(`exits 1 ${c.name}, with one line on stderr naming it and no stack trace`, async () => {
-      const ran = await runCli(['serve', '--policy', POLICY_FILE, '--tickets', `journal:${join(dir, 'flags', 'tickets.jsonl')}`, '--port', '0', '--metrics-port', '-1', ...c.args()]);
+      const ran = await runCli([
+        'serve',
+        '--policy',
+        POLICY_FILE,
+        '--tickets',
+        `journal:${join(dir, 'flags', 'tickets.jsonl')}`,
+        '--port',
+        '0',
+        '--metrics-port',
+        '-1',
+        ...c.args(),
+      ]);
       expect({ code: ran.code, lines: ran.stderr.trimEnd().split('\n').length, stdout: ran.stdout }).toEqual({ code: 1, lines: 1, stdout: '' });
       expect(ran.stderr).toContain(c.names());
       expect(ran.stderr).not.toContain('    at ');

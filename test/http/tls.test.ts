@@ -11,9 +11,10 @@ import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeCertificates, type Written } from '../../src/certs/files.js';
-import { describe as describeError } from '../../src/errors.js';
+import { messageOf } from '../../src/errors.js';
 import { TIMEOUTS, listenHttps, type Listener } from '../../src/server/https.js';
-import { loadKeyPair, watchKeyPair, type CertWatcher, type KeyPair } from '../../src/server/tls.js';
+import { loadKeyPair, watchKeyPair, type CertWatcher } from '../../src/cli/keypair-files.js';
+import type { KeyPair } from '../../src/server/tls.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { fixture, reviewOf, withUid } from '../helpers/webhook.js';
 
@@ -175,7 +176,7 @@ describe('certificate rotation', () => {
       before: before.fingerprint,
       after: after.fingerprint,
       reloaded: reloaded.map((p) => p.cert),
-      refused: refused.map(describeError),
+      refused: refused.map(messageOf),
       port: listener.port,
     }).toEqual({ before: fingerprintOf(initial.cert), after: fingerprintOf(nextCert), reloaded: [nextCert], refused: [], port });
     expect(watcher.current().fingerprint).not.toBe(initial.fingerprint);
@@ -190,7 +191,7 @@ describe('certificate rotation', () => {
     await watcher.check();
 
     const reply = await exchange({ ca: await caOf(live) });
-    expect({ fingerprint: reply.fingerprint, reloaded: reloaded.length, current: watcher.current().fingerprint, refused: refused.map(describeError) }).toEqual({
+    expect({ fingerprint: reply.fingerprint, reloaded: reloaded.length, current: watcher.current().fingerprint, refused: refused.map(messageOf) }).toEqual({
       fingerprint: fingerprintOf(initial.cert),
       reloaded: 0,
       current: initial.fingerprint,
@@ -209,7 +210,7 @@ describe('certificate rotation', () => {
       reloaded: 0,
       refused: 1,
     });
-    expect(describeError(refused[0])).toMatch(new RegExp(`^${live.paths.cert.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is not a PEM certificate: `));
+    expect(messageOf(refused[0])).toMatch(new RegExp(`^${live.paths.cert.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is not a PEM certificate: `));
   });
 
   it('reports a bad pair again after the good one came back, so a second failed rotation is not silent', async () => {
@@ -224,7 +225,7 @@ describe('certificate rotation', () => {
     await watcher.check();
 
     const mismatch = `${live.paths.key} is not the private key of ${live.paths.cert}; write both files of one pair`;
-    expect({ refused: refused.map(describeError), reloaded: reloaded.length }).toEqual({ refused: [mismatch, mismatch], reloaded: 0 });
+    expect({ refused: refused.map(messageOf), reloaded: reloaded.length }).toEqual({ refused: [mismatch, mismatch], reloaded: 0 });
   });
 });
 
@@ -239,7 +240,11 @@ describe('keep-alive', () => {
       const body = JSON.stringify(fixture('gitops-writer-by-user'));
       const first = await exchange({ agent }, body);
       const second = await exchange({ agent }, body);
-      expect({ statuses: [first.status, second.status], reused: [first.reusedSocket, second.reusedSocket], samePort: first.localPort === second.localPort }).toEqual({
+      expect({
+        statuses: [first.status, second.status],
+        reused: [first.reusedSocket, second.reusedSocket],
+        samePort: first.localPort === second.localPort,
+      }).toEqual({
         statuses: [200, 200],
         reused: [false, true],
         samePort: true,

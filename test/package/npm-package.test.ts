@@ -23,7 +23,18 @@ let work = '';
 let tarball = '';
 
 function sh(command: string, cwd: string, path = NODE24_PATH): { status: number; out: string } {
-  const run = spawnSync('bash', ['-euo', 'pipefail', '-c', command], { cwd, encoding: 'utf8', env: { ...process.env, PATH: path, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_prefer_offline: 'true', npm_config_update_notifier: 'false' } });
+  const run = spawnSync('bash', ['-euo', 'pipefail', '-c', command], {
+    cwd,
+    encoding: 'utf8',
+    env: {
+      ...process.env,
+      PATH: path,
+      npm_config_audit: 'false',
+      npm_config_fund: 'false',
+      npm_config_prefer_offline: 'true',
+      npm_config_update_notifier: 'false',
+    },
+  });
   return { status: run.status ?? -1, out: `${run.stdout}${run.stderr}` };
 }
 
@@ -31,7 +42,14 @@ beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'driftgate-package-'));
   const stage = join(work, 'stage');
   mkdirSync(stage);
-  for (const entry of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src', ...pkg.files.filter((f) => !f.startsWith('!') && f !== 'dist')]) {
+  for (const entry of [
+    'package.json',
+    'package-lock.json',
+    'tsconfig.json',
+    'tsconfig.build.json',
+    'src',
+    ...pkg.files.filter((f) => !f.startsWith('!') && f !== 'dist'),
+  ]) {
     cpSync(join(ROOT, entry), join(stage, entry), { recursive: true });
   }
   symlinkSync(join(ROOT, 'node_modules'), join(stage, 'node_modules'), 'dir');
@@ -45,7 +63,16 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 describe('npm pack', () => {
   it('builds on prepack and ships the CLI, the chart, the install manifests, the examples and the docs, not the sources', () => {
     const files = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).split('\n').filter(Boolean);
-    for (const want of ['package/dist/cli/main.js', 'package/dist/cli/program.js', 'package/charts/driftgate/Chart.yaml', 'package/charts/driftgate/files/webhooks.yaml', 'package/manifests/install.yaml', 'package/examples/policy.yaml', 'package/docs/install.md', 'package/README.md']) {
+    for (const want of [
+      'package/dist/cli/main.js',
+      'package/dist/cli/program.js',
+      'package/charts/driftgate/Chart.yaml',
+      'package/charts/driftgate/files/webhooks.yaml',
+      'package/manifests/install.yaml',
+      'package/examples/policy.yaml',
+      'package/docs/install.md',
+      'package/README.md',
+    ]) {
       expect(files).toContain(want);
     }
     expect(files.filter((f) => /^package\/(src|test|node_modules|\.cache)\//.test(f))).toEqual([]);
@@ -111,10 +138,16 @@ describe('docs/policy-testing.md, "In CI"', () => {
 
     const workflow = blocks.find((b) => b.lang === 'yaml' && b.body.includes('jobs:'));
     expect(workflow, 'the doc shows the workflow').toBeDefined();
-    const steps = (parse(workflow?.body ?? '') as { jobs: Record<string, { steps: Array<{ run?: string; with?: { 'node-version'?: number } }> }> }).jobs['policy']?.steps ?? [];
+    const steps =
+      (parse(workflow?.body ?? '') as { jobs: Record<string, { steps: Array<{ run?: string; with?: { 'node-version'?: number } }> }> }).jobs['policy']?.steps ??
+      [];
     expect(steps.find((s) => s.with?.['node-version'] !== undefined)?.with?.['node-version']).toBe(24);
     const runs = steps.flatMap((s) => (s.run === undefined ? [] : [s.run]));
-    expect(runs).toEqual(['npm ci', 'npx driftgate policy check --strict policy/guardpolicy.yaml', 'npx driftgate policy test policy/guardpolicy.yaml policy/tests']);
+    expect(runs).toEqual([
+      'npm ci',
+      'npx driftgate policy check --strict policy/guardpolicy.yaml',
+      'npx driftgate policy test policy/guardpolicy.yaml policy/tests',
+    ]);
     for (const run of runs) {
       const result = sh(run, repo);
       expect(result.status, `${run}\n${result.out}`).toBe(0);

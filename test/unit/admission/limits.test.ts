@@ -50,7 +50,9 @@ describe('checkReviewShape', () => {
 
   test('the defaults pass a large legitimate review and refuse the hostile one at once', () => {
     expect(() => checkReviewShape(hostileReviewText(60, 350 * 1024))).not.toThrow();
-    expect(() => checkReviewShape(hostileReviewText(300, 62 * 1024))).toThrow(/nests deeper than 100 levels \(at request\.object\.spec\.a\.a\.a…\(92 more levels\)…\.a\.a\)/);
+    expect(() => checkReviewShape(hostileReviewText(300, 62 * 1024))).toThrow(
+      /nests deeper than 100 levels \(at request\.object\.spec\.a\.a\.a…\(92 more levels\)…\.a\.a\)/,
+    );
     expect(() => checkReviewShape(hostileReviewText(20, 1024 * 1024))).toThrow(/more than 200000 values/);
     expect(DEFAULT_REVIEW_LIMITS).toEqual({ maxDepth: 100, maxLeaves: 200_000 });
   });
@@ -76,7 +78,7 @@ describe('measureReview', () => {
   });
 
   test('refuses the bytes of a hostile review with the same message as its text', () => {
-    const text = JSON.stringify({ 'ключ': [[[[[[[[[[1]]]]]]]]]] });
+    const text = JSON.stringify({ ключ: [[[[[[[[[[1]]]]]]]]]] });
     const limits = { maxDepth: 10, maxLeaves: 20 };
     const fromText = (): unknown => measureReview(text, limits);
     const fromBytes = (): unknown => measureReview(new Uint8Array(Buffer.from(text, 'utf8')), limits);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  type Answer,
   allowed,
   denied,
   errored,
@@ -10,18 +11,17 @@ import {
   WARNINGS_TOTAL_RUNES,
   withWarnings,
 } from '../../../src/admission/respond.js';
-import type { AdmissionResponse, JsonPatchOp } from '../../../src/admission/types.js';
+import type { JsonPatchOp } from '../../../src/admission/types.js';
 
 const uid = '7f0b2c3e-5d1a-4c7e-9a8b-2f6d4e1c0b9a';
 
 describe('allowed', () => {
   it('admits with nothing else', () => {
-    expect(allowed(uid)).toStrictEqual({ uid, allowed: true });
+    expect(allowed()).toStrictEqual({ allowed: true });
   });
 
   it('carries warnings and audit annotations', () => {
-    expect(allowed(uid, { warnings: ['replicas drift from git'], auditAnnotations: { 'backport-ticket': 'bt-1' } })).toStrictEqual({
-      uid,
+    expect(allowed({ warnings: ['replicas drift from git'], auditAnnotations: { 'backport-ticket': 'bt-1' } })).toStrictEqual({
       allowed: true,
       warnings: ['replicas drift from git'],
       auditAnnotations: { 'backport-ticket': 'bt-1' },
@@ -29,19 +29,18 @@ describe('allowed', () => {
   });
 
   it('leaves out empty warnings and annotations', () => {
-    expect(allowed(uid, { warnings: [], auditAnnotations: {} })).toStrictEqual({ uid, allowed: true });
+    expect(allowed({ warnings: [], auditAnnotations: {} })).toStrictEqual({ allowed: true });
   });
 });
 
 describe('denied', () => {
   it('refuses with 403 Forbidden and the message whole', () => {
     const message = `[policy/gitops-only] ${'x'.repeat(5000)}`;
-    expect(denied(uid, message)).toStrictEqual({ uid, allowed: false, status: { code: 403, reason: 'Forbidden', message } });
+    expect(denied(message)).toStrictEqual({ allowed: false, status: { code: 403, reason: 'Forbidden', message } });
   });
 
   it('takes another code, and warnings', () => {
-    expect(denied(uid, 'ticket store down', 503, { warnings: ['retry'] })).toStrictEqual({
-      uid,
+    expect(denied('ticket store down', 503, { warnings: ['retry'] })).toStrictEqual({
       allowed: false,
       status: { code: 503, reason: 'ServiceUnavailable', message: 'ticket store down' },
       warnings: ['retry'],
@@ -49,7 +48,7 @@ describe('denied', () => {
   });
 
   it('has no reason for a code without a standard one', () => {
-    expect(denied(uid, 'odd', 418)).toStrictEqual({ uid, allowed: false, status: { code: 418, message: 'odd' } });
+    expect(denied('odd', 418)).toStrictEqual({ allowed: false, status: { code: 418, message: 'odd' } });
   });
 });
 
@@ -61,42 +60,46 @@ describe('patched', () => {
 
   it('admits with the ops as a base64 JSONPatch', () => {
     const patch = Buffer.from(JSON.stringify(ops)).toString('base64');
-    expect(patched(uid, ops)).toStrictEqual({ uid, allowed: true, patchType: 'JSONPatch', patch });
+    expect(patched(ops)).toStrictEqual({ allowed: true, patchType: 'JSONPatch', patch });
     expect(JSON.parse(Buffer.from(patch, 'base64').toString('utf8'))).toStrictEqual(ops);
   });
 
   it('is a plain allowed when there is nothing to patch', () => {
-    expect(patched(uid, [], { warnings: ['w'] })).toStrictEqual({ uid, allowed: true, warnings: ['w'] });
+    expect(patched([], { warnings: ['w'] })).toStrictEqual({ allowed: true, warnings: ['w'] });
   });
 });
 
 describe('errored', () => {
   it('refuses with the code and message', () => {
-    expect(errored(uid, 400, 'request.uid: missing')).toStrictEqual({
-      uid,
+    expect(errored(400, 'request.uid: missing')).toStrictEqual({
       allowed: false,
       status: { code: 400, reason: 'BadRequest', message: 'request.uid: missing' },
     });
-    expect(errored('', 500, 'boom')).toStrictEqual({ uid: '', allowed: false, status: { code: 500, reason: 'InternalError', message: 'boom' } });
+    expect(errored(500, 'boom')).toStrictEqual({ allowed: false, status: { code: 500, reason: 'InternalError', message: 'boom' } });
   });
 });
 
 describe('withWarnings', () => {
   it('appends to the warnings already there, without touching the original', () => {
-    const original = allowed(uid, { warnings: ['first'] });
-    expect(withWarnings(original, ['second', 'first'])).toStrictEqual({ uid, allowed: true, warnings: ['first', 'second'] });
-    expect(original).toStrictEqual({ uid, allowed: true, warnings: ['first'] });
+    const original = allowed({ warnings: ['first'] });
+    expect(withWarnings(original, ['second', 'first'])).toStrictEqual({ allowed: true, warnings: ['first', 'second'] });
+    expect(original).toStrictEqual({ allowed: true, warnings: ['first'] });
   });
 
   it('adds nothing when there is nothing to add', () => {
-    const resp: AdmissionResponse = denied(uid, 'no');
+    const resp: Answer = denied('no');
     expect(withWarnings(resp, ['', '  '])).toStrictEqual(resp);
   });
 });
 
 describe('review', () => {
-  it('wraps a response in the v1 envelope', () => {
-    expect(review(allowed(uid))).toStrictEqual({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid, allowed: true } });
+  it('wraps an answer in the v1 envelope, copying the request uid (the one place it is copied)', () => {
+    expect(review(uid, allowed())).toStrictEqual({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid, allowed: true } });
+    expect(review('', errored(500, 'boom')).response).toStrictEqual({
+      uid: '',
+      allowed: false,
+      status: { code: 500, reason: 'InternalError', message: 'boom' },
+    });
   });
 });
 

@@ -62,7 +62,11 @@ describe('parseReview', () => {
       message: 'apiVersion: "admission.k8s.io/v1beta1" is not supported; register the webhook with admissionReviewVersions: ["v1"]',
     },
     { name: 'no apiVersion', body: ({ apiVersion: _a, ...b }) => b, message: 'apiVersion: missing; expected "admission.k8s.io/v1"' },
-    { name: 'a wrong kind', body: (b) => ({ ...b, kind: 'AdmissionRequest' }), message: 'kind: "AdmissionRequest" is not supported; expected "AdmissionReview"' },
+    {
+      name: 'a wrong kind',
+      body: (b) => ({ ...b, kind: 'AdmissionRequest' }),
+      message: 'kind: "AdmissionRequest" is not supported; expected "AdmissionReview"',
+    },
     { name: 'request a string', body: (b) => ({ ...b, request: 'x' }), message: 'request: expected an object, got a string' },
     {
       name: 'no uid',
@@ -110,7 +114,11 @@ describe('parseReview', () => {
       body: (b) => ({ ...b, request: { ...b.request, oldObject: { metadata: { annotations: { 'driftgate.dev/break-glass-until': 5 } } } } }),
       message: 'request.oldObject.metadata.annotations["driftgate.dev/break-glass-until"]: expected a string, got an integer',
     },
-    { name: 'dryRun a string', body: (b) => ({ ...b, request: { ...b.request, dryRun: 'true' } }), message: 'request.dryRun: expected a boolean, got a string' },
+    {
+      name: 'dryRun a string',
+      body: (b) => ({ ...b, request: { ...b.request, dryRun: 'true' } }),
+      message: 'request.dryRun: expected a boolean, got a string',
+    },
   ];
 
   it.each(bad)('refuses $name', ({ body, message }) => {
@@ -170,7 +178,9 @@ describe('parseReviewText', () => {
   it('finds the break in a deeply nested body without exhausting the stack', () => {
     const text = `${'['.repeat(200_000)}x`;
     // Limits raised past the nesting: by default the shape check refuses it before JSON.parse.
-    expect(failure(() => parseReviewText(text, { maxDepth: 300_000, maxLeaves: 10 })).message).toBe('body is not JSON: unexpected "x" at line 1 column 200001 (offset 200000)');
+    expect(failure(() => parseReviewText(text, { maxDepth: 300_000, maxLeaves: 10 })).message).toBe(
+      'body is not JSON: unexpected "x" at line 1 column 200001 (offset 200000)',
+    );
   });
 
   it('runs the envelope checks once the text is JSON', () => {

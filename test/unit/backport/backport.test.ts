@@ -92,7 +92,13 @@ describe('a plain manifest', () => {
     const head = gitIn(dir, 'rev-parse', 'HEAD').trim();
     const made = await backportTicket(ticket([REPLICAS, MEMORY, LABEL]), { repo: dir, now: NOW });
 
-    expect(made.commit).toMatchObject({ branch: 'backport/bt-web-inc-7', files: ['apps/web.yaml'], changes: 3, by: 'Alice Oncall <alice@example.com>', at: '2025-06-01T12:00:00Z' });
+    expect(made.commit).toMatchObject({
+      branch: 'backport/bt-web-inc-7',
+      files: ['apps/web.yaml'],
+      changes: 3,
+      by: 'Alice Oncall <alice@example.com>',
+      at: '2025-06-01T12:00:00Z',
+    });
     expect(made.commit.commit).toMatch(/^[0-9a-f]{40}$/);
     expect(fileAt(dir, 'backport/bt-web-inc-7', 'apps/web.yaml')).toBe(
       DEPLOYMENT.replace('replicas: 3      # 3 zones', 'replicas: 5      # 3 zones')
@@ -115,7 +121,9 @@ describe('a plain manifest', () => {
     expect(message).toContain('Incident: INC-7');
     expect(message).toContain('Window:   until 2025-06-01T11:00:00Z');
     expect(message).toContain('- 2025-06-01T10:00:00Z by alice@example.com (UPDATE):\n    /spec/replicas: 3 → 5');
-    expect(message).toContain('- 2025-06-01T10:01:00Z by bob@example.com (UPDATE):\n    /spec/template/spec/containers/0/resources/limits/memory: "512Mi" → "2Gi"');
+    expect(message).toContain(
+      '- 2025-06-01T10:01:00Z by bob@example.com (UPDATE):\n    /spec/template/spec/containers/0/resources/limits/memory: "512Mi" → "2Gi"',
+    );
     expect(message).toContain('Edited by driftgate tickets backport:\n- web.yaml\n\nBackport-Ticket: bt-web-inc-7\n');
   });
 
@@ -166,7 +174,10 @@ data:
   it('finds a ConfigMap by kind and name, not the Deployment of the same file', async () => {
     const dir = await repo({ 'shop/all.yaml': FILE });
     const cm: ObjectRef = { group: '', version: 'v1', resource: 'configmaps', kind: 'ConfigMap', namespace: 'shop', name: 'web-config' };
-    const edit: Edit = { patch: [{ op: 'replace', path: '/data/LOG_LEVEL', value: 'debug' }], revert: [{ op: 'replace', path: '/data/LOG_LEVEL', value: 'info' }] };
+    const edit: Edit = {
+      patch: [{ op: 'replace', path: '/data/LOG_LEVEL', value: 'debug' }],
+      revert: [{ op: 'replace', path: '/data/LOG_LEVEL', value: 'info' }],
+    };
     const made = await backportTicket(ticket([edit], cm), { repo: dir, now: NOW });
     expect(fileAt(dir, made.commit.branch, 'shop/all.yaml')).toBe(FILE.replace('LOG_LEVEL: info', 'LOG_LEVEL: debug'));
   });
@@ -216,7 +227,9 @@ spec:
     );
     const made = await backportTicket(ticket([REPLICAS, MEMORY]), { repo: dir, now: NOW });
     expect(made.commit.files).toEqual(['overlays/prod/web-size.yaml']);
-    expect(fileAt(dir, made.commit.branch, 'overlays/prod/web-size.yaml')).toBe(PROD_PATCH.replace('replicas: 6   # prod traffic', 'replicas: 5   # prod traffic').replace('memory: 1Gi', 'memory: 2Gi'));
+    expect(fileAt(dir, made.commit.branch, 'overlays/prod/web-size.yaml')).toBe(
+      PROD_PATCH.replace('replicas: 6   # prod traffic', 'replicas: 5   # prod traffic').replace('memory: 1Gi', 'memory: 2Gi'),
+    );
     expect(fileAt(dir, made.commit.branch, 'base/deployment.yaml')).toBe(DEPLOYMENT);
   });
 
@@ -239,15 +252,20 @@ spec:
   it('follows namePrefix and nameSuffix: prod-web-v2 is web in the base, patched by its base name', async () => {
     const dir = await repo(
       overlays({
-        'overlays/prod/kustomization.yaml': 'namespace: shop\nnamePrefix: prod-\nnameSuffix: -v2\nresources:\n  - ../../base\npatches:\n  - path: web-size.yaml\n',
+        'overlays/prod/kustomization.yaml':
+          'namespace: shop\nnamePrefix: prod-\nnameSuffix: -v2\nresources:\n  - ../../base\npatches:\n  - path: web-size.yaml\n',
         'overlays/prod/web-size.yaml': PROD_PATCH,
       }),
     );
     const made = await backportTicket(ticket([REPLICAS], { ...WEB, name: 'prod-web-v2' }), { repo: dir, now: NOW });
     expect(made.commit.files).toEqual(['overlays/prod/web-size.yaml']);
-    expect(fileAt(dir, made.commit.branch, 'overlays/prod/web-size.yaml')).toBe(PROD_PATCH.replace('replicas: 6   # prod traffic', 'replicas: 5   # prod traffic'));
+    expect(fileAt(dir, made.commit.branch, 'overlays/prod/web-size.yaml')).toBe(
+      PROD_PATCH.replace('replicas: 6   # prod traffic', 'replicas: 5   # prod traffic'),
+    );
     // The staging overlay, without the prefix, renders plain "web": not this object.
-    await expect(backportTicket(ticket([REPLICAS], { ...WEB, name: 'web-v2' }), { repo: dir, branch: 'other', now: NOW })).rejects.toThrow('no manifest at HEAD declares Deployment shop/web-v2');
+    await expect(backportTicket(ticket([REPLICAS], { ...WEB, name: 'web-v2' }), { repo: dir, branch: 'other', now: NOW })).rejects.toThrow(
+      'no manifest at HEAD declares Deployment shop/web-v2',
+    );
   });
 
   it('edits the value of a JSON 6902 patch operation on the field', async () => {
@@ -267,7 +285,8 @@ spec:
     const ops = '- op: replace\n  path: /spec/replicas\n  value: 6\n';
     const dir = await repo(
       overlays({
-        'overlays/prod/kustomization.yaml': 'namespace: shop\nresources:\n  - ../../base\npatches:\n  - path: ops.yaml\n    target: {kind: Deployment, name: web}\n',
+        'overlays/prod/kustomization.yaml':
+          'namespace: shop\nresources:\n  - ../../base\npatches:\n  - path: ops.yaml\n    target: {kind: Deployment, name: web}\n',
         'overlays/prod/ops.yaml': ops,
       }),
     );
@@ -297,7 +316,7 @@ describe('refusals', () => {
   it('refuses when no manifest declares the object, naming it and pointing to tickets export', async () => {
     const dir = await repo({ 'web.yaml': DEPLOYMENT.replace('name: web        #', 'name: webshop    #') });
     await expect(backportTicket(ticket([REPLICAS]), { repo: dir, now: NOW })).rejects.toThrow(
-      "no manifest at HEAD declares Deployment shop/web (apiVersion apps/v1, kind Deployment, metadata.name web) among 1 YAML files; is --repo the checkout the GitOps tool syncs? To carry the change by hand: driftgate tickets export bt-web-inc-7 --format yaml",
+      'no manifest at HEAD declares Deployment shop/web (apiVersion apps/v1, kind Deployment, metadata.name web) among 1 YAML files; is --repo the checkout the GitOps tool syncs? To carry the change by hand: driftgate tickets export bt-web-inc-7 --format yaml',
     );
     expect(gitIn(dir, 'branch', '--list').trim()).toBe('* main');
   });
@@ -339,13 +358,18 @@ describe('refusals', () => {
       patch: [{ op: 'replace', path: '/data/password', value: '<redacted sha256:0123456789abcdef>' }],
       revert: [{ op: 'replace', path: '/data/password', value: '<redacted sha256:fedcba9876543210>' }],
     };
-    const err = await backportTicket(ticket([edit], secret), { repo: dir, now: NOW }).then(() => new Error("no refusal"), (e: unknown) => e as Error);
-    expect(err.message).toContain('Secret shop/db: ticket bt-web-inc-7 changes Secret values (/data/password), which driftgate never records (only fingerprints) and never writes');
+    const err = await backportTicket(ticket([edit], secret), { repo: dir, now: NOW }).then(
+      () => new Error('no refusal'),
+      (e: unknown) => e as Error,
+    );
+    expect(err.message).toContain(
+      'Secret shop/db: ticket bt-web-inc-7 changes Secret values (/data/password), which driftgate never records (only fingerprints) and never writes',
+    );
     expect(err.message).not.toContain('sha256');
     expect(gitIn(dir, 'branch', '--list').trim()).toBe('* main');
   });
 
-  it("carries a label change on a Secret, which holds no value", async () => {
+  it('carries a label change on a Secret, which holds no value', async () => {
     const secret: ObjectRef = { group: '', version: 'v1', resource: 'secrets', kind: 'Secret', namespace: 'shop', name: 'db' };
     const manifest = 'apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  labels:\n    app: db\ndata:\n  password: b2xk\n';
     const dir = await repo({ 'db.yaml': manifest });
@@ -363,7 +387,11 @@ describe('refusals', () => {
 
   it('refuses a ticket already closed, naming the decision', async () => {
     const dir = await repo({ 'web.yaml': DEPLOYMENT });
-    const closed: Ticket = { ...ticket([REPLICAS]), state: 'reverted', resolution: { decision: 'revert', by: 'carol', ref: 'INC-7 note', at: '2025-06-01T11:30:00Z' } };
+    const closed: Ticket = {
+      ...ticket([REPLICAS]),
+      state: 'reverted',
+      resolution: { decision: 'revert', by: 'carol', ref: 'INC-7 note', at: '2025-06-01T11:30:00Z' },
+    };
     await expect(backportTicket(closed, { repo: dir, now: NOW })).rejects.toThrow(
       'ticket bt-web-inc-7 is already reverted (revert by carol at 2025-06-01T11:30:00Z, INC-7 note): a closed ticket is not carried into Git again',
     );
@@ -371,7 +399,12 @@ describe('refusals', () => {
 
   it('refuses an object created live: there is no manifest to edit', async () => {
     const dir = await repo({ 'web.yaml': DEPLOYMENT });
-    const created: Edit = { patch: [{ op: 'add', path: '', value: { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web' } } }], revert: [{ op: 'remove', path: '' }] };
-    await expect(backportTicket(ticket([created]), { repo: dir, now: NOW })).rejects.toThrow('Deployment shop/web was created live under ticket bt-web-inc-7: there is no manifest to edit');
+    const created: Edit = {
+      patch: [{ op: 'add', path: '', value: { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web' } } }],
+      revert: [{ op: 'remove', path: '' }],
+    };
+    await expect(backportTicket(ticket([created]), { repo: dir, now: NOW })).rejects.toThrow(
+      'Deployment shop/web was created live under ticket bt-web-inc-7: there is no manifest to edit',
+    );
   });
 });

@@ -37,18 +37,32 @@ describe('tickets backport', () => {
     expect(out).toBe(
       `branch backport/bt-shop-web-1\ncommit ${commit}\nedited deploy/web.yaml\nrecorded on ticket bt-shop-web-1; publish it with: git push origin backport/bt-shop-web-1\n`,
     );
-    expect(fileAt(checkout, commit, 'deploy/web.yaml')).toBe(MANIFEST.replace('replicas: 3', 'replicas: 5').replace('    app: web # keep\n', '    app: web # keep\n    hotfix: "yes"\n'));
+    expect(fileAt(checkout, commit, 'deploy/web.yaml')).toBe(
+      MANIFEST.replace('replicas: 3', 'replicas: 5').replace('    app: web # keep\n', '    app: web # keep\n    hotfix: "yes"\n'),
+    );
     const shown = await runTickets(['show', 'bt-shop-web-1', '-o', 'json', '--tickets', spec], { env: {}, now: NOW });
     expect(JSON.parse(shown.out)).toMatchObject({
       state: 'open',
-      backports: [{ commit, branch: 'backport/bt-shop-web-1', files: ['deploy/web.yaml'], changes: 1, by: 'Alice Oncall <alice@example.com>', at: '2025-06-01T12:00:00Z' }],
+      backports: [
+        {
+          commit,
+          branch: 'backport/bt-shop-web-1',
+          files: ['deploy/web.yaml'],
+          changes: 1,
+          by: 'Alice Oncall <alice@example.com>',
+          at: '2025-06-01T12:00:00Z',
+        },
+      ],
     });
   });
 
   it('lets the backport decision point at the commit as its evidence', async () => {
     await runTickets(['backport', 'bt-shop-web-1', '--repo', checkout, '--tickets', spec], { env: {}, now: NOW });
     const commit = gitIn(checkout, 'rev-parse', 'backport/bt-shop-web-1').trim();
-    const resolved = await runTickets(['resolve', 'bt-shop-web-1', '--decision', 'backport', '--ref', 'https://git.example/pr/31', '--by', 'alice', '-o', 'json', '--tickets', spec], { env: {}, now: NOW });
+    const resolved = await runTickets(
+      ['resolve', 'bt-shop-web-1', '--decision', 'backport', '--ref', 'https://git.example/pr/31', '--by', 'alice', '-o', 'json', '--tickets', spec],
+      { env: {}, now: NOW },
+    );
     expect(JSON.parse(resolved.out).resolution).toEqual({
       decision: 'backport',
       ref: 'https://git.example/pr/31',
@@ -60,7 +74,10 @@ describe('tickets backport', () => {
   });
 
   it('prints the commit it recorded with -o json', async () => {
-    const { out, code } = await runTickets(['backport', 'bt-shop-web-1', '--repo', checkout, '--branch', 'fix/web', '-o', 'json', '--tickets', spec], { env: {}, now: NOW });
+    const { out, code } = await runTickets(['backport', 'bt-shop-web-1', '--repo', checkout, '--branch', 'fix/web', '-o', 'json', '--tickets', spec], {
+      env: {},
+      now: NOW,
+    });
     expect(code).toBe(0);
     expect(JSON.parse(out)).toEqual({
       commit: gitIn(checkout, 'rev-parse', 'fix/web').trim(),
@@ -75,12 +92,12 @@ describe('tickets backport', () => {
   it('says what is missing, on one line, with exit code 1', async () => {
     expect(await runTickets(['backport', 'bt-shop-web-1', '--tickets', spec], { env: {}, now: NOW })).toEqual({
       out: '',
-      err: 'error: --repo is required: give the directory of a Git checkout\n',
+      err: 'driftgate: --repo is required: give the directory of a Git checkout\n',
       code: 1,
     });
     const missing = await runTickets(['backport', 'bt-nope', '--repo', checkout, '--tickets', spec], { env: {}, now: NOW });
     expect(missing.code).toBe(1);
-    expect(missing.err).toMatch(/^error: no ticket "bt-nope" in journal:/);
+    expect(missing.err).toMatch(/^driftgate: no ticket "bt-nope" in journal:/);
   });
 
   it('records nothing when the manifest is not found', async () => {
@@ -88,7 +105,7 @@ describe('tickets backport', () => {
     try {
       const { err, code } = await runTickets(['backport', 'bt-shop-web-1', '--repo', other, '--tickets', spec], { env: {}, now: NOW });
       expect(code).toBe(1);
-      expect(err).toMatch(/^error: no manifest at HEAD declares Deployment shop\/web .* driftgate tickets export bt-shop-web-1 --format yaml\n$/);
+      expect(err).toMatch(/^driftgate: no manifest at HEAD declares Deployment shop\/web .* driftgate tickets export bt-shop-web-1 --format yaml\n$/);
       const shown = await runTickets(['show', 'bt-shop-web-1', '-o', 'json', '--tickets', spec], { env: {}, now: NOW });
       expect(JSON.parse(shown.out)).not.toHaveProperty('backports');
     } finally {

@@ -17,7 +17,8 @@ import { type Impersonation, createKubeClient } from '../../../src/kube/client.j
 const lists = (JSON.parse(readFileSync(join(import.meta.dirname, 'testdata/discovery.json'), 'utf8')) as { lists: ApiResourceList[] }).lists;
 const REF: ObjectRef = { group: 'apps', version: 'v1', resource: 'deployments', kind: 'Deployment', namespace: 'prod', name: 'checkout-api' };
 const DEPLOY_PATH = '/apis/apps/v1/namespaces/prod/deployments/checkout-api';
-const WEBHOOK_DENIAL = 'admission webhook "validate.driftgate.dev" denied the request: [driftgate/break-glass] deployments.apps/checkout-api in namespace prod carries a break-glass window, but dev@example.com may not use break-glass';
+const WEBHOOK_DENIAL =
+  'admission webhook "validate.driftgate.dev" denied the request: [driftgate/break-glass] deployments.apps/checkout-api in namespace prod carries a break-glass window, but dev@example.com may not use break-glass';
 
 interface Seen {
   method: string;
@@ -58,9 +59,21 @@ beforeAll(async () => {
   answers.set('GET /apis/metrics.k8s.io/v1beta1', [503, status(503, 'service unavailable')]);
   answers.set('GET /apis/rbac.authorization.k8s.io/v1', [200, rbac]);
   answers.set('GET /apis/driftgate.dev/v1alpha1', [200, driftgate]);
-  answers.set('GET /apis/apps/v1beta2', [200, { groupVersion: 'apps/v1beta2', resources: [{ name: 'deployments', singularName: 'deployment', kind: 'Deployment', namespaced: true }] }]);
-  answers.set('POST /apis/authentication.k8s.io/v1/selfsubjectreviews', [201, { kind: 'SelfSubjectReview', status: { userInfo: { username: 'dave@example.com', groups: ['oncall', 'system:authenticated'] } } }]);
-  answers.set('GET /api/v1/namespaces/driftgate-system/configmaps/driftgate-policy', [403, status(403, 'configmaps "driftgate-policy" is forbidden: User "dave@example.com" cannot get resource "configmaps" in API group "" in the namespace "driftgate-system"')]);
+  answers.set('GET /apis/apps/v1beta2', [
+    200,
+    { groupVersion: 'apps/v1beta2', resources: [{ name: 'deployments', singularName: 'deployment', kind: 'Deployment', namespaced: true }] },
+  ]);
+  answers.set('POST /apis/authentication.k8s.io/v1/selfsubjectreviews', [
+    201,
+    { kind: 'SelfSubjectReview', status: { userInfo: { username: 'dave@example.com', groups: ['oncall', 'system:authenticated'] } } },
+  ]);
+  answers.set('GET /api/v1/namespaces/driftgate-system/configmaps/driftgate-policy', [
+    403,
+    status(
+      403,
+      'configmaps "driftgate-policy" is forbidden: User "dave@example.com" cannot get resource "configmaps" in API group "" in the namespace "driftgate-system"',
+    ),
+  ]);
   answers.set(`GET ${DEPLOY_PATH}`, [200, { metadata: { name: 'checkout-api', namespace: 'prod' } }]);
 
   server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -108,7 +121,10 @@ describe('discover', () => {
 describe('impersonation and whoAmI', () => {
   it('sends Impersonate-User and one Impersonate-Group per group, and reads the SelfSubjectReview', async () => {
     seen.length = 0;
-    expect(await whoAmI(client({ user: 'dave@example.com', groups: ['oncall', 'sre'] }))).toEqual({ kind: 'user', user: { username: 'dave@example.com', groups: ['oncall', 'system:authenticated'] } });
+    expect(await whoAmI(client({ user: 'dave@example.com', groups: ['oncall', 'sre'] }))).toEqual({
+      kind: 'user',
+      user: { username: 'dave@example.com', groups: ['oncall', 'system:authenticated'] },
+    });
     const [review] = seen;
     expect(review?.headers['impersonate-user']).toBe('dave@example.com');
     // Node joins repeated request headers with ", " on the server side.
@@ -131,7 +147,9 @@ describe('clusterPolicy', () => {
 
 describe('getObject', () => {
   it('names a missing object and how to look for it', async () => {
-    await expect(getObject(client(), { ...REF, name: 'nope' })).rejects.toThrow('deployments.apps "nope" not found in namespace prod; check the name and namespace with: kubectl get deployments.apps -n prod');
+    await expect(getObject(client(), { ...REF, name: 'nope' })).rejects.toThrow(
+      'deployments.apps "nope" not found in namespace prod; check the name and namespace with: kubectl get deployments.apps -n prod',
+    );
   });
 });
 
@@ -148,7 +166,9 @@ describe('patchAnnotations', () => {
 
   it("passes driftgate's own refusal on as the apiserver worded it", async () => {
     answers.set(`PATCH ${DEPLOY_PATH}`, [403, status(403, `${WEBHOOK_DENIAL}\nRefused: opening a break-glass window.`)]);
-    await expect(patchAnnotations(client(), REF, patch, 'dev@example.com')).rejects.toThrow(new RegExp(`^${WEBHOOK_DENIAL.replace(/[[\]().]/g, '\\$&')}\nRefused: opening a break-glass window\\.$`));
+    await expect(patchAnnotations(client(), REF, patch, 'dev@example.com')).rejects.toThrow(
+      new RegExp(`^${WEBHOOK_DENIAL.replace(/[[\]().]/g, '\\$&')}\nRefused: opening a break-glass window\\.$`),
+    );
   });
 
   it('passes on a ticket store failure (503) in its own words too', async () => {
@@ -157,7 +177,8 @@ describe('patchAnnotations', () => {
   });
 
   it('says an RBAC refusal is RBAC, and what to ask for', async () => {
-    const rbac = 'deployments.apps "checkout-api" is forbidden: User "dave@example.com" cannot patch resource "deployments" in API group "apps" in the namespace "prod"';
+    const rbac =
+      'deployments.apps "checkout-api" is forbidden: User "dave@example.com" cannot patch resource "deployments" in API group "apps" in the namespace "prod"';
     answers.set(`PATCH ${DEPLOY_PATH}`, [403, status(403, rbac)]);
     await expect(patchAnnotations(client(), REF, patch, 'dave@example.com')).rejects.toThrow(
       `dave@example.com may not patch deployments.apps in namespace prod: Kubernetes RBAC refused it, not driftgate (${rbac}); ask a cluster admin for a Role with patch on deployments.apps there`,

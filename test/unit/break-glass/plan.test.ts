@@ -7,7 +7,17 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { AdmissionRequest, KubeObject } from '../../../src/admission/types.js';
-import { type Checks, type MergePatch, type Subject, type WindowPlan, forbidden, planClose, planWindow, relative } from '../../../src/breakglass/plan.js';
+import {
+  type Checks,
+  type MergePatch,
+  type Subject,
+  type WindowPlan,
+  checkFlags,
+  forbidden,
+  planClose,
+  planWindow,
+  relative,
+} from '../../../src/breakglass/plan.js';
 import { decide } from '../../../src/decision/decide.js';
 import { ticketId } from '../../../src/decision/ticket-id.js';
 import type { ObjectRef } from '../../../src/decision/types.js';
@@ -28,7 +38,14 @@ function deployment(meta: { annotations?: Record<string, string>; labels?: Recor
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name: 'checkout-api', namespace: 'prod', uid: 'u-1', resourceVersion: '7', labels: { app: 'checkout-api', ...meta.labels }, ...(meta.annotations ? { annotations: meta.annotations } : {}) },
+    metadata: {
+      name: 'checkout-api',
+      namespace: 'prod',
+      uid: 'u-1',
+      resourceVersion: '7',
+      labels: { app: 'checkout-api', ...meta.labels },
+      ...(meta.annotations ? { annotations: meta.annotations } : {}),
+    },
     spec: { replicas: 2, template: { spec: { containers: [{ name: 'app', image: 'checkout:v1', resources: { limits: { memory: '512Mi' } } }] } } },
   };
 }
@@ -139,11 +156,38 @@ describe('open', () => {
         checks: { policy, user: DEV },
         want: 'dev@example.com (groups developers, system:authenticated) may not use break-glass: GuardPolicy prod opens it only to users carol@example.com and groups oncall; ask one of them to open the window, or make the change in Git',
       },
-      { name: 'both --for and --until', flags: { ...OPEN, until: '2026-11-24T04:00:00Z' }, want: '--for and --until both set the end of the window; pass one of them' },
-      { name: 'no end', flags: { reason: REASON, incident: 'INC-77' }, want: '--for or --until is required: how long the window stays open, e.g. --for 30m, or --until 2026-11-24T04:00:00Z' },
-      { name: 'no reason', flags: { for: '30m', incident: 'INC-77' }, want: '--reason is required: say why the change cannot wait for Git, e.g. --reason "checkout OOMKilled under load"' },
-      { name: 'no incident', flags: { for: '30m', reason: REASON }, want: '--incident is required: name the incident the change is for, e.g. --incident INC-123' },
-      { name: 'a --for that is no duration, without a policy', flags: { ...OPEN, for: 'half an hour' }, checks: {}, want: '--for "half an hour" is not a duration; write e.g. 30m or 2h' },
+      {
+        name: 'both --for and --until',
+        flags: { ...OPEN, until: '2026-11-24T04:00:00Z' },
+        want: '--for and --until both set the end of the window; pass one of them',
+      },
+      {
+        name: 'no end',
+        flags: { reason: REASON, incident: 'INC-77' },
+        want: '--for or --until is required: how long the window stays open, e.g. --for 30m, or --until 2026-11-24T04:00:00Z',
+      },
+      {
+        name: 'no reason',
+        flags: { for: '30m', incident: 'INC-77' },
+        want: '--reason is required: say why the change cannot wait for Git, e.g. --reason "checkout OOMKilled under load"',
+      },
+      {
+        name: 'no incident',
+        flags: { for: '30m', reason: REASON },
+        want: '--incident is required: name the incident the change is for, e.g. --incident INC-123',
+      },
+      {
+        name: 'a --for that is no duration, without a policy',
+        flags: { ...OPEN, for: 'half an hour' },
+        checks: {},
+        want: '--for "half an hour" is not a duration; write e.g. 30m or 2h',
+      },
+      { name: 'a --for that is no duration, with a policy', flags: { ...OPEN, for: '30x' }, want: '--for "30x" is not a duration; write e.g. 30m or 2h' },
+      {
+        name: 'an --until that is no RFC 3339 time',
+        flags: { reason: REASON, incident: 'INC-77', until: 'tomorrow 4am' },
+        want: '--until "tomorrow 4am" is not an RFC 3339 time; write e.g. 2026-11-24T04:00:00Z',
+      },
     ];
     for (const c of cases) {
       it(c.name, () => expect(refusal(planWindow('open', subject(deployment()), c.flags, c.checks ?? CHECKS, NOW))).toBe(c.want));
@@ -162,9 +206,33 @@ describe('open', () => {
   });
 
   it('names the ticket of a window it replaces', () => {
-    const live = deployment({ annotations: { 'driftgate.dev/break-glass-until': '2026-11-24T03:10:00Z', 'driftgate.dev/break-glass-incident': 'INC-70', 'driftgate.dev/break-glass-reason': REASON } });
+    const live = deployment({
+      annotations: {
+        'driftgate.dev/break-glass-until': '2026-11-24T03:10:00Z',
+        'driftgate.dev/break-glass-incident': 'INC-70',
+        'driftgate.dev/break-glass-reason': REASON,
+      },
+    });
     const plan = ready(planWindow('open', subject(live), OPEN, CHECKS, NOW));
-    expect(plan.previous).toEqual({ until: '2026-11-24T03:10:00Z', incident: 'INC-70', ticket: ticketId(DEPLOY_REF, { until: '2026-11-24T03:10:00Z', incident: 'INC-70' }) });
+    expect(plan.previous).toEqual({
+      until: '2026-11-24T03:10:00Z',
+      incident: 'INC-70',
+      ticket: ticketId(DEPLOY_REF, { until: '2026-11-24T03:10:00Z', incident: 'INC-70' }),
+    });
+  });
+});
+
+describe('checkFlags: what is said before the cluster is asked anything', () => {
+  it.each([
+    [{ for: '30x', reason: REASON, incident: 'INC-77' }, '--for "30x" is not a duration; write e.g. 30m or 2h'],
+    [{ until: '2026-11-24', reason: REASON, incident: 'INC-77' }, '--until "2026-11-24" is not an RFC 3339 time; write e.g. 2026-11-24T04:00:00Z'],
+  ])('refuses %j', (flags, want) => {
+    expect(checkFlags('open', flags)).toEqual({ kind: 'refused', message: want });
+  });
+
+  it('lets a well-formed window through to the cluster checks', () => {
+    expect(checkFlags('open', { for: '30m', reason: REASON, incident: 'INC-77' })).toBeUndefined();
+    expect(checkFlags('extend', { until: '2026-11-24T04:00:00Z' })).toBeUndefined();
   });
 });
 
@@ -175,7 +243,8 @@ describe('the ticket id is the one decide() gives', () => {
       ref: DEPLOY_REF,
       object: deployment(),
       change: (o) => {
-        (o['spec'] as { template: { spec: { containers: { resources: { limits: Record<string, string> } }[] } } }).template.spec.containers[0]!.resources.limits['memory'] = '2Gi';
+        (o['spec'] as { template: { spec: { containers: { resources: { limits: Record<string, string> } }[] } } }).template.spec
+          .containers[0]!.resources.limits['memory'] = '2Gi';
       },
     },
     {
@@ -220,7 +289,12 @@ describe('the ticket id is the one decide() gives', () => {
   it('for kubectl scale, whose window is on the parent Deployment', () => {
     const plan = ready(planWindow('open', subject(deployment()), OPEN, CHECKS, NOW));
     const parent = applyMerge(deployment(), plan.patch);
-    const scale = (replicas: number): KubeObject => ({ apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: { name: 'checkout-api', namespace: 'prod' }, spec: { replicas } });
+    const scale = (replicas: number): KubeObject => ({
+      apiVersion: 'autoscaling/v1',
+      kind: 'Scale',
+      metadata: { name: 'checkout-api', namespace: 'prod' },
+      spec: { replicas },
+    });
     const d = decide(update(DEPLOY_REF, scale(2), scale(6), DAVE, 'scale'), policy, NOW, parent);
     expect(d.kind === 'bypass' ? d.ticket.id : d.kind).toBe(plan.ticket);
   });
@@ -260,7 +334,10 @@ describe('GitOps', () => {
   });
 
   it('says Argo CD cannot pause one object, and prints how to disable self-heal', () => {
-    const live = deployment({ labels: { 'app.kubernetes.io/instance': 'checkout' }, annotations: { 'argocd.argoproj.io/tracking-id': 'shop_checkout:apps/Deployment:prod/checkout-api' } });
+    const live = deployment({
+      labels: { 'app.kubernetes.io/instance': 'checkout' },
+      annotations: { 'argocd.argoproj.io/tracking-id': 'shop_checkout:apps/Deployment:prod/checkout-api' },
+    });
     const plan = ready(planWindow('open', subject(live), { ...OPEN, pauseGitops: true }, CHECKS, NOW));
     expect(plan.owner).toEqual({ tool: 'argocd', application: 'checkout', namespace: 'shop' });
     expect(plan.paused).toBeUndefined();
@@ -285,13 +362,23 @@ describe('GitOps', () => {
 });
 
 describe('extend', () => {
-  const open = deployment({ annotations: { 'driftgate.dev/break-glass-until': '2026-11-24T03:20:00Z', 'driftgate.dev/break-glass-incident': 'INC-77', 'driftgate.dev/break-glass-reason': REASON } });
+  const open = deployment({
+    annotations: {
+      'driftgate.dev/break-glass-until': '2026-11-24T03:20:00Z',
+      'driftgate.dev/break-glass-incident': 'INC-77',
+      'driftgate.dev/break-glass-reason': REASON,
+    },
+  });
 
   it('moves until from now, keeps reason and incident, and names both tickets', () => {
     const plan = ready(planWindow('extend', subject(open), { for: '1h' }, CHECKS, NOW));
     expect(plan.window).toEqual({ until: '2026-11-24T04:00:00Z', reason: REASON, incident: 'INC-77' });
     expect(plan.ticket).toBe(ticketId(DEPLOY_REF, plan.window));
-    expect(plan.previous).toEqual({ until: '2026-11-24T03:20:00Z', incident: 'INC-77', ticket: ticketId(DEPLOY_REF, { until: '2026-11-24T03:20:00Z', incident: 'INC-77' }) });
+    expect(plan.previous).toEqual({
+      until: '2026-11-24T03:20:00Z',
+      incident: 'INC-77',
+      ticket: ticketId(DEPLOY_REF, { until: '2026-11-24T03:20:00Z', incident: 'INC-77' }),
+    });
     expect(plan.previous?.ticket).not.toBe(plan.ticket);
   });
 
@@ -302,7 +389,13 @@ describe('extend', () => {
   });
 
   it('names the annotation, not a flag, when a kept value is the problem', () => {
-    const short = deployment({ annotations: { 'driftgate.dev/break-glass-until': '2026-11-24T03:20:00Z', 'driftgate.dev/break-glass-incident': 'INC-77', 'driftgate.dev/break-glass-reason': 'oom' } });
+    const short = deployment({
+      annotations: {
+        'driftgate.dev/break-glass-until': '2026-11-24T03:20:00Z',
+        'driftgate.dev/break-glass-incident': 'INC-77',
+        'driftgate.dev/break-glass-reason': 'oom',
+      },
+    });
     expect(refusal(planWindow('extend', subject(short), { for: '1h' }, CHECKS, NOW))).toContain(
       'driftgate.dev/break-glass-reason (kept from the object; pass --reason to replace it) "oom" is 3 characters',
     );
@@ -316,8 +409,17 @@ describe('extend', () => {
 });
 
 describe('close', () => {
-  const WINDOW = { 'driftgate.dev/break-glass-until': '2026-11-24T03:20:00Z', 'driftgate.dev/break-glass-incident': 'INC-77', 'driftgate.dev/break-glass-reason': REASON };
-  const REMOVE = { 'driftgate.dev/break-glass-until': null, 'driftgate.dev/break-glass-for': null, 'driftgate.dev/break-glass-reason': null, 'driftgate.dev/break-glass-incident': null };
+  const WINDOW = {
+    'driftgate.dev/break-glass-until': '2026-11-24T03:20:00Z',
+    'driftgate.dev/break-glass-incident': 'INC-77',
+    'driftgate.dev/break-glass-reason': REASON,
+  };
+  const REMOVE = {
+    'driftgate.dev/break-glass-until': null,
+    'driftgate.dev/break-glass-for': null,
+    'driftgate.dev/break-glass-reason': null,
+    'driftgate.dev/break-glass-incident': null,
+  };
 
   it('removes the four annotations', () => {
     const plan = planClose(subject(deployment({ annotations: WINDOW })), CHECKS, NOW);
@@ -333,7 +435,10 @@ describe('close', () => {
     const live = deployment({ annotations: { ...WINDOW, 'kustomize.toolkit.fluxcd.io/reconcile': 'disabled', 'driftgate.dev/paused-gitops': 'flux' } });
     const plan = planClose(subject(live), CHECKS, NOW);
     if (plan.kind !== 'close') throw new Error(plan.message);
-    expect(plan.steps.map((s) => s.patch.metadata.annotations)).toEqual([{ 'kustomize.toolkit.fluxcd.io/reconcile': null, 'driftgate.dev/paused-gitops': null }, REMOVE]);
+    expect(plan.steps.map((s) => s.patch.metadata.annotations)).toEqual([
+      { 'kustomize.toolkit.fluxcd.io/reconcile': null, 'driftgate.dev/paused-gitops': null },
+      REMOVE,
+    ]);
     // The webhook lets the resume through under the window (as a recorded change) and the
     // responder's removal as no drift; only someone allowed to break glass may remove a window (issue 11).
     const resumed = applyMerge(live, plan.steps[0]!.patch);
@@ -356,14 +461,19 @@ describe('close', () => {
   });
 
   it('has nothing to do without a window', () => {
-    expect(planClose(subject(deployment()), CHECKS, NOW)).toEqual({ kind: 'nothing', message: 'deployments.apps/checkout-api in namespace prod carries no break-glass window; nothing to close' });
+    expect(planClose(subject(deployment()), CHECKS, NOW)).toEqual({
+      kind: 'nothing',
+      message: 'deployments.apps/checkout-api in namespace prod carries no break-glass window; nothing to close',
+    });
   });
 });
 
 describe('forbidden', () => {
   it('says so when the policy lets nobody break glass', () => {
     const closed = { ...policy, breakGlass: { ...policy.breakGlass, users: [], groups: [] } };
-    expect(forbidden(DAVE, closed).message).toBe('dave@example.com (groups oncall, system:authenticated) may not use break-glass: GuardPolicy prod lets nobody break glass; make the change in Git');
+    expect(forbidden(DAVE, closed).message).toBe(
+      'dave@example.com (groups oncall, system:authenticated) may not use break-glass: GuardPolicy prod lets nobody break glass; make the change in Git',
+    );
   });
 });
 

@@ -83,7 +83,9 @@ describe('resolveKind', () => {
   });
 
   it('refuses a cluster-scoped kind', () => {
-    expect(() => resolveKind('ns', resources)).toThrow('namespaces (ns) is cluster-scoped; break-glass windows are for namespaced objects, which driftgate protects');
+    expect(() => resolveKind('ns', resources)).toThrow(
+      'namespaces (ns) is cluster-scoped; break-glass windows are for namespaced objects, which driftgate protects',
+    );
     expect(() => resolveKind('clusterrole', resources)).toThrow('clusterroles.rbac.authorization.k8s.io (clusterrole) is cluster-scoped');
   });
 

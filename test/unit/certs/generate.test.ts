@@ -77,7 +77,7 @@ describe('generateServing', () => {
     [['ok.svc', 'bad host'], 'hosts[1]: "bad host" is neither an IP address nor a DNS name'],
     [['fe80::1%eth0'], 'hosts[0]: "fe80::1%eth0" has an IPv6 zone; a certificate cannot name one, drop the %… part'],
   ])('refuses hosts %j', (bad, message) => {
-    expect(() => generateServing(ca, bad, 1, now)).toThrow(new DriftgateError('DG_USAGE', message));
+    expect(() => generateServing(ca, bad, 1, now)).toThrow(new DriftgateError('DG_CERT_REQUEST', message));
   });
 
   it.each([0, -1, 1.5, 3651, Number.NaN])('refuses %s days', (days) => {
@@ -130,10 +130,20 @@ describe('certificates signed by a CA made elsewhere', () => {
     cert.setSubject([{ name: 'commonName', value: 'go-style-ca' }]);
     cert.setIssuer([{ name: 'commonName', value: 'go-style-ca' }]);
     // Not forge's own computation: the identifier a Go CA writes (SHA-1 of the whole SubjectPublicKeyInfo).
-    const skid = forge.md.sha1.create().update(forge.asn1.toDer(forge.pki.publicKeyToAsn1(keys.publicKey)).getBytes()).digest().toHex();
+    const skid = forge.md.sha1
+      .create()
+      .update(forge.asn1.toDer(forge.pki.publicKeyToAsn1(keys.publicKey)).getBytes())
+      .digest()
+      .toHex();
     // Given as a raw value: forge would otherwise write its own computation.
-    const skidValue = forge.asn1.toDer(forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.OCTETSTRING, false, forge.util.hexToBytes(skid))).getBytes();
-    cert.setExtensions([{ name: 'basicConstraints', cA: true, critical: true }, { name: 'keyUsage', keyCertSign: true, critical: true }, { id: '2.5.29.14', value: skidValue }]);
+    const skidValue = forge.asn1
+      .toDer(forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.OCTETSTRING, false, forge.util.hexToBytes(skid)))
+      .getBytes();
+    cert.setExtensions([
+      { name: 'basicConstraints', cA: true, critical: true },
+      { name: 'keyUsage', keyCertSign: true, critical: true },
+      { id: '2.5.29.14', value: skidValue },
+    ]);
     cert.sign(keys.privateKey, forge.md.sha256.create());
     const foreign = { certPem: forge.pki.certificateToPem(cert), keyPem: forge.pki.privateKeyToPem(keys.privateKey) };
     const issuer = new X509Certificate(foreign.certPem);

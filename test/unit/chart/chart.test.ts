@@ -31,7 +31,9 @@ async function helmValues(name: string, policyText: string, namespace = 'driftga
   writeFileSync(policyFile, policyText);
   let out = '';
   const io = { out: { write: (s: string) => (out += s) }, err: { write: () => true } };
-  await manifestsCommand(io).exitOverride().parseAsync(['--helm-values', '--policy', policyFile, '--service', `${namespace}/driftgate`], { from: 'user' });
+  await manifestsCommand(io)
+    .exitOverride()
+    .parseAsync(['--helm-values', '--policy', policyFile, '--service', `${namespace}/driftgate`], { from: 'user' });
   const valuesFile = join(dir, `${name}.values.yaml`);
   writeFileSync(valuesFile, out);
   return valuesFile;
@@ -92,7 +94,9 @@ describe('the webhook configurations are what `driftgate manifests` renders', ()
   it('warn mode renders failurePolicy Ignore unless told otherwise; failurePolicy overrides it', async () => {
     const values = await helmValues('warn', policies['warn mode'] ?? '');
     const hooks = (objects: KubeObject[]): string[] =>
-      ['ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration'].flatMap((kind) => (find(objects, kind)?.['webhooks'] as Array<{ failurePolicy: string }>).map((w) => w.failurePolicy));
+      ['ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration'].flatMap((kind) =>
+        (find(objects, kind)?.['webhooks'] as Array<{ failurePolicy: string }>).map((w) => w.failurePolicy),
+      );
     expect(new Set(hooks(template(['-f', values, ...PROVIDED])))).toEqual(new Set(['Ignore']));
     expect(new Set(hooks(template(['-f', values, ...PROVIDED, '--set', 'failurePolicy=Fail'])))).toEqual(new Set(['Fail']));
     expect(new Set(hooks(template(PROVIDED)))).toEqual(new Set(['Fail']));
@@ -104,7 +108,9 @@ describe('the webhook configurations are what `driftgate manifests` renders', ()
     expect(templateError(['-f', values, ...PROVIDED, '--set-file', `policy.file=${join(ROOT, 'examples/policy.yaml')}`])).toContain(
       'webhooks.rendered was not rendered from policy.file: render both at once with `driftgate manifests --helm-values',
     );
-    expect(templateError(['-f', values, ...PROVIDED], 'security')).toContain('webhooks.rendered names the Service driftgate-system/driftgate, but this release installs security/driftgate');
+    expect(templateError(['-f', values, ...PROVIDED], 'security')).toContain(
+      'webhooks.rendered names the Service driftgate-system/driftgate, but this release installs security/driftgate',
+    );
     // Rendered for the release's namespace, it renders, and that namespace is never guarded.
     const objects = template(['-f', await helmValues('security', policies['exact names, namespaces guarded'] ?? '', 'security'), ...PROVIDED], 'security');
     expect(JSON.stringify(find(objects, 'ValidatingWebhookConfiguration'))).toContain('"namespace":"security"');
@@ -114,13 +120,16 @@ describe('the webhook configurations are what `driftgate manifests` renders', ()
 describe('certificates', () => {
   it('cert-manager (the default): the CA chain, the serving Certificate for the Service, and cainjector filling the caBundle', () => {
     const objects = template();
-    expect(objects.filter((o) => o.apiVersion === 'cert-manager.io/v1').map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
-      'Certificate/driftgate-ca',
-      'Certificate/driftgate-tls',
-      'Issuer/driftgate-ca',
-      'Issuer/driftgate-selfsigned',
-    ]);
-    expect(find(objects, 'Certificate', 'driftgate-tls')?.['spec']).toMatchObject({ secretName: 'driftgate-tls', dnsNames: ['driftgate.driftgate-system.svc', 'driftgate.driftgate-system.svc.cluster.local'] });
+    expect(
+      objects
+        .filter((o) => o.apiVersion === 'cert-manager.io/v1')
+        .map((o) => `${o.kind}/${o.metadata.name}`)
+        .sort(),
+    ).toEqual(['Certificate/driftgate-ca', 'Certificate/driftgate-tls', 'Issuer/driftgate-ca', 'Issuer/driftgate-selfsigned']);
+    expect(find(objects, 'Certificate', 'driftgate-tls')?.['spec']).toMatchObject({
+      secretName: 'driftgate-tls',
+      dnsNames: ['driftgate.driftgate-system.svc', 'driftgate.driftgate-system.svc.cluster.local'],
+    });
     for (const kind of ['ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration']) {
       const hook = find(objects, kind);
       expect(hook?.metadata.annotations?.['cert-manager.io/inject-ca-from']).toBe('driftgate-system/driftgate-tls');
@@ -137,12 +146,17 @@ describe('certificates', () => {
   it('provided: your Secret and caBundle, no cert-manager objects', () => {
     const objects = template([...PROVIDED, '--set', 'certificates.secretName=my-tls']);
     expect(objects.filter((o) => o.apiVersion === 'cert-manager.io/v1')).toEqual([]);
-    for (const w of find(objects, 'ValidatingWebhookConfiguration')?.['webhooks'] as Array<{ clientConfig: { caBundle: string } }>) expect(w.clientConfig.caBundle).toBe(CA);
+    for (const w of find(objects, 'ValidatingWebhookConfiguration')?.['webhooks'] as Array<{ clientConfig: { caBundle: string } }>)
+      expect(w.clientConfig.caBundle).toBe(CA);
     expect(JSON.stringify(find(objects, 'Deployment'))).toContain('"name":"my-tls"');
   });
 
   it.each([
-    ['self-managed, which does not exist yet', ['--set', 'certificates.mode=self-managed'], 'certificates.mode=self-managed: driftgate does not manage its own certificates yet'],
+    [
+      'self-managed, which does not exist yet',
+      ['--set', 'certificates.mode=self-managed'],
+      'certificates.mode=self-managed: driftgate does not manage its own certificates yet',
+    ],
     ['provided without a caBundle', ['--set', 'certificates.mode=provided'], 'certificates.mode=provided needs certificates.caBundle'],
     ['an unknown mode', ['--set', 'certificates.mode=vault'], 'certificates.mode="vault" is not one of cert-manager, provided'],
   ])('refuses %s, saying what to write', (_name, args, want) => {
@@ -151,17 +165,47 @@ describe('certificates', () => {
 });
 
 describe('the Deployment and what runs beside it', () => {
-  const deployment = (objects: KubeObject[]) => find(objects, 'Deployment') as KubeObject & { spec: { replicas: number; template: { metadata: { annotations: Record<string, string> }; spec: Record<string, unknown> & { containers: Array<{ args: string[]; resources: unknown; image: string }>; volumes: unknown[] } } } };
+  const deployment = (objects: KubeObject[]) =>
+    find(objects, 'Deployment') as KubeObject & {
+      spec: {
+        replicas: number;
+        template: {
+          metadata: { annotations: Record<string, string> };
+          spec: Record<string, unknown> & { containers: Array<{ args: string[]; resources: unknown; image: string }>; volumes: unknown[] };
+        };
+      };
+    };
 
   it('replicas, resources, image and topology spread come from the values', () => {
-    const objects = template(['--set', 'replicas=5', '--set', 'resources.requests.cpu=250m', '--set', 'image.digest=sha256:' + 'a'.repeat(64), '--set', 'topologySpread.whenUnsatisfiable=DoNotSchedule']);
+    const objects = template([
+      '--set',
+      'replicas=5',
+      '--set',
+      'resources.requests.cpu=250m',
+      '--set',
+      'image.digest=sha256:' + 'a'.repeat(64),
+      '--set',
+      'topologySpread.whenUnsatisfiable=DoNotSchedule',
+    ]);
     const d = deployment(objects);
     expect(d.spec.replicas).toBe(5);
     expect(d.spec.template.spec.containers[0]?.resources).toMatchObject({ requests: { cpu: '250m', memory: '128Mi' } });
     expect(d.spec.template.spec.containers[0]?.image).toBe(`ghcr.io/driftgate/driftgate@sha256:${'a'.repeat(64)}`);
     expect(d.spec.template.spec['topologySpreadConstraints']).toEqual([
-      { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'driftgate' } }, matchLabelKeys: ['pod-template-hash'] },
-      { maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'driftgate' } }, matchLabelKeys: ['pod-template-hash'] },
+      {
+        maxSkew: 1,
+        topologyKey: 'topology.kubernetes.io/zone',
+        whenUnsatisfiable: 'DoNotSchedule',
+        labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'driftgate' } },
+        matchLabelKeys: ['pod-template-hash'],
+      },
+      {
+        maxSkew: 1,
+        topologyKey: 'kubernetes.io/hostname',
+        whenUnsatisfiable: 'DoNotSchedule',
+        labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'driftgate' } },
+        matchLabelKeys: ['pod-template-hash'],
+      },
     ]);
     expect(find(objects, 'PodDisruptionBudget')?.['spec']).toMatchObject({ minAvailable: 2 });
     expect(find(objects, 'ResourceQuota', 'driftgate-critical-pods')?.['spec']).toMatchObject({ hard: { pods: '10' } });
@@ -169,25 +213,47 @@ describe('the Deployment and what runs beside it', () => {
 
   it('a changed policy changes the pod template (driftgate reads it at start, so the pods roll)', async () => {
     const a = deployment(template(PROVIDED)).spec.template.metadata.annotations['checksum/policy'];
-    const b = deployment(template(['-f', await helmValues('roll', policies['warn mode'] ?? ''), ...PROVIDED])).spec.template.metadata.annotations['checksum/policy'];
+    const b = deployment(template(['-f', await helmValues('roll', policies['warn mode'] ?? ''), ...PROVIDED])).spec.template.metadata.annotations[
+      'checksum/policy'
+    ];
     expect(a).toMatch(/^[0-9a-f]{64}$/);
     expect(b).not.toBe(a);
   });
 
   it('passes serve only flags it has, the tickets in the release namespace', () => {
-    const callers = deployment(template(['--set', 'callers.names={kube-apiserver-admission}', '--set', 'callers.clientCA.secret=driftgate-callers'])).spec.template.spec.containers[0]?.args ?? [];
+    const callers =
+      deployment(template(['--set', 'callers.names={kube-apiserver-admission}', '--set', 'callers.clientCA.secret=driftgate-callers'])).spec.template.spec
+        .containers[0]?.args ?? [];
     const args = deployment(template()).spec.template.spec.containers[0]?.args ?? [];
-    expect(args).toEqual(['serve', '--policy', '/etc/driftgate/policy.yaml', '--tls-cert', '/etc/driftgate/tls/tls.crt', '--tls-key', '/etc/driftgate/tls/tls.key', '--tickets', 'kubernetes:driftgate-system', '--metrics-port', '9090', '--log-level', 'info']);
+    expect(args).toEqual([
+      'serve',
+      '--policy',
+      '/etc/driftgate/policy.yaml',
+      '--tls-cert',
+      '/etc/driftgate/tls/tls.crt',
+      '--tls-key',
+      '/etc/driftgate/tls/tls.key',
+      '--tickets',
+      'kubernetes:driftgate-system',
+      '--metrics-port',
+      '9090',
+      '--log-level',
+      'info',
+    ]);
     const known = serveCommand().options.map((o) => o.long);
     for (const flag of [...args, ...callers].filter((a) => a.startsWith('--'))) expect(known, `serve ${flag}`).toContain(flag);
     expect(callers).toContain('--client-ca');
   });
 
-  it('caller authentication: the CA mounted and serve told to require the apiserver\'s certificate (--client-ca, --client-name)', () => {
-    const d = deployment(template(['--set', 'callers.names={kube-apiserver-admission,backup-apiserver}', '--set', 'callers.clientCA.configMap=apiserver-client-ca']));
+  it("caller authentication: the CA mounted and serve told to require the apiserver's certificate (--client-ca, --client-name)", () => {
+    const d = deployment(
+      template(['--set', 'callers.names={kube-apiserver-admission,backup-apiserver}', '--set', 'callers.clientCA.configMap=apiserver-client-ca']),
+    );
     const args = d.spec.template.spec.containers[0]?.args ?? [];
     expect(args.join(' ')).toContain('--client-ca /etc/driftgate/callers/ca.crt --client-name kube-apiserver-admission,backup-apiserver');
-    expect(JSON.stringify(d.spec.template.spec.volumes)).toContain('{"configMap":{"name":"apiserver-client-ca","items":[{"key":"ca.crt","path":"callers/ca.crt"}]}}');
+    expect(JSON.stringify(d.spec.template.spec.volumes)).toContain(
+      '{"configMap":{"name":"apiserver-client-ca","items":[{"key":"ca.crt","path":"callers/ca.crt"}]}}',
+    );
   });
 
   it('the journal store: one replica on a claim, or refused', () => {
@@ -201,7 +267,11 @@ describe('the Deployment and what runs beside it', () => {
   it.each([
     ['callers without a CA', ['--set', 'callers.names={a}'], 'callers.names needs callers.clientCA'],
     ['a caller CA without names', ['--set', 'callers.clientCA.secret=ca'], 'callers.clientCA needs callers.names'],
-    ['a NetworkPolicy that does not say where the apiserver calls from', ['--set', 'networkPolicy.enabled=true'], 'networkPolicy.enabled needs networkPolicy.webhookFrom'],
+    [
+      'a NetworkPolicy that does not say where the apiserver calls from',
+      ['--set', 'networkPolicy.enabled=true'],
+      'networkPolicy.enabled needs networkPolicy.webhookFrom',
+    ],
     ['a budget that blocks every drain', ['--set', 'replicas=2'], 'podDisruptionBudget.minAvailable=2 with replicas=2 lets no pod be evicted'],
     ['GuardPolicy objects, which come later', ['--set', 'policy.source=guardPolicy'], 'policy.source="guardPolicy": GuardPolicy objects taken live come later'],
   ])('refuses %s', (_name, args, want) => {
@@ -226,9 +296,14 @@ describe('monitoring and network', () => {
   });
 
   it('NetworkPolicy: the same as examples/manifests/networkpolicy.yaml given the same sources', () => {
-    const example = parse(readFileSync(join(ROOT, 'examples/manifests/networkpolicy.yaml'), 'utf8')) as KubeObject & { spec: { ingress: Array<{ from: unknown[] }> } };
+    const example = parse(readFileSync(join(ROOT, 'examples/manifests/networkpolicy.yaml'), 'utf8')) as KubeObject & {
+      spec: { ingress: Array<{ from: unknown[] }> };
+    };
     const values = join(dir, 'networkpolicy.values.yaml');
-    writeFileSync(values, JSON.stringify({ networkPolicy: { enabled: true, webhookFrom: example.spec.ingress[0]?.from, metricsFrom: example.spec.ingress[1]?.from } }));
+    writeFileSync(
+      values,
+      JSON.stringify({ networkPolicy: { enabled: true, webhookFrom: example.spec.ingress[0]?.from, metricsFrom: example.spec.ingress[1]?.from } }),
+    );
     const chart = find(template(['-f', values]), 'NetworkPolicy', 'driftgate-callers');
     expect(chart?.metadata.namespace).toBe(example.metadata.namespace);
     expect(chart?.['spec']).toEqual(example.spec);
@@ -251,7 +326,11 @@ describe('generated files', () => {
   it('charts/driftgate/files and manifests/ are what charts/render.sh renders from the chart and the code', () => {
     let output = '';
     try {
-      output = execFileSync('bash', [join(ROOT, 'charts/render.sh'), '--check'], { encoding: 'utf8', cwd: ROOT, env: { ...process.env, DRIFTGATE_HELM: helmBinary() } });
+      output = execFileSync('bash', [join(ROOT, 'charts/render.sh'), '--check'], {
+        encoding: 'utf8',
+        cwd: ROOT,
+        env: { ...process.env, DRIFTGATE_HELM: helmBinary() },
+      });
     } catch (err) {
       output = String((err as { stdout?: string }).stdout ?? err);
     }

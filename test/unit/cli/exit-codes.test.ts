@@ -13,9 +13,9 @@ import { hostileReviewText } from '../../../bench/hostile.js';
 const ROOT = resolve(import.meta.dirname, '../../..');
 const CLI = join(ROOT, 'dist/cli/main.js');
 
-function driftgate(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function driftgate(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8' }, (err, stdout, stderr) => {
+    execFile(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', env }, (err, stdout, stderr) => {
       done({ code: err === null ? 0 : Number((err as { code?: number }).code ?? 1), stdout, stderr });
     });
   });
@@ -24,7 +24,13 @@ function driftgate(args: string[]): Promise<{ code: number; stdout: string; stde
 /** The hostile review of bench/hostile.ts as a ConfigMap, which examples/policy.yaml guards in prod. */
 function deepConfigMapReview(): string {
   const file = join(mkdtempSync(join(tmpdir(), 'dg-cli-')), 'deep.json');
-  writeFileSync(file, hostileReviewText(300, 62 * 1024).replaceAll('"group":"example.com","version":"v1","resource":"widgets"', '"group":"","version":"v1","resource":"configmaps"'));
+  writeFileSync(
+    file,
+    hostileReviewText(300, 62 * 1024).replaceAll(
+      '"group":"example.com","version":"v1","resource":"widgets"',
+      '"group":"","version":"v1","resource":"configmaps"',
+    ),
+  );
   return file;
 }
 
@@ -35,7 +41,11 @@ beforeAll(async () => {
   await new Promise<void>((done) => busy.listen(0, '127.0.0.1', done));
   busyPort = (busy.address() as AddressInfo).port;
   if (!existsSync(CLI)) {
-    await new Promise((done, fail) => execFile(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT }, (e) => (e ? fail(e) : done(undefined))));
+    await new Promise((done, fail) =>
+      execFile(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT }, (e) =>
+        e ? fail(e) : done(undefined),
+      ),
+    );
   }
 }, 120_000);
 
@@ -44,9 +54,51 @@ afterAll(() => {
 });
 
 describe('driftgate exit codes', () => {
-  const cases: { name: string; args: () => string[]; code: number; stderr?: RegExp }[] = [
+  // No kubeconfig anywhere: an empty HOME, no $KUBECONFIG, not in a cluster.
+  const noCluster = (): NodeJS.ProcessEnv => {
+    const { KUBECONFIG: _k, KUBERNETES_SERVICE_HOST: _h, ...rest } = process.env;
+    return { ...rest, HOME: mkdtempSync(join(tmpdir(), 'dg-home-')) };
+  };
+  const cases: { name: string; args: () => string[]; code: number; stderr?: RegExp; stdout?: RegExp; env?: () => NodeJS.ProcessEnv }[] = [
+    { name: '--version prints the version', args: () => ['--version'], code: 0, stdout: /^\d+\.\d+\.\d+\n$/ },
+    {
+      name: 'a review the webhook would refuse exits 2, after printing the answer',
+      args: () => ['review', '--policy', 'examples/policy.yaml', 'examples/reviews/memory-limit.json'],
+      code: 2,
+      stdout: /"allowed": false/,
+    },
+    {
+      name: 'a refused review with --exit-zero exits 0',
+      args: () => ['review', '--policy', 'examples/policy.yaml', '--exit-zero', 'examples/reviews/memory-limit.json'],
+      code: 0,
+      stdout: /"allowed": false/,
+    },
+    {
+      name: 'an allowed review exits 0, in YAML with -o yaml',
+      args: () => ['review', '--policy', 'examples/policy.yaml', '-o', 'yaml', 'examples/reviews/gitops-sync.json'],
+      code: 0,
+      stdout: /^apiVersion: admission\.k8s\.io\/v1\n[\s\S]*allowed: true/,
+    },
+    {
+      name: 'a command that needs a cluster and finds no kubeconfig says so in one line',
+      args: () => ['tickets', 'list', '--tickets', 'kubernetes'],
+      env: noCluster,
+      code: 1,
+      stderr: /^driftgate: no kubeconfig: not running in a cluster, \$KUBECONFIG is not set and \S+ does not exist; pass --kubeconfig FILE\n$/,
+    },
+    {
+      name: 'a journal path that is not a journal is an error, not "No tickets found"',
+      args: () => ['tickets', 'list', '--tickets', 'journal:README.md'],
+      code: 1,
+      stderr: /README\.md is not a ticket journal/,
+    },
     { name: 'a valid policy check succeeds', args: () => ['policy', 'check', 'examples/policy.yaml'], code: 0 },
-    { name: 'an unknown ticket journal fails (a command that sets the exit code)', args: () => ['tickets', 'show', 'x', '--tickets', 'journal:/nonexistent/tickets.jsonl'], code: 1, stderr: /no journal at/ },
+    {
+      name: 'an unknown ticket journal fails (a command that sets the exit code)',
+      args: () => ['tickets', 'show', 'x', '--tickets', 'journal:/nonexistent/tickets.jsonl'],
+      code: 1,
+      stderr: /no journal at/,
+    },
     {
       name: 'a review that is not JSON fails with one line naming the problem',
       args: () => {
@@ -65,11 +117,18 @@ describe('driftgate exit codes', () => {
       stderr: /^driftgate: the review nests deeper than 100 levels \(at request\.object\.spec\.a\.a\.a….*--max-review-depth.*\n$/s,
     },
     {
-      name: 'the same review is judged (exit 0) once --max-review-depth allows it: no stack overflow',
+      // Judged, not failed: a refusal exits 2 (one convention), after printing the answer.
+      name: 'the same review is judged (exit 2, a refused ConfigMap edit) once --max-review-depth allows it: no stack overflow',
       args: () => ['review', '--policy', 'examples/policy.yaml', '--max-review-depth', '400', deepConfigMapReview()],
-      code: 0,
+      code: 2,
+      stdout: /"allowed": false/,
     },
-    { name: 'a missing policy file fails naming it', args: () => ['review', '--policy', 'nope.yaml', 'examples/reviews/memory-limit.json'], code: 1, stderr: /policy nope\.yaml: cannot read it/ },
+    {
+      name: 'a missing policy file fails naming it',
+      args: () => ['review', '--policy', 'nope.yaml', 'examples/reviews/memory-limit.json'],
+      code: 1,
+      stderr: /policy nope\.yaml: cannot read it/,
+    },
     { name: 'an unknown command fails', args: () => ['frobnicate'], code: 1, stderr: /unknown command/ },
     {
       name: 'serve on a port already in use fails naming the address and the flag',
@@ -80,9 +139,10 @@ describe('driftgate exit codes', () => {
   ];
   for (const c of cases) {
     it(c.name, async () => {
-      const r = await driftgate(c.args());
+      const r = await driftgate(c.args(), c.env?.());
       expect(r.code).toBe(c.code);
       if (c.stderr !== undefined) expect(r.stderr).toMatch(c.stderr);
+      if (c.stdout !== undefined) expect(r.stdout).toMatch(c.stdout);
       expect(r.stderr).not.toMatch(/\n\s+at /);
     });
   }

@@ -16,7 +16,9 @@ function systemNode(): { path: string; exact: boolean } | undefined {
   const dirs = (process.env['PATH'] ?? '').split(':').filter((d) => d !== '' && !d.includes('node_modules'));
   for (const dir of dirs) {
     const path = join(dir, 'node');
-    const probe = spawnSync(path, ['-e', 'let s;JSON.parse("1",(k,v,c)=>{s=c&&c.source;return v});process.stdout.write(String(s==="1"))'], { encoding: 'utf8' });
+    const probe = spawnSync(path, ['-e', 'let s;JSON.parse("1",(k,v,c)=>{s=c&&c.source;return v});process.stdout.write(String(s==="1"))'], {
+      encoding: 'utf8',
+    });
     if (probe.status === 0) return { path, exact: probe.stdout === 'true' };
   }
   return undefined;

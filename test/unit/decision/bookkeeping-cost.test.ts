@@ -25,7 +25,13 @@ function review(entries: unknown[], newEntries: unknown[], reads: { n: number })
     apiVersion: 'example.com/v1',
     kind: 'Widget',
     metadata: { name: 'w', namespace: 'prod', managedFields },
-    spec: { a: counted(Array.from({ length: ITEMS }, () => ({})), reads), z },
+    spec: {
+      a: counted(
+        Array.from({ length: ITEMS }, () => ({})),
+        reads,
+      ),
+      z,
+    },
   });
   return {
     uid: 'u',

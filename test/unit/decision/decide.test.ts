@@ -1,7 +1,8 @@
 /**
  * Table-driven tests of decide(): one directory per case under testdata/, each holding what a
- * kube-apiserver really sends (request.json), optionally the looked-up parent (parent.json) and
- * its own policy (policy.yaml), and what driftgate must decide (want.json).
+ * kube-apiserver really sends (request.json, or request.patch.json: its differences from the
+ * shared base-request.json), optionally the looked-up parent (parent.json) and its own policy
+ * (policy.yaml), and what driftgate must decide (want.json).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import type { JsonPatchOp, KubeObject } from '../../../src/admission/types.js';
 import { decide } from '../../../src/decision/decide.js';
 import type { Decision } from '../../../src/decision/types.js';
 import { loadPolicy } from '../../../src/policy/load.js';
+import { readFixtureReviewText } from '../../helpers/fixture-review.js';
 
 const TESTDATA = join(import.meta.dirname, 'testdata');
 const NOW = new Date('2026-11-24T03:00:00Z');
@@ -51,7 +53,7 @@ const cases = readdirSync(TESTDATA, { withFileTypes: true })
       dir: d.name,
       want: readJson<Want>(join(dir, 'want.json')),
       // As the server reads a body: exactly, so integers beyond 2^53 keep their digits.
-      request: parseReviewText(readFileSync(join(dir, 'request.json'), 'utf8')),
+      request: parseReviewText(readFixtureReviewText(TESTDATA, d.name)),
       parent: existsSync(join(dir, 'parent.json')) ? readJson<KubeObject>(join(dir, 'parent.json')) : undefined,
       policy: existsSync(policyPath) ? loadPolicy(readFileSync(policyPath, 'utf8'), policyPath) : sharedPolicy,
     };

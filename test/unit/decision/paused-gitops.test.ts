@@ -24,8 +24,16 @@ function edit(before: Record<string, string>, after: Record<string, string>, use
 const cases = [
   { name: 'refuses a responder setting the marker on an object with no window', req: edit({}, { [PAUSED_GITOPS]: 'flux' }), want: 'deny' },
   { name: 'lets a responder set the marker under a valid window', req: edit(WINDOW, { ...WINDOW, [PAUSED_GITOPS]: 'flux' }), want: 'allow' },
-  { name: 'lets a responder remove a stray marker with no window (GitOps resumes: the safe direction)', req: edit({ [PAUSED_GITOPS]: 'flux' }, {}), want: 'allow' },
-  { name: 'refuses a developer setting the marker even under a window', req: edit(WINDOW, { ...WINDOW, [PAUSED_GITOPS]: 'flux' }, 'dev@example.com'), want: 'deny' },
+  {
+    name: 'lets a responder remove a stray marker with no window (GitOps resumes: the safe direction)',
+    req: edit({ [PAUSED_GITOPS]: 'flux' }, {}),
+    want: 'allow',
+  },
+  {
+    name: 'refuses a developer setting the marker even under a window',
+    req: edit(WINDOW, { ...WINDOW, [PAUSED_GITOPS]: 'flux' }, 'dev@example.com'),
+    want: 'deny',
+  },
 ] as const;
 
 describe('driftgate.dev/paused-gitops', () => {

@@ -20,8 +20,15 @@ const PRIVILEGED_USERS = new Set([...policy.gitopsWriters.users, ...policy.break
 
 const name = fc.stringMatching(/^[a-z][a-z0-9-]{0,12}$/);
 const user = fc.record({
-  username: fc.oneof(name.map((n) => `${n}@example.com`), name.map((n) => `system:serviceaccount:team:${n}`)).filter((u) => !PRIVILEGED_USERS.has(u)),
-  groups: fc.array(fc.oneof(name, fc.constant('system:authenticated'), fc.constant('developers')), { maxLength: 4 }).map((g) => g.filter((x) => !PRIVILEGED_GROUPS.has(x))),
+  username: fc
+    .oneof(
+      name.map((n) => `${n}@example.com`),
+      name.map((n) => `system:serviceaccount:team:${n}`),
+    )
+    .filter((u) => !PRIVILEGED_USERS.has(u)),
+  groups: fc
+    .array(fc.oneof(name, fc.constant('system:authenticated'), fc.constant('developers')), { maxLength: 4 })
+    .map((g) => g.filter((x) => !PRIVILEGED_GROUPS.has(x))),
 });
 const windowAnnotations = fc.option(
   fc.record({
@@ -41,7 +48,10 @@ function deployment(annotations: Record<string, string> | undefined): KubeObject
     metadata: { name: 'web', namespace: 'prod', resourceVersion: '1', labels: { app: 'web' }, ...(annotations ? { annotations } : {}) },
     spec: {
       replicas: 2,
-      template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'app', image: 'web:1', env: [{ name: 'A', value: '1' }], resources: { limits: { memory: '512Mi' } } }] } },
+      template: {
+        metadata: { labels: { app: 'web' } },
+        spec: { containers: [{ name: 'app', image: 'web:1', env: [{ name: 'A', value: '1' }], resources: { limits: { memory: '512Mi' } } }] },
+      },
     },
   };
 }
@@ -50,12 +60,24 @@ function changed(obj: KubeObject, what: string, value: string): KubeObject {
   const o = structuredClone(obj) as KubeObject & { spec: { replicas: number; template: { spec: { containers: Record<string, unknown>[] } } } };
   const c = o.spec.template.spec.containers[0] as Record<string, unknown> & { resources: { limits: Record<string, string> } };
   switch (what) {
-    case 'image': c['image'] = `web:${value}-x`; break;
-    case 'memory': c.resources.limits['memory'] = `${value.length + 1}Gi`; break;
-    case 'env': c['env'] = [{ name: 'A', value: `${value}-x` }]; break;
-    case 'label': o.metadata = { ...o.metadata, labels: { app: 'web', extra: value } }; break;
-    case 'newKey': c['args'] = [value]; break;
-    default: o.spec.replicas = 7; c['image'] = `web:${value}-y`;
+    case 'image':
+      c['image'] = `web:${value}-x`;
+      break;
+    case 'memory':
+      c.resources.limits['memory'] = `${value.length + 1}Gi`;
+      break;
+    case 'env':
+      c['env'] = [{ name: 'A', value: `${value}-x` }];
+      break;
+    case 'label':
+      o.metadata = { ...o.metadata, labels: { app: 'web', extra: value } };
+      break;
+    case 'newKey':
+      c['args'] = [value];
+      break;
+    default:
+      o.spec.replicas = 7;
+      c['image'] = `web:${value}-y`;
   }
   return o;
 }

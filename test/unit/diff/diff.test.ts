@@ -77,7 +77,7 @@ describe('normalizedDiff on hostile shapes', () => {
     const created = normalizedDiff(null, deep([1, 2]));
     expect(created.paths).toEqual([`${deepPath}/0`, `${deepPath}/1`]);
     // The patch holds a copy as deep as the object (JSON.stringify itself could not print it).
-    let copied: unknown = ((created.patch[0] as { value: KubeObject }).value)['spec'];
+    let copied: unknown = (created.patch[0] as { value: KubeObject }).value['spec'];
     for (let i = 0; i < DEPTH; i++) copied = (copied as Record<string, unknown>)['a'];
     expect(copied).toEqual([1, 2]);
     expect(normalizedDiff(deep('x'), null).paths).toEqual([deepPath]);

@@ -68,16 +68,17 @@ function golden(dir: string, file: string, value: unknown): void {
   const got = `${JSON.stringify(value, null, 2)}\n`;
   const url = new URL(`${dir}/${file}`, TESTDATA);
   if (UPDATE) writeFileSync(url, got);
-  expect(got, `${dir}/${file} differs; if the change is intended run with UPDATE_GOLDEN=1 and review it`).toBe(
-    readFileSync(url, 'utf8'),
-  );
+  expect(got, `${dir}/${file} differs; if the change is intended run with UPDATE_GOLDEN=1 and review it`).toBe(readFileSync(url, 'utf8'));
 }
 
 // Every string a Secret fixture holds in data or stringData, as sent and decoded.
 function secretValues(obj: KubeObject | null): string[] {
   if (obj === null || obj.kind !== 'Secret') return [];
   const out: string[] = [];
-  for (const [field, decode] of [['data', true], ['stringData', false]] as const) {
+  for (const [field, decode] of [
+    ['data', true],
+    ['stringData', false],
+  ] as const) {
     const values = obj[field];
     if (typeof values !== 'object' || values === null) continue;
     for (const v of Object.values(values)) {
@@ -91,7 +92,9 @@ function secretValues(obj: KubeObject | null): string[] {
 
 describe('normalizedDiff golden files', () => {
   test('every testdata directory has a case', () => {
-    const dirs = readdirSync(TESTDATA, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+    const dirs = readdirSync(TESTDATA, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name);
     expect(dirs.sort()).toEqual(cases.map((c) => c.dir).sort());
   });
 

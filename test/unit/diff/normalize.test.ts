@@ -83,9 +83,20 @@ describe('normalize', () => {
   test('treats keys holding undefined as absent, as JSON would', () => {
     // normalize copies only what it changes (top level, metadata); deeper, the diff reads an
     // undefined value as no value.
-    expect(normalize({ kind: 'ConfigMap', status: undefined, metadata: { name: 'x', uid: undefined } })).toEqual({ kind: 'ConfigMap', metadata: { name: 'x' } });
+    expect(normalize({ kind: 'ConfigMap', status: undefined, metadata: { name: 'x', uid: undefined } })).toEqual({
+      kind: 'ConfigMap',
+      metadata: { name: 'x' },
+    });
     expect(Object.keys(normalize({ kind: 'ConfigMap', data: undefined }) ?? {})).toEqual(['kind']);
-    expect(normalizedDiff({ kind: 'ConfigMap', data: { a: undefined, b: '1' } }, { kind: 'ConfigMap', data: { b: '1' } })).toEqual({ patch: [], revert: [], paths: [] });
-    expect(normalizedDiff({ kind: 'ConfigMap', data: { b: '1' } }, { kind: 'ConfigMap', data: { a: undefined, b: '1' } })).toEqual({ patch: [], revert: [], paths: [] });
+    expect(normalizedDiff({ kind: 'ConfigMap', data: { a: undefined, b: '1' } }, { kind: 'ConfigMap', data: { b: '1' } })).toEqual({
+      patch: [],
+      revert: [],
+      paths: [],
+    });
+    expect(normalizedDiff({ kind: 'ConfigMap', data: { b: '1' } }, { kind: 'ConfigMap', data: { a: undefined, b: '1' } })).toEqual({
+      patch: [],
+      revert: [],
+      paths: [],
+    });
   });
 });

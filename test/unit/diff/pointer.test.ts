@@ -1,14 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { isDriftgateError } from '../../../src/errors.js';
-import {
-  escapeToken,
-  getAt,
-  isPointer,
-  isWithin,
-  parsePointer,
-  toPointer,
-  unescapeToken,
-} from '../../../src/decision/pointer.js';
+import { escapeToken, getAt, isPointer, isWithin, parsePointer, toPointer, unescapeToken } from '../../../src/decision/pointer.js';
 
 describe('escapeToken / unescapeToken', () => {
   test.each([

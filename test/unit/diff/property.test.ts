@@ -28,12 +28,7 @@ const scalar = fc.oneof(
 );
 
 const { json } = fc.letrec<{ json: unknown }>((tie) => ({
-  json: fc.oneof(
-    { depthSize: 'small' },
-    scalar,
-    fc.array(tie('json'), { maxLength: 4 }),
-    fc.dictionary(key, tie('json'), { maxKeys: 4 }),
-  ),
+  json: fc.oneof({ depthSize: 'small' }, scalar, fc.array(tie('json'), { maxLength: 4 }), fc.dictionary(key, tie('json'), { maxKeys: 4 })),
 }));
 
 // Runtime and identity keys are left out at the top: normalization drops them, and kind Secret
@@ -46,13 +41,17 @@ const keptMap = fc.dictionary(
   fc.string({ maxLength: 8 }),
   { minKeys: 1, maxKeys: 3 },
 );
-const metadata = fc.record(
-  { name: fc.constantFrom('checkout-api', 'payments'), labels: keptMap, annotations: keptMap },
-  { requiredKeys: ['name'] },
-);
+const metadata = fc.record({ name: fc.constantFrom('checkout-api', 'payments'), labels: keptMap, annotations: keptMap }, { requiredKeys: ['name'] });
 
 const object: fc.Arbitrary<KubeObject> = fc
-  .tuple(fc.dictionary(key.filter((k) => !TOP_LEVEL_EXCLUDED.has(k)), json, { maxKeys: 5 }), fc.option(metadata))
+  .tuple(
+    fc.dictionary(
+      key.filter((k) => !TOP_LEVEL_EXCLUDED.has(k)),
+      json,
+      { maxKeys: 5 },
+    ),
+    fc.option(metadata),
+  )
   .map(([body, meta]) => (meta === null ? { ...body } : { ...body, metadata: meta }));
 
 const side = fc.option(object, { freq: 8 });
@@ -100,16 +99,20 @@ describe('normalizedDiff properties', () => {
   });
 
   test('no Secret value leaves the diff, in clear or in base64', () => {
-    const values = fc.dictionary(key, fc.string({ minLength: 1, maxLength: 12 }).map((s) => `SECRET-${s}`), { maxKeys: 4 });
-    const secret = fc
-      .record({ data: values, stringData: values }, { requiredKeys: [] })
-      .map(({ data, stringData }): KubeObject => ({
+    const values = fc.dictionary(
+      key,
+      fc.string({ minLength: 1, maxLength: 12 }).map((s) => `SECRET-${s}`),
+      { maxKeys: 4 },
+    );
+    const secret = fc.record({ data: values, stringData: values }, { requiredKeys: [] }).map(
+      ({ data, stringData }): KubeObject => ({
         apiVersion: 'v1',
         kind: 'Secret',
         metadata: { name: 'checkout-db' },
         ...(data === undefined ? {} : { data: base64Values(data) }),
         ...(stringData === undefined ? {} : { stringData }),
-      }));
+      }),
+    );
     fc.assert(
       fc.property(fc.option(secret, { freq: 8 }), fc.option(secret, { freq: 8 }), (a, b) => {
         const text = JSON.stringify(normalizedDiff(a, b));
@@ -129,5 +132,9 @@ function base64Values(values: Record<string, string>): Record<string, string> {
 function reversedKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(reversedKeys);
   if (typeof v !== 'object' || v === null) return v;
-  return Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, reversedKeys(x)]));
+  return Object.fromEntries(
+    Object.entries(v)
+      .reverse()
+      .map(([k, x]) => [k, reversedKeys(x)]),
+  );
 }

@@ -50,7 +50,9 @@ describe('DriftgateCertificateExpiringSoon', () => {
     const rule = rules.groups.flatMap((g) => g.rules).find((r) => r.alert === 'DriftgateCertificateExpiringSoon') as { expr: string; for?: string };
     const days = /< (\d+) \* 24 \* 3600$/.exec(rule.expr)?.[1];
     expect(days, rule.expr).toBeDefined();
-    const certificates = parseAllDocuments(readFileSync(join(import.meta.dirname, '../../../manifests/cert-manager/certificates.yaml'), 'utf8')).map((d) => d.toJS() as { kind: string; metadata: { name: string }; spec: { renewBefore: string } });
+    const certificates = parseAllDocuments(readFileSync(join(import.meta.dirname, '../../../manifests/cert-manager/certificates.yaml'), 'utf8')).map(
+      (d) => d.toJS() as { kind: string; metadata: { name: string }; spec: { renewBefore: string } },
+    );
     const serving = certificates.find((c) => c.kind === 'Certificate' && c.metadata.name === 'driftgate-tls');
     const renewBeforeDays = Number(/^(\d+)h$/.exec(serving?.spec.renewBefore ?? '')?.[1]) / 24;
     expect(Number(days)).toBeLessThan(renewBeforeDays / 2);

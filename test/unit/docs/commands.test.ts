@@ -9,7 +9,13 @@ import { describe, expect, it } from 'vitest';
 import { program } from '../../../src/cli/program.js';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
-const DOCS = ['README.md', 'charts/driftgate/README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const DOCS = [
+  'README.md',
+  'charts/driftgate/README.md',
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 
 /** flagsIn returns every `driftgate …` invocation in `text` whose flags the CLI lacks. */
 function unknownFlags(text: string): string[] {

@@ -80,7 +80,10 @@ describe('rendered conditions on hostile and huge requests', () => {
     { name: 'an empty username', request: request({ userInfo: { username: '' } }) },
     { name: 'DELETE: object null', request: request({ operation: 'DELETE', oldObject: configMap({ a: '1' }), object: null }) },
     { name: 'CREATE: oldObject null', request: request({ operation: 'CREATE', object: configMap({ a: '1' }), oldObject: null }) },
-    { name: 'UPDATE without metadata', request: request({ object: { apiVersion: 'v1', kind: 'ConfigMap', data: { a: '1' } }, oldObject: { apiVersion: 'v1', kind: 'ConfigMap' } }) },
+    {
+      name: 'UPDATE without metadata',
+      request: request({ object: { apiVersion: 'v1', kind: 'ConfigMap', data: { a: '1' } }, oldObject: { apiVersion: 'v1', kind: 'ConfigMap' } }),
+    },
     {
       name: 'a custom resource whose spec is a list on one side and a string on the other',
       request: request({
@@ -122,17 +125,44 @@ describe('rendered conditions on hostile and huge requests', () => {
     },
     {
       name: 'a Namespace with no name anywhere',
-      request: request({ kind: { group: '', version: 'v1', kind: 'Namespace' }, resource: { group: '', version: 'v1', resource: 'namespaces' }, namespace: undefined, name: undefined, object: { apiVersion: 'v1', kind: 'Namespace', metadata: {} }, oldObject: { apiVersion: 'v1', kind: 'Namespace', metadata: {} } }),
+      request: request({
+        kind: { group: '', version: 'v1', kind: 'Namespace' },
+        resource: { group: '', version: 'v1', resource: 'namespaces' },
+        namespace: undefined,
+        name: undefined,
+        object: { apiVersion: 'v1', kind: 'Namespace', metadata: {} },
+        oldObject: { apiVersion: 'v1', kind: 'Namespace', metadata: {} },
+      }),
     },
     {
       name: 'the garbage collector writing an object with 10,000 owner references and finalizers',
       request: request({
         userInfo: { username: 'system:serviceaccount:kube-system:generic-garbage-collector', groups: ['system:serviceaccounts'] },
-        object: configMap({ a: '1' }, { ownerReferences: Array.from({ length: 10_000 }, (_, i) => ({ apiVersion: 'v1', kind: 'ConfigMap', name: `o${i}`, uid: `u${i}` })), finalizers: Array.from({ length: 10_000 }, (_, i) => `f${i}`) }),
-        oldObject: configMap({ a: '1' }, { deletionTimestamp: '2026-11-24T02:00:00Z', ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'o0', uid: 'u0' }], finalizers: ['foregroundDeletion'] }),
+        object: configMap(
+          { a: '1' },
+          {
+            ownerReferences: Array.from({ length: 10_000 }, (_, i) => ({ apiVersion: 'v1', kind: 'ConfigMap', name: `o${i}`, uid: `u${i}` })),
+            finalizers: Array.from({ length: 10_000 }, (_, i) => `f${i}`),
+          },
+        ),
+        oldObject: configMap(
+          { a: '1' },
+          {
+            deletionTimestamp: '2026-11-24T02:00:00Z',
+            ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'o0', uid: 'u0' }],
+            finalizers: ['foregroundDeletion'],
+          },
+        ),
       }),
     },
-    { name: 'a requester with 5,000 groups', request: request({ userInfo: { username: 'x', groups: Array.from({ length: 5000 }, (_, i) => `g${i}`) }, object: configMap({ a: '1' }), oldObject: configMap({ a: '1' }) }) },
+    {
+      name: 'a requester with 5,000 groups',
+      request: request({
+        userInfo: { username: 'x', groups: Array.from({ length: 5000 }, (_, i) => `g${i}`) },
+        object: configMap({ a: '1' }),
+        oldObject: configMap({ a: '1' }),
+      }),
+    },
   ];
   for (const c of odd) {
     it(`does not error on ${c.name}`, async () => {
@@ -145,21 +175,30 @@ describe('rendered conditions on hostile and huge requests', () => {
 
   it('skips a 1 MiB ConfigMap whose delegated key alone changed, cheaply', async () => {
     const big = 'x'.repeat(1024 * 1024 - 200);
-    const answer = await cel.evaluate('limits', request({ object: configMap({ blob: big, 'flags.json': 'on' }), oldObject: configMap({ blob: big, 'flags.json': 'off' }) }));
+    const answer = await cel.evaluate(
+      'limits',
+      request({ object: configMap({ blob: big, 'flags.json': 'on' }), oldObject: configMap({ blob: big, 'flags.json': 'off' }) }),
+    );
     expect(answer).toMatchObject({ error: '', matches: false });
     expect(answer.cost).toBeLessThan(10_000);
   });
 
   it('calls driftgate, without error, for a 1 MiB ConfigMap whose other key changed', async () => {
     const big = 'x'.repeat(1024 * 1024 - 200);
-    const answer = await cel.evaluate('limits', request({ object: configMap({ blob: `${big}y`, 'flags.json': 'on' }), oldObject: configMap({ blob: big, 'flags.json': 'on' }) }));
+    const answer = await cel.evaluate(
+      'limits',
+      request({ object: configMap({ blob: `${big}y`, 'flags.json': 'on' }), oldObject: configMap({ blob: big, 'flags.json': 'on' }) }),
+    );
     expect(answer).toMatchObject({ error: '', matches: true });
   });
 
   for (const keys of [10_000, 50_000]) {
     it(`falls back to calling driftgate, without error or exhausted budget, for a ConfigMap of ${keys} keys`, async () => {
       const data = map(keys);
-      const answer = await cel.evaluate('limits', request({ object: configMap({ ...data, 'flags.json': 'on' }), oldObject: configMap({ ...data, 'flags.json': 'off' }) }));
+      const answer = await cel.evaluate(
+        'limits',
+        request({ object: configMap({ ...data, 'flags.json': 'on' }), oldObject: configMap({ ...data, 'flags.json': 'off' }) }),
+      );
       expect(answer).toMatchObject({ error: '', matches: true });
       expect(answer.cost).toBeLessThan(CEL_LIMITS.webhookBudget);
     });
@@ -173,14 +212,28 @@ describe('rendered conditions on hostile and huge requests', () => {
     const obj = (replicas: number, resourceVersion: string) => ({
       apiVersion: 'x.io/v1',
       kind: 'Thing',
-      metadata: wide({ name: 't', resourceVersion, labels: wide({ tier: String(replicas) }), annotations: wide({ 'deployment.kubernetes.io/revision': String(replicas) }) }),
+      metadata: wide({
+        name: 't',
+        resourceVersion,
+        labels: wide({ tier: String(replicas) }),
+        annotations: wide({ 'deployment.kubernetes.io/revision': String(replicas) }),
+      }),
       data: wide({ 'flags.json': String(replicas) }),
-      spec: wide({ replicas, template: wide({ metadata: wide({ annotations: wide({}) }) }), a: wide({ b: wide({ c: wide({ d: wide({ e: replicas }) }), x: wide({ y: replicas }) }) }) }),
+      spec: wide({
+        replicas,
+        template: wide({ metadata: wide({ annotations: wide({}) }) }),
+        a: wide({ b: wide({ c: wide({ d: wide({ e: replicas }) }), x: wide({ y: replicas }) }) }),
+      }),
       ...map(n - 5, 'top'),
     });
     const answer = await cel.evaluate(
       'limits',
-      request({ kind: { group: 'x.io', version: 'v1', kind: 'Thing' }, resource: { group: 'x.io', version: 'v1', resource: 'things' }, object: obj(1, '2'), oldObject: obj(1, '1') }),
+      request({
+        kind: { group: 'x.io', version: 'v1', kind: 'Thing' },
+        resource: { group: 'x.io', version: 'v1', resource: 'things' },
+        object: obj(1, '2'),
+        oldObject: obj(1, '1'),
+      }),
     );
     expect(answer).toMatchObject({ error: '', matches: false });
     // Each diff ran to the end: the cost is of the order the bound assumes, and within it.

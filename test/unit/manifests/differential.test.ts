@@ -116,7 +116,7 @@ afterAll(async () => {
   await cel?.close();
 });
 
-describe('rendered match conditions, judged by the apiserver\'s CEL against decide()', () => {
+describe("rendered match conditions, judged by the apiserver's CEL against decide()", () => {
   const sharedPolicy = loadPolicy(readFileSync(join(TESTDATA, 'policy.yaml'), 'utf8'), 'policy.yaml');
   const fixtures = readdirSync(TESTDATA, { withFileTypes: true })
     .filter((d) => d.isDirectory())
@@ -151,7 +151,7 @@ describe('rendered match conditions, judged by the apiserver\'s CEL against deci
     for (const name of ['gitops-writer-by-user', 'gitops-writer-by-group', 'hpa-scale', 'deployment-controller-revision', 'rollout-restart', 'no-op-update']) {
       expect(skipped, name).toContain(name);
     }
-   }, 600_000);
+  }, 600_000);
 
   it(`is sound on ${GENERATED} generated requests, and reports how many allowed ones the apiserver skips`, async () => {
     const policies = worldPolicies();
@@ -165,13 +165,14 @@ describe('rendered match conditions, judged by the apiserver\'s CEL against deci
     let maxCost = 0;
     // Many requests in flight at once: celcheck answers in order, and the round trips overlap.
     const judged = await inBatches(drawn, 64, ({ policy: key, request: raw }) => judge(`world:${key}`, policies[key] as GuardPolicy, raw));
-    for (const [n, { policy: key, request: raw }] of drawn.entries()) {
+    for (const [n, { policy: key }] of drawn.entries()) {
       const outcomes = judged[n] as Outcome[];
       if (outcomes.length === 0) malformed += 1;
       for (const o of outcomes) {
         maxCost = Math.max(maxCost, o.answer.cost);
         const problem = unsound(o.entry, o.answer, o.decision);
-        if (problem !== undefined && problems.length < 10) problems.push(`${problem}\n  policy ${key}, webhook ${o.entry.webhook.name}\n  request ${JSON.stringify(o.request)}`);
+        if (problem !== undefined && problems.length < 10)
+          problems.push(`${problem}\n  policy ${key}, webhook ${o.entry.webhook.name}\n  request ${JSON.stringify(o.request)}`);
       }
       // Coverage: the validating entry the rules would send this request to.
       const own = outcomes.find((o) => !o.entry.mutating);
@@ -188,7 +189,10 @@ describe('rendered match conditions, judged by the apiserver\'s CEL against deci
     expect(problems).toEqual([]);
     expect(drawn.length - malformed).toBeGreaterThanOrEqual(10_000);
 
-    const total = [...coverage.values()].reduce((sum, row) => ({ allowed: sum.allowed + row.allowed, skipped: sum.skipped + row.skipped }), { allowed: 0, skipped: 0 });
+    const total = [...coverage.values()].reduce((sum, row) => ({ allowed: sum.allowed + row.allowed, skipped: sum.skipped + row.skipped }), {
+      allowed: 0,
+      skipped: 0,
+    });
     const lines = [...coverage.entries()].sort().map(([code, row]) => `  ${code}: ${row.skipped}/${row.allowed} skipped`);
     console.log(
       `differential: ${drawn.length} generated requests (${typed} with typed objects, ${malformed} malformed and left out), max CEL cost ${maxCost}; ` +

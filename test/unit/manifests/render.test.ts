@@ -55,7 +55,8 @@ describe('renderWebhooks: namespaces', () => {
   it('calls the mutating webhook only for objects carrying a break-glass annotation, the validating one always', () => {
     const { validating, mutating } = render(policyOf(['prod', 'payments-*']));
     expect(mutating.webhooks.length).toBeGreaterThan(0);
-    for (const webhook of mutating.webhooks) expect(webhook.matchConditions).toContainEqual({ name: 'carries-break-glass', expression: CARRIES_BREAK_GLASS_CEL });
+    for (const webhook of mutating.webhooks)
+      expect(webhook.matchConditions).toContainEqual({ name: 'carries-break-glass', expression: CARRIES_BREAK_GLASS_CEL });
     for (const webhook of validating.webhooks) expect((webhook.matchConditions ?? []).map((c) => c.name)).not.toContain('carries-break-glass');
   });
 
@@ -123,7 +124,7 @@ describe('renderWebhooks: rules', () => {
   );
   const { validating, mutating } = render(policy);
 
-  it('validates the policy\'s resources as written, merged by API groups, subresources included', () => {
+  it("validates the policy's resources as written, merged by API groups, subresources included", () => {
     const webhook = only(validating.webhooks);
     expect(webhook.rules).toEqual([
       // Each main resource brings the subresources that change it (issue 11): /status, /scale.
@@ -131,7 +132,17 @@ describe('renderWebhooks: rules', () => {
         operations: ['CREATE', 'UPDATE', 'DELETE'],
         apiGroups: ['apps'],
         apiVersions: ['*'],
-        resources: ['deployments', 'deployments/scale', 'statefulsets', 'replicasets', 'deployments/status', 'statefulsets/status', 'statefulsets/scale', 'replicasets/status', 'replicasets/scale'],
+        resources: [
+          'deployments',
+          'deployments/scale',
+          'statefulsets',
+          'replicasets',
+          'deployments/status',
+          'statefulsets/status',
+          'statefulsets/scale',
+          'replicasets/status',
+          'replicasets/scale',
+        ],
         scope: 'Namespaced',
       },
       { operations: ['CREATE', 'UPDATE', 'DELETE'], apiGroups: [''], apiVersions: ['*'], resources: ['configmaps', 'pods/eviction'], scope: 'Namespaced' },
@@ -145,7 +156,13 @@ describe('renderWebhooks: rules', () => {
   it('mutates main resources only, on CREATE and UPDATE', () => {
     const webhook = only(mutating.webhooks) as MutatingWebhook;
     expect(webhook.rules).toEqual([
-      { operations: ['CREATE', 'UPDATE'], apiGroups: ['apps'], apiVersions: ['*'], resources: ['deployments', 'statefulsets', 'replicasets'], scope: 'Namespaced' },
+      {
+        operations: ['CREATE', 'UPDATE'],
+        apiGroups: ['apps'],
+        apiVersions: ['*'],
+        resources: ['deployments', 'statefulsets', 'replicasets'],
+        scope: 'Namespaced',
+      },
       { operations: ['CREATE', 'UPDATE'], apiGroups: [''], apiVersions: ['*'], resources: ['configmaps'], scope: 'Namespaced' },
     ]);
     expect(webhook.rules.flatMap((r) => r.resources).some((r) => r.includes('/'))).toBe(false);
@@ -191,7 +208,9 @@ describe('renderWebhooks: rules', () => {
     const [main, namespaces] = guarded.validating.webhooks;
     expect(main?.rules.every((r) => r.scope === 'Namespaced')).toBe(true);
     expect(namespaces?.name).toBe('validate-namespaces.driftgate.dev');
-    expect(namespaces?.rules).toEqual([{ operations: ['CREATE', 'UPDATE', 'DELETE'], apiGroups: [''], apiVersions: ['*'], resources: ['namespaces', 'namespaces/status'], scope: 'Cluster' }]);
+    expect(namespaces?.rules).toEqual([
+      { operations: ['CREATE', 'UPDATE', 'DELETE'], apiGroups: [''], apiVersions: ['*'], resources: ['namespaces', 'namespaces/status'], scope: 'Cluster' },
+    ]);
     // On a Namespace object a namespaceSelector would match the object itself: objectSelector says so plainly.
     expect(namespaces?.namespaceSelector).toBeUndefined();
     expect(namespaces && selectorValues(namespaces).operator).toBe('NotIn');
@@ -207,8 +226,14 @@ describe('renderWebhooks: rules', () => {
 describe('renderWebhooks: client config', () => {
   it('calls a Service on 443 unless told otherwise, at /validate and /mutate', () => {
     const { validating, mutating } = render(policyOf(['prod']), SERVICE, 'Q0E=');
-    expect(only(validating.webhooks).clientConfig).toEqual({ service: { namespace: 'driftgate-system', name: 'driftgate', path: '/validate', port: 443 }, caBundle: 'Q0E=' });
-    expect(only(mutating.webhooks).clientConfig).toEqual({ service: { namespace: 'driftgate-system', name: 'driftgate', path: '/mutate', port: 443 }, caBundle: 'Q0E=' });
+    expect(only(validating.webhooks).clientConfig).toEqual({
+      service: { namespace: 'driftgate-system', name: 'driftgate', path: '/validate', port: 443 },
+      caBundle: 'Q0E=',
+    });
+    expect(only(mutating.webhooks).clientConfig).toEqual({
+      service: { namespace: 'driftgate-system', name: 'driftgate', path: '/mutate', port: 443 },
+      caBundle: 'Q0E=',
+    });
   });
 
   it('calls a URL with the path appended', () => {
@@ -252,7 +277,10 @@ describe('renderWebhooks: failure policy and skip conditions', () => {
         namespaces: ['prod'],
         resources: [APPS],
         gitopsWriters: { users: ['argo'], groups: ['flux'] },
-        delegations: [{ users: ['hpa'], paths: ['/spec/replicas'] }, { groups: ['devs'], paths: ['/metadata/labels/tier'] }],
+        delegations: [
+          { users: ['hpa'], paths: ['/spec/replicas'] },
+          { groups: ['devs'], paths: ['/metadata/labels/tier'] },
+        ],
       },
     });
 
@@ -267,7 +295,9 @@ describe('renderWebhooks: failure policy and skip conditions', () => {
     const { all } = render(withSubjects('enforce'));
     for (const webhook of all) {
       const names = (webhook.matchConditions ?? []).map((c) => c.name);
-      expect(names).toEqual(expect.arrayContaining(['skip-gitops-writers', 'skip-no-drift', 'skip-delegation-0-update', 'skip-delegation-0-scale', 'skip-delegation-1-update']));
+      expect(names).toEqual(
+        expect.arrayContaining(['skip-gitops-writers', 'skip-no-drift', 'skip-delegation-0-update', 'skip-delegation-0-scale', 'skip-delegation-1-update']),
+      );
       // Only the owner of /spec/replicas gets the /scale skip.
       expect(names).not.toContain('skip-delegation-1-scale');
       for (const condition of webhook.matchConditions ?? []) {
@@ -296,12 +326,16 @@ describe('renderWebhooks: failure policy and skip conditions', () => {
     for (const webhook of validating.webhooks) expect(webhook.matchConditions).toBeUndefined();
   });
 
-  it('stays within the apiserver\'s 64 conditions per webhook, however many delegations', () => {
+  it("stays within the apiserver's 64 conditions per webhook, however many delegations", () => {
     const many = parsePolicy({
       apiVersion: 'driftgate.dev/v1alpha1',
       kind: 'GuardPolicy',
       metadata: { name: 'many' },
-      spec: { namespaces: ['prod', 'pay-*'], resources: [APPS], delegations: Array.from({ length: 40 }, (_, i) => ({ users: [`u${i}`], paths: ['/spec/replicas'] })) },
+      spec: {
+        namespaces: ['prod', 'pay-*'],
+        resources: [APPS],
+        delegations: Array.from({ length: 40 }, (_, i) => ({ users: [`u${i}`], paths: ['/spec/replicas'] })),
+      },
     });
     for (const webhook of render(many).all) expect((webhook.matchConditions ?? []).length).toBe(64);
   });
@@ -322,7 +356,10 @@ describe('driftgate manifests', () => {
     let out = '';
     const io = { out: { write: (s: string) => (out += s) }, err: { write: () => true } };
     try {
-      await manifestsCommand(io).exitOverride().configureOutput({ writeErr: () => undefined }).parseAsync(args, { from: 'user' });
+      await manifestsCommand(io)
+        .exitOverride()
+        .configureOutput({ writeErr: () => undefined })
+        .parseAsync(args, { from: 'user' });
       return { out };
     } catch (error) {
       return { out, error };
@@ -349,7 +386,10 @@ describe('driftgate manifests', () => {
     const { out, error } = await run(['--policy', policy, '--service', 'guard/dg:8443', '--ca-bundle-base64', PLACEHOLDER_CA]);
     expect(error).toBeUndefined();
     const [validating] = parseAllDocuments(out).map((d) => d.toJS() as { webhooks: ValidatingWebhook[] });
-    expect(validating?.webhooks[0]?.clientConfig).toEqual({ service: { namespace: 'guard', name: 'dg', path: '/validate', port: 8443 }, caBundle: PLACEHOLDER_CA });
+    expect(validating?.webhooks[0]?.clientConfig).toEqual({
+      service: { namespace: 'guard', name: 'dg', path: '/validate', port: 8443 },
+      caBundle: PLACEHOLDER_CA,
+    });
   });
 
   it('takes --failure-policy, and refuses anything but Fail and Ignore', async () => {
@@ -360,27 +400,56 @@ describe('driftgate manifests', () => {
     expect(String(error)).toMatch(/--failure-policy "fail" is neither Fail nor Ignore/);
   });
 
-  const refusals: Array<{ name: string; args: string[]; want: RegExp }> = [
+  const refusals: Array<{ name: string; args: string[]; want: RegExp; code?: string }> = [
     { name: 'neither --url nor --service', args: ['--ca-bundle-base64', PLACEHOLDER_CA], want: /exactly one of --url .* and --service/ },
-    { name: 'both --url and --service', args: ['--url', 'https://a:1', '--service', 'a/b', '--ca-bundle-base64', PLACEHOLDER_CA], want: /exactly one of --url/ },
-    { name: 'an http URL', args: ['--url', 'http://127.0.0.1:8443', '--ca-bundle-base64', PLACEHOLDER_CA], want: /^--url "http:\/\/127\.0\.0\.1:8443": the kube-apiserver only calls webhooks over https/ },
-    { name: 'a URL with a query', args: ['--url', 'https://h:1?x=1', '--ca-bundle-base64', PLACEHOLDER_CA], want: /^--url .*refuses a user, a query or a fragment/ },
+    {
+      name: 'both --url and --service',
+      args: ['--url', 'https://a:1', '--service', 'a/b', '--ca-bundle-base64', PLACEHOLDER_CA],
+      want: /exactly one of --url/,
+    },
+    {
+      name: 'an http URL',
+      args: ['--url', 'http://127.0.0.1:8443', '--ca-bundle-base64', PLACEHOLDER_CA],
+      want: /^--url "http:\/\/127\.0\.0\.1:8443": the kube-apiserver only calls webhooks over https/,
+    },
+    {
+      name: 'a URL with a query',
+      args: ['--url', 'https://h:1?x=1', '--ca-bundle-base64', PLACEHOLDER_CA],
+      want: /^--url .*refuses a user, a query or a fragment/,
+    },
     { name: 'a URL ending in /validate', args: ['--url', 'https://h:1/validate', '--ca-bundle-base64', PLACEHOLDER_CA], want: /^--url .*give the base URL/ },
-    { name: 'a malformed --service', args: ['--service', 'driftgate', '--ca-bundle-base64', PLACEHOLDER_CA], want: /^--service "driftgate" is not NAMESPACE\/NAME\[:PORT\]/ },
-    { name: 'a --service port out of range', args: ['--service', 'a/b:70000', '--ca-bundle-base64', PLACEHOLDER_CA], want: /^--service "a\/b:70000": port 70000/ },
+    {
+      name: 'a malformed --service',
+      args: ['--service', 'driftgate', '--ca-bundle-base64', PLACEHOLDER_CA],
+      want: /^--service "driftgate" is not NAMESPACE\/NAME\[:PORT\]/,
+    },
+    {
+      name: 'a --service port out of range',
+      args: ['--service', 'a/b:70000', '--ca-bundle-base64', PLACEHOLDER_CA],
+      want: /^--service "a\/b:70000": port 70000/,
+    },
     { name: 'no CA', args: ['--service', 'a/b'], want: /exactly one of --ca-bundle .*--ca-bundle-base64 .*--ca-inject-from/ },
     { name: 'two CAs', args: ['--service', 'a/b', '--ca-bundle-base64', PLACEHOLDER_CA, '--ca-inject-from', 'a/b'], want: /exactly one of --ca-bundle/ },
     { name: 'raw PEM given as base64', args: ['--service', 'a/b', '--ca-bundle-base64', PLACEHOLDER_PEM], want: /^--ca-bundle-base64: not base64/ },
-    { name: 'base64 of something else', args: ['--service', 'a/b', '--ca-bundle-base64', 'aGVsbG8='], want: /^--ca-bundle-base64 \(decoded\) holds no PEM certificate/ },
+    {
+      name: 'base64 of something else',
+      args: ['--service', 'a/b', '--ca-bundle-base64', 'aGVsbG8='],
+      want: /^--ca-bundle-base64 \(decoded\) holds no PEM certificate/,
+    },
     { name: 'a private key as the CA', args: ['--service', 'a/b', '--ca-bundle', 'KEY'], want: /holds a private key; pass only the CA certificate/ },
-    { name: 'a missing CA file', args: ['--service', 'a/b', '--ca-bundle', 'MISSING'], want: /^--ca-bundle .*missing\.crt: cannot read it \(no such file\)/ },
+    {
+      name: 'a missing CA file',
+      args: ['--service', 'a/b', '--ca-bundle', 'MISSING'],
+      want: /^--ca-bundle .*missing\.crt: cannot read it \(no such file\)/,
+      code: 'DG_FILE_UNREADABLE',
+    },
   ];
-  it.each(refusals)('refuses $name with one line naming the flag', async ({ args, want }) => {
+  it.each(refusals)('refuses $name with one line naming the flag', async ({ args, want, code = 'DG_USAGE' }) => {
     const resolved = args.map((a) => (a === 'KEY' ? join(dir, 'tls.key') : a === 'MISSING' ? join(dir, 'missing.crt') : a));
     const { out, error } = await run(['--policy', policy, ...resolved]);
     expect(out).toBe('');
     expect(error).toBeInstanceOf(DriftgateError);
-    expect((error as DriftgateError).code).toBe('DG_USAGE');
+    expect((error as DriftgateError).code).toBe(code);
     expect((error as DriftgateError).message).toMatch(want);
     expect((error as DriftgateError).message).not.toContain('\n');
   });
@@ -408,7 +477,10 @@ describe('manifests/', () => {
     docs = [];
     for (const file of await yamlFiles(manifests)) {
       const parsed = parseAllDocuments(await readFile(file, 'utf8'));
-      expect(parsed.flatMap((d) => d.errors), file).toEqual([]);
+      expect(
+        parsed.flatMap((d) => d.errors),
+        file,
+      ).toEqual([]);
       for (const d of parsed) docs.push({ file: file.slice(manifests.length + 1), doc: d.toJS() as KubeDoc });
     }
   });
@@ -420,7 +492,14 @@ describe('manifests/', () => {
 
   it('holds Kubernetes objects only, every namespaced one in driftgate-system', () => {
     expect(docs.length).toBeGreaterThan(10);
-    const clusterScoped = ['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration'];
+    const clusterScoped = [
+      'Namespace',
+      'CustomResourceDefinition',
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'ValidatingWebhookConfiguration',
+      'MutatingWebhookConfiguration',
+    ];
     for (const { file, doc } of docs) {
       expect(typeof doc.apiVersion, file).toBe('string');
       expect(typeof doc.kind, file).toBe('string');
@@ -446,10 +525,19 @@ describe('manifests/', () => {
         group: string;
         scope: string;
         names: { kind: string; plural: string; shortNames: string[] };
-        versions: Array<{ name: string; subresources?: unknown; additionalPrinterColumns: Array<{ name: string; jsonPath: string }>; schema: { openAPIV3Schema: { properties: { spec: { required: string[]; properties: Record<string, unknown> } } } } }>;
+        versions: Array<{
+          name: string;
+          subresources?: unknown;
+          additionalPrinterColumns: Array<{ name: string; jsonPath: string }>;
+          schema: { openAPIV3Schema: { properties: { spec: { required: string[]; properties: Record<string, unknown> } } } };
+        }>;
       };
     };
-    expect(crd.spec).toMatchObject({ group: 'driftgate.dev', scope: 'Namespaced', names: { kind: 'BackportTicket', plural: 'backporttickets', shortNames: ['bpt'] } });
+    expect(crd.spec).toMatchObject({
+      group: 'driftgate.dev',
+      scope: 'Namespaced',
+      names: { kind: 'BackportTicket', plural: 'backporttickets', shortNames: ['bpt'] },
+    });
     const version = only(crd.spec.versions);
     expect(version.name).toBe('v1alpha1');
     expect(version.subresources).toBeUndefined();
@@ -489,7 +577,21 @@ describe('manifests/', () => {
     const container = only(pod.containers);
     expect(container).toMatchObject({
       image: 'ghcr.io/driftgate/driftgate:0.1.0',
-      args: ['serve', '--policy', '/etc/driftgate/policy.yaml', '--tls-cert', '/etc/driftgate/tls/tls.crt', '--tls-key', '/etc/driftgate/tls/tls.key', '--tickets', 'kubernetes:driftgate-system', '--metrics-port', '9090', '--log-level', 'info'],
+      args: [
+        'serve',
+        '--policy',
+        '/etc/driftgate/policy.yaml',
+        '--tls-cert',
+        '/etc/driftgate/tls/tls.crt',
+        '--tls-key',
+        '/etc/driftgate/tls/tls.key',
+        '--tickets',
+        'kubernetes:driftgate-system',
+        '--metrics-port',
+        '9090',
+        '--log-level',
+        'info',
+      ],
       readinessProbe: { httpGet: { path: '/readyz', port: 'https', scheme: 'HTTPS' } },
       livenessProbe: { httpGet: { path: '/healthz', port: 'https', scheme: 'HTTPS' } },
       resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
@@ -497,7 +599,14 @@ describe('manifests/', () => {
     });
     expect(container['startupProbe']).toBeDefined();
     expect(find('PodDisruptionBudget', 'driftgate')).toMatchObject({ spec: { minAvailable: 2 } });
-    expect(find('Service', 'driftgate')).toMatchObject({ spec: { ports: [{ port: 443, targetPort: 'https' }, { port: 9090, targetPort: 'metrics' }] } });
+    expect(find('Service', 'driftgate')).toMatchObject({
+      spec: {
+        ports: [
+          { port: 443, targetPort: 'https' },
+          { port: 9090, targetPort: 'metrics' },
+        ],
+      },
+    });
   });
 
   it('grants driftgate least privilege', () => {
@@ -525,7 +634,11 @@ describe('manifests/', () => {
 
   it('issues the cert-manager serving certificate for the Service name', () => {
     expect(find('Certificate', 'driftgate-tls')).toMatchObject({
-      spec: { secretName: 'driftgate-tls', dnsNames: ['driftgate.driftgate-system.svc', 'driftgate.driftgate-system.svc.cluster.local'], issuerRef: { kind: 'Issuer', name: 'driftgate-ca' } },
+      spec: {
+        secretName: 'driftgate-tls',
+        dnsNames: ['driftgate.driftgate-system.svc', 'driftgate.driftgate-system.svc.cluster.local'],
+        issuerRef: { kind: 'Issuer', name: 'driftgate-ca' },
+      },
     });
     expect(find('Certificate', 'driftgate-ca')).toMatchObject({ spec: { isCA: true, issuerRef: { name: 'driftgate-selfsigned' } } });
   });

@@ -149,7 +149,13 @@ function configMap(): KubeObject {
 }
 
 function namespaceObject(): KubeObject {
-  return { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'prod', resourceVersion: '2', labels: { 'kubernetes.io/metadata.name': 'prod', team: 'a' } }, spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } };
+  return {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: 'prod', resourceVersion: '2', labels: { 'kubernetes.io/metadata.name': 'prod', team: 'a' } },
+    spec: { finalizers: ['kubernetes'] },
+    status: { phase: 'Active' },
+  };
 }
 
 const DEPLOYMENT_OWNER = { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: 'd-1', controller: true, blockOwnerDeletion: true };
@@ -159,17 +165,38 @@ function replicaSet(): KubeObject {
   return {
     apiVersion: 'apps/v1',
     kind: 'ReplicaSet',
-    metadata: { name: 'web-1', namespace: 'prod', resourceVersion: '3', ownerReferences: [DEPLOYMENT_OWNER], annotations: { 'deployment.kubernetes.io/revision': '1' } },
-    spec: { replicas: 3, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'app', image: 'web:1' }] } } },
+    metadata: {
+      name: 'web-1',
+      namespace: 'prod',
+      resourceVersion: '3',
+      ownerReferences: [DEPLOYMENT_OWNER],
+      annotations: { 'deployment.kubernetes.io/revision': '1' },
+    },
+    spec: {
+      replicas: 3,
+      selector: { matchLabels: { app: 'web' } },
+      template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'app', image: 'web:1' }] } },
+    },
   };
 }
 
 function pod(): KubeObject {
-  return { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web-1-x', namespace: 'prod', resourceVersion: '4', ownerReferences: [REPLICASET_OWNER] }, spec: { containers: [{ name: 'app', image: 'web:1' }] } };
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'web-1-x', namespace: 'prod', resourceVersion: '4', ownerReferences: [REPLICASET_OWNER] },
+    spec: { containers: [{ name: 'app', image: 'web:1' }] },
+  };
 }
 
 function widget(): KubeObject {
-  return { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w', namespace: 'prod', resourceVersion: '5' }, spec: { replicas: 1, size: 'L', items: [{ name: 'a' }] }, status: { ok: true } };
+  return {
+    apiVersion: 'example.com/v1',
+    kind: 'Widget',
+    metadata: { name: 'w', namespace: 'prod', resourceVersion: '5' },
+    spec: { replicas: 1, size: 'L', items: [{ name: 'a' }] },
+    status: { ok: true },
+  };
 }
 
 function execOptions(): KubeObject {
@@ -177,16 +204,106 @@ function execOptions(): KubeObject {
 }
 
 export const TARGETS: readonly Target[] = [
-  { group: 'apps', version: 'v1', resource: 'deployments', subResource: '', kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, namespaced: true, base: deployment, operations: ['CREATE', 'UPDATE', 'DELETE'] },
-  { group: 'apps', version: 'v1', resource: 'deployments', subResource: 'status', kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, namespaced: true, base: deployment, operations: ['UPDATE'] },
-  { group: 'apps', version: 'v1', resource: 'deployments', subResource: 'scale', kind: { group: 'autoscaling', version: 'v1', kind: 'Scale' }, namespaced: true, base: scale, operations: ['UPDATE'] },
-  { group: '', version: 'v1', resource: 'configmaps', subResource: '', kind: { group: '', version: 'v1', kind: 'ConfigMap' }, namespaced: true, base: configMap, operations: ['CREATE', 'UPDATE', 'DELETE'] },
-  { group: '', version: 'v1', resource: 'namespaces', subResource: '', kind: { group: '', version: 'v1', kind: 'Namespace' }, namespaced: false, base: namespaceObject, operations: ['CREATE', 'UPDATE', 'DELETE'] },
-  { group: 'example.com', version: 'v1', resource: 'widgets', subResource: '', kind: { group: 'example.com', version: 'v1', kind: 'Widget' }, namespaced: true, base: widget, operations: ['CREATE', 'UPDATE', 'DELETE'] },
-  { group: 'example.com', version: 'v1', resource: 'widgets', subResource: 'status', kind: { group: 'example.com', version: 'v1', kind: 'Widget' }, namespaced: true, base: widget, operations: ['UPDATE'] },
-  { group: 'apps', version: 'v1', resource: 'replicasets', subResource: '', kind: { group: 'apps', version: 'v1', kind: 'ReplicaSet' }, namespaced: true, base: replicaSet, operations: ['CREATE', 'UPDATE', 'DELETE'] },
-  { group: '', version: 'v1', resource: 'pods', subResource: '', kind: { group: '', version: 'v1', kind: 'Pod' }, namespaced: true, base: pod, operations: ['CREATE', 'UPDATE', 'DELETE'] },
-  { group: '', version: 'v1', resource: 'pods', subResource: 'exec', kind: { group: '', version: 'v1', kind: 'PodExecOptions' }, namespaced: true, base: execOptions, operations: ['CONNECT'] },
+  {
+    group: 'apps',
+    version: 'v1',
+    resource: 'deployments',
+    subResource: '',
+    kind: { group: 'apps', version: 'v1', kind: 'Deployment' },
+    namespaced: true,
+    base: deployment,
+    operations: ['CREATE', 'UPDATE', 'DELETE'],
+  },
+  {
+    group: 'apps',
+    version: 'v1',
+    resource: 'deployments',
+    subResource: 'status',
+    kind: { group: 'apps', version: 'v1', kind: 'Deployment' },
+    namespaced: true,
+    base: deployment,
+    operations: ['UPDATE'],
+  },
+  {
+    group: 'apps',
+    version: 'v1',
+    resource: 'deployments',
+    subResource: 'scale',
+    kind: { group: 'autoscaling', version: 'v1', kind: 'Scale' },
+    namespaced: true,
+    base: scale,
+    operations: ['UPDATE'],
+  },
+  {
+    group: '',
+    version: 'v1',
+    resource: 'configmaps',
+    subResource: '',
+    kind: { group: '', version: 'v1', kind: 'ConfigMap' },
+    namespaced: true,
+    base: configMap,
+    operations: ['CREATE', 'UPDATE', 'DELETE'],
+  },
+  {
+    group: '',
+    version: 'v1',
+    resource: 'namespaces',
+    subResource: '',
+    kind: { group: '', version: 'v1', kind: 'Namespace' },
+    namespaced: false,
+    base: namespaceObject,
+    operations: ['CREATE', 'UPDATE', 'DELETE'],
+  },
+  {
+    group: 'example.com',
+    version: 'v1',
+    resource: 'widgets',
+    subResource: '',
+    kind: { group: 'example.com', version: 'v1', kind: 'Widget' },
+    namespaced: true,
+    base: widget,
+    operations: ['CREATE', 'UPDATE', 'DELETE'],
+  },
+  {
+    group: 'example.com',
+    version: 'v1',
+    resource: 'widgets',
+    subResource: 'status',
+    kind: { group: 'example.com', version: 'v1', kind: 'Widget' },
+    namespaced: true,
+    base: widget,
+    operations: ['UPDATE'],
+  },
+  {
+    group: 'apps',
+    version: 'v1',
+    resource: 'replicasets',
+    subResource: '',
+    kind: { group: 'apps', version: 'v1', kind: 'ReplicaSet' },
+    namespaced: true,
+    base: replicaSet,
+    operations: ['CREATE', 'UPDATE', 'DELETE'],
+  },
+  {
+    group: '',
+    version: 'v1',
+    resource: 'pods',
+    subResource: '',
+    kind: { group: '', version: 'v1', kind: 'Pod' },
+    namespaced: true,
+    base: pod,
+    operations: ['CREATE', 'UPDATE', 'DELETE'],
+  },
+  {
+    group: '',
+    version: 'v1',
+    resource: 'pods',
+    subResource: 'exec',
+    kind: { group: '', version: 'v1', kind: 'PodExecOptions' },
+    namespaced: true,
+    base: execOptions,
+    operations: ['CONNECT'],
+  },
 ];
 
 /** The fields edits touch: delegated ones, their neighbours, runtime ones, windows, oddities. */
@@ -255,7 +372,27 @@ const FIELD_VALUES: Record<string, readonly unknown[]> = {
 };
 
 const WINDOW_VALUES = ['2026-11-24T04:00:00Z', '2026-11-24T02:00:00Z', '30m', '9h', 'x', 'checkout OOMKilled under load', 'INC-42', 'urgent', ''];
-const VALUES: readonly unknown[] = [0, 1, 3, 3.5, -1, '3', 'web:2', '', 'x', null, true, {}, [], { a: 1 }, [1], { replicas: 3 }, ['a'], '1Gi', ...WINDOW_VALUES];
+const VALUES: readonly unknown[] = [
+  0,
+  1,
+  3,
+  3.5,
+  -1,
+  '3',
+  'web:2',
+  '',
+  'x',
+  null,
+  true,
+  {},
+  [],
+  { a: 1 },
+  [1],
+  { replicas: 3 },
+  ['a'],
+  '1Gi',
+  ...WINDOW_VALUES,
+];
 
 /** One edit of an object: set or remove the value at a pointer, on the old side, the new side or both. */
 export interface Edit {

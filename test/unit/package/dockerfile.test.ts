@@ -21,7 +21,15 @@ const ignore = readFileSync(join(ROOT, '.dockerignore'), 'utf8')
 
 /** ignored says whether .dockerignore drops `path` (or a folder above it) from the build context. */
 function ignored(path: string): boolean {
-  const patterns = ignore.map((p) => new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*\*\//g, '(?:.*/)?').replace(/\*/g, '[^/]*')}$`));
+  const patterns = ignore.map(
+    (p) =>
+      new RegExp(
+        `^${p
+          .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+          .replace(/\*\*\//g, '(?:.*/)?')
+          .replace(/\*/g, '[^/]*')}$`,
+      ),
+  );
   const parts = path.split('/');
   return parts.some((_, i) => patterns.some((re) => re.test(parts.slice(0, i + 1).join('/'))));
 }
@@ -37,9 +45,7 @@ describe('Dockerfile', () => {
   });
 
   it('copies only paths that exist and that .dockerignore keeps', () => {
-    const sources = lines
-      .filter((l) => l.startsWith('COPY ') && !l.includes('--from='))
-      .flatMap((l) => l.split(/\s+/).slice(1, -1));
+    const sources = lines.filter((l) => l.startsWith('COPY ') && !l.includes('--from=')).flatMap((l) => l.split(/\s+/).slice(1, -1));
     expect(new Set(sources)).toEqual(new Set(['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src', 'examples/policy.yaml']));
     for (const source of sources) {
       expect(existsSync(join(ROOT, source)), source).toBe(true);
@@ -47,18 +53,31 @@ describe('Dockerfile', () => {
     }
   });
 
-  it('keeps installed modules, certificates and keys, caches and a dev run\'s state out of the build context', () => {
-    for (const path of ['node_modules/express/package.json', 'bench/node_modules/x', '.cache/controlplane/v1.37.2/etcd', '.driftgate/certs/ca.key', '.driftgate/tickets.jsonl', 'certs/tls.key', 'driftgate-certs/ca.key', 'dist/cli/main.js', 'test/e2e/policy.yaml']) {
+  it("keeps installed modules, certificates and keys, caches and a dev run's state out of the build context", () => {
+    for (const path of [
+      'node_modules/express/package.json',
+      'bench/node_modules/x',
+      '.cache/controlplane/v1.37.2/etcd',
+      '.driftgate/certs/ca.key',
+      '.driftgate/tickets.jsonl',
+      'certs/tls.key',
+      'driftgate-certs/ca.key',
+      'dist/cli/main.js',
+      'test/e2e/policy.yaml',
+    ]) {
       expect(ignored(path), path).toBe(true);
     }
   });
 
-  it('runs the built CLI: the entrypoint, in the runtime layout, answers --version; the default command uses serve\'s flags', () => {
+  it("runs the built CLI: the entrypoint, in the runtime layout, answers --version; the default command uses serve's flags", () => {
     // The runtime stage: WORKDIR /app with node_modules, dist (built as the build stage builds
     // it), package.json and the example policy; node stands in for /nodejs/bin/node.
     const app = join(work, 'app');
     mkdirSync(join(app, 'examples'), { recursive: true });
-    execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(app, 'dist')], { cwd: ROOT, stdio: 'pipe' });
+    execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(app, 'dist')], {
+      cwd: ROOT,
+      stdio: 'pipe',
+    });
     symlinkSync(join(ROOT, 'node_modules'), join(app, 'node_modules'), 'dir');
     cpSync(join(ROOT, 'package.json'), join(app, 'package.json'));
     cpSync(join(ROOT, 'examples/policy.yaml'), join(app, 'examples/policy.yaml'));

@@ -3,13 +3,7 @@
  * an answer is held against it.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  DEFAULT_CASE_NOW,
-  compareCase,
-  parseExpectation,
-  type CaseExpectation,
-  type Observed,
-} from '../../../src/policy/casefile.js';
+import { DEFAULT_CASE_NOW, compareCase, parseExpectation, type CaseExpectation, type Observed } from '../../../src/policy/casefile.js';
 
 function ok(text: string): CaseExpectation {
   const parsed = parseExpectation(text);
@@ -130,7 +124,9 @@ describe('compareCase', () => {
 
   it('passes when every expectation holds', () => {
     expect(compareCase(ok('allowed: false\ncode: 403\nmessageContains: [/spec/x, in Git]'), denied)).toEqual([]);
-    const want = ok('allowed: true\nwarningsContain: ["until 2026"]\npatchContains: [{op: add, path: /metadata/annotations/b, value: "2026-11-24T03:30:00Z"}, {op: remove, path: /metadata/annotations/a}]');
+    const want = ok(
+      'allowed: true\nwarningsContain: ["until 2026"]\npatchContains: [{op: add, path: /metadata/annotations/b, value: "2026-11-24T03:30:00Z"}, {op: remove, path: /metadata/annotations/a}]',
+    );
     expect(compareCase(want, patched)).toEqual([]);
   });
 
@@ -145,9 +141,7 @@ describe('compareCase', () => {
   });
 
   it('explains a code expected of an allowed answer, which carries no status', () => {
-    expect(compareCase(ok('allowed: true\ncode: 200'), patched)).toEqual([
-      { expectation: 'code', want: '200', got: 'no status (allowed answers carry none)' },
-    ]);
+    expect(compareCase(ok('allowed: true\ncode: 200'), patched)).toEqual([{ expectation: 'code', want: '200', got: 'no status (allowed answers carry none)' }]);
   });
 
   it('compares a patch value only when the expectation gives one', () => {

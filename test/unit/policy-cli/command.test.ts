@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
+import { Exit } from '../../../src/cli/io.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { policyCommand } from '../../../src/cli/policy.js';
 
@@ -30,6 +31,7 @@ async function run(args: string[]): Promise<Ran> {
     await policyCommand(io).parseAsync(args, { from: 'user' });
     return { out, err, code: 0 };
   } catch (e) {
+    if (e instanceof Exit) return { out, err, code: e.code };
     if (e instanceof CommanderError) return { out, err, code: e.exitCode };
     throw e;
   }
@@ -103,7 +105,12 @@ describe('policy check', () => {
     const lines = out.trimEnd().split('\n');
     expect(lines[0]).toBe('OK policy risky (enforce, 2 namespaces, 1 resource rule)');
     expect(lines[1]).toBe(CONTROLLERS_LINE.trimEnd());
-    expect(lines.slice(2).filter((l) => !l.startsWith('info:')).map((l) => /^warning: ([^:]+):/.exec(l)?.[1])).toEqual([
+    expect(
+      lines
+        .slice(2)
+        .filter((l) => !l.startsWith('info:'))
+        .map((l) => /^warning: ([^:]+):/.exec(l)?.[1]),
+    ).toEqual([
       'spec.namespaces[1]',
       'spec.resources[0].resources[0]',
       'spec.gitopsWriters.groups[0]',
@@ -277,13 +284,13 @@ describe('policy test', () => {
 });
 
 describe('policyCommand under the driftgate root', () => {
-  it('hands its exit code to run() as a CommanderError', async () => {
-    // program.ts adds each command with exitOverride(); run() returns a CommanderError's exitCode.
+  it('hands its exit code to run() as an Exit', async () => {
+    // run() returns an Exit's code: the one way a command chooses its exit code.
     const io = { out: { write: () => undefined }, err: { write: () => undefined } };
     const root = new Command('driftgate').exitOverride().addCommand(policyCommand(io).exitOverride());
     await writeFile(join(dir, 'risky.yaml'), RISKY);
     const err = await root.parseAsync(['policy', 'check', '--strict', join(dir, 'risky.yaml')], { from: 'user' }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(CommanderError);
-    expect((err as CommanderError).exitCode).toBe(2);
+    expect(err).toBeInstanceOf(Exit);
+    expect((err as Exit).code).toBe(2);
   });
 });

@@ -42,8 +42,7 @@ const spec = (doc: GuardPolicyDocument): GuardPolicyDocument['spec'] => doc.spec
 const CASES: Case[] = [
   {
     name: 'an opted-out subresource is named as a gap, with its reason (issue 11)',
-    edit: (d) =>
-      void (spec(d).openSubresources = [{ apiGroups: ['apps'], resources: ['deployments/status'], reason: 'status writers not yet named' }]),
+    edit: (d) => void (spec(d).openSubresources = [{ apiGroups: ['apps'], resources: ['deployments/status'], reason: 'status writers not yet named' }]),
     want: [{ field: 'spec.openSubresources[0].resources[0]', level: 'warning', says: ['"deployments/status" is left open', 'status writers not yet named'] }],
   },
   {
@@ -140,7 +139,11 @@ const CASES: Case[] = [
   },
   {
     name: '* in the core group',
-    edit: (d) => void (spec(d).resources = [{ apiGroups: ['apps'], resources: ['deployments'] }, { apiGroups: [''], resources: ['configmaps', 'namespaces', '*'] }]),
+    edit: (d) =>
+      void (spec(d).resources = [
+        { apiGroups: ['apps'], resources: ['deployments'] },
+        { apiGroups: [''], resources: ['configmaps', 'namespaces', '*'] },
+      ]),
     want: [
       { field: 'spec.resources[1].resources[2]', level: 'warning', says: ['every resource in the core group', 'pods'] },
       { field: 'spec.resources[1].resources[2]', level: 'info', says: ['not guarded, by design: pods/exec'] },
@@ -175,7 +178,11 @@ const CASES: Case[] = [
   },
   {
     name: 'a derived kind guarded without the kind that controls it',
-    edit: (d) => void (spec(d).resources = [{ apiGroups: [''], resources: ['namespaces'] }, { apiGroups: ['batch'], resources: ['jobs'] }]),
+    edit: (d) =>
+      void (spec(d).resources = [
+        { apiGroups: [''], resources: ['namespaces'] },
+        { apiGroups: ['batch'], resources: ['jobs'] },
+      ]),
     want: [
       { field: 'spec.resources', level: 'warning', says: ['jobs is guarded but the CronJob that controls them is not', 'guard cronjobs (apiGroups batch)'] },
       { field: 'spec.resources', level: 'warning', says: ['jobs.batch is guarded', 'ttl-after-finished'] },
@@ -198,12 +205,17 @@ const CASES: Case[] = [
   },
   {
     name: 'a controller left out whose kinds are not guarded is no news',
-    edit: (d) => void (spec(d).kubernetesControllers = { allow: ['garbage-collector', 'namespace-controller', 'root-ca-cert-publisher', 'deployment-controller'] }),
+    edit: (d) =>
+      void (spec(d).kubernetesControllers = { allow: ['garbage-collector', 'namespace-controller', 'root-ca-cert-publisher', 'deployment-controller'] }),
     want: [],
   },
   {
     name: '*/scale in every group is a deliberate, narrow choice',
-    edit: (d) => void (spec(d).resources = [{ apiGroups: ['*'], resources: ['*/scale'] }, { apiGroups: [''], resources: ['namespaces'] }]),
+    edit: (d) =>
+      void (spec(d).resources = [
+        { apiGroups: ['*'], resources: ['*/scale'] },
+        { apiGroups: [''], resources: ['namespaces'] },
+      ]),
     want: [],
   },
   {

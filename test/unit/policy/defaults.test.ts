@@ -4,8 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { loadPolicy, POLICY_DEFAULTS } from '../../../src/policy/index.js';
 import { KUBERNETES_CONTROLLERS } from '../../../src/policy/kubernetes-controllers.js';
 
-const load = (name: string) =>
-  loadPolicy(readFileSync(fileURLToPath(new URL(`testdata/${name}`, import.meta.url)), 'utf8'), name);
+const load = (name: string) => loadPolicy(readFileSync(fileURLToPath(new URL(`testdata/${name}`, import.meta.url)), 'utf8'), name);
 
 describe('defaults', () => {
   it('are the safe ones', () => {

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { formatDuration, parseDuration } from '../../../src/policy/index.js';
+import { parseAge } from '../../../src/policy/duration.js';
 
 describe('parseDuration', () => {
   const cases: Array<{ text: string; want: number | undefined }> = [
@@ -66,5 +67,20 @@ describe('formatDuration', () => {
         expect(parseDuration(formatDuration(ms))).toBe(ms);
       }),
     );
+  });
+});
+
+describe('parseAge (durations that may start with days)', () => {
+  it.each([
+    ['3d', 3 * 86_400_000],
+    ['1d12h', 36 * 3_600_000],
+    ['72h', 72 * 3_600_000],
+    ['0d', 0],
+  ])('reads %s', (text, ms) => {
+    expect(parseAge(text)).toBe(ms);
+  });
+
+  it.each(['3 days', 'd', '1d12', '-1d', '', '3D'])('refuses %j', (text) => {
+    expect(parseAge(text)).toBeUndefined();
   });
 });

@@ -243,7 +243,7 @@ const invalid: InvalidCase[] = [
   {
     name: 'names the line of a JSON syntax error',
     file: 'invalid-json-syntax.json',
-    want: ["line 4, column 3: Expected ',' or '}' after property value; the file is not valid JSON"],
+    want: ['document: unexpected "\\"" at line 4 column 3 (offset 70); the file is not valid JSON'],
   },
   {
     name: 'refuses more than one document',

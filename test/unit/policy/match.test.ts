@@ -1,12 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  delegatedPaths,
-  inSubjects,
-  matchesNamespace,
-  matchesResource,
-  type Requester,
-  type Subjects,
-} from '../../../src/policy/index.js';
+import { delegatedPaths, inSubjects, matchesNamespace, matchesResource, type Requester, type Subjects } from '../../../src/policy/index.js';
 
 describe('matchesNamespace', () => {
   const cases: Array<{ name: string; namespaces: string[]; namespace: string | undefined; want: boolean }> = [

@@ -37,15 +37,26 @@ function weekReport(): TicketReport {
  * (its values must never show), and a name and a reason with no place to break a line.
  */
 function storyEvents(): TicketEvent[] {
-  const settled: TicketDraft = { ...draft({ id: 'bt-shop-api-8', uid: 's1', name: 'api', username: 'dave', at: '2025-06-06T08:00:00Z' }), window: { until: '2025-06-06T10:00:00Z', reason: 'api 502s', incident: 'INC-22' } };
+  const settled: TicketDraft = {
+    ...draft({ id: 'bt-shop-api-8', uid: 's1', name: 'api', username: 'dave', at: '2025-06-06T08:00:00Z' }),
+    window: { until: '2025-06-06T10:00:00Z', reason: 'api 502s', incident: 'INC-22' },
+  };
   const secret: TicketDraft = {
     ...draft({ id: 'bt-shop-db-9', uid: 'k1', name: 'db-credentials', username: 'carol', at: '2025-06-07T09:00:00Z' }),
     object: { group: '', version: 'v1', resource: 'secrets', kind: 'Secret', namespace: 'shop', name: 'db-credentials' },
     window: { until: '2025-06-07T10:00:00Z', reason: 'database password rotated', incident: 'INC-22' },
   };
-  secret.change.patch = [{ op: 'replace', path: '/data/password', value: '<redacted sha256:0123456789abcdef0123>' }, { op: 'add', path: '/stringData', value: { token: SECRET_VALUE } }];
-  secret.change.revert = [{ op: 'replace', path: '/data/password', value: '<redacted sha256:fedcba9876543210fedc>' }, { op: 'remove', path: '/stringData' }];
-  const long: TicketDraft = { ...draft({ id: 'bt-batch-long-10', uid: 'l1', namespace: 'batch', name: LONG_NAME, username: 'erin', at: '2025-06-04T09:00:00Z', incident: 'INC-31' }) };
+  secret.change.patch = [
+    { op: 'replace', path: '/data/password', value: '<redacted sha256:0123456789abcdef0123>' },
+    { op: 'add', path: '/stringData', value: { token: SECRET_VALUE } },
+  ];
+  secret.change.revert = [
+    { op: 'replace', path: '/data/password', value: '<redacted sha256:fedcba9876543210fedc>' },
+    { op: 'remove', path: '/stringData' },
+  ];
+  const long: TicketDraft = {
+    ...draft({ id: 'bt-batch-long-10', uid: 'l1', namespace: 'batch', name: LONG_NAME, username: 'erin', at: '2025-06-04T09:00:00Z', incident: 'INC-31' }),
+  };
   long.window = { until: '2025-06-04T10:00:00Z', reason: 'y'.repeat(400), incident: 'INC-31' };
   return [
     ...reviewEvents(),
@@ -69,7 +80,14 @@ function storyEvents(): TicketEvent[] {
     {
       type: 'backport',
       id: 'bt-shop-web-7',
-      backport: { commit: 'c0ffee0123456789c0ffee0123456789c0ffee01', branch: 'backport/bt-shop-web-7', files: ['apps/web.yaml'], changes: 2, by: 'alice', at: '2025-06-03T09:00:00Z' },
+      backport: {
+        commit: 'c0ffee0123456789c0ffee0123456789c0ffee01',
+        branch: 'backport/bt-shop-web-7',
+        files: ['apps/web.yaml'],
+        changes: 2,
+        by: 'alice',
+        at: '2025-06-03T09:00:00Z',
+      },
     },
   ];
 }
@@ -107,7 +125,9 @@ describe('renderReportHtml as text', () => {
     };
     expect(columns(365)).toBe(53);
     expect(columns(3 * 365)).toBe(37);
-    const year = renderReportHtml(buildReport(foldEvents(reviewEvents()), { now: REVIEW_NOW, since: new Date(REVIEW_NOW.getTime() - 365 * DAY), overdueAfterMs: 3 * DAY }));
+    const year = renderReportHtml(
+      buildReport(foldEvents(reviewEvents()), { now: REVIEW_NOW, since: new Date(REVIEW_NOW.getTime() - 365 * DAY), overdueAfterMs: 3 * DAY }),
+    );
     expect(/<figcaption>([^<]*)<\/figcaption>/.exec(year)?.[1]).toBe('Bypasses per week, 53 weeks; busiest: week of 2025-06-02 with 5.');
   });
 
@@ -133,9 +153,13 @@ describe('the HTML report in headless Chromium at 1280 px', () => {
 
   // What the page shows: each displayed ticket card's id, in order.
   const shownTickets = (): Promise<string[]> =>
-    page.evaluate("[...document.querySelectorAll('.ticket')].filter((c) => getComputedStyle(c).display !== 'none').map((c) => c.querySelector('h3 code').textContent)");
+    page.evaluate(
+      "[...document.querySelectorAll('.ticket')].filter((c) => getComputedStyle(c).display !== 'none').map((c) => c.querySelector('h3 code').textContent)",
+    );
   const choose = (group: string, text: string): Promise<void> =>
-    page.evaluate(`(() => { const l = [...document.querySelectorAll('#filters legend')].find((x) => x.textContent === ${JSON.stringify(group)}).parentElement.querySelectorAll('label'); [...l].find((x) => x.textContent === ${JSON.stringify(text)}).click(); })()`);
+    page.evaluate(
+      `(() => { const l = [...document.querySelectorAll('#filters legend')].find((x) => x.textContent === ${JSON.stringify(group)}).parentElement.querySelectorAll('label'); [...l].find((x) => x.textContent === ${JSON.stringify(text)}).click(); })()`,
+    );
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'driftgate-html-'));
@@ -160,12 +184,23 @@ describe('the HTML report in headless Chromium at 1280 px', () => {
     expect(widths[0]).toBeLessThanOrEqual(1280);
     expect(widths[1]).toBeLessThanOrEqual(1280);
     // No element sticks out past the right edge either (overflow a parent might clip).
-    const over = await page.evaluate<string[]>("[...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > 1280.5).map((e) => e.tagName + '.' + e.className)");
+    const over = await page.evaluate<string[]>(
+      "[...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > 1280.5).map((e) => e.tagName + '.' + e.className)",
+    );
     expect(over).toEqual([]);
   });
 
   it('shows every ticket of the story, open first (overdue first), then the most recently closed', async () => {
-    expect(await shownTickets()).toEqual(['bt-old-api-4', 'bt-shop-web-7', 'bt-batch-long-10', 'bt-payments-api-2', 'bt-shop-db-5', 'bt-shop-db-9', 'bt-shop-api-8', 'bt-shop-cart-3']);
+    expect(await shownTickets()).toEqual([
+      'bt-old-api-4',
+      'bt-shop-web-7',
+      'bt-batch-long-10',
+      'bt-payments-api-2',
+      'bt-shop-db-5',
+      'bt-shop-db-9',
+      'bt-shop-api-8',
+      'bt-shop-cart-3',
+    ]);
   });
 
   it('says who or what closed each ticket, with the reference and the evidence', async () => {
@@ -178,7 +213,9 @@ describe('the HTML report in headless Chromium at 1280 px', () => {
         'Closed: backport by driftgate settlement (system:serviceaccount:argocd:argocd-application-controller) at 2025-06-06T12:00:00Z; reference argocd/shop@5f2e9c1; evidence: GitOps write by system:serviceaccount:argocd:argocd-application-controller at 2025-06-06T11:59:00Z (request req-77); Argo CD Application argocd/shop in sync at revision 5f2e9c1 (2025-06-06T12:00:00Z)',
       'bt-shop-cart-3': 'Closed: backport by carol at 2025-06-05T11:00:00Z; reference https://git.example/pr/12',
     });
-    const backport = await page.evaluate<string>("[...document.querySelectorAll('.ticket')].find((c) => c.querySelector('h3 code').textContent === 'bt-shop-web-7').querySelector('.backport').textContent");
+    const backport = await page.evaluate<string>(
+      "[...document.querySelectorAll('.ticket')].find((c) => c.querySelector('h3 code').textContent === 'bt-shop-web-7').querySelector('.backport').textContent",
+    );
     expect(backport).toBe('Backport commit c0ffee012345 on backport/bt-shop-web-7 by alice at 2025-06-03T09:00:00Z (2 changes; apps/web.yaml)');
   });
 
@@ -202,7 +239,9 @@ describe('the HTML report in headless Chromium at 1280 px', () => {
     expect(await shownTickets()).toEqual(['bt-shop-web-7', 'bt-shop-cart-3']);
     await choose('Incident', 'INC-22');
     expect(await shownTickets()).toEqual(['bt-shop-cart-3']);
-    const rows = await page.evaluate<string[]>("[...document.querySelectorAll('.incident-row')].filter((r) => getComputedStyle(r).display !== 'none').map((r) => r.firstElementChild.textContent)");
+    const rows = await page.evaluate<string[]>(
+      "[...document.querySelectorAll('.incident-row')].filter((r) => getComputedStyle(r).display !== 'none').map((r) => r.firstElementChild.textContent)",
+    );
     expect(rows).toEqual(['INC-22']);
     await choose('Person', 'all');
     await choose('Incident', 'all');
@@ -214,11 +253,22 @@ describe('the HTML report in headless Chromium at 1280 px', () => {
       "[...document.querySelectorAll('#timeline .col')].map((c) => [c.dataset.start, c.dataset.changes, Math.round(c.getBoundingClientRect().height)])",
     );
     // 2025-06-01's change (10:00) is before the period, which starts at 12:00.
-    expect(cols.map(([day, n]) => `${day}:${n}`)).toEqual(['2025-06-01:0', '2025-06-02:1', '2025-06-03:0', '2025-06-04:1', '2025-06-05:2', '2025-06-06:1', '2025-06-07:2', '2025-06-08:1']);
+    expect(cols.map(([day, n]) => `${day}:${n}`)).toEqual([
+      '2025-06-01:0',
+      '2025-06-02:1',
+      '2025-06-03:0',
+      '2025-06-04:1',
+      '2025-06-05:2',
+      '2025-06-06:1',
+      '2025-06-07:2',
+      '2025-06-08:1',
+    ]);
     const tallest = Math.max(...cols.map(([, , h]) => h));
     expect(cols.filter(([, , h]) => h === tallest).map(([day]) => day)).toEqual(['2025-06-05', '2025-06-07']);
     expect(tallest).toBeGreaterThan(100);
-    expect(await page.evaluate<string>("document.querySelector('#timeline figcaption').textContent")).toBe('Bypasses per day, 8 days; busiest: day of 2025-06-05 with 2.');
+    expect(await page.evaluate<string>("document.querySelector('#timeline figcaption').textContent")).toBe(
+      'Bypasses per day, 8 days; busiest: day of 2025-06-05 with 2.',
+    );
     const incidents = await page.evaluate<string[]>("[...document.querySelectorAll('.incident-row')].map((r) => r.firstElementChild.textContent)");
     expect(incidents).toEqual(['INC-0', 'INC-1', 'INC-22', 'INC-31', 'INC-9']);
   });
@@ -238,7 +288,11 @@ describe('the story report as data', () => {
     const r = storyReport();
     expect(r.totals).toMatchObject({ closed: 3, settled: 1 });
     const settled = r.tickets.find((t) => t.id === 'bt-shop-api-8');
-    expect(settled?.closure).toMatchObject({ closedBy: 'settlement', ref: 'argocd/shop@5f2e9c1', evidence: [expect.stringContaining('GitOps write'), expect.stringContaining('Argo CD Application')] });
+    expect(settled?.closure).toMatchObject({
+      closedBy: 'settlement',
+      ref: 'argocd/shop@5f2e9c1',
+      evidence: [expect.stringContaining('GitOps write'), expect.stringContaining('Argo CD Application')],
+    });
     const json = JSON.stringify(r);
     expect(json).not.toContain(SECRET_VALUE);
     expect(json).not.toContain('sha256');
@@ -249,7 +303,9 @@ describe('the story report as data', () => {
     expect(table).toContain(
       '  bt-shop-api-8    backported   settlement (system:serviceaccount:argocd:argocd-application-controller)   2025-06-06T12:00:00Z   argocd/shop@5f2e9c1; GitOps write by system:serviceaccount:argocd:argocd-application-controller at 2025-06-06T11:59:00Z (request req-77); Argo CD Application argocd/shop in sync at revision 5f2e9c1 (2025-06-06T12:00:00Z)',
     );
-    expect(table).toContain('  bt-shop-db-9  reverted  secrets/db-credentials in shop  INC-22, window until 2025-06-07T10:00:00Z\n    2025-06-07T09:00:00Z  carol  UPDATE\n      /data/password: "(secret value)" → "(secret value)"\n');
+    expect(table).toContain(
+      '  bt-shop-db-9  reverted  secrets/db-credentials in shop  INC-22, window until 2025-06-07T10:00:00Z\n    2025-06-07T09:00:00Z  carol  UPDATE\n      /data/password: "(secret value)" → "(secret value)"\n',
+    );
     expect(table).toContain('    backport commit c0ffee012345 on backport/bt-shop-web-7 by alice at 2025-06-03T09:00:00Z');
     expect(table).not.toContain(SECRET_VALUE);
     expect(table).not.toContain('sha256');

@@ -95,10 +95,14 @@ describe('tickets export', () => {
     {
       name: 'a Secret revert',
       args: ['export', 'bt-shop-db-creds-1', '--revert'],
-      err: 'error: ticket bt-shop-db-creds-1 is on Secret shop/db-creds: its old values are not recorded (driftgate keeps only fingerprints, at /data/password), so it cannot be reverted from the ticket; restore the values from the secret manager, then record it: driftgate tickets resolve bt-shop-db-creds-1 --decision revert --ref <where> --by <you>\n',
+      err: 'driftgate: ticket bt-shop-db-creds-1 is on Secret shop/db-creds: its old values are not recorded (driftgate keeps only fingerprints, at /data/password), so it cannot be reverted from the ticket; restore the values from the secret manager, then record it: driftgate tickets resolve bt-shop-db-creds-1 --decision revert --ref <where> --by <you>\n',
     },
-    { name: 'a bad --format', args: ['export', 'bt-shop-web-1', '--format', 'helm'], err: 'error: --format "helm": use patch, kustomize or yaml\n' },
-    { name: '--revert with --format', args: ['export', 'bt-shop-web-1', '--revert', '--format', 'yaml'], err: 'error: --revert prints a JSON patch and a kubectl command; leave out --format\n' },
+    { name: 'a bad --format', args: ['export', 'bt-shop-web-1', '--format', 'helm'], err: 'driftgate: --format "helm": use patch, kustomize or yaml\n' },
+    {
+      name: '--revert with --format',
+      args: ['export', 'bt-shop-web-1', '--revert', '--format', 'yaml'],
+      err: 'driftgate: --revert prints a JSON patch and a kubectl command; leave out --format\n',
+    },
   ];
   for (const c of errors) {
     it(`reports ${c.name} in one line on stderr with exit code 1`, async () => {
@@ -109,7 +113,7 @@ describe('tickets export', () => {
   it('names the id it cannot find', async () => {
     const { err, code } = await run(['export', 'bt-nope']);
     expect(code).toBe(1);
-    expect(err).toMatch(/^error: no ticket "bt-nope" in journal:/);
+    expect(err).toMatch(/^driftgate: no ticket "bt-nope" in journal:/);
   });
 });
 
@@ -147,9 +151,13 @@ describe('tickets report', () => {
   });
 
   const errors = [
-    { name: 'a bad -o', args: ['report', '-o', 'yaml'], err: 'error: -o "yaml": use table, json or html\n' },
-    { name: 'a bad --overdue', args: ['report', '--overdue', 'soon'], err: 'error: --overdue "soon": use a duration such as 3d, 36h or 1d12h\n' },
-    { name: 'a bad --now', args: ['report', '--now', 'yesterday'], err: 'error: --now "yesterday" is not an RFC 3339 time; write e.g. 2026-11-24T03:00:00Z\n' },
+    { name: 'a bad -o', args: ['report', '-o', 'xml'], err: 'driftgate: -o "xml": use table, json, yaml or html\n' },
+    { name: 'a bad --overdue', args: ['report', '--overdue', 'soon'], err: 'driftgate: --overdue "soon": use a duration such as 3d, 36h or 1d12h\n' },
+    {
+      name: 'a bad --now',
+      args: ['report', '--now', 'yesterday'],
+      err: 'driftgate: --now "yesterday" is not an RFC 3339 time; write e.g. 2026-11-24T03:00:00Z\n',
+    },
   ];
   for (const c of errors) {
     it(`reports ${c.name} in one line on stderr with exit code 1`, async () => {

@@ -1,4 +1,5 @@
 /** runTickets: the `tickets` command over journals, with its output captured, for the CLI tests. */
+import { Exit } from '../../../src/cli/io.js';
 import { ticketsCommand } from '../../../src/cli/tickets.js';
 import { DriftgateError } from '../../../src/errors.js';
 import { JournalStore, parseTicketsSpec } from '../../../src/tickets/journal.js';
@@ -7,7 +8,7 @@ import type { TicketStore } from '../../../src/tickets/types.js';
 /** openJournal opens the journal a spec names; these tests use no other store. */
 export async function openJournal(spec: string): Promise<TicketStore> {
   const where = parseTicketsSpec(spec);
-  if (where.kind !== 'journal') throw new DriftgateError('DG_USAGE', 'only journals in these tests');
+  if (where.kind !== 'journal') throw new DriftgateError('DG_TICKETS_SPEC', 'only journals in these tests');
   return JournalStore.open(where.path, { onWarning: () => undefined });
 }
 
@@ -21,8 +22,12 @@ export async function runTickets(args: string[], opts: { env: Record<string, str
     err: { write: (s: string) => (err += s) },
     env: opts.env,
     now: () => opts.now,
-    exit: (c) => (code = c),
   });
-  await command.parseAsync(args, { from: 'user' });
+  try {
+    await command.parseAsync(args, { from: 'user' });
+  } catch (e) {
+    if (!(e instanceof Exit)) throw e;
+    code = e.code;
+  }
   return { out, err, code };
 }

@@ -61,6 +61,7 @@ describe('tickets list', () => {
   const filters = [
     { name: '--state', args: ['--state', 'open'], want: ['bt-shop-web-1', 'bt-pay-api-2'] },
     { name: '--namespace', args: ['--namespace', 'payments'], want: ['bt-pay-api-2'] },
+    { name: '-n, as kubectl writes it', args: ['-n', 'payments'], want: ['bt-pay-api-2'] },
     { name: '--incident', args: ['--incident', 'INC-1'], want: ['bt-shop-web-1'] },
     { name: '--since in days', args: ['--since', '3d'], want: ['bt-pay-api-2'] },
     { name: '--since in hours', args: ['--since', '48h'], want: ['bt-pay-api-2'] },
@@ -120,7 +121,7 @@ describe('tickets resolve', () => {
     const { out, err, code } = await run(['resolve', 'bt-shop-web-1', '--tickets', spec, '--decision', 'revert', '--ref', 'x', '--by', 'carol']);
     expect({ out, code }).toEqual({ out: '', code: 1 });
     expect(err).toBe(
-      `error: ticket bt-shop-web-1 was already resolved: backport by bob at ${NOW.toISOString()} (https://git.example/pr/9); a ticket is resolved once\n`,
+      `driftgate: ticket bt-shop-web-1 was already resolved: backport by bob at ${NOW.toISOString()} (https://git.example/pr/9); a ticket is resolved once\n`,
     );
   });
 });
@@ -130,44 +131,48 @@ describe('tickets errors', () => {
     {
       name: 'an unknown id',
       args: () => ['show', 'bt-nope', '--tickets', spec],
-      err: () => `error: no ticket "bt-nope" in ${spec}; list the ids with: driftgate tickets list --tickets ${spec}\n`,
+      err: () => `driftgate: no ticket "bt-nope" in ${spec}; list the ids with: driftgate tickets list --tickets ${spec}\n`,
     },
-    { name: 'a bad -o', args: () => ['list', '--tickets', spec, '-o', 'xml'], err: () => 'error: -o "xml": use table, json or yaml\n' },
-    { name: 'a bad --state', args: () => ['list', '--tickets', spec, '--state', 'closed'], err: () => 'error: --state "closed": use one of open, backported, reverted, accepted\n' },
+    { name: 'a bad -o', args: () => ['list', '--tickets', spec, '-o', 'xml'], err: () => 'driftgate: -o "xml": use table, json or yaml\n' },
+    {
+      name: 'a bad --state',
+      args: () => ['list', '--tickets', spec, '--state', 'closed'],
+      err: () => 'driftgate: --state "closed": use one of open, backported, reverted, accepted\n',
+    },
     {
       name: 'a bad --since',
       args: () => ['list', '--tickets', spec, '--since', 'last week'],
-      err: () => 'error: --since "last week": use a duration such as 7d or 12h, or an RFC 3339 time such as 2025-01-02T15:04:05Z\n',
+      err: () => 'driftgate: --since "last week": use a duration such as 7d or 12h, or an RFC 3339 time such as 2025-01-02T15:04:05Z\n',
     },
     {
       name: 'a bad --decision',
       args: () => ['resolve', 'bt-shop-web-1', '--tickets', spec, '--decision', 'merge', '--ref', 'x', '--by', 'bob'],
-      err: () => 'error: --decision "merge": use one of backport, revert, accept\n',
+      err: () => 'driftgate: --decision "merge": use one of backport, revert, accept\n',
     },
     {
       name: 'a missing --by',
       args: () => ['resolve', 'bt-shop-web-1', '--tickets', spec, '--decision', 'accept', '--ref', 'x'],
-      err: () => 'error: --by is required: give who decided\n',
+      err: () => 'driftgate: --by is required: give who decided\n',
     },
     {
       name: 'a bad --tickets',
       args: () => ['list', '--tickets', 'foo'],
-      err: () => 'error: --tickets "foo": use journal:/path/to/tickets.jsonl or kubernetes\n',
+      err: () => 'driftgate: --tickets "foo": use journal:/path/to/tickets.jsonl or kubernetes\n',
     },
     {
       name: 'no --tickets at all',
       args: () => ['list'],
-      err: () => 'error: --tickets is required: give journal:/path/to/tickets.jsonl or kubernetes, or set DRIFTGATE_TICKETS\n',
+      err: () => 'driftgate: --tickets is required: give journal:/path/to/tickets.jsonl or kubernetes, or set DRIFTGATE_TICKETS\n',
     },
     {
       name: 'a missing journal',
       args: () => ['list', '--tickets', `journal:${join(dir, 'typo.jsonl')}`],
-      err: () => `error: no journal at ${join(dir, 'typo.jsonl')}; is --tickets the path driftgate serve writes?\n`,
+      err: () => `driftgate: no journal at ${join(dir, 'typo.jsonl')}; is --tickets the path driftgate serve writes?\n`,
     },
     {
       name: 'an unreadable journal (a directory)',
       args: () => ['list', '--tickets', `journal:${dir}`],
-      err: () => `error: ${dir}: could not open the journal: it is not a regular file\n`,
+      err: () => `driftgate: ${dir}: could not open the journal: it is not a regular file\n`,
     },
   ];
   for (const c of cases) {

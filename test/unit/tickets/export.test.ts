@@ -16,19 +16,9 @@ import { describe, expect, it, test } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import type { JsonPatchOp } from '../../../src/admission/types.js';
 import { getAt } from '../../../src/decision/pointer.js';
-import {
-  combinedPatch,
-  combinedRevert,
-  exportRevert,
-  exportTicket,
-  fieldName,
-  netChange,
-  renderExport,
-  revertPlan,
-  shellQuote,
-  type ExportFormat,
-  type TicketExport,
-} from '../../../src/tickets/export.js';
+import { exportRevert, exportTicket, renderExport, revertPlan, shellQuote, type ExportFormat, type TicketExport } from '../../../src/tickets/export.js';
+import { combinedPatch, combinedRevert, netChange } from '../../../src/tickets/net-change.js';
+import { fieldName } from '../../../src/tickets/commit-message.js';
 import { SECRET_PASSWORDS, prepared, story, ticketOf } from './stories.js';
 
 const TESTDATA = new URL('./testdata/export/', import.meta.url);
@@ -88,7 +78,11 @@ function golden(dir: string, exp: TicketExport): void {
 
 describe('export golden files', () => {
   test('every testdata directory has a case', () => {
-    const dirs = existsSync(TESTDATA) ? readdirSync(TESTDATA, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name) : [];
+    const dirs = existsSync(TESTDATA)
+      ? readdirSync(TESTDATA, { withFileTypes: true })
+          .filter((d) => d.isDirectory())
+          .map((d) => d.name)
+      : [];
     expect(dirs.sort()).toEqual(cases.map((c) => c.dir).sort());
   });
 
@@ -121,7 +115,12 @@ describe('the exported patches do what they say', () => {
     const exp = exportTicket(ticketOf(story('update')), 'yaml');
     const fragment = parseYaml(exp.files[0]?.text ?? '') as Record<string, unknown>;
     const after = last('update');
-    for (const path of ['/spec/replicas', '/spec/template/spec/containers/0/image', '/spec/template/spec/containers/0/resources/limits/memory', '/metadata/labels/hotfix']) {
+    for (const path of [
+      '/spec/replicas',
+      '/spec/template/spec/containers/0/image',
+      '/spec/template/spec/containers/0/resources/limits/memory',
+      '/metadata/labels/hotfix',
+    ]) {
       expect(getAt(fragment, path), path).toEqual(getAt(after, path));
     }
     expect(getAt(fragment, '/spec/selector')).toBeUndefined();
@@ -194,7 +193,7 @@ describe('Secrets', () => {
   it('refuses to revert a rotated Secret value, saying to restore it from the secret manager', () => {
     expect(() => exportRevert(ticketOf(story('secret')))).toThrow(
       expect.objectContaining({
-        code: 'DG_USAGE',
+        code: 'DG_TICKET_NOT_REVERTIBLE',
         message:
           'ticket bt-shop-db-creds-1 is on Secret shop/db-creds: its old values are not recorded (driftgate keeps only fingerprints, at /data/password), so it cannot be reverted from the ticket; restore the values from the secret manager, then record it: driftgate tickets resolve bt-shop-db-creds-1 --decision revert --ref <where> --by <you>',
       }),

@@ -57,9 +57,7 @@ describe('JournalStore', () => {
     const store = await openStore();
     const d = draft();
     await store.record(d);
-    expect(await store.list()).toEqual([
-      { id: d.id, object: d.object, window: d.window, state: 'open', openedAt: d.change.at, changes: [d.change] },
-    ]);
+    expect(await store.list()).toEqual([{ id: d.id, object: d.object, window: d.window, state: 'open', openedAt: d.change.at, changes: [d.change] }]);
     expect((await store.get(d.id)).changes).toEqual([d.change]);
     const resolved = await store.resolve(d.id, backport);
     expect(resolved).toMatchObject({ state: 'backported', resolution: backport });
@@ -70,7 +68,15 @@ describe('JournalStore', () => {
   it('records a backport commit as its own event, once, without closing the ticket', async () => {
     const store = await openStore();
     await store.record(draft());
-    const commit = { commit: 'b'.repeat(40), branch: 'backport/x', files: ['web.yaml'], changes: 1, by: 'alice', at: '2025-06-01T12:00:00Z', repo: 'git@example:x.git' };
+    const commit = {
+      commit: 'b'.repeat(40),
+      branch: 'backport/x',
+      files: ['web.yaml'],
+      changes: 1,
+      by: 'alice',
+      at: '2025-06-01T12:00:00Z',
+      repo: 'git@example:x.git',
+    };
     await store.recordBackport(draft().id, commit);
     const ticket = await store.recordBackport(draft().id, commit);
     expect(ticket).toMatchObject({ state: 'open', backports: [commit] });
@@ -167,6 +173,23 @@ describe('JournalStore', () => {
     expect(await store.list()).toEqual([]);
   });
 
+  it('refuses a file none of whose lines is an event: not a journal, not "no tickets"', async () => {
+    await mkdir(join(dir, 'state'));
+    await writeFile(path, '# driftgate\n\nA Kubernetes admission webhook.\n');
+    const store = await openStore();
+    const err = await rejection(store.list());
+    expect(err.code).toBe('DG_NOT_A_JOURNAL');
+    expect(err.message).toBe(
+      `${path} is not a ticket journal: no line of it is a ticket event (first: ${path}:1); is --tickets the path driftgate serve writes?`,
+    );
+  });
+
+  it('reads a journal whose only line is torn (a crash during the first append) as empty', async () => {
+    await mkdir(join(dir, 'state'));
+    await writeFile(path, '{"type":"change","dra');
+    expect(await (await openStore()).list()).toEqual([]);
+  });
+
   it('names the id and how to list ids when a ticket is not found', async () => {
     const store = await openStore();
     const err = await rejection(store.get('bt-nope'));
@@ -199,7 +222,7 @@ describe('JournalStore', () => {
     const store = await openStore();
     await store.record(draft());
     const err = await rejection(store.resolve(draft().id, { ...backport, by: ' ' }));
-    expect(err.code).toBe('DG_USAGE');
+    expect(err.code).toBe('DG_TICKET_INVALID');
     expect(err.message).toBe('resolution: by is empty: name who decided');
   });
 
@@ -286,7 +309,7 @@ describe('parseTicketsSpec', () => {
   for (const spec of ['foo', 'journal:', 'Kubernetes', '']) {
     it(`refuses ${JSON.stringify(spec)}`, () => {
       expect(() => parseTicketsSpec(spec)).toThrow(
-        expect.objectContaining({ code: 'DG_USAGE', message: `--tickets ${JSON.stringify(spec)}: use journal:/path/to/tickets.jsonl or kubernetes` }),
+        expect.objectContaining({ code: 'DG_TICKETS_SPEC', message: `--tickets ${JSON.stringify(spec)}: use journal:/path/to/tickets.jsonl or kubernetes` }),
       );
     });
   }

@@ -34,7 +34,7 @@ interface FakeApi {
   objects: Map<string, BackportTicketObject>;
   namespaces: Set<string>;
   seen: Seen[];
-  mode: 'serve' | 'forbidden' | 'hang' | 'conflict';
+  mode: 'serve' | 'forbidden' | 'hang' | 'conflict' | 'too-large' | 'etcd-too-large';
   /** Page size for lists; the real server pages on `limit`, this one on its own smaller size. */
   pageSize: number;
   /** Awaited before answering a request, to line racing writers up. */
@@ -90,8 +90,16 @@ async function startFake(): Promise<FakeApi> {
     const name = m[2] === undefined ? undefined : decodeURIComponent(m[2]);
     if (fake.mode === 'forbidden') {
       const verb = { GET: name === undefined ? 'list' : 'get', POST: 'create', PUT: 'update' }[seen.method] ?? seen.method;
-      return status(res, 403, 'Forbidden', `backporttickets.driftgate.dev is forbidden: User "system:serviceaccount:${NS}:driftgate" cannot ${verb} resource "backporttickets" in API group "driftgate.dev" in the namespace "${ns}"`);
+      return status(
+        res,
+        403,
+        'Forbidden',
+        `backporttickets.driftgate.dev is forbidden: User "system:serviceaccount:${NS}:driftgate" cannot ${verb} resource "backporttickets" in API group "driftgate.dev" in the namespace "${ns}"`,
+      );
     }
+    // What the real apiserver answers for a body over its 3 MiB limit, and etcd for an object over ~1.5 MiB.
+    if (fake.mode === 'too-large' && seen.method !== 'GET') return status(res, 413, 'RequestEntityTooLarge', 'Request entity too large: limit is 3145728');
+    if (fake.mode === 'etcd-too-large' && seen.method !== 'GET') return status(res, 500, 'InternalError', 'etcdserver: request is too large');
     const key = `${ns}/${name ?? ''}`;
     // Writes read their body first and look the object up only after, so that the check and the
     // store happen in one turn of the event loop, as atomic as etcd's compare-and-swap.
@@ -120,7 +128,12 @@ async function startFake(): Promise<FakeApi> {
     if (seen.method === 'PUT' && name !== undefined && body !== undefined) {
       if (stored === undefined) return status(res, 404, 'NotFound', `backporttickets.driftgate.dev "${name}" not found`);
       if (fake.mode === 'conflict' || body.metadata.resourceVersion !== stored.metadata.resourceVersion) {
-        return status(res, 409, 'Conflict', `Operation cannot be fulfilled on backporttickets.driftgate.dev "${name}": the object has been modified; please apply your changes to the latest version and try again`);
+        return status(
+          res,
+          409,
+          'Conflict',
+          `Operation cannot be fulfilled on backporttickets.driftgate.dev "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+        );
       }
       const updated = { ...body, metadata: { ...body.metadata, resourceVersion: String(++version) } };
       fake.objects.set(key, updated);
@@ -296,6 +309,21 @@ describe('KubernetesStore.record', () => {
     expect(err.message).toContain('serves no backporttickets.driftgate.dev in namespace nowhere; install the BackportTicket CRD and create the namespace');
   });
 
+  it.each([
+    ['the apiserver (413)', 'too-large', 'Request entity too large: limit is 3145728'],
+    ['etcd (500, request is too large)', 'etcd-too-large', 'etcdserver: request is too large'],
+  ] as const)('refuses an oversized ticket refused by %s, saying retrying cannot help and what to do', async (_who, mode, said) => {
+    fake.mode = mode;
+    const big = draft();
+    big.change.patch = [{ op: 'replace', path: '/data/blob', value: 'x'.repeat(4 * 1024 * 1024) }];
+    const err = await rejection(openStore().record(big));
+    expect(err.code).toBe('DG_TICKET_STORE');
+    expect(err.message).toContain(`ticket ${big.id}: `);
+    expect(err.message).toContain(`the ticket would be larger than the API server stores (${said}); resolve this ticket and open a new window`);
+    expect(err.message).not.toContain('check that the API server is up');
+    expect(err.message).not.toContain('xxxx');
+  });
+
   it('reports an unreachable API server as DG_KUBE_UNREACHABLE', async () => {
     const closed = await startFake();
     const url = closed.url;
@@ -346,7 +374,9 @@ describe('KubernetesStore.get and resolve', () => {
     expect(fake.objects.get(`${NS}/${draft().id}`)?.spec).toMatchObject({ state: 'backported', resolution: backport });
     const err = await rejection(store.resolve(draft().id, { ...backport, decision: 'revert', by: 'carol' }));
     expect(err.code).toBe('DG_TICKET_CONFLICT');
-    expect(err.message).toBe(`ticket ${draft().id} was already resolved: backport by bob at 2025-06-01T12:00:00Z (https://git.example/pr/7); a ticket is resolved once`);
+    expect(err.message).toBe(
+      `ticket ${draft().id} was already resolved: backport by bob at 2025-06-01T12:00:00Z (https://git.example/pr/7); a ticket is resolved once`,
+    );
   });
 
   it('lets exactly one of two racing resolutions win', async () => {
@@ -378,7 +408,9 @@ describe('KubernetesStore.get and resolve', () => {
       ...backport,
       by: 'system:serviceaccount:argocd:argocd-application-controller',
       closedBy: 'settlement',
-      evidence: [{ kind: 'gitops-write', username: 'system:serviceaccount:argocd:argocd-application-controller', at: '2025-06-01T12:00:00Z', requestUid: 'u-9' }],
+      evidence: [
+        { kind: 'gitops-write', username: 'system:serviceaccount:argocd:argocd-application-controller', at: '2025-06-01T12:00:00Z', requestUid: 'u-9' },
+      ],
     };
     await store.resolve(draft().id, settled);
     expect((await store.get(draft().id)).resolution).toEqual(settled);
@@ -432,9 +464,16 @@ describe('KubernetesStore.list', () => {
   });
 
   it('skips a malformed BackportTicket with a warning naming it', async () => {
-    fake.objects.set(`${NS}/broken`, { apiVersion: 'driftgate.dev/v1alpha1', kind: 'BackportTicket', metadata: { name: 'broken' }, spec: {} } as unknown as BackportTicketObject);
+    fake.objects.set(`${NS}/broken`, {
+      apiVersion: 'driftgate.dev/v1alpha1',
+      kind: 'BackportTicket',
+      metadata: { name: 'broken' },
+      spec: {},
+    } as unknown as BackportTicketObject);
     expect((await openStore().list()).map((t) => t.id)).toEqual(['c', 'a', 'b', 'd']);
-    expect(warnings).toEqual([expect.stringContaining('skipped backportticket broken: spec.state undefined is not one of open, backported, reverted, accepted')]);
+    expect(warnings).toEqual([
+      expect.stringContaining('skipped backportticket broken: spec.state undefined is not one of open, backported, reverted, accepted'),
+    ]);
   });
 
   it('says what the identity may not do when listing is forbidden', async () => {
@@ -458,7 +497,9 @@ describe('KubernetesStore.describeStore and the --tickets flag', () => {
 
   for (const spec of ['kubernetes:', 'kubernetes:Ops', 'kubernetes:a_b', `kubernetes:${'a'.repeat(64)}`]) {
     it(`refuses ${JSON.stringify(spec.slice(0, 20))}`, () => {
-      expect(() => parseTicketsSpec(spec)).toThrow(expect.objectContaining({ code: 'DG_USAGE', message: expect.stringContaining('is not a namespace name') }));
+      expect(() => parseTicketsSpec(spec)).toThrow(
+        expect.objectContaining({ code: 'DG_TICKETS_SPEC', message: expect.stringContaining('is not a namespace name') }),
+      );
     });
   }
 });

@@ -61,7 +61,15 @@ describe('renderTicket', () => {
       {
         type: 'backport',
         id: 'bt-shop-web-1',
-        backport: { commit: 'abc123', branch: 'backport/bt-shop-web-1', files: ['apps/web.yaml'], changes: 1, by: 'Alice <a@example.com>', at: '2025-06-01T11:00:00Z', repo: 'git@git.example:shop.git' },
+        backport: {
+          commit: 'abc123',
+          branch: 'backport/bt-shop-web-1',
+          files: ['apps/web.yaml'],
+          changes: 1,
+          by: 'Alice <a@example.com>',
+          at: '2025-06-01T11:00:00Z',
+          repo: 'git@git.example:shop.git',
+        },
       },
       {
         type: 'resolve',
@@ -78,7 +86,9 @@ describe('renderTicket', () => {
     const page = renderTicket(t as Ticket);
     expect(page).toContain('Resolved:        backport by settlement (flux-system/kustomize-controller) at 2025-06-01T12:00:00Z (main@abc123)\n');
     expect(page).toContain('Evidence:        Flux Kustomization flux-system/shop in sync at revision main@sha1:abc123 (2025-06-01T12:00:00Z)\n');
-    expect(page).toContain('Backport commit: abc123 on backport/bt-shop-web-1 by Alice <a@example.com> at 2025-06-01T11:00:00Z (1 change: apps/web.yaml) in git@git.example:shop.git\n');
+    expect(page).toContain(
+      'Backport commit: abc123 on backport/bt-shop-web-1 by Alice <a@example.com> at 2025-06-01T11:00:00Z (1 change: apps/web.yaml) in git@git.example:shop.git\n',
+    );
   });
 
   it('escapes terminal control characters a requester wrote', () => {

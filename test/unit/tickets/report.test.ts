@@ -63,7 +63,11 @@ describe('buildReport', () => {
   ];
   for (const { name, ms, want } of overdue) {
     it(`marks as overdue the open tickets whose window ended more than ${name} ago`, () => {
-      expect(report({ overdueAfterMs: ms }).open.filter((o) => o.overdue).map((o) => o.id)).toEqual(want);
+      expect(
+        report({ overdueAfterMs: ms })
+          .open.filter((o) => o.overdue)
+          .map((o) => o.id),
+      ).toEqual(want);
     });
   }
 
@@ -77,7 +81,10 @@ describe('buildReport', () => {
 
   it('flags a window over twice the median even under 4h', () => {
     const at = '2025-06-08T08:00:00Z';
-    const windowed = (id: string, until: string): TicketEvent => ({ type: 'change', draft: { ...draft({ id, uid: id, at }), window: { until, reason: 'r', incident: 'INC-5' } } });
+    const windowed = (id: string, until: string): TicketEvent => ({
+      type: 'change',
+      draft: { ...draft({ id, uid: id, at }), window: { until, reason: 'r', incident: 'INC-5' } },
+    });
     const tickets = foldEvents([windowed('bt-1', '2025-06-08T08:30:00Z'), windowed('bt-2', '2025-06-08T08:30:00Z'), windowed('bt-3', '2025-06-08T11:00:00Z')]);
     const r = buildReport(tickets, { now: REVIEW_NOW, since: new Date(REVIEW_NOW.getTime() - DAY), overdueAfterMs: DAY });
     expect(r.longWindows.map((w) => [w.id, w.why])).toEqual([['bt-3', 'over twice the median 30m']]);
@@ -118,7 +125,9 @@ describe('renderReportTable', () => {
   });
 
   it('shows control characters in user text as escapes', () => {
-    const events = reviewEvents().map((e) => (e.type === 'change' && e.draft.change.requestUid === 'b1' ? { ...e, draft: { ...e.draft, change: { ...e.draft.change, username: 'bob\u001b[2K' } } } : e));
+    const events = reviewEvents().map((e) =>
+      e.type === 'change' && e.draft.change.requestUid === 'b1' ? { ...e, draft: { ...e.draft, change: { ...e.draft.change, username: 'bob\u001b[2K' } } } : e,
+    );
     const r = buildReport(foldEvents(events), { now: REVIEW_NOW, since: new Date(REVIEW_NOW.getTime() - 7 * DAY), overdueAfterMs: 3 * DAY });
     const text = renderReportTable(r);
     expect(text).toContain('bob\\u001b[2K');

@@ -121,7 +121,13 @@ export const STORIES: Readonly<Record<string, Story>> = {
     window: WINDOW,
     writes: [
       { at: '2025-06-01T10:00:00Z', username: 'carol', operation: 'CREATE', before: null, after: configMap({ checkout: 'v2' }) },
-      { at: '2025-06-01T10:05:00Z', username: 'carol', operation: 'UPDATE', before: configMap({ checkout: 'v2' }), after: configMap({ checkout: 'v2', 'cache.ttl': '30s' }) },
+      {
+        at: '2025-06-01T10:05:00Z',
+        username: 'carol',
+        operation: 'UPDATE',
+        before: configMap({ checkout: 'v2' }),
+        after: configMap({ checkout: 'v2', 'cache.ttl': '30s' }),
+      },
     ],
   },
   delete: {
@@ -129,7 +135,13 @@ export const STORIES: Readonly<Record<string, Story>> = {
     object: CONFIGMAP_REF,
     window: WINDOW,
     writes: [
-      { at: '2025-06-01T10:00:00Z', username: 'carol', operation: 'UPDATE', before: configMap({ checkout: 'v1' }), after: configMap({ checkout: 'v1', broken: 'yes' }) },
+      {
+        at: '2025-06-01T10:00:00Z',
+        username: 'carol',
+        operation: 'UPDATE',
+        before: configMap({ checkout: 'v1' }),
+        after: configMap({ checkout: 'v1', broken: 'yes' }),
+      },
       { at: '2025-06-01T10:05:00Z', username: 'carol', operation: 'DELETE', before: configMap({ checkout: 'v1', broken: 'yes' }), after: null },
     ],
   },
@@ -137,7 +149,9 @@ export const STORIES: Readonly<Record<string, Story>> = {
     id: 'bt-shop-db-creds-1',
     object: SECRET_REF,
     window: WINDOW,
-    writes: [{ at: '2025-06-01T10:00:00Z', username: 'dave', operation: 'UPDATE', before: secret('hunter2'), after: secret('s3cr3t-rotated', { rotated: 'true' }) }],
+    writes: [
+      { at: '2025-06-01T10:00:00Z', username: 'dave', operation: 'UPDATE', before: secret('hunter2'), after: secret('s3cr3t-rotated', { rotated: 'true' }) },
+    ],
   },
   'secret-label': {
     id: 'bt-shop-db-creds-2',
