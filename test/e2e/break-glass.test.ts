@@ -63,6 +63,28 @@ function windowKeys(annotations: Record<string, string>): string[] {
 }
 
 describe('break-glass open, fix, extend, close', () => {
+  it('prints what it did as data with -o json: the window, the ticket, then the close naming it', async () => {
+    const name = await createDeployment('bgjson');
+    const opened = await asResponder(['open', `deploy/${name}`, '-n', 'prod', '--for', '30m', '--reason', REASON, '--incident', 'INC-78', '-o', 'json']);
+    expect({ code: opened.code, stderr: opened.stderr }).toEqual({ code: 0, stderr: '' });
+    const open = JSON.parse(opened.stdout) as {
+      action: string;
+      ticket: string;
+      window: { until: string; incident: string; reason: string };
+      object: { name: string };
+    };
+    expect(open).toMatchObject({ action: 'open', object: { name }, window: { incident: 'INC-78', reason: REASON } });
+    expect(open.ticket).toMatch(new RegExp(`^${name}-inc-78-[0-9a-f]{10}$`));
+    expect((await annotationsOf(name))['driftgate.dev/break-glass-until']).toBe(open.window.until);
+    const fixed = await kubectl(RESPONDER, ['-n', 'prod', 'set', 'resources', `deployment/${name}`, '-c', 'app', '--limits=memory=2Gi']);
+    expect(fixed.stderr).toContain(`backport ticket ${open.ticket}`);
+    const closed = await asResponder(['close', `deployment/${name}`, '-n', 'prod', '-o', 'json']);
+    expect(closed.code).toBe(0);
+    const close = JSON.parse(closed.stdout) as { action: string; closed: boolean; tickets: { id: string }[] };
+    expect(close).toMatchObject({ action: 'close', closed: true });
+    expect(close.tickets.map((t) => t.id)).toContain(open.ticket);
+  });
+
   it('opens a window the webhook accepts, and the fix lands on exactly the printed ticket', async () => {
     const name = await createDeployment('bgcli');
     const opened = await asResponder(['open', `deploy/${name}`, '-n', 'prod', '--for', '30m', '--reason', REASON, '--incident', 'INC-77']);
