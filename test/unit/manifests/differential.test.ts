@@ -19,6 +19,7 @@ import { renderWebhooks, type ValidatingWebhook } from '../../../src/manifests/r
 import { loadPolicy, type GuardPolicy } from '../../../src/policy/index.js';
 import { type CelAnswer, type CelCheck, startCelCheck } from '../../helpers/celcheck.js';
 import { NOW, requestArb, worldPolicies } from './world.js';
+import { readFixtureReview } from '../../helpers/fixture-review.js';
 
 const TESTDATA = join(import.meta.dirname, '../decision/testdata');
 const GENERATED = 12_000;
@@ -123,7 +124,8 @@ describe("rendered match conditions, judged by the apiserver's CEL against decid
     .map((d) => {
       const dir = join(TESTDATA, d.name);
       const policyPath = join(dir, 'policy.yaml');
-      const review = JSON.parse(readFileSync(join(dir, 'request.json'), 'utf8')) as { request: unknown };
+      // Either form of a fixture: a full request.json, or its differences from base-request.json.
+      const review = readFixtureReview(TESTDATA, d.name) as { request: unknown };
       return {
         name: d.name,
         request: review.request as Record<string, unknown>,
