@@ -14,9 +14,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN, ARGOCD, DEVELOPER, FLUX, HPA, cluster, deploymentManifest, kubectl, sleep, unique, type Result } from './cluster.js';
+import { ADMIN, ARGOCD, DEVELOPER, FLUX, HPA, cluster, deploymentManifest, serveDriftgate, kubectl, sleep, unique, type Result } from './cluster.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 /** The suite's policy widened to Deployments' /status and ReplicaSets, which the controllers write. */
@@ -28,52 +27,8 @@ function ok(r: Result, what: string): Result {
 }
 
 /** Starts driftgate with POLICY on `port` (0: any), resolving once it serves. */
-async function startDriftgate(port: number, logFile: string): Promise<{ child: ChildProcess; port: number }> {
-  const c = cluster();
-  const certDir = join(c.work, 'certs');
-  const child = spawn(
-    process.execPath,
-    [
-      c.cli,
-      'serve',
-      '--policy',
-      POLICY,
-      '--tls-cert',
-      join(certDir, 'tls.crt'),
-      '--tls-key',
-      join(certDir, 'tls.key'),
-      '--host',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--metrics-port',
-      '0',
-      '--tickets',
-      'kubernetes:driftgate-system',
-      '--kubeconfig',
-      c.driftgateKubeconfig,
-      '--log-level',
-      'info',
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT },
-  );
-  const served = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('driftgate did not start within 30s')), 30_000);
-    child.once('exit', (code) => reject(new Error(`driftgate exited (${code}) before serving`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      writeFileSync(logFile, `${line}\n`, { flag: 'a' });
-      try {
-        const l = JSON.parse(line) as { msg?: string; port?: number };
-        if (l.msg === 'driftgate serving') {
-          clearTimeout(timer);
-          resolve(l.port ?? 0);
-        }
-      } catch {
-        // not JSON
-      }
-    });
-  });
-  return { child, port: served };
+function startDriftgate(port: number, logFile: string): Promise<{ child: ChildProcess; port: number }> {
+  return serveDriftgate(POLICY, port, logFile);
 }
 
 async function kill(child: ChildProcess): Promise<void> {

@@ -14,9 +14,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN, ARGOCD, DEVELOPER, HPA, cluster, deploymentManifest, kubectl, refusal, sleep, unique, type Result } from './cluster.js';
+import { ADMIN, ARGOCD, DEVELOPER, HPA, cluster, deploymentManifest, serveDriftgate, kubectl, refusal, sleep, unique, type Result } from './cluster.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 
@@ -118,54 +117,10 @@ async function replicaSetsOf(namespace: string, deployment: string): Promise<{ n
   return list.items.map((rs) => ({ name: rs.metadata.name, owners: rs.metadata.ownerReferences?.length ?? 0 }));
 }
 
-/** serveOtherPolicy starts a second driftgate with `policy` and points the webhooks at it. */
-async function serveOtherPolicy(policy: string, logFile: string): Promise<{ child: ChildProcess; port: number }> {
-  const c = cluster();
-  const certDir = join(c.work, 'certs');
+/** serveOtherPolicy starts a second driftgate with `policy`, its log in `logFile`. */
+function serveOtherPolicy(policy: string, logFile: string): Promise<{ child: ChildProcess; port: number }> {
   writeFileSync(logFile, '');
-  const child = spawn(
-    process.execPath,
-    [
-      c.cli,
-      'serve',
-      '--policy',
-      policy,
-      '--tls-cert',
-      join(certDir, 'tls.crt'),
-      '--tls-key',
-      join(certDir, 'tls.key'),
-      '--host',
-      '127.0.0.1',
-      '--port',
-      '0',
-      '--metrics-port',
-      '0',
-      '--tickets',
-      'kubernetes:driftgate-system',
-      '--kubeconfig',
-      c.driftgateKubeconfig,
-      '--log-level',
-      'info',
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT },
-  );
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the second driftgate did not start within 30s')), 30_000);
-    child.once('exit', (code) => reject(new Error(`the second driftgate exited (${code})`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      writeFileSync(logFile, `${line}\n`, { flag: 'a' });
-      try {
-        const l = JSON.parse(line) as { msg?: string; port?: number };
-        if (l.msg === 'driftgate serving') {
-          clearTimeout(timer);
-          resolve(l.port ?? 0);
-        }
-      } catch {
-        // not JSON
-      }
-    });
-  });
-  return { child, port };
+  return serveDriftgate(policy, 0, logFile);
 }
 
 /** registerWebhooks applies the webhook configurations rendered for `policy` at `port`, then waits until a denial names the policy. */
