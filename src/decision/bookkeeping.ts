@@ -11,8 +11,13 @@
  * (dropping an entry left empty; folding the oldest Update entries into "ancient-changes" past ten).
  * Anything else — another manager's entry gaining fields, changing its time or version, or losing
  * fields the request did not change, or the whole list cleared — was sent by the client: an
- * explicit rewrite. Known limit: fields added to the requester's own entry cannot be told from the
- * apiserver's own bookkeeping and are not reported.
+ * explicit rewrite. No entry gains a field the request did not change (outside status), and an
+ * Apply entry gains fields only under a server-side apply naming that manager (`fieldManager`,
+ * which apply requires).
+ * Known limits: one entry's time or apiVersion moving with its fields unchanged is accepted (it
+ * decides nothing about what a sync removes, and is what the apiserver does for the requester);
+ * a requester applying under another manager's name (`--field-manager=argocd-controller`) with
+ * unchanged values looks exactly like that manager's own apply, and is not reported.
  */
 import type { AdmissionRequest, KubeObject } from '../admission/types.js';
 import { sameScalar } from '../util/json.js';
@@ -40,13 +45,15 @@ export function bookkeepingPaths(request: AdmissionRequest): string[] {
   const after = request.object ?? undefined;
   const out: string[] = [];
   if (before?.metadata?.annotations?.[LAST_APPLIED] !== after?.metadata?.annotations?.[LAST_APPLIED]) out.push(LAST_APPLIED_PATH);
-  if (managedFieldsRewritten(before, after)) out.push(MANAGED_FIELDS_PATH);
+  if (managedFieldsRewritten(before, after, fieldManagerOf(request.options))) out.push(MANAGED_FIELDS_PATH);
   return out;
 }
 
 interface Entry {
   key: string;
   manager: string;
+  /** An Update entry (not an Apply one); see below. */
+  update: boolean;
   stamp: string;
   fields: Set<string>;
 }
@@ -54,7 +61,7 @@ interface Entry {
 function entriesOf(obj: KubeObject | undefined): Entry[] | undefined {
   const list = obj?.metadata?.['managedFields'];
   if (list === undefined || list === null) return undefined;
-  if (!Array.isArray(list)) return [{ key: '?', manager: '?', stamp: JSON.stringify(list), fields: new Set() }];
+  if (!Array.isArray(list)) return [{ key: '?', manager: '?', update: false, stamp: JSON.stringify(list), fields: new Set() }];
   return list.map((raw: unknown) => {
     const e = isRecord(raw) ? raw : {};
     const manager = typeof e['manager'] === 'string' ? e['manager'] : '';
@@ -62,7 +69,7 @@ function entriesOf(obj: KubeObject | undefined): Entry[] | undefined {
     const stamp = JSON.stringify([e['apiVersion'] ?? '', e['time'] ?? '', e['fieldsType'] ?? '']);
     const fields = new Set<string>();
     collectFields(e['fieldsV1'], [], fields);
-    return { key, manager, stamp, fields };
+    return { key, manager, update: e['operation'] === 'Update', stamp, fields };
   });
 }
 
@@ -111,7 +118,12 @@ function sameJson(a: unknown, b: unknown): boolean {
  */
 const MAX_FIELDS_EXAMINED = 20_000;
 
-function managedFieldsRewritten(before: KubeObject | undefined, after: KubeObject | undefined): boolean {
+/** The `fieldManager` the request named (UpdateOptions, PatchOptions), if any. */
+function fieldManagerOf(options: unknown): string | undefined {
+  return isRecord(options) && typeof options['fieldManager'] === 'string' ? options['fieldManager'] : undefined;
+}
+
+function managedFieldsRewritten(before: KubeObject | undefined, after: KubeObject | undefined, fieldManager: string | undefined): boolean {
   const old = entriesOf(before);
   const now = entriesOf(after);
   if (old === undefined || old.length === 0) return false; // nothing to rewrite: the apiserver starts the list
@@ -154,8 +166,24 @@ function managedFieldsRewritten(before: KubeObject | undefined, after: KubeObjec
     const restamped = o === undefined || o.stamp !== n.stamp;
     if (gained.length === 0 && !restamped) continue;
     if (n.manager === ANCIENT && gained.every((f) => folded.has(f))) continue;
+    // A manager gains only fields its request changed: structured-merge-diff's Updater hands an
+    // Update entry exactly those, and an Apply entry claiming values that were already there (a
+    // no-op server-side apply under a new manager) leaves them co-owned, so the next sync that
+    // drops them from Git no longer removes them. Either way the next sync changes: a rewrite.
+    // Ownership of status is left out: no GitOps tool applies status, so it never decides what a
+    // sync removes, and the apiserver's reset of status on main-resource writes makes "changed"
+    // there unreliable.
+    if (gained.some((f) => !isStatus(f) && !changed(f))) return true;
+    // An Apply entry gains fields only under a server-side apply, which must name its manager.
+    if (!n.update && n.manager !== ANCIENT && gained.length > 0 && n.manager !== fieldManager) return true;
+    if (overCap) return true;
     grown++;
   }
-  // One entry may grow or be restamped: the requester's own, written by the apiserver.
+  // One entry may grow or be restamped: the requester's own, written by the apiserver. A time or
+  // version moved on an entry whose fields stay the same decides nothing about the next sync.
   return grown > 1;
+}
+
+function isStatus(field: string): boolean {
+  return field === '/status' || field.startsWith('/status/');
 }

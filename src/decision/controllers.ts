@@ -189,7 +189,10 @@ function onlyRemovedReferences(before: KubeObject | null | undefined, after: Kub
   const now = ownerReferences(after);
   // Turning blockOwnerDeletion on is not the collector's to do.
   const old = ownerReferences(before);
-  if (now.some((r) => r['blockOwnerDeletion'] === true && !old.some((o) => o['uid'] === r['uid'] && o['blockOwnerDeletion'] === true))) return false;
+  // A set of the blocking uids keeps this linear: a crafted object with thousands of references
+  // must not cost references squared.
+  const blocking = new Set(old.filter((o) => o['blockOwnerDeletion'] === true).map((o) => o['uid']));
+  if (now.some((r) => r['blockOwnerDeletion'] === true && !blocking.has(r['uid']))) return false;
   return onlyRemoved(old.map(referenceKey), now.map(referenceKey), () => true);
 }
 

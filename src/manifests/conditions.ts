@@ -61,15 +61,19 @@ const MAX_MANAGERS = 16;
  * last-applied annotation is compared like any other annotation (it is not in RUNTIME_POINTERS),
  * and managedFields must show no rewrite. What the apiserver itself does on a write, updating
  * the requester's own entry, is one entry changed in place with the same manager, operation,
- * subresource and fields, or one entry appended (a new manager); so: no list before, or the same
- * list with at most one entry differing that way or one entry added at its end, and no two entries
- * with the same key (decide() reads entries by key).
+ * subresource and fields (its time moved), or one entry appended (a new manager). CEL cannot tell
+ * whether an appended entry's fields are ones the request changed, which decide() requires outside
+ * status, so only an Update entry owning status alone is appended here; any other first write of
+ * a manager reaches driftgate. So: no list before, or the same list with at most one entry
+ * differing that way or one such entry added at its end, and no two entries with the same key
+ * (decide() reads entries by key).
  */
 const MANAGED_FIELDS_KEPT = [
   '[oldObject.?metadata.?managedFields.orValue([])].exists(mo, [object.?metadata.?managedFields.orValue([])].exists(mn,',
   '  type(mo) == list && (mo.size() == 0 || (',
   `    type(mn) == list && mo.size() <= ${MAX_MANAGERS} && mn.all(e, type(e) == map) && mo.all(e, type(e) == map) &&`,
-  '    ((mn.size() == mo.size() + 1 && mo.all(i, e, e == mn[i])) || (mn.size() == mo.size() &&',
+  '    ((mn.size() == mo.size() + 1 && mo.all(i, e, e == mn[i]) && mn[mo.size()].?operation.orValue("") == "Update" &&',
+  '      [mn[mo.size()].?fieldsV1.orValue({})].all(fv, type(fv) == map && fv.all(k, k == "f:status"))) || (mn.size() == mo.size() &&',
   '    mn.transformList(i, e, e != mo[i], i).size() <= 1 &&',
   '    mn.all(i, e, e == mo[i] || (e.?manager.orValue("") == mo[i].?manager.orValue("") && e.?operation.orValue("") == mo[i].?operation.orValue("") &&',
   '      e.?subresource.orValue("") == mo[i].?subresource.orValue("") && e.?fieldsV1.orValue(null) == mo[i].?fieldsV1.orValue(null))))) &&',

@@ -111,6 +111,8 @@ async function apiserverCounter(metric: string, where = ''): Promise<number> {
 describe('with driftgate down, machine writes still succeed and a developer is still refused', () => {
   let driftgate: { child: ChildProcess; port: number };
   let logFile = '';
+  /** The ConfigMap a developer re-applied unchanged while driftgate was down (asked again once it is back). */
+  let noopApplied = '';
 
   beforeAll(async () => {
     const c = cluster();
@@ -167,17 +169,18 @@ describe('with driftgate down, machine writes still succeed and a developer is s
     ok(await kubectl(FLUX, ['-n', 'prod', 'delete', 'configmap', `${name}-many`, `${name}-big`]), 'Flux deleting the ConfigMaps');
   });
 
-  // KNOWN GAP (found at the final rebase, after issue 11 made decide() judge managedFields
-  // rewrites): a second manager's no-op server-side apply changes managedFields in a way the
-  // conditions' sufficient test (one entry updated in place or appended) does not cover, so it
-  // reaches driftgate and fails while it is down; the deployment controller's later revision
-  // stamps did too in one of three runs (not asserted here: flaky). `it.fails` keeps the
-  // requirement visible: it turns red once the gap is closed.
-  it.fails("KNOWN GAP: a developer's unchanged server-side apply is decided by the apiserver alone", async () => {
+  // A developer's unchanged server-side apply under a new manager changes nothing live, but makes
+  // the developer co-own Flux's fields, so the next sync that drops them from Git keeps them:
+  // decide() refuses it as a managedFields rewrite, and the conditions never skip it (they cannot
+  // tell unchanged fields from changed ones), so it is refused while driftgate is down as well.
+  it("a developer's unchanged server-side apply under a new manager is not decided by the apiserver alone: refused while driftgate is down", async () => {
     const name = unique('noop');
     const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'prod' }, data: { mode: 'live' } };
     ok(await kubectl(FLUX, ['apply', '--server-side', '--field-manager=kustomize-controller', '-f', '-'], JSON.stringify(cm)), 'Flux applying');
-    ok(await kubectl(DEVELOPER, ['apply', '--server-side', '--field-manager=dev', '-f', '-'], JSON.stringify(cm)), 'a developer re-applying it unchanged');
+    const refused = await kubectl(DEVELOPER, ['apply', '--server-side', '--field-manager=dev', '-f', '-'], JSON.stringify(cm));
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('failed calling webhook');
+    noopApplied = name;
   });
 
   it('Argo CD prunes in the foreground: the garbage collector deletes the guarded dependent and finishes the deletion', async () => {
@@ -201,6 +204,14 @@ describe('with driftgate down, machine writes still succeed and a developer is s
     const message = await developerRefusedWith('[driftgate/');
     expect(message).toContain('GuardPolicy e2e-availability');
     ok(await kubectl(ARGOCD, ['-n', 'prod', 'label', 'configmap', 'canary', 'synced=yes', '--overwrite']), 'Argo CD writing again');
+  });
+
+  it("restarted, driftgate refuses the developer's unchanged server-side apply as a managedFields rewrite, naming the path", async () => {
+    const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: noopApplied, namespace: 'prod' }, data: { mode: 'live' } };
+    const refused = await kubectl(DEVELOPER, ['apply', '--server-side', '--field-manager=dev', '-f', '-'], JSON.stringify(cm));
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('[driftgate/');
+    expect(refused.stderr).toContain('/metadata/managedFields');
   });
 
   it('the apiserver counts the writes it decided alone, and no match condition erred on any request of the run', async () => {
