@@ -6,10 +6,10 @@
  */
 import type { AdmissionRequest, KubeObject } from './types.js';
 import { type Answer, allowed, denied, patched } from './respond.js';
-import { decide, decideOrAsk } from '../decision/decide.js';
+import { decideOrAskUnder, decideUnder } from '../decision/in-force.js';
 import type { Decision, NeedsObject, ObjectRef } from '../decision/types.js';
 import { DriftgateError, messageOf, httpStatusOf } from '../errors.js';
-import type { GuardPolicy } from '../policy/types.js';
+import type { PolicyInForce } from '../policy/set.js';
 import type { TicketStore } from '../tickets/types.js';
 import { escapeControlsKeepLines } from '../util/terminal.js';
 
@@ -39,7 +39,11 @@ export type ParentLookup = (ref: ObjectRef, signal?: AbortSignal) => Promise<Kub
 
 /** AdmitDeps are everything the admission path needs, passed in explicitly. */
 export interface AdmitDeps {
-  policy: () => GuardPolicy;
+  /**
+   * The policy in force, asked on every review so that a swapped policy (GuardPolicy objects
+   * taken live, src/policy/live.ts) applies from the next review on: one policy, or a set.
+   */
+  policy: () => PolicyInForce;
   now: () => Date;
   /**
    * Where bypasses are recorded before they are answered. Required, so that a forgotten store can
@@ -80,7 +84,7 @@ export interface Admitter {
   validate(request: AdmissionRequest, opts?: ValidateOptions): Promise<Admitted>;
   mutate(request: AdmissionRequest, opts?: { prejudged?: Prejudged }): Promise<Admitted>;
   /** The policy and time a review arriving now is judged under: what a Prejudged is decided with. */
-  judgement(): { policy: GuardPolicy; now: Date };
+  judgement(): { policy: PolicyInForce; now: Date };
 }
 
 /** withDeadline returns `work`, or rejects with DG_TICKET_TIMEOUT once `signal` aborts first. */
@@ -129,7 +133,7 @@ export function createAdmitter(deps: AdmitDeps): Admitter {
     judgement: () => ({ policy: deps.policy(), now: deps.now() }),
 
     async validate(request, opts = {}) {
-      const first = opts.prejudged?.first ?? decideOrAsk(request, deps.policy(), deps.now());
+      const first = opts.prejudged?.first ?? decideOrAskUnder(request, deps.policy(), deps.now());
       const decision = first.kind === 'needs-object' ? await first.finish(await lookUp(first.ref, opts.deadline)) : first;
       switch (decision.kind) {
         case 'allow':
@@ -180,7 +184,7 @@ export function createAdmitter(deps: AdmitDeps): Admitter {
       // No parent lookup: the mutating webhook never refuses, and a bypass under the parent's
       // window has nothing to stamp on the subresource's object.
       const first = opts.prejudged?.first;
-      const decision = first === undefined ? decide(request, deps.policy(), deps.now()) : first.kind === 'needs-object' ? first.refusal : first;
+      const decision = first === undefined ? decideUnder(request, deps.policy(), deps.now()) : first.kind === 'needs-object' ? first.refusal : first;
       // The mutating webhook never refuses: refusals are the validating webhook's, so that a
       // request is denied once, with one message, after every mutation has run.
       if (decision.kind === 'deny') {

@@ -7,6 +7,7 @@ import { Command, Option } from 'commander';
 import { DriftgateError } from '../errors.js';
 import { CHART_SERVICE_NAME, helmValuesOf, helmValuesYaml } from '../manifests/helm-values.js';
 import { type FailurePolicy, renderManifestsYaml, renderWebhooks, type RenderOptions, type WebhookTarget } from '../manifests/render.js';
+import { renderPolicyWebhook } from '../manifests/policy-webhook.js';
 import { loadPolicy } from '../policy/load.js';
 import { type Io, formatData, processIo, readPolicyFile, readText } from './io.js';
 
@@ -19,6 +20,7 @@ interface ManifestsOptions {
   caInjectFrom?: string;
   helmValues?: boolean;
   failurePolicy?: string;
+  guardpolicies?: boolean;
 }
 
 const DNS_LABEL = '[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?';
@@ -41,6 +43,10 @@ export function manifestsCommand(io: Io = processIo): Command {
       'print values for charts/driftgate instead: the policy and the webhooks rendered from it, for the Service NS/driftgate given with --service',
     )
     .option('--failure-policy <Fail|Ignore>', 'what the apiserver does when driftgate does not answer (default: Fail in enforce mode, Ignore in warn mode)')
+    .option(
+      '--guardpolicies',
+      'also print the ValidatingWebhookConfiguration driftgate-policies, which sends GuardPolicy writes to /validate-policy (for serve --policy-source guardpolicy)',
+    )
     .action(async (opts: ManifestsOptions & { output: 'yaml' | 'json' }) => {
       if (opts.helmValues === true) {
         io.out.write(await helmValuesText(opts));
@@ -50,7 +56,8 @@ export function manifestsCommand(io: Io = processIo): Command {
       const { caBundle, options } = await caOf(opts);
       const failurePolicy = failurePolicyOf(opts.failurePolicy);
       const policy = await readPolicyFile(opts.policy);
-      const objects = renderWebhooks(policy, target, caBundle, { ...options, ...(failurePolicy === undefined ? {} : { failurePolicy }) });
+      const objects: object[] = renderWebhooks(policy, target, caBundle, { ...options, ...(failurePolicy === undefined ? {} : { failurePolicy }) });
+      if (opts.guardpolicies === true) objects.push(renderPolicyWebhook(target, caBundle, options));
       const effective = failurePolicy ?? (policy.mode === 'warn' ? 'Ignore' : 'Fail');
       const header = [
         `# Webhook configurations for GuardPolicy "${policy.name}" (${opts.policy}), rendered by \`driftgate manifests\`.`,

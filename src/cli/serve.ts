@@ -19,9 +19,20 @@ import type { TicketStore } from '../tickets/types.js';
 import { type Io, processIo, readPolicyFile, reviewLimitsOf } from './io.js';
 import { DEFAULT_REVIEW_LIMITS, type ReviewLimits } from '../admission/limits.js';
 import { openTicketStore } from './stores.js';
+import { createPolicyAdmission } from '../controller/policy-admission.js';
+import { NOT_READ_YET, type PolicyWatch, watchGuardPolicies } from '../controller/guardpolicy-watch.js';
+import { createKubeClient } from '../kube/client.js';
+import { DRIFTGATE_NAMESPACE, type WebhookTarget } from '../manifests/render.js';
+import { createLivePolicy } from '../policy/live.js';
+import { isPolicySet, type PolicyInForce } from '../policy/set.js';
+import type { GuardPolicy } from '../policy/types.js';
+import { loadKubeConfig } from './kubeconfig.js';
 
 interface ServeOptions {
   policy?: string;
+  policySource: string;
+  webhookService: string;
+  policyResyncInterval: string;
   tlsCert?: string;
   tlsKey?: string;
   port: string;
@@ -50,7 +61,22 @@ const DEV_POLICY = 'examples/policy.yaml';
 export function serveCommand(io: Io = processIo): Command {
   return new Command('serve')
     .description('serve the validating (/validate) and mutating (/mutate) webhooks over HTTPS')
-    .option('--policy <file>', 'the GuardPolicy (YAML or JSON)')
+    .option('--policy <file>', 'the GuardPolicy (YAML or JSON), with --policy-source file')
+    .addOption(
+      new Option('--policy-source <source>', 'file: the one policy of --policy; guardpolicy: the GuardPolicy objects of the cluster, watched and taken live')
+        .choices(['file', 'guardpolicy'])
+        .default('file'),
+    )
+    .option(
+      '--webhook-service <ns/name>',
+      "the Service the webhooks call (with --policy-source guardpolicy: each GuardPolicy's status.rendered is rendered for it)",
+      `${DRIFTGATE_NAMESPACE}/driftgate`,
+    )
+    .option(
+      '--policy-resync-interval <ms>',
+      'with --policy-source guardpolicy: how often the GuardPolicies are judged again and failed status writes retried',
+      '60000',
+    )
     .option('--tls-cert <file>', 'serving certificate (PEM); reloaded when the file changes')
     .option('--tls-key <file>', 'serving private key (PEM)')
     .option('--port <port>', 'HTTPS port for the webhooks and health checks', '8443')
@@ -102,7 +128,8 @@ interface ServeSettings {
   maxRecordMs: number;
   housekeepingMs: number;
   overdueMs: number;
-  policyFile: string;
+  /** The policy file, or 'guardpolicy': the GuardPolicy objects of the cluster. */
+  policy: { source: 'file'; file: string } | { source: 'guardpolicy'; target: WebhookTarget; resyncMs: number };
   certFile: string;
   keyFile: string;
   ticketsSpec: string;
@@ -147,11 +174,25 @@ async function settingsOf(opts: ServeOptions): Promise<ServeSettings> {
       certFile = written.paths.cert;
       keyFile = written.paths.key;
     }
-    policyFile ??= DEV_POLICY;
+    if (opts.policySource !== 'guardpolicy') policyFile ??= DEV_POLICY;
     ticketsSpec ??= `journal:${resolve(DEV_DIR, 'tickets.jsonl')}`;
     if (opts.host === '0.0.0.0') host = '127.0.0.1';
   }
-  if (policyFile === undefined) throw new DriftgateError('DG_USAGE', '--policy is required (or --dev for the example policy)');
+  let policy: ServeSettings['policy'];
+  if (opts.policySource === 'guardpolicy') {
+    if (opts.policy !== undefined) {
+      throw new DriftgateError('DG_USAGE', '--policy-source guardpolicy takes the policies from the cluster: leave out --policy (or use --policy-source file)');
+    }
+    const service = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-a-z0-9]*[a-z0-9])?)$/.exec(opts.webhookService);
+    if (service === null)
+      throw new DriftgateError('DG_USAGE', `--webhook-service "${opts.webhookService}" is not NAMESPACE/NAME; write e.g. driftgate-system/driftgate`);
+    const target: WebhookTarget = { service: { namespace: service[1] ?? '', name: service[3] ?? '' } };
+    policy = { source: 'guardpolicy', target, resyncMs: intFlag('policy-resync-interval', opts.policyResyncInterval, 100) };
+  } else {
+    if (policyFile === undefined)
+      throw new DriftgateError('DG_USAGE', '--policy is required (or --dev for the example policy, or --policy-source guardpolicy)');
+    policy = { source: 'file', file: policyFile };
+  }
   if (certFile === undefined || keyFile === undefined) {
     throw new DriftgateError(
       'DG_USAGE',
@@ -168,7 +209,7 @@ async function settingsOf(opts: ServeOptions): Promise<ServeSettings> {
     maxRecordMs,
     housekeepingMs,
     overdueMs,
-    policyFile,
+    policy,
     certFile,
     keyFile,
     ticketsSpec,
@@ -186,6 +227,8 @@ interface Running {
   metricsListener: Listener | undefined;
   offload: Offload;
   stopWatching: () => void;
+  /** The GuardPolicy watch, with --policy-source guardpolicy. */
+  policyWatch: PolicyWatch | undefined;
   stopHousekeeping: () => void;
   setReady: (ready: boolean) => void;
 }
@@ -203,11 +246,18 @@ async function serve(opts: ServeOptions, io: Io): Promise<void> {
 async function start(settings: ServeSettings, opts: Pick<ServeOptions, 'logLevel' | 'kubeconfig' | 'context'>): Promise<Running> {
   const { certFile, keyFile, host } = settings;
   const logger = createLogger({ level: opts.logLevel });
-  const policy = await readPolicyFile(settings.policyFile);
+  const filePolicy = settings.policy.source === 'file' ? await readPolicyFile(settings.policy.file) : undefined;
   const pair = await loadKeyPair(certFile, keyFile);
   const metrics = createMetrics();
   metrics.certExpiry.set(pair.notAfter.getTime() / 1000);
-  metrics.policyInfo.set({ policy: policy.name, mode: policy.mode }, 1);
+  if (filePolicy !== undefined) metrics.policyInfo.set({ policy: filePolicy.name, mode: filePolicy.mode }, 1);
+  // Until the GuardPolicies are read, nothing is trusted: reviews are refused (fail closed) and
+  // /readyz says not ready. A file policy is in force from the start and never changes.
+  const live = createLivePolicy(
+    { policies: filePolicy === undefined ? [] : [filePolicy], ...(filePolicy === undefined ? { closed: NOT_READ_YET } : {}) },
+    (err) => logger.error({ problem: messageOf(err) }, 'a policy listener failed'),
+  );
+  const inForce = (): PolicyInForce => filePolicy ?? live.current();
   const opened = await openTicketStore(settings.ticketsSpec, {
     onWarning: (message) => logger.warn({ store: settings.ticketsSpec }, message),
     ...(opts.kubeconfig === undefined ? {} : { kubeconfig: opts.kubeconfig }),
@@ -218,7 +268,7 @@ async function start(settings: ServeSettings, opts: Pick<ServeOptions, 'logLevel
 
   let ready = false;
   const admitter = createAdmitter({
-    policy: () => policy,
+    policy: inForce,
     now: () => new Date(),
     tickets,
     ...(parents === undefined ? {} : { parents }),
@@ -240,6 +290,13 @@ async function start(settings: ServeSettings, opts: Pick<ServeOptions, 'logLevel
     limits,
     offload,
     ...(clientCa === undefined ? {} : { callers: { names: clientNames } }),
+    policyAdmission: createPolicyAdmission({
+      inForce: (): readonly GuardPolicy[] => {
+        const now = inForce();
+        return isPolicySet(now) ? now.policies : [];
+      },
+      target: settings.policy.source === 'guardpolicy' ? settings.policy.target : { service: { namespace: DRIFTGATE_NAMESPACE, name: 'driftgate' } },
+    }),
   });
   const webhook = await listenHttps(app, pair, settings.port, host, clientCa);
   const watcher = watchKeyPair({
@@ -264,14 +321,36 @@ async function start(settings: ServeSettings, opts: Pick<ServeOptions, 'logLevel
     overdueMs: settings.overdueMs,
     intervalMs: settings.housekeepingMs,
   });
+  let policyWatch: PolicyWatch | undefined;
+  if (settings.policy.source === 'guardpolicy') {
+    const kubeconfig = await loadKubeConfig({
+      ...(opts.kubeconfig === undefined ? {} : { kubeconfig: opts.kubeconfig }),
+      ...(opts.context === undefined ? {} : { context: opts.context }),
+    });
+    policyWatch = await watchGuardPolicies({
+      kubeconfig,
+      client: opened.client ?? createKubeClient(kubeconfig),
+      live,
+      target: settings.policy.target,
+      logger,
+      metrics,
+      now: () => new Date(),
+      resyncMs: settings.policy.resyncMs,
+    });
+    // Serving (and refusing, fail closed) meanwhile; ready once the policies are read.
+    await policyWatch.synced;
+  }
+  const shown = inForce();
+  const policyNames = isPolicySet(shown) ? shown.policies.map((p) => p.name) : [shown.name];
   ready = true;
   logger.info(
     {
       port: webhook.port,
       metricsPort: metricsListener?.port,
       callers: clientCa === undefined ? 'anyone (no --client-ca)' : clientNames,
-      policy: policy.name,
-      mode: policy.mode,
+      policySource: settings.policy.source,
+      policy: policyNames.join(', '),
+      ...(isPolicySet(shown) ? (shown.closed === undefined ? {} : { closed: shown.closed }) : { mode: shown.mode }),
       tickets: tickets.describeStore(),
       certNotAfter: pair.notAfter.toISOString(),
     },
@@ -284,6 +363,7 @@ async function start(settings: ServeSettings, opts: Pick<ServeOptions, 'logLevel
     metricsListener,
     offload,
     stopWatching: () => watcher.stop(),
+    policyWatch,
     stopHousekeeping,
     setReady: (value) => {
       ready = value;
@@ -301,6 +381,7 @@ function untilSignalled(running: Running): Promise<void> {
       logger.info({ signal }, 'shutting down: finishing in-flight reviews');
       running.setReady(false);
       running.stopWatching();
+      void running.policyWatch?.stop();
       running.stopHousekeeping();
       void Promise.all([running.webhook.close(), running.metricsListener?.close()])
         .then(() => Promise.all([running.tickets.close(), running.offload.close()]))

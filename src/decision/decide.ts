@@ -176,8 +176,8 @@ function judgeRequester(
   return bypass;
 }
 
-/** The namespace a request is guarded by: a Namespace object guards itself (relabelling it is a write to it). */
-function guardedNamespace(request: AdmissionRequest): string | undefined {
+/** guardedNamespace returns the namespace a request is guarded by: a Namespace object guards itself (relabelling it is a write to it). */
+export function guardedNamespace(request: AdmissionRequest): string | undefined {
   if (request.namespace) return request.namespace;
   if (request.resource.group === '' && request.resource.resource === 'namespaces') return request.name || undefined;
   return undefined;

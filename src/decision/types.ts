@@ -18,7 +18,15 @@ export type AllowCode =
   | 'warn-mode';
 
 /** Why a write was refused. Stable: used as a metric label and in logs. */
-export type DenyCode = 'drift' | 'break-glass-forbidden' | 'break-glass-invalid' | 'driftgate-annotation' | 'incomplete-request' | 'ticket-not-recorded';
+export type DenyCode =
+  | 'drift'
+  | 'break-glass-forbidden'
+  | 'break-glass-invalid'
+  | 'driftgate-annotation'
+  | 'incomplete-request'
+  | 'ticket-not-recorded'
+  /** No valid GuardPolicy is in force (policies taken from the cluster): fail closed. */
+  | 'no-policy';
 
 /** ObjectRef names the object a change applies to (the parent for a subresource). */
 export interface ObjectRef {

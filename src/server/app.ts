@@ -16,6 +16,7 @@ import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { LOGGED_PATHS } from './judge.js';
 import type { Offload } from './offload.js';
+import type { PolicyAdmission } from '../controller/policy-admission.js';
 import { requestName } from '../decision/target-name.js';
 import { parseDuration } from '../policy/duration.js';
 
@@ -45,9 +46,18 @@ export interface AppDeps {
   offload?: Offload;
   /** Who may call /validate and /mutate (a client certificate); without it, anyone who reaches the port. */
   callers?: CallerAuth;
+  /**
+   * Checks GuardPolicy writes (POST /validate-policy). Without it the route is not served: the
+   * apiserver then gets a 404 and its failurePolicy (Fail, for that entry) refuses the write.
+   */
+  policyAdmission?: PolicyAdmission;
 }
 
-type Webhook = 'validate' | 'mutate';
+type Webhook = 'validate' | 'mutate' | 'validate-policy';
+
+function webhookOf(path: string): Webhook {
+  return path === '/mutate' ? 'mutate' : path === '/validate-policy' ? 'validate-policy' : 'validate';
+}
 
 /** createApp returns the express application serving the webhook routes and health checks. */
 export function createApp(deps: AppDeps): express.Express {
@@ -74,19 +84,26 @@ export function createApp(deps: AppDeps): express.Express {
     const declared = Number(req.headers['content-length'] ?? 0);
     (deps.offload?.takes(declared) === true ? raw : text)(req, res, next);
   };
-  const callers =
-    deps.callers === undefined ? [] : [requireCaller(deps.callers, (req, res, err) => badRequest(req.path === '/mutate' ? 'mutate' : 'validate', res, err))];
+  const callers = deps.callers === undefined ? [] : [requireCaller(deps.callers, (req, res, err) => badRequest(webhookOf(req.path), res, err))];
   for (const webhook of ['validate', 'mutate'] as const) {
     app.post(`/${webhook}`, arrival, ...callers, requireJson, readBody, (req, res) => {
       void handle(webhook, req, res);
     });
   }
+  const policyAdmission = deps.policyAdmission;
+  if (policyAdmission !== undefined) {
+    app.post('/validate-policy', arrival, ...callers, requireJson, text, (req, res) => {
+      handlePolicy(policyAdmission, req, res);
+    });
+  }
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const webhook: Webhook = req.path === '/mutate' ? 'mutate' : 'validate';
-    badRequest(webhook, res, bodyError(err));
+    badRequest(webhookOf(req.path), res, bodyError(err));
   });
   app.use((req, res) => {
-    res.status(404).type('text/plain').send(`no route ${req.method} ${req.path}; driftgate serves POST /validate, POST /mutate, GET /healthz, GET /readyz\n`);
+    res
+      .status(404)
+      .type('text/plain')
+      .send(`no route ${req.method} ${req.path}; driftgate serves POST /validate, POST /mutate, POST /validate-policy, GET /healthz, GET /readyz\n`);
   });
 
   async function handle(webhook: Webhook, req: Request, res: Response): Promise<void> {
@@ -169,6 +186,43 @@ export function createApp(deps: AppDeps): express.Express {
     }
   }
 
+  /** handlePolicy answers a GuardPolicy write (small objects: judged in place, no worker, no deadline to share). */
+  function handlePolicy(check: PolicyAdmission, req: Request, res: Response): void {
+    const started = arrivals.get(req) ?? performance.now();
+    const body: unknown = req.body;
+    let request: AdmissionRequest;
+    try {
+      request = parseReviewText(typeof body === 'string' ? body : '', deps.limits ?? DEFAULT_REVIEW_LIMITS);
+    } catch (err) {
+      const tooComplex = isDriftgateError(err) && err.code === 'DG_REVIEW_TOO_COMPLEX';
+      badRequest('validate-policy', res, err, tooComplex ? '' : uidOf(lenientJson(body)));
+      return;
+    }
+    let outcome: Outcome = 'error';
+    try {
+      const answer = check(request);
+      outcome = answer.allowed ? 'allow' : 'deny';
+      res.status(200).json(review(request.uid, answer));
+      const line = {
+        webhook: 'validate-policy',
+        uid: request.uid,
+        user: request.userInfo.username,
+        operation: request.operation,
+        name: requestName(request),
+        decision: outcome,
+      };
+      if (answer.allowed) deps.logger.info(line, 'GuardPolicy write checked');
+      else deps.logger.info({ ...line, problem: answer.status?.message ?? '' }, 'GuardPolicy write refused');
+    } catch (err) {
+      const answer = errored(500, `driftgate could not check this GuardPolicy (internal error: ${messageOf(err)}); it is refused`);
+      res.status(500).json(review(request.uid, answer));
+      deps.logger.error({ err, uid: request.uid }, 'internal error while checking a GuardPolicy');
+    } finally {
+      deps.metrics.requests.inc({ webhook: 'validate-policy', operation: request.operation, decision: outcome });
+      deps.metrics.duration.observe({ webhook: 'validate-policy' }, (performance.now() - started) / 1000);
+    }
+  }
+
   function account(webhook: Webhook, request: AdmissionRequest, admitted: Admitted, seconds: number): void {
     const m = deps.metrics;
     if (webhook === 'validate') {
@@ -213,7 +267,7 @@ export function createApp(deps: AppDeps): express.Express {
       next();
       return;
     }
-    const webhook: Webhook = req.path === '/mutate' ? 'mutate' : 'validate';
+    const webhook = webhookOf(req.path);
     // Drain the body so the keep-alive connection stays usable for the next review.
     req.resume();
     badRequest(

@@ -6,10 +6,10 @@
 import { type ReviewLimits } from '../admission/limits.js';
 import { parseReviewText, uidOf } from '../admission/schema.js';
 import type { AdmissionRequest, KubeObject } from '../admission/types.js';
-import { decide, decideOrAsk } from '../decision/decide.js';
+import { decideOrAskUnder, decideUnder } from '../decision/in-force.js';
 import type { Decision, NeedsObject } from '../decision/types.js';
 import { type ErrorCode, isDriftgateError } from '../errors.js';
-import type { GuardPolicy } from '../policy/types.js';
+import type { PolicyInForce } from '../policy/set.js';
 
 /** LOGGED_PATHS is how many changed paths the main thread reads (the decision log line). */
 export const LOGGED_PATHS = 20;
@@ -20,7 +20,8 @@ export interface JudgeJob {
   /** The review as received: text, or (a large body read raw) its UTF-8 bytes, decoded here rather than on the event loop. */
   body: string | Uint8Array;
   limits: ReviewLimits;
-  policy: GuardPolicy;
+  /** The policy in force when the review arrived (one, or the set: the worker picks by namespace). */
+  policy: PolicyInForce;
   /** Epoch milliseconds: a Date crosses the boundary as one too, but a number says what it is. */
   now: number;
   parent?: KubeObject;
@@ -59,8 +60,8 @@ export function judgeReview(job: JudgeJob): JudgeResult {
   // The first judgement asks for the object it needs; the second is given it and decides.
   const decision =
     job.parent === undefined && job.namespace === undefined
-      ? decideOrAsk(request, job.policy, now)
-      : decide(request, job.policy, now, job.parent, job.namespace);
+      ? decideOrAskUnder(request, job.policy, now)
+      : decideUnder(request, job.policy, now, job.parent, job.namespace);
   const { object: _object, oldObject: _oldObject, ...envelope } = request;
   if (decision.kind === 'needs-object') {
     const { finish: _finish, ...asked } = decision;

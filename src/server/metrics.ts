@@ -26,6 +26,9 @@ export interface Metrics {
   ticketsOpen: Gauge<'overdue'>;
   webhookPresent: Gauge<'kind'>;
   webhookGeneration: Gauge<'kind'>;
+  policyReloads: Counter<'result'>;
+  policyInvalid: Gauge<'policy'>;
+  policyWatchErrors: Counter;
 }
 
 /** createMetrics returns a fresh registry with every driftgate series (and Node's process metrics). */
@@ -106,6 +109,23 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}): Metrics 
       name: 'driftgate_webhook_configuration_generation',
       help: "metadata.generation of driftgate's webhook configurations: a change means someone edited them.",
       labelNames: ['kind'],
+      registers,
+    }),
+    policyReloads: new Counter({
+      name: 'driftgate_policy_reloads_total',
+      help: 'GuardPolicy generations judged while serving (--policy-source guardpolicy), by result: accepted (now in force) or invalid (refused; the one in force stays).',
+      labelNames: ['result'],
+      registers,
+    }),
+    policyInvalid: new Gauge({
+      name: 'driftgate_policy_invalid',
+      help: "1 for each GuardPolicy whose newest generation driftgate refused (status Invalid); the policy's earlier generation, if any, stays in force.",
+      labelNames: ['policy'],
+      registers,
+    }),
+    policyWatchErrors: new Counter({
+      name: 'driftgate_policy_watch_errors_total',
+      help: 'Failures listing or watching GuardPolicies (each is retried with backoff; the policies in force stay meanwhile).',
       registers,
     }),
   };

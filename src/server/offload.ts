@@ -15,7 +15,7 @@ import type { ReviewLimits, ReviewShape } from '../admission/limits.js';
 import type { AdmissionRequest, KubeObject } from '../admission/types.js';
 import type { Decision } from '../decision/types.js';
 import { DriftgateError, messageOf } from '../errors.js';
-import type { GuardPolicy } from '../policy/types.js';
+import type { PolicyInForce } from '../policy/set.js';
 import type { Asked, Prejudged } from '../admission/admit.js';
 import type { JudgeJob, JudgeResult } from './judge.js';
 import { parseJsonExact } from '../util/json.js';
@@ -68,7 +68,7 @@ export interface Offload {
    * milliseconds better spent on the worker) under `policy` at `now`, or says why it is not a
    * review; rejects (DG_REVIEW_TIMEOUT) once `signal` aborts.
    */
-  judge(body: string | Uint8Array, policy: GuardPolicy, now: Date, signal: AbortSignal): Promise<Judged>;
+  judge(body: string | Uint8Array, policy: PolicyInForce, now: Date, signal: AbortSignal): Promise<Judged>;
   close(): Promise<void>;
 }
 
@@ -150,7 +150,7 @@ export function createOffload(opts: OffloadOptions): Offload {
 
   function judge(
     body: string | Uint8Array,
-    policy: GuardPolicy,
+    policy: PolicyInForce,
     now: Date,
     signal: AbortSignal,
     parent?: KubeObject,
