@@ -51,8 +51,8 @@ by the Deployment so that `helm template` and `helm install` stop before renderi
 {{- if and (eq $mode "provided") .Values.webhooks.create (not .Values.certificates.caBundle) -}}
 {{- fail "certificates.mode=provided needs certificates.caBundle: the base64 of the CA that signed the serving certificate in certificates.secretName (`driftgate certs generate` prints it); or set webhooks.create=false and apply `driftgate manifests` yourself" -}}
 {{- end -}}
-{{- if ne .Values.policy.source "configMap" -}}
-{{- fail (printf "policy.source=%q: GuardPolicy objects taken live come later (issue 14); use policy.source=configMap with policy.file" .Values.policy.source) -}}
+{{- if not (has .Values.policy.source (list "configMap" "guardPolicy")) -}}
+{{- fail (printf "policy.source=%q is not one of configMap (policy.file, read at start) or guardPolicy (GuardPolicy objects, taken live)" .Values.policy.source) -}}
 {{- end -}}
 {{- if not (has .Values.tickets.store (list "kubernetes" "journal")) -}}
 {{- fail (printf "tickets.store=%q is not one of kubernetes, journal" .Values.tickets.store) -}}
