@@ -151,7 +151,9 @@ describe('statusToWrite: compare before write', () => {
 
   it('writes nothing when the status already says the same, whatever the key order or the time (a second replica)', () => {
     const written = statusToWrite(undefined, desired, t0) as PolicyStatus;
-    const reordered = JSON.parse(JSON.stringify({ inForce: written.inForce, rendered: written.rendered, conditions: written.conditions, observedGeneration: 1 }));
+    const reordered = JSON.parse(
+      JSON.stringify({ inForce: written.inForce, rendered: written.rendered, conditions: written.conditions, observedGeneration: 1 }),
+    );
     expect(statusToWrite(reordered, desired, t1)).toBeUndefined();
   });
 
