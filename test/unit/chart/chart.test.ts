@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { manifestsCommand } from '../../../src/cli/manifests.js';
 import { serveCommand } from '../../../src/cli/serve.js';
+import { renderPolicyWebhook } from '../../../src/manifests/policy-webhook.js';
 import { renderWebhooks } from '../../../src/manifests/render.js';
 import { loadPolicy } from '../../../src/policy/load.js';
 import { CHART, find, helm, helmBinary, type KubeObject, ROOT, template, templateError } from '../../helpers/helm.js';
@@ -273,7 +274,11 @@ describe('the Deployment and what runs beside it', () => {
       'networkPolicy.enabled needs networkPolicy.webhookFrom',
     ],
     ['a budget that blocks every drain', ['--set', 'replicas=2'], 'podDisruptionBudget.minAvailable=2 with replicas=2 lets no pod be evicted'],
-    ['GuardPolicy objects, which come later', ['--set', 'policy.source=guardPolicy'], 'policy.source="guardPolicy": GuardPolicy objects taken live come later'],
+    [
+      'a policy source it does not know',
+      ['--set', 'policy.source=git'],
+      'policy.source="git" is not one of configMap (policy.file, read at start) or guardPolicy',
+    ],
   ])('refuses %s', (_name, args, want) => {
     expect(templateError(args)).toContain(want);
   });
@@ -335,5 +340,58 @@ describe('generated files', () => {
       output = String((err as { stdout?: string }).stdout ?? err);
     }
     expect(output, 'run: npm run render:chart').toBe('');
+  });
+});
+
+describe('policy.source=guardPolicy: GuardPolicy objects taken live (issue 14)', () => {
+  const objects = (extra: string[] = []) => template(['--set', 'policy.source=guardPolicy', ...PROVIDED, ...extra]);
+
+  it('runs serve --policy-source guardpolicy for the release Service, with no policy ConfigMap, file or checksum', () => {
+    const all = objects();
+    const d = find(all, 'Deployment') as KubeObject & {
+      spec: { template: { metadata: { annotations?: Record<string, string> }; spec: { containers: Array<{ args: string[] }>; volumes: unknown[] } } };
+    };
+    const args = d.spec.template.spec.containers[0]?.args ?? [];
+    expect(args.slice(0, 5)).toEqual(['serve', '--policy-source', 'guardpolicy', '--webhook-service', 'driftgate-system/driftgate']);
+    expect(args).not.toContain('--policy');
+    expect(find(all, 'ConfigMap', 'driftgate-policy')).toBeUndefined();
+    expect(JSON.stringify(d.spec.template.spec.volumes)).not.toContain('driftgate-policy');
+    expect(d.spec.template.metadata.annotations?.['checksum/policy']).toBeUndefined();
+    // serve accepts every flag the chart passes.
+    const known = new Set(serveCommand().options.map((o) => o.long));
+    for (const arg of args.filter((a) => a.startsWith('--'))) expect(known.has(arg), arg).toBe(true);
+  });
+
+  it('lets driftgate read and watch GuardPolicies and write only their status', () => {
+    const role = find(objects(), 'ClusterRole', 'driftgate-guardpolicies') as KubeObject & { rules: Array<{ resources: string[]; verbs: string[] }> };
+    expect(role.rules).toEqual([
+      { apiGroups: ['driftgate.dev'], resources: ['guardpolicies'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['driftgate.dev'], resources: ['guardpolicies/status'], verbs: ['get', 'patch', 'update'] },
+    ]);
+    expect(find(objects(), 'ClusterRoleBinding', 'driftgate-guardpolicies')).toBeDefined();
+    expect(find(template(PROVIDED), 'ClusterRole', 'driftgate-guardpolicies')).toBeUndefined();
+  });
+
+  it('registers driftgate-policies exactly as `driftgate manifests --guardpolicies` renders it', () => {
+    const chart = find(objects(), 'ValidatingWebhookConfiguration', 'driftgate-policies') as KubeObject & { webhooks: unknown[] };
+    const rendered = renderPolicyWebhook({ service: { namespace: 'driftgate-system', name: 'driftgate' } }, CA);
+    expect(chart.webhooks).toEqual(rendered.webhooks);
+    const injected = find(template(['--set', 'policy.source=guardPolicy']), 'ValidatingWebhookConfiguration', 'driftgate-policies') as KubeObject & {
+      metadata: { annotations: Record<string, string> };
+    };
+    expect(injected.metadata.annotations['cert-manager.io/inject-ca-from']).toBe('driftgate-system/driftgate-tls');
+    expect(find(template(PROVIDED), 'ValidatingWebhookConfiguration', 'driftgate-policies')).toBeUndefined();
+  });
+
+  it('always installs the GuardPolicy CRD, kept on uninstall', () => {
+    const crd = find(template(PROVIDED), 'CustomResourceDefinition', 'guardpolicies.driftgate.dev') as KubeObject & {
+      metadata: { annotations: Record<string, string> };
+    };
+    expect(crd.metadata.annotations['helm.sh/resource-policy']).toBe('keep');
+  });
+
+  it('passes helm lint', () => {
+    const result = helm(['lint', CHART, '--strict', '--namespace', 'driftgate-system', '--set', 'policy.source=guardPolicy', ...PROVIDED]);
+    expect(result.stderr + result.stdout, 'helm lint').toContain('0 chart(s) failed');
   });
 });

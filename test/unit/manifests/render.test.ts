@@ -392,6 +392,32 @@ describe('driftgate manifests', () => {
     });
   });
 
+  it('--guardpolicies adds driftgate-policies: GuardPolicy writes to /validate-policy, Fail whatever --failure-policy says', async () => {
+    const plain = parseAllDocuments((await run(['--policy', policy, '--service', 'guard/dg', '--ca-bundle-base64', PLACEHOLDER_CA])).out);
+    expect(plain).toHaveLength(2);
+    const { out, error } = await run([
+      '--policy',
+      policy,
+      '--service',
+      'guard/dg',
+      '--ca-bundle-base64',
+      PLACEHOLDER_CA,
+      '--guardpolicies',
+      '--failure-policy',
+      'Ignore',
+    ]);
+    expect(error).toBeUndefined();
+    const docs = parseAllDocuments(out).map((d) => d.toJS() as { metadata: { name: string }; webhooks: ValidatingWebhook[] });
+    expect(docs).toHaveLength(3);
+    const [entry] = docs[2]?.webhooks ?? [];
+    expect(docs[2]?.metadata.name).toBe('driftgate-policies');
+    expect(entry?.clientConfig).toEqual({ service: { namespace: 'guard', name: 'dg', path: '/validate-policy', port: 443 }, caBundle: PLACEHOLDER_CA });
+    expect(entry?.rules).toEqual([
+      { operations: ['CREATE', 'UPDATE'], apiGroups: ['driftgate.dev'], apiVersions: ['*'], resources: ['guardpolicies'], scope: 'Cluster' },
+    ]);
+    expect(entry?.failurePolicy).toBe('Fail');
+  });
+
   it('takes --failure-policy, and refuses anything but Fail and Ignore', async () => {
     const { out } = await run(['--policy', policy, '--service', 'a/b', '--ca-bundle-base64', PLACEHOLDER_CA, '--failure-policy', 'Ignore']);
     const [validating] = parseAllDocuments(out).map((d) => d.toJS() as { webhooks: ValidatingWebhook[] });
