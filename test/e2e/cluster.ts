@@ -144,14 +144,20 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /**
- * serveDriftgate starts one more `driftgate serve` with `policy` on `port` (0: any free one), as
+ * serveDriftgate starts one more `driftgate serve` with `policy` (a file, or policy flags) on `port` (0: any free one), as
  * the suite's own runs (the kubernetes ticket store, driftgate's ServiceAccount), its log lines
  * appended to `logFile`, and returns once it serves, with the port it serves on.
  */
-export async function serveDriftgate(policy: string, port: number, logFile: string): Promise<{ child: ChildProcess; port: number }> {
+export async function serveDriftgate(
+  policy: string | string[],
+  port: number,
+  logFile: string,
+): Promise<{ child: ChildProcess; port: number; metricsPort: number }> {
   const c = cluster();
   const certDir = join(c.work, 'certs');
-  const args = [c.cli, 'serve', '--policy', policy, '--tls-cert', join(certDir, 'tls.crt'), '--tls-key', join(certDir, 'tls.key'), '--host', '127.0.0.1'];
+  // A file, or the flags that say where the policy comes from (e.g. --policy-source guardpolicy).
+  const policyArgs = typeof policy === 'string' ? ['--policy', policy] : policy;
+  const args = [c.cli, 'serve', ...policyArgs, '--tls-cert', join(certDir, 'tls.crt'), '--tls-key', join(certDir, 'tls.key'), '--host', '127.0.0.1'];
   args.push(
     '--port',
     String(port),
@@ -165,21 +171,21 @@ export async function serveDriftgate(policy: string, port: number, logFile: stri
     'info',
   );
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], cwd: join(import.meta.dirname, '../..') });
-  const served = await new Promise<number>((resolve, reject) => {
+  const served = await new Promise<{ port: number; metricsPort: number }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`driftgate serving ${policy} did not start within 30s`)), 30_000);
     child.once('exit', (code) => reject(new Error(`driftgate serving ${policy} exited (${code}) before serving`)));
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
       appendFileSync(logFile, `${line}\n`);
       try {
-        const l = JSON.parse(line) as { msg?: string; port?: number };
+        const l = JSON.parse(line) as { msg?: string; port?: number; metricsPort?: number };
         if (l.msg === 'driftgate serving') {
           clearTimeout(timer);
-          resolve(l.port ?? 0);
+          resolve({ port: l.port ?? 0, metricsPort: l.metricsPort ?? 0 });
         }
       } catch {
         // not JSON
       }
     });
   });
-  return { child, port: served };
+  return { child, ...served };
 }

@@ -28,6 +28,7 @@ describe('docs/alerts.yaml', () => {
         'DriftgateWebhookConfigurationChanged',
         'DriftgateWebhookFailingOpen',
         'DriftgateUnreachableFromApiserver',
+        'DriftgatePolicyInvalid',
       ]),
     );
   });
