@@ -149,10 +149,15 @@ function byAge(a: PolicyObject, b: PolicyObject): number {
   return a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0;
 }
 
-/** fromStatus returns the accepted generation a status remembers, validated again, or undefined. */
+/**
+ * fromStatus returns the accepted generation a status remembers, validated again, or undefined.
+ * Only an earlier generation than the object's is taken: the newest is always judged from the
+ * spec itself, so a status forged to claim the current generation with another spec is ignored.
+ */
 function fromStatus(object: PolicyObject, target: WebhookTarget): Accepted | undefined {
   const remembered = object.status?.inForce;
   if (!isRecord(remembered) || typeof remembered.generation !== 'number') return undefined;
+  if (remembered.generation >= generationOf(object)) return undefined;
   const judged = judgeSpec(object, remembered.spec, [], target);
   return judged.ok ? { generation: remembered.generation, spec: remembered.spec, policy: judged.policy, rendered: judged.rendered } : undefined;
 }

@@ -152,6 +152,8 @@ export async function serveDriftgate(
   policy: string | string[],
   port: number,
   logFile: string,
+  /** Appended last, so they win over the defaults above (e.g. another --kubeconfig). */
+  extraArgs: string[] = [],
 ): Promise<{ child: ChildProcess; port: number; metricsPort: number }> {
   const c = cluster();
   const certDir = join(c.work, 'certs');
@@ -169,6 +171,7 @@ export async function serveDriftgate(
     c.driftgateKubeconfig,
     '--log-level',
     'info',
+    ...extraArgs,
   );
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], cwd: join(import.meta.dirname, '../..') });
   const served = await new Promise<{ port: number; metricsPort: number }>((resolve, reject) => {

@@ -9,11 +9,12 @@
  * - an invalid edit that gets past admission (driftgate-policies not registered) keeps the policy
  *   in force, says Invalid with the message, and counts it on the metric;
  * - a restarted driftgate enforces the same generation (status.inForce), not nothing;
- * - a second policy overlapping the first is refused, naming it.
+ * - a second policy overlapping the first is refused, naming it;
+ * - a driftgate whose list the API refuses (no RBAC yet) retries, and serves once it may.
  * Polls wait for the apiserver and the watch to catch up; nothing asserts a duration.
  */
 import type { ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
@@ -239,5 +240,36 @@ describe('GuardPolicy objects, taken live by a running driftgate', () => {
       return r.code !== 0 && r.stderr.includes('already guarded') ? r.stderr : undefined;
     });
     expect(stderr).toContain(`spec.namespaces[0]: "live*" overlaps "${NS}", which is already guarded by GuardPolicy ${POLICY}`);
+  });
+
+  it('retries while the API refuses the list (no RBAC yet), and serves once it may', async () => {
+    const c = cluster();
+    const log = join(c.work, 'driftgate-guardpolicy-retry.log');
+    writeFileSync(log, '');
+    // The developer's credentials: no RBAC on GuardPolicies, until the binding below.
+    const serving = serveDriftgate(['--policy-source', 'guardpolicy'], 0, log, ['--kubeconfig', c.developerKubeconfig]);
+    await until('the list refused and retried', async () =>
+      existsSync(log) && readFileSync(log, 'utf8').includes('listing or watching GuardPolicies failed') ? true : undefined,
+    );
+    const binding = {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: 'e2e-developer-guardpolicies' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'driftgate-guardpolicies' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'dev@example.com' }],
+    };
+    ok(await kubectl(ADMIN, ['apply', '-f', '-'], JSON.stringify(binding)), 'granting the RBAC');
+    const served = await serving;
+    try {
+      const line = readFileSync(log, 'utf8')
+        .split('\n')
+        .find((l) => l.includes('"driftgate serving"'));
+      expect(line).toContain(POLICY);
+      const metrics = await (await fetch(`http://127.0.0.1:${served.metricsPort}/metrics`)).text();
+      expect(metrics).toMatch(/driftgate_policy_watch_errors_total [1-9]/);
+    } finally {
+      served.child.kill('SIGTERM');
+      await kubectl(ADMIN, ['delete', 'clusterrolebinding', 'e2e-developer-guardpolicies', '--ignore-not-found']);
+    }
   });
 });

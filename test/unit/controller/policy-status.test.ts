@@ -80,6 +80,15 @@ describe('judgePolicies', () => {
     );
   });
 
+  it('a status claiming the current generation is not trusted: the spec itself is judged', () => {
+    const weak = spec(['prod'], { gitopsWriters: { groups: ['system:authenticated'] } });
+    const forged: PolicyStatus = { inForce: { generation: 2, spec: weak } };
+    const j = judgePolicies([object('prod', 2, spec(['prod']), undefined, forged)], new Map(), TARGET);
+    expect(j.inForce[0]?.gitopsWriters.groups).toEqual([]);
+    const invalidNow = judgePolicies([object('prod', 2, BAD, undefined, forged)], new Map(), TARGET);
+    expect(invalidNow.inForce).toEqual([]);
+  });
+
   it('an invalid policy that was never valid guards nothing, and says so', () => {
     const j = judgePolicies([object('prod', 1, BAD)], new Map(), TARGET);
     expect(j.inForce).toEqual([]);
