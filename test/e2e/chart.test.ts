@@ -52,8 +52,46 @@ describe('charts/driftgate against the real apiserver', () => {
       'deployment.apps/driftgate',
       'networkpolicy.networking.k8s.io/driftgate-callers',
       'customresourcedefinition.apiextensions.k8s.io/backporttickets.driftgate.dev',
+      'customresourcedefinition.apiextensions.k8s.io/guardpolicies.driftgate.dev',
     ]) {
       expect(applied.stdout).toContain(`${name} serverside-applied (server dry run)`);
     }
+  });
+
+  it('with policy.source=guardPolicy: its RBAC, driftgate-policies and Deployment pass a server-side dry run', async () => {
+    const rendered = helm([
+      'template',
+      'driftgate',
+      CHART,
+      '--namespace',
+      'driftgate-system',
+      '--set',
+      'policy.source=guardPolicy',
+      '--set',
+      'certificates.mode=provided',
+      '--set',
+      `certificates.caBundle=${CA}`,
+    ]);
+    expect(rendered.status, rendered.stderr).toBe(0);
+    const objects = parseAllDocuments(rendered.stdout)
+      .map((d) => d.toJS() as KubeObject | null)
+      .filter((o): o is KubeObject => o !== null)
+      .filter((o) => ['driftgate-guardpolicies', 'driftgate-policies', 'driftgate'].includes(o.metadata.name))
+      .filter((o) => o.kind !== 'MutatingWebhookConfiguration' && !(o.kind === 'ValidatingWebhookConfiguration' && o.metadata.name === 'driftgate'))
+      // Created under another name, beside the live one a test may have registered.
+      .map((o) => (o.metadata.name === 'driftgate-policies' ? { ...o, metadata: { ...o.metadata, name: 'driftgate-policies-dry-run' } } : o));
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(
+      expect.arrayContaining([
+        'ClusterRole/driftgate-guardpolicies',
+        'ClusterRoleBinding/driftgate-guardpolicies',
+        'ValidatingWebhookConfiguration/driftgate-policies-dry-run',
+        'Deployment/driftgate',
+      ]),
+    );
+    const applied = await kubectl(ADMIN, ['apply', '--server-side', '--dry-run=server', '-f', '-'], objects.map((o) => stringify(o)).join('---\n'));
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(applied.stdout).toContain(
+      'validatingwebhookconfiguration.admissionregistration.k8s.io/driftgate-policies-dry-run serverside-applied (server dry run)',
+    );
   });
 });
