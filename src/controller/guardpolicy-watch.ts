@@ -97,7 +97,9 @@ export async function watchGuardPolicies(deps: WatchDeps): Promise<PolicyWatch> 
     // Coalesces the burst of events a list produces into one judgement.
     setImmediate(() => {
       scheduled = false;
-      void reconcile();
+      // judgePolicies turns every policy problem into a status; anything thrown here is a bug,
+      // logged rather than left to crash the webhook (the policies in force stay).
+      reconcile().catch((err: unknown) => logger.error({ problem: messageOf(err) }, 'judging the GuardPolicies failed; the policies in force stay'));
     });
   }
 

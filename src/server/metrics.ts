@@ -59,7 +59,7 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}): Metrics 
     }),
     denials: new Counter({
       name: 'driftgate_denials_total',
-      help: 'Writes refused, by reason code (drift, break-glass-forbidden, break-glass-invalid, driftgate-annotation, incomplete-request, ticket-not-recorded).',
+      help: 'Writes refused, by reason code (drift, break-glass-forbidden, break-glass-invalid, driftgate-annotation, incomplete-request, ticket-not-recorded, no-policy).',
       labelNames: ['reason'],
       registers,
     }),
