@@ -10,7 +10,8 @@
  *   in force, says Invalid with the message, and counts it on the metric;
  * - a restarted driftgate enforces the same generation (status.inForce), not nothing;
  * - a second policy overlapping the first is refused, naming it;
- * - a driftgate whose list the API refuses (no RBAC yet) retries, and serves once it may.
+ * - a driftgate whose list the API refuses (no RBAC yet) retries, and serves once it may;
+ * - two replicas both take a change, and the status they both write settles (no fight).
  * Polls wait for the apiserver and the watch to catch up; nothing asserts a duration.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -270,6 +271,36 @@ describe('GuardPolicy objects, taken live by a running driftgate', () => {
     } finally {
       served.child.kill('SIGTERM');
       await kubectl(ADMIN, ['delete', 'clusterrolebinding', 'e2e-developer-guardpolicies', '--ignore-not-found']);
+    }
+  });
+
+  it('two replicas both take a change, and the status both write settles instead of flapping', async () => {
+    const log = join(cluster().work, 'driftgate-guardpolicy-second.log');
+    // A short resync, so the second replica judges (and would rewrite) the status often.
+    const second = await serveDriftgate(['--policy-source', 'guardpolicy', '--policy-resync-interval', '300'], 0, log);
+    try {
+      const policyInfo = async (port: number): Promise<string> =>
+        (await (await fetch(`http://127.0.0.1:${port}/metrics`)).text())
+          .split('\n')
+          .filter((l) => l.startsWith('driftgate_policy_info{'))
+          .join('\n');
+      ok(await kubectl(ADMIN, ['apply', '-f', '-'], guardPolicy(POLICY, specOf('warn'))), 'switching to warn');
+      for (const port of [metricsPort, second.metricsPort]) {
+        await until(`replica on metrics port ${port} in warn mode`, async () =>
+          (await policyInfo(port)).includes(`policy="${POLICY}",mode="warn"`) ? true : undefined,
+        );
+      }
+      const settled = await until('status for the new generation', async () => {
+        const o = await getJson<{ metadata: { generation: number; resourceVersion: string }; status?: Status }>(['guardpolicy', POLICY]);
+        return o.status?.observedGeneration === o.metadata.generation && o.status.inForce?.generation === o.metadata.generation ? o : undefined;
+      });
+      // Several resyncs of both replicas later, nobody has rewritten it.
+      await sleep(3_000);
+      const later = await getJson<{ metadata: { resourceVersion: string } }>(['guardpolicy', POLICY]);
+      expect(later.metadata.resourceVersion).toBe(settled.metadata.resourceVersion);
+    } finally {
+      second.child.kill('SIGTERM');
+      ok(await kubectl(ADMIN, ['apply', '-f', '-'], guardPolicy(POLICY, specOf('enforce'))), 'back to enforce');
     }
   });
 });
