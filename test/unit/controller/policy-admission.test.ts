@@ -70,6 +70,21 @@ describe('checking GuardPolicy writes', () => {
     expect(check()({ ...write(good), subResource: 'status' }).allowed).toBe(true);
   });
 
+  it.each([
+    ['no spec', undefined],
+    ['a spec that is a string', 'namespaces: [prod]'],
+    ['a spec that is a list', [good]],
+    ['namespaces of the wrong type', { ...good, namespaces: 'prod' }],
+    ['a namespace with control characters', { ...good, namespaces: ['pr\u001b[31mod'] }],
+    ['a prototype key', JSON.parse('{"__proto__": {"mode": "warn"}, "namespaces": ["prod"], "resources": []}')],
+  ])('refuses %s with a message naming the field, never a crash', (_name, spec) => {
+    const answer = check()(write(spec));
+    expect(answer.allowed).toBe(false);
+    expect(answer.status?.message).toMatch(/^GuardPolicy prod is invalid \(\d+ problems?\):\n {2}- (spec|document)/);
+    expect(answer.status?.message).not.toContain('\u001b');
+    expect(answer.status?.message).not.toMatch(/\n\s+at /);
+  });
+
   it('refuses a GuardPolicy write that carries no object (it cannot be checked)', () => {
     expect(check()({ ...write(good), object: null }).allowed).toBe(false);
   });
