@@ -13,8 +13,8 @@ import { mkdir, open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { TicketDraft } from '../decision/types.js';
 import { DriftgateError } from '../errors.js';
-import { checkEvent, filterTickets, foldEvents } from './fold.js';
-import { TICKET_DECISIONS, type BackportCommit, type Resolution, type Ticket, type TicketEvent, type TicketFilter, type TicketStore } from './types.js';
+import { checkEvent, filterTickets, foldEvents, mayResolve } from './fold.js';
+import { TICKET_DECISIONS, type BackportCommit, type Resolution, type SettlementProgress, type Ticket, type TicketEvent, type TicketFilter, type TicketStore } from './types.js';
 import { parseJsonExact } from '../util/json.js';
 
 /** JournalOptions configures a JournalStore. */
@@ -95,7 +95,7 @@ export class JournalStore implements TicketStore {
   async resolve(id: string, resolution: Resolution): Promise<Ticket> {
     checkResolution(resolution);
     const before = await this.get(id);
-    if (before.resolution !== undefined) throw conflict(before.id, before.resolution);
+    if (before.resolution !== undefined && !mayResolve(before, resolution)) throw conflict(before.id, before.resolution);
     const event: TicketEvent = { type: 'resolve', id, resolution: { ...resolution } };
     await this.#append(eventLine(event), id, undefined);
     // Another process may have resolved it between our read and our append; the fold keeps the
@@ -110,6 +110,15 @@ export class JournalStore implements TicketStore {
   async recordBackport(id: string, backport: BackportCommit): Promise<Ticket> {
     const checked = checkEvent({ type: 'backport', id, backport });
     if (!checked.ok) throw new DriftgateError('DG_USAGE', `ticket ${id}: ${checked.problem}`);
+    await this.get(id);
+    await this.#append(eventLine(checked.event), id, undefined);
+    return this.get(id);
+  }
+
+  /** recordSettlement appends settlement's finding, fsynced, and returns the ticket as it now reads. */
+  async recordSettlement(id: string, settlement: SettlementProgress): Promise<Ticket> {
+    const checked = checkEvent({ type: 'settle', id, settlement });
+    if (!checked.ok) throw new DriftgateError('DG_TICKET_INVALID', `ticket ${id}: ${checked.problem}`);
     await this.get(id);
     await this.#append(eventLine(checked.event), id, undefined);
     return this.get(id);
