@@ -19,6 +19,7 @@ interface ManifestsOptions {
   caInjectFrom?: string;
   helmValues?: boolean;
   failurePolicy?: string;
+  settle?: boolean;
 }
 
 const DNS_LABEL = '[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?';
@@ -41,6 +42,10 @@ export function manifestsCommand(io: Io = processIo): Command {
       'print values for charts/driftgate instead: the policy and the webhooks rendered from it, for the Service NS/driftgate given with --service',
     )
     .option('--failure-policy <Fail|Ignore>', 'what the apiserver does when driftgate does not answer (default: Fail in enforce mode, Ignore in warn mode)')
+    .option(
+      '--settle',
+      'also send GitOps writers\' writes to objects carrying a ticket stamp to /observe (failurePolicy Ignore, 1 s timeout), so that `serve --settle` closes their tickets',
+    )
     .action(async (opts: ManifestsOptions & { output: 'yaml' | 'json' }) => {
       if (opts.helmValues === true) {
         io.out.write(await helmValuesText(opts));
@@ -50,7 +55,11 @@ export function manifestsCommand(io: Io = processIo): Command {
       const { caBundle, options } = await caOf(opts);
       const failurePolicy = failurePolicyOf(opts.failurePolicy);
       const policy = await readPolicyFile(opts.policy);
-      const objects = renderWebhooks(policy, target, caBundle, { ...options, ...(failurePolicy === undefined ? {} : { failurePolicy }) });
+      const objects = renderWebhooks(policy, target, caBundle, {
+        ...options,
+        ...(failurePolicy === undefined ? {} : { failurePolicy }),
+        ...(opts.settle === true ? { observeGitopsWrites: true } : {}),
+      });
       const effective = failurePolicy ?? (policy.mode === 'warn' ? 'Ignore' : 'Fail');
       const header = [
         `# Webhook configurations for GuardPolicy "${policy.name}" (${opts.policy}), rendered by \`driftgate manifests\`.`,
@@ -83,7 +92,7 @@ async function helmValuesText(opts: ManifestsOptions): Promise<string> {
     );
   }
   const text = await readText(opts.policy, 'policy', 'DG_POLICY_UNREADABLE');
-  const values = helmValuesOf(text, loadPolicy(text, opts.policy), target.service.namespace);
+  const values = helmValuesOf(text, loadPolicy(text, opts.policy), target.service.namespace, opts.settle === true ? { observeGitopsWrites: true } : {});
   const header = [
     `# Values for charts/driftgate, rendered by \`driftgate manifests --helm-values\` from ${opts.policy}:`,
     '# the GuardPolicy and the webhook configurations rendered from it. Pass them with -f to helm install or',
