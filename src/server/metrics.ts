@@ -26,6 +26,8 @@ export interface Metrics {
   ticketsOpen: Gauge<'overdue'>;
   webhookPresent: Gauge<'kind'>;
   webhookGeneration: Gauge<'kind'>;
+  settlements: Counter<'source' | 'outcome'>;
+  settlementFailures: Counter<'source'>;
 }
 
 /** createMetrics returns a fresh registry with every driftgate series (and Node's process metrics). */
@@ -106,6 +108,18 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}): Metrics 
       name: 'driftgate_webhook_configuration_generation',
       help: "metadata.generation of driftgate's webhook configurations: a change means someone edited them.",
       labelNames: ['kind'],
+      registers,
+    }),
+    settlements: new Counter({
+      name: 'driftgate_settlements_total',
+      help: 'Tickets settlement judged, by source (gitops-write|argocd|flux) and outcome (backported|reverted|partial|unsettled).',
+      labelNames: ['source', 'outcome'],
+      registers,
+    }),
+    settlementFailures: new Counter({
+      name: 'driftgate_settlement_failures_total',
+      help: 'Settlements that could not be done (the object or the store unreachable, the queue full): the tickets stay open; the writes were never affected.',
+      labelNames: ['source'],
       registers,
     }),
   };
