@@ -44,7 +44,7 @@ export function manifestsCommand(io: Io = processIo): Command {
     .option('--failure-policy <Fail|Ignore>', 'what the apiserver does when driftgate does not answer (default: Fail in enforce mode, Ignore in warn mode)')
     .option(
       '--settle',
-      'also send GitOps writers\' writes to objects carrying a ticket stamp to /observe (failurePolicy Ignore, 1 s timeout), so that `serve --settle` closes their tickets',
+      "also send GitOps writers' writes to objects carrying a ticket stamp to /observe (failurePolicy Ignore, 1 s timeout), so that `serve --settle` closes their tickets",
     )
     .action(async (opts: ManifestsOptions & { output: 'yaml' | 'json' }) => {
       if (opts.helmValues === true) {

@@ -16,9 +16,12 @@ import { createMetrics, metricsHandler } from '../server/metrics.js';
 import { type Offload, createOffload } from '../server/offload.js';
 import { loadClientCa, loadKeyPair, watchKeyPair } from './keypair-files.js';
 import type { TicketStore } from '../tickets/types.js';
+import type { ObjectRef } from '../decision/types.js';
 import { type Io, processIo, readPolicyFile, reviewLimitsOf } from './io.js';
 import { DEFAULT_REVIEW_LIMITS, type ReviewLimits } from '../admission/limits.js';
 import { openTicketStore } from './stores.js';
+import { createWriteObserver } from '../controller/observe-writes.js';
+import { GITOPS_TOOLS, type GitopsTool, startSyncStatusSettlement } from '../controller/sync-status.js';
 
 interface ServeOptions {
   policy?: string;
@@ -40,6 +43,10 @@ interface ServeOptions {
   maxReviewValues: string;
   clientCa?: string;
   clientName?: string;
+  settle?: boolean;
+  settleFrom?: string;
+  settleInterval: string;
+  settleDelay: string;
 }
 
 /** The embedded default of `--dev`: everything under one git-ignored folder of the working directory. */
@@ -75,6 +82,16 @@ export function serveCommand(io: Io = processIo): Command {
       'refuse a review holding more leaves (strings, numbers, booleans, nulls, empty maps and lists) than this',
       String(DEFAULT_REVIEW_LIMITS.maxLeaves),
     )
+    .option(
+      '--settle',
+      'settle tickets from the GitOps writes /observe receives (render the webhooks with `manifests --settle`): backported, reverted, or which paths remain',
+    )
+    .option(
+      '--settle-from <tools>',
+      'also settle tickets from what the GitOps tools report in sync, polled: argocd, flux or argocd,flux (needs cluster access)',
+    )
+    .option('--settle-interval <ms>', 'how often --settle-from reads the Applications / Kustomizations', '30000')
+    .option('--settle-delay <ms>', 'how long after answering a GitOps write /observe waits before reading the object back', '1000')
     .option('--overdue-after <duration>', 'an open ticket is overdue this long after its window ended (Go-style or days: 72h, 3d)', '3d')
     .action(async (opts: ServeOptions) => {
       await serve(opts, io);
@@ -110,6 +127,10 @@ interface ServeSettings {
   /** The PEM bundle of --client-ca, checked; with it, only clientNames may call the webhook routes. */
   clientCa: string | undefined;
   clientNames: string[];
+  settle: boolean;
+  settleFrom: GitopsTool[];
+  settleIntervalMs: number;
+  settleDelayMs: number;
 }
 
 /** settingsOf returns the checked settings, before anything is listened on or connected to. */
@@ -120,6 +141,9 @@ async function settingsOf(opts: ServeOptions): Promise<ServeSettings> {
   const maxRecordMs = intFlag('max-record-time', opts.maxRecordTime, 1);
   const housekeepingMs = intFlag('housekeeping-interval', opts.housekeepingInterval, 100);
   const overdueMs = durationFlag('overdue-after', opts.overdueAfter);
+  const settleIntervalMs = intFlag('settle-interval', opts.settleInterval, 100);
+  const settleDelayMs = intFlag('settle-delay', opts.settleDelay, 0);
+  const settleFrom = toolsFlag(opts.settleFrom);
   const limits = reviewLimitsOf(opts);
   const clientNames = (opts.clientName ?? '')
     .split(',')
@@ -175,7 +199,24 @@ async function settingsOf(opts: ServeOptions): Promise<ServeSettings> {
     limits,
     clientCa,
     clientNames,
+    settle: opts.settle === true,
+    settleFrom,
+    settleIntervalMs,
+    settleDelayMs,
   };
+}
+
+function toolsFlag(text: string | undefined): GitopsTool[] {
+  if (text === undefined) return [];
+  const tools = text
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => t !== '');
+  const bad = tools.find((t) => !GITOPS_TOOLS.includes(t as GitopsTool));
+  if (bad !== undefined || tools.length === 0) {
+    throw new DriftgateError('DG_USAGE', `--settle-from "${text}": name the tools whose status to read, ${GITOPS_TOOLS.join(', ')} or both (argocd,flux)`);
+  }
+  return [...new Set(tools)] as GitopsTool[];
 }
 
 /** Running is a started webhook: what shutting down stops, in order. */
@@ -187,6 +228,7 @@ interface Running {
   offload: Offload;
   stopWatching: () => void;
   stopHousekeeping: () => void;
+  stopSettlement: () => void;
   setReady: (ready: boolean) => void;
 }
 
@@ -229,6 +271,22 @@ async function start(settings: ServeSettings, opts: Pick<ServeOptions, 'logLevel
       ),
   });
   const { limits, clientCa, clientNames } = settings;
+  const client = opened.client;
+  if (settings.settleFrom.length > 0 && client === undefined) {
+    throw new DriftgateError('DG_USAGE', '--settle-from reads Applications / Kustomizations from the cluster: give --kubeconfig (or run in a cluster)');
+  }
+  const observer = settings.settle
+    ? createWriteObserver({
+        store: tickets,
+        // The parent lookup reads any object by reference: the very read settlement needs.
+        ...(parents === undefined ? {} : { readObject: (ref: ObjectRef) => parents(ref) }),
+        policy: () => policy,
+        now: () => new Date(),
+        logger,
+        metrics,
+        delayMs: settings.settleDelayMs,
+      })
+    : undefined;
   const offload = createOffload({ limits, onReplaced: (why) => logger.error({ problem: why }, 'judging worker replaced; the review it held was refused') });
   const app = createApp({
     admitter,
@@ -240,6 +298,7 @@ async function start(settings: ServeSettings, opts: Pick<ServeOptions, 'logLevel
     limits,
     offload,
     ...(clientCa === undefined ? {} : { callers: { names: clientNames } }),
+    ...(observer === undefined ? {} : { observer }),
   });
   const webhook = await listenHttps(app, pair, settings.port, host, clientCa);
   const watcher = watchKeyPair({
@@ -264,6 +323,18 @@ async function start(settings: ServeSettings, opts: Pick<ServeOptions, 'logLevel
     overdueMs: settings.overdueMs,
     intervalMs: settings.housekeepingMs,
   });
+  const stopSettlement =
+    client === undefined || settings.settleFrom.length === 0
+      ? () => undefined
+      : startSyncStatusSettlement({
+          store: tickets,
+          client,
+          tools: settings.settleFrom,
+          now: () => new Date(),
+          logger,
+          metrics,
+          intervalMs: settings.settleIntervalMs,
+        });
   ready = true;
   logger.info(
     {
@@ -274,6 +345,7 @@ async function start(settings: ServeSettings, opts: Pick<ServeOptions, 'logLevel
       mode: policy.mode,
       tickets: tickets.describeStore(),
       certNotAfter: pair.notAfter.toISOString(),
+      settlement: { writes: settings.settle, from: settings.settleFrom },
     },
     'driftgate serving',
   );
@@ -285,6 +357,7 @@ async function start(settings: ServeSettings, opts: Pick<ServeOptions, 'logLevel
     offload,
     stopWatching: () => watcher.stop(),
     stopHousekeeping,
+    stopSettlement,
     setReady: (value) => {
       ready = value;
     },
@@ -302,6 +375,7 @@ function untilSignalled(running: Running): Promise<void> {
       running.setReady(false);
       running.stopWatching();
       running.stopHousekeeping();
+      running.stopSettlement();
       void Promise.all([running.webhook.close(), running.metricsListener?.close()])
         .then(() => Promise.all([running.tickets.close(), running.offload.close()]))
         .catch((err: unknown) => logger.error({ problem: messageOf(err) }, 'error while shutting down'))

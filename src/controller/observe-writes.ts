@@ -81,7 +81,10 @@ export function createWriteObserver(deps: WriteObserverDeps): WriteObserver {
     );
     for (const o of outcomes) {
       deps.metrics.settlements.inc({ source: 'gitops-write', outcome: o.outcome });
-      deps.logger.info({ uid: request.uid, ticket: o.id, outcome: o.outcome, ...(o.remaining ? { remaining: o.remaining } : {}), ...(o.why ? { why: o.why } : {}) }, 'settlement');
+      deps.logger.info(
+        { uid: request.uid, ticket: o.id, outcome: o.outcome, ...(o.remaining ? { remaining: o.remaining } : {}), ...(o.why ? { why: o.why } : {}) },
+        'settlement',
+      );
     }
   }
 

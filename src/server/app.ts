@@ -119,7 +119,10 @@ export function createApp(deps: AppDeps): express.Express {
     badRequest(webhook, res, bodyError(err));
   });
   app.use((req, res) => {
-    res.status(404).type('text/plain').send(`no route ${req.method} ${req.path}; driftgate serves POST /validate, POST /mutate, POST /observe, GET /healthz, GET /readyz\n`);
+    res
+      .status(404)
+      .type('text/plain')
+      .send(`no route ${req.method} ${req.path}; driftgate serves POST /validate, POST /mutate, POST /observe, GET /healthz, GET /readyz\n`);
   });
 
   async function handle(webhook: Webhook, req: Request, res: Response): Promise<void> {

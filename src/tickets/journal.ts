@@ -14,7 +14,16 @@ import { dirname } from 'node:path';
 import type { TicketDraft } from '../decision/types.js';
 import { DriftgateError } from '../errors.js';
 import { checkEvent, filterTickets, foldEvents, mayResolve } from './fold.js';
-import { TICKET_DECISIONS, type BackportCommit, type Resolution, type SettlementProgress, type Ticket, type TicketEvent, type TicketFilter, type TicketStore } from './types.js';
+import {
+  TICKET_DECISIONS,
+  type BackportCommit,
+  type Resolution,
+  type SettlementProgress,
+  type Ticket,
+  type TicketEvent,
+  type TicketFilter,
+  type TicketStore,
+} from './types.js';
 import { parseJsonExact } from '../util/json.js';
 
 /** JournalOptions configures a JournalStore. */

@@ -97,7 +97,11 @@ export function ticketPaths(ticket: Ticket): TicketPath[] {
       }
       const inverse = change.revert.find((r) => r.path === op.path && r.op !== 'test');
       const before: Value | undefined =
-        inverse === undefined ? undefined : inverse.op === 'remove' || (path === '' && inverse.value === null) ? { present: false } : { present: true, value: inverse.value };
+        inverse === undefined
+          ? undefined
+          : inverse.op === 'remove' || (path === '' && inverse.value === null)
+            ? { present: false }
+            : { present: true, value: inverse.value };
       paths.set(path, { path, before, after });
     }
   }
@@ -106,14 +110,16 @@ export function ticketPaths(ticket: Ticket): TicketPath[] {
 
 function gitCarries(path: string): boolean {
   if (isWithin(path, '/status')) return false;
-  if (['uid', 'resourceVersion', 'generation', 'managedFields', 'creationTimestamp', 'deletionTimestamp'].some((k) => isWithin(path, `/metadata/${k}`))) return false;
+  if (['uid', 'resourceVersion', 'generation', 'managedFields', 'creationTimestamp', 'deletionTimestamp'].some((k) => isWithin(path, `/metadata/${k}`)))
+    return false;
   return !path.startsWith('/metadata/annotations/driftgate.dev~1');
 }
 
 /** assess returns what the observation shows about the ticket's changes. */
 export function assess(ticket: Ticket, observation: Observation): Assessment {
   const paths = ticketPaths(ticket);
-  if (paths.length === 0) return { kind: 'unsettled', remaining: [], why: 'the ticket changes nothing a GitOps tool carries (status, or an action such as exec)' };
+  if (paths.length === 0)
+    return { kind: 'unsettled', remaining: [], why: 'the ticket changes nothing a GitOps tool carries (status, or an action such as exec)' };
   const stale = ticket.changes.find((c) => !before(c.at, observation.at));
   if (stale !== undefined) {
     return { kind: 'unsettled', remaining: paths.map((p) => p.path), why: `the evidence (${observation.at}) does not follow the change at ${stale.at}` };
@@ -135,7 +141,10 @@ export function assess(ticket: Ticket, observation: Observation): Assessment {
 }
 
 /** SettlementStep is what to record on the store after an assessment. */
-export type SettlementStep = { kind: 'resolve'; resolution: Resolution } | { kind: 'progress'; settlement: SettlementProgress } | { kind: 'nothing'; why: string };
+export type SettlementStep =
+  | { kind: 'resolve'; resolution: Resolution }
+  | { kind: 'progress'; settlement: SettlementProgress }
+  | { kind: 'nothing'; why: string };
 
 /**
  * nextStep returns what to record for an assessment backed by `evidence` (its carried and undone
@@ -167,7 +176,11 @@ export function nextStep(ticket: Ticket, assessment: Assessment, evidence: Evide
  * server-side apply owns, else the manifest client-side apply left in the last-applied annotation,
  * else only what the write changed.
  */
-export function declarationOfWrite(object: KubeObject | undefined, oldObject: KubeObject | undefined, managers: readonly string[] = GITOPS_APPLY_MANAGERS): Declaration {
+export function declarationOfWrite(
+  object: KubeObject | undefined,
+  oldObject: KubeObject | undefined,
+  managers: readonly string[] = GITOPS_APPLY_MANAGERS,
+): Declaration {
   const fields = appliedFields(object, managers);
   if (fields !== undefined) return { kind: 'owned', fields };
   const manifest = lastApplied(object);

@@ -8,15 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../../src/admission/types.js';
 import type { TicketDraft } from '../../../src/decision/types.js';
 import { openTicket, withChange } from '../../../src/tickets/fold.js';
-import {
-  type Declaration,
-  type Observation,
-  LAST_APPLIED,
-  assess,
-  declarationOfWrite,
-  nextStep,
-  ticketPaths,
-} from '../../../src/tickets/settle.js';
+import { type Declaration, type Observation, LAST_APPLIED, assess, declarationOfWrite, nextStep, ticketPaths } from '../../../src/tickets/settle.js';
 import type { Evidence, Ticket } from '../../../src/tickets/types.js';
 import { fingerprint } from '../../../src/decision/redact.js';
 import { draft } from './drafts.js';
@@ -50,7 +42,11 @@ interface Case {
 const cases: Case[] = [
   {
     name: 'Git declares both new values and live holds them: backported',
-    observation: { live: deployment(5, { hotfix: 'yes' }), declaration: manifest({ spec: { replicas: 5 }, metadata: { labels: { hotfix: 'yes' } } }), at: AFTER },
+    observation: {
+      live: deployment(5, { hotfix: 'yes' }),
+      declaration: manifest({ spec: { replicas: 5 }, metadata: { labels: { hotfix: 'yes' } } }),
+      at: AFTER,
+    },
     want: { kind: 'settled', decision: 'backport', carried: both, undone: [] },
   },
   {
@@ -105,20 +101,24 @@ describe('assess', () => {
 
 describe('server-side apply ownership', () => {
   const live = (manager: string): KubeObject =>
-    deployment(5, { hotfix: 'yes' }, {
-      managedFields: [
-        {
-          manager,
-          operation: 'Apply',
-          apiVersion: 'apps/v1',
-          fieldsType: 'FieldsV1',
-          fieldsV1: {
-            'f:metadata': { 'f:labels': { 'f:hotfix': {} } },
-            'f:spec': { 'f:replicas': {}, 'f:template': { 'f:spec': { 'f:containers': { 'k:{"name":"app"}': { '.': {}, 'f:image': {}, 'f:name': {} } } } } },
+    deployment(
+      5,
+      { hotfix: 'yes' },
+      {
+        managedFields: [
+          {
+            manager,
+            operation: 'Apply',
+            apiVersion: 'apps/v1',
+            fieldsType: 'FieldsV1',
+            fieldsV1: {
+              'f:metadata': { 'f:labels': { 'f:hotfix': {} } },
+              'f:spec': { 'f:replicas': {}, 'f:template': { 'f:spec': { 'f:containers': { 'k:{"name":"app"}': { '.': {}, 'f:image': {}, 'f:name': {} } } } } },
+            },
           },
-        },
-      ],
-    });
+        ],
+      },
+    );
   const imageTicket = openTicket({
     ...draft(),
     change: {
@@ -182,10 +182,13 @@ describe('ticketPaths', () => {
     ]);
   });
 
-  it('a /scale change is the main object\'s replicas; an action subresource (exec) carries nothing', () => {
+  it("a /scale change is the main object's replicas; an action subresource (exec) carries nothing", () => {
     const scale = openTicket({ ...draft(), change: { ...draft().change, subResource: 'scale' } });
     expect(ticketPaths(scale).map((p) => p.path)).toEqual(['/spec/replicas']);
-    const exec = openTicket({ ...draft(), change: { ...draft().change, operation: 'CONNECT', subResource: 'exec', patch: [], revert: [], action: { command: ['sh'] } } });
+    const exec = openTicket({
+      ...draft(),
+      change: { ...draft().change, operation: 'CONNECT', subResource: 'exec', patch: [], revert: [], action: { command: ['sh'] } },
+    });
     expect(assess(exec, { live: deployment(5, undefined), declaration: { kind: 'in-sync' }, at: AFTER })).toMatchObject({ kind: 'unsettled', remaining: [] });
   });
 
@@ -235,7 +238,14 @@ describe('nextStep', () => {
   const now = new Date('2025-06-01T10:06:00Z');
 
   it('a settled ticket is resolved by settlement, the evidence saying which paths were carried and undone', () => {
-    const step = nextStep(ticket, { kind: 'settled', decision: 'backport', carried: ['/spec/replicas'], undone: ['/metadata/labels/hotfix'] }, evidence, 'argocd', 'gitops write w-1', now);
+    const step = nextStep(
+      ticket,
+      { kind: 'settled', decision: 'backport', carried: ['/spec/replicas'], undone: ['/metadata/labels/hotfix'] },
+      evidence,
+      'argocd',
+      'gitops write w-1',
+      now,
+    );
     expect(step).toEqual({
       kind: 'resolve',
       resolution: {
