@@ -103,6 +103,8 @@ export class JournalStore implements TicketStore {
   /** resolve appends the decision, fsynced, and returns the ticket as it now reads. */
   async resolve(id: string, resolution: Resolution): Promise<Ticket> {
     checkResolution(resolution);
+    const checked = checkEvent({ type: 'resolve', id, resolution });
+    if (!checked.ok) throw new DriftgateError('DG_TICKET_INVALID', `ticket ${id}: ${checked.problem}`);
     const before = await this.get(id);
     if (before.resolution !== undefined && !mayResolve(before, resolution)) throw conflict(before.id, before.resolution);
     const event: TicketEvent = { type: 'resolve', id, resolution: { ...resolution } };
@@ -356,7 +358,7 @@ function sameResolution(a: Resolution, b: Resolution): boolean {
 function conflict(id: string, earlier: Resolution): DriftgateError {
   return new DriftgateError(
     'DG_TICKET_CONFLICT',
-    `ticket ${id} was already resolved: ${earlier.decision} by ${earlier.by} at ${earlier.at} (${earlier.ref}); a ticket is resolved once`,
+    `ticket ${id} was already resolved: ${earlier.decision} by ${earlier.by} at ${earlier.at} (${earlier.ref}); a ticket is resolved once: to record another decision over it, add --override to tickets resolve`,
   );
 }
 

@@ -501,7 +501,7 @@ function ticketOf(value: unknown): TicketOf {
 function alreadyResolved(id: string, earlier: Resolution): DriftgateError {
   return new DriftgateError(
     'DG_TICKET_CONFLICT',
-    `ticket ${id} was already resolved: ${earlier.decision} by ${earlier.by} at ${earlier.at} (${earlier.ref}); a ticket is resolved once`,
+    `ticket ${id} was already resolved: ${earlier.decision} by ${earlier.by} at ${earlier.at} (${earlier.ref}); a ticket is resolved once: to record another decision over it, add --override to tickets resolve`,
   );
 }
 
