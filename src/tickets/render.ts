@@ -43,7 +43,8 @@ export function renderTicket(ticket: Ticket): string {
   ];
   if (ticket.resolution !== undefined) header.push(['Resolved', resolutionText(ticket.resolution)]);
   for (const e of ticket.resolution?.evidence ?? []) header.push(['Evidence', evidenceText(e)]);
-  for (const earlier of ticket.earlierResolutions ?? []) header.push([ticket.resolution?.override === true ? 'Earlier' : 'Reopened after', resolutionText(earlier)]);
+  for (const earlier of ticket.earlierResolutions ?? [])
+    header.push([ticket.resolution?.override === true ? 'Earlier' : 'Reopened after', resolutionText(earlier)]);
   const found = ticket.settlement;
   if (found !== undefined) {
     header.push(['Settlement', `partly settled at ${found.at}: ${found.remaining.length} path${found.remaining.length === 1 ? '' : 's'} remain`]);

@@ -146,9 +146,15 @@ export function sleep(ms: number): Promise<void> {
 /**
  * serveDriftgate starts one more `driftgate serve` with `policy` on `port` (0: any free one), as
  * the suite's own runs (the kubernetes ticket store, driftgate's ServiceAccount), its log lines
- * appended to `logFile`, and returns once it serves, with the port it serves on.
+ * appended to `logFile` (and any `extraArgs` after the suite's own), and returns once it serves,
+ * with the port it serves on.
  */
-export async function serveDriftgate(policy: string, port: number, logFile: string): Promise<{ child: ChildProcess; port: number }> {
+export async function serveDriftgate(
+  policy: string,
+  port: number,
+  logFile: string,
+  extraArgs: readonly string[] = [],
+): Promise<{ child: ChildProcess; port: number }> {
   const c = cluster();
   const certDir = join(c.work, 'certs');
   const args = [c.cli, 'serve', '--policy', policy, '--tls-cert', join(certDir, 'tls.crt'), '--tls-key', join(certDir, 'tls.key'), '--host', '127.0.0.1'];
@@ -163,6 +169,7 @@ export async function serveDriftgate(policy: string, port: number, logFile: stri
     c.driftgateKubeconfig,
     '--log-level',
     'info',
+    ...extraArgs,
   );
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], cwd: join(import.meta.dirname, '../..') });
   const served = await new Promise<number>((resolve, reject) => {
