@@ -245,10 +245,14 @@ const OBSERVE_TIMEOUT_SECONDS = 1;
 /**
  * Selects GitOps writers' writes to objects carrying driftgate's ticket stamp (on the object
  * written, or, for a DELETE, on the object deleted): the only writes settlement needs. Cheap:
- * the identity test and two annotation lookups, a few dozen cost units whatever the object.
+ * the identity test and two annotation lookups, a few dozen cost units whatever the object. The
+ * type tests keep a malformed object (metadata or annotations that are not maps) from erroring.
  */
 export const STAMPED_CEL = ['object', 'oldObject']
-  .map((o) => `(${o} != null && has(${o}.metadata) && has(${o}.metadata.annotations) && ${JSON.stringify(BACKPORT_TICKET)} in ${o}.metadata.annotations)`)
+  .map(
+    (o) =>
+      `(${o} != null && has(${o}.metadata) && type(${o}.metadata) == map && has(${o}.metadata.annotations) && type(${o}.metadata.annotations) == map && ${JSON.stringify(BACKPORT_TICKET)} in ${o}.metadata.annotations)`,
+  )
   .join('\n|| ');
 
 function observeEntry(policy: GuardPolicy, selection: Selection, clientConfig: ClientConfig): ValidatingWebhook | undefined {

@@ -243,7 +243,8 @@ describe('the Deployment and what runs beside it', () => {
     const known = serveCommand().options.map((o) => o.long);
     for (const flag of [...args, ...callers].filter((a) => a.startsWith('--'))) expect(known, `serve ${flag}`).toContain(flag);
     expect(callers).toContain('--client-ca');
-    const settling = deployment(template(['--set', 'settlement.writes=true', '--set', 'settlement.from={argocd,flux}'])).spec.template.spec.containers[0]?.args ?? [];
+    const settling =
+      deployment(template(['--set', 'settlement.writes=true', '--set', 'settlement.from={argocd,flux}'])).spec.template.spec.containers[0]?.args ?? [];
     expect(settling.join(' ')).toContain('--settle --settle-from argocd,flux --settle-interval 30000');
     for (const flag of settling.filter((a) => a.startsWith('--'))) expect(known, `serve ${flag}`).toContain(flag);
   });
