@@ -375,7 +375,7 @@ describe('health and routes', () => {
     const unknown = await request(h.server).post('/admit').set('Content-Type', JSON_TYPE).send('{}');
     const get = await request(h.server).get('/validate');
     expect([unknown.status, get.status]).toEqual([404, 404]);
-    expect(unknown.text).toBe('no route POST /admit; driftgate serves POST /validate, POST /mutate, GET /healthz, GET /readyz\n');
+    expect(unknown.text).toBe('no route POST /admit; driftgate serves POST /validate, POST /mutate, POST /observe, GET /healthz, GET /readyz\n');
   });
 });
 
