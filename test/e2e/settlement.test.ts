@@ -146,7 +146,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await kubectl(ADMIN, ['delete', 'validatingwebhookconfiguration', OBSERVE_CONFIG, '--ignore-not-found']);
-  if (settler !== undefined && settler.child.exitCode === null) {
+  if (settler !== undefined && settler.child.exitCode === null && settler.child.signalCode === null) {
     const gone = new Promise((r) => settler?.child.once('exit', r));
     settler.child.kill('SIGTERM');
     await gone;
@@ -197,7 +197,7 @@ describe('settled by GitOps writes', () => {
     expect(after.spec.earlierResolutions?.[0]).toMatchObject({ closedBy: 'settlement', decision: 'backport' });
     const shown = await driftgate(['tickets', 'show', id, ...k8s]);
     expect(shown.stdout).toContain('overriding the closure below');
-    expect(shown.stdout).toContain(`GitOps write by system:serviceaccount:argocd:argocd-application-controller`);
+    expect(shown.stdout).toContain('backport by settlement (system:serviceaccount:argocd:argocd-application-controller)');
   });
 
   it('closes a ticket as reverted when the sync puts the old value back', async () => {
@@ -354,7 +354,7 @@ describe('observing never stands in the way', () => {
     const name = await createDeployment('settle-down');
     await bypass(name);
     const child = settler?.child;
-    if (child !== undefined && child.exitCode === null) {
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) {
       const gone = new Promise((r) => child.once('exit', r));
       child.kill('SIGKILL');
       await gone;
