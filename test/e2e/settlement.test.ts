@@ -235,9 +235,11 @@ describe('settled by GitOps writes', () => {
 });
 
 describe('settled by what Argo CD and Flux report (no write to observe)', () => {
-  it('closes a ticket as backported when the owning Argo CD Application reports the object Synced after the change', async () => {
+  it('closes a ticket as backported when the owning Argo CD Application reports the object Synced after the change, and not one it reports OutOfSync', async () => {
     const name = await createDeployment('settle-argo');
     const id = await bypass(name);
+    const drifted = await createDeployment('settle-argo-drift');
+    const driftedId = await bypass(drifted);
     const app = `app-${name}`;
     await applyJson(ARGOCD, {
       apiVersion: 'argoproj.io/v1alpha1',
@@ -262,7 +264,10 @@ describe('settled by what Argo CD and Flux report (no write to observe)', () => 
           },
         },
         health: { status: 'Healthy' },
-        resources: [{ group: 'apps', version: 'v1', kind: 'Deployment', namespace: 'prod', name, status: 'Synced', health: { status: 'Healthy' } }],
+        resources: [
+          { group: 'apps', version: 'v1', kind: 'Deployment', namespace: 'prod', name, status: 'Synced', health: { status: 'Healthy' } },
+          { group: 'apps', version: 'v1', kind: 'Deployment', namespace: 'prod', name: drifted, status: 'OutOfSync', health: { status: 'Healthy' } },
+        ],
         reconciledAt: now,
         operationState: { phase: 'Succeeded', startedAt: now, finishedAt: now, operation: { sync: { revision: '4f2c9a1e0b7d3c5a6e8f9b0a1c2d3e4f5a6b7c8d' } } },
       },
@@ -280,11 +285,16 @@ describe('settled by what Argo CD and Flux report (no write to observe)', () => 
       revision: '4f2c9a1e0b7d3c5a6e8f9b0a1c2d3e4f5a6b7c8d',
       carried: [MEMORY],
     });
+    // The same poll read the same Application: the object it reports OutOfSync keeps its ticket open.
+    expect((await ticket(driftedId)).spec.state).toBe('open');
   });
 
-  it('closes a ticket as backported when the Flux Kustomization holding the object in its inventory is Ready at a revision reconciled after the change', async () => {
+  it('closes a ticket as backported when the Flux Kustomization holding the object in its inventory is Ready at a revision reconciled after the change, and not one outside its inventory', async () => {
     const name = await createDeployment('settle-flux');
     const id = await bypass(name);
+    // Another bypassed object, not in this Kustomization's inventory: nothing says it is in sync.
+    const outside = await createDeployment('settle-flux-out');
+    const outsideId = await bypass(outside);
     const ks = `ks-${name}`;
     await applyJson(FLUX, {
       apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
@@ -346,6 +356,7 @@ describe('settled by what Argo CD and Flux report (no write to observe)', () => 
       revision,
       carried: [MEMORY],
     });
+    expect((await ticket(outsideId)).spec.state).toBe('open');
   });
 });
 
