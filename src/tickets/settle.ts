@@ -6,7 +6,8 @@
  *
  * Per JSON Pointer the ticket changed, with `before` the value before the window and `after` the
  * responder's value:
- * - undone: the live object holds `before` again (self-heal, a sync of Git's old value, a revert);
+ * - undone: the live object holds `before` again (self-heal, a sync of Git's old value, a revert),
+ *   or the object is gone (pruned or deleted by GitOps) and the change with it;
  * - carried: the live object holds `after` AND Git declares `after` there, which is what the
  *   evidence must show (see `Declaration`);
  * - remaining: anything else. A field Git does not declare stays as the responder left it after a
@@ -130,8 +131,20 @@ export function assess(ticket: Ticket, observation: Observation): Assessment {
   const undone: string[] = [];
   const remaining: string[] = [];
   for (const p of paths) {
+    if (p.path === '') {
+      // A whole object created or deleted under the window: judged by existence, since the live
+      // object has gained defaults and runtime fields the recorded one never had.
+      const exists = live !== undefined;
+      if (exists !== p.after.present && p.before !== undefined && exists === p.before.present) undone.push('');
+      else if (exists === p.after.present && (!exists || declaresObject(observation.declaration))) carried.push('');
+      else remaining.push('');
+      continue;
+    }
     const now = valueAt(live, p.path);
-    if (p.before !== undefined && same(now, p.before) && !same(p.before, p.after)) undone.push(p.path);
+    // The object gone (a prune, a GitOps delete): every change made on it went with it, unless
+    // the ticket's own change was that deletion.
+    const gone = live === undefined && p.after.present;
+    if (gone || (p.before !== undefined && same(now, p.before) && !same(p.before, p.after))) undone.push(p.path);
     else if (same(now, p.after) && declared(p.path, p.after)) carried.push(p.path);
     else remaining.push(p.path);
   }
@@ -220,6 +233,14 @@ function lastApplied(object: KubeObject | undefined): unknown {
     // A malformed annotation declares nothing: the write then counts for what it changed only.
     return undefined;
   }
+}
+
+// Whether the evidence says Git declares the object at all (for a ticket that created it).
+function declaresObject(declaration: Declaration): boolean {
+  if (declaration.kind === 'manifest') return isRecord(declaration.manifest);
+  if (declaration.kind === 'owned') return Object.keys(declaration.fields).length > 0;
+  if (declaration.kind === 'changed') return declaration.before !== undefined;
+  return true;
 }
 
 // Compared as the diff compares: runtime fields dropped, a Secret's values as fingerprints (the

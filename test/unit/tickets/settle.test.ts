@@ -85,9 +85,37 @@ const cases: Case[] = [
     want: { kind: 'unsettled', remaining: both, why: 'the evidence (2025-06-01T09:59:59Z) does not follow the change at 2025-06-01T10:00:00Z' },
   },
   {
-    name: 'the object gone: the added label is undone, but replicas is not back at 3, so it remains',
-    observation: { live: undefined, declaration: { kind: 'in-sync' }, at: AFTER },
-    want: { kind: 'partial', carried: [], undone: ['/metadata/labels/hotfix'], remaining: ['/spec/replicas'] },
+    name: 'the object gone (pruned by GitOps): every change on it went with it, reverted',
+    observation: { live: undefined, declaration: { kind: 'changed', before: deployment(5, { hotfix: 'yes' }) }, at: AFTER },
+    want: { kind: 'settled', decision: 'revert', carried: [], undone: both },
+  },
+  {
+    name: 'a ticket that created the object: Git declaring it carries it; the object gone undoes it',
+    ticket: openTicket({
+      ...draft(),
+      change: {
+        ...draft().change,
+        operation: 'CREATE',
+        patch: [{ op: 'add', path: '', value: deployment(5, undefined) }],
+        revert: [{ op: 'remove', path: '' }],
+      },
+    }),
+    observation: { live: deployment(5, undefined), declaration: manifest(deployment(5, undefined)), at: AFTER },
+    want: { kind: 'settled', decision: 'backport', carried: [''], undone: [] },
+  },
+  {
+    name: 'a ticket that created the object: still there but nothing says Git declares it, it remains',
+    ticket: openTicket({
+      ...draft(),
+      change: {
+        ...draft().change,
+        operation: 'CREATE',
+        patch: [{ op: 'add', path: '', value: deployment(5, undefined) }],
+        revert: [{ op: 'remove', path: '' }],
+      },
+    }),
+    observation: { live: deployment(5, undefined), declaration: manifest(undefined), at: AFTER },
+    want: { kind: 'unsettled', remaining: [''], why: 'GitOps has neither carried nor undone any of its changes yet' },
   },
 ];
 
