@@ -361,16 +361,27 @@ describe('settled by what Argo CD and Flux report (no write to observe)', () => 
 });
 
 describe('observing never stands in the way', () => {
-  it('lets a GitOps write to a stamped object through while the observing driftgate is down', async () => {
+  it('lets GitOps writes to a stamped object through while the observing driftgate hangs, then while it is down', async () => {
     const name = await createDeployment('settle-down');
     await bypass(name);
     const child = settler?.child;
-    if (child !== undefined && child.exitCode === null && child.signalCode === null) {
-      const gone = new Promise((r) => child.once('exit', r));
-      child.kill('SIGKILL');
-      await gone;
-    }
-    const synced = await kubectl(ARGOCD, ['apply', '-f', '-'], gitManifest(name, '1Gi'));
-    expect(synced.code, synced.stderr).toBe(0);
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) throw new Error('the settling driftgate is not running');
+    // Hung: the connection is accepted by the kernel and never answered; the apiserver gives up
+    // after the entry's 1 s timeout and, failurePolicy Ignore, stores the write.
+    child.kill('SIGSTOP');
+    const whileHung = await kubectl(ARGOCD, ['apply', '-f', '-'], gitManifest(name, '1Gi'));
+    expect(whileHung.code, whileHung.stderr).toBe(0);
+    const gone = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await gone;
+    const whileDown = await kubectl(ARGOCD, ['apply', '-f', '-'], gitManifest(name, '3Gi'));
+    expect(whileDown.code, whileDown.stderr).toBe(0);
+    const live = await getJson<{ spec: { template: { spec: { containers: Array<{ resources: { limits: Record<string, string> } }> } } } }>([
+      '-n',
+      'prod',
+      'deployment',
+      name,
+    ]);
+    expect(live.spec.template.spec.containers[0]?.resources.limits['memory']).toBe('3Gi');
   });
 });
