@@ -17,7 +17,7 @@ import { inSubjects } from '../policy/match.js';
 import type { GuardPolicy } from '../policy/types.js';
 import type { Logger } from '../server/logger.js';
 import type { Metrics } from '../server/metrics.js';
-import { declarationOfWrite } from '../tickets/settle.js';
+import { declarationOfWrite } from '../tickets/git-declaration.js';
 import type { TicketStore } from '../tickets/types.js';
 import { openTicketsOn, settleTickets } from './settle.js';
 

@@ -21,7 +21,7 @@ import { messageOf } from '../errors.js';
 import { type KubeClient, parentLookup } from '../kube/client.js';
 import type { Logger } from '../server/logger.js';
 import type { Metrics } from '../server/metrics.js';
-import { GITOPS_APPLY_MANAGERS, appliedFields } from '../tickets/settle.js';
+import { GITOPS_APPLY_MANAGERS, appliedFields } from '../tickets/git-declaration.js';
 import type { Evidence, Ticket, TicketStore } from '../tickets/types.js';
 import { isRecord } from '../util/json.js';
 import { settleTickets } from './settle.js';

@@ -18,7 +18,7 @@ import { createApp } from '../../../src/server/app.js';
 import { createLogger } from '../../../src/server/logger.js';
 import { createMetrics } from '../../../src/server/metrics.js';
 import { JournalStore } from '../../../src/tickets/journal.js';
-import { LAST_APPLIED } from '../../../src/tickets/settle.js';
+import { LAST_APPLIED } from '../../../src/tickets/git-declaration.js';
 import { openTicket } from '../../../src/tickets/fold.js';
 import { LogSink } from '../../helpers/webhook.js';
 import { draft } from '../tickets/drafts.js';
