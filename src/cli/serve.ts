@@ -275,18 +275,25 @@ async function start(settings: ServeSettings, opts: Pick<ServeOptions, 'logLevel
   if (settings.settleFrom.length > 0 && client === undefined) {
     throw new DriftgateError('DG_USAGE', '--settle-from reads Applications / Kustomizations from the cluster: give --kubeconfig (or run in a cluster)');
   }
-  const observer = settings.settle
-    ? createWriteObserver({
-        store: tickets,
-        // The parent lookup reads any object by reference: the very read settlement needs.
-        ...(parents === undefined ? {} : { readObject: (ref: ObjectRef) => parents(ref) }),
-        policy: () => policy,
-        now: () => new Date(),
-        logger,
-        metrics,
-        delayMs: settings.settleDelayMs,
-      })
-    : undefined;
+  if (settings.settle && parents === undefined) {
+    throw new DriftgateError(
+      'DG_USAGE',
+      '--settle reads each observed object back from the cluster (a review alone proves nothing): give --kubeconfig (or run in a cluster)',
+    );
+  }
+  const observer =
+    settings.settle && parents !== undefined
+      ? createWriteObserver({
+          store: tickets,
+          // The parent lookup reads any object by reference: the very read settlement needs.
+          readObject: (ref: ObjectRef) => parents(ref),
+          policy: () => policy,
+          now: () => new Date(),
+          logger,
+          metrics,
+          delayMs: settings.settleDelayMs,
+        })
+      : undefined;
   const offload = createOffload({ limits, onReplaced: (why) => logger.error({ problem: why }, 'judging worker replaced; the review it held was refused') });
   const app = createApp({
     admitter,

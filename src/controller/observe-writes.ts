@@ -27,8 +27,8 @@ export type ReadObject = (ref: ObjectRef) => Promise<KubeObject | undefined>;
 /** WriteObserverDeps are what the observer needs; all passed in. */
 export interface WriteObserverDeps {
   store: TicketStore;
-  /** Reads the object back; without it (no cluster configured), the write is judged as the review shows it. */
-  readObject?: ReadObject;
+  /** Reads the object back: the write is judged on what landed, never on the review's copy. */
+  readObject: ReadObject;
   policy: () => GuardPolicy;
   now: () => Date;
   logger: Logger;
@@ -65,7 +65,7 @@ export function createWriteObserver(deps: WriteObserverDeps): WriteObserver {
     const tickets = await openTicketsOn(deps.store, ref);
     if (tickets.length === 0) return;
     await new Promise((resolve) => setTimeout(resolve, delayMs));
-    const live = deps.readObject === undefined ? (request.object ?? undefined) : await deps.readObject(ref);
+    const live = await deps.readObject(ref);
     const at = deps.now();
     const username = request.userInfo.username;
     const outcomes = await settleTickets(
