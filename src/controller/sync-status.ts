@@ -50,7 +50,10 @@ export function argoEvidence(ticket: Ticket, app: unknown): SyncEvidence | undef
   const status = isRecord(app) ? app['status'] : undefined;
   if (!isRecord(status)) return undefined;
   const sync = isRecord(status['sync']) ? status['sync'] : {};
-  if (sync['status'] !== 'Synced' || typeof sync['revision'] !== 'string') return undefined;
+  // A multi-source Application reports `revisions` (one per source) instead of `revision`.
+  const revisions = Array.isArray(sync['revisions']) ? sync['revisions'].filter((r): r is string => typeof r === 'string') : [];
+  const revision = typeof sync['revision'] === 'string' && sync['revision'] !== '' ? sync['revision'] : revisions.join(',');
+  if (sync['status'] !== 'Synced' || revision === '') return undefined;
   const resources = Array.isArray(status['resources']) ? status['resources'] : [];
   const o = ticket.object;
   const entry = resources.find(
@@ -61,7 +64,7 @@ export function argoEvidence(ticket: Ticket, app: unknown): SyncEvidence | undef
   const finished = operation['phase'] === 'Succeeded' ? operation['finishedAt'] : undefined;
   const at = latest([status['reconciledAt'], finished]);
   if (at === undefined) return undefined;
-  return { kind: 'sync-status', tool: 'argocd', ...nameOf(app), revision: sync['revision'], at };
+  return { kind: 'sync-status', tool: 'argocd', ...nameOf(app), revision, at };
 }
 
 /**

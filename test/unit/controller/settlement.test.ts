@@ -222,6 +222,8 @@ describe('Argo CD and Flux status', () => {
     expect(argoEvidence(ticket, app())).toEqual({ kind: 'sync-status', tool: 'argocd', namespace: 'argocd', name: 'shop', revision: 'abc123', at: after });
     const synced = app({ operationState: { phase: 'Succeeded', finishedAt: '2025-06-01T10:07:00Z' } });
     expect(argoEvidence(ticket, synced)?.at).toBe('2025-06-01T10:07:00Z');
+    const multi = app({ sync: { status: 'Synced', revisions: ['abc123', 'def456'] } });
+    expect(argoEvidence(ticket, multi)?.revision).toBe('abc123,def456');
   });
 
   it('Argo CD: no evidence when OutOfSync, the resource OutOfSync, another object, or no comparison time', () => {
