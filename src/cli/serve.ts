@@ -21,7 +21,13 @@ import { type Io, processIo, readPolicyFile, reviewLimitsOf } from './io.js';
 import { DEFAULT_REVIEW_LIMITS, type ReviewLimits } from '../admission/limits.js';
 import { openTicketStore } from './stores.js';
 import { createWriteObserver } from '../controller/observe-writes.js';
-import { GITOPS_TOOLS, type GitopsTool, startSyncStatusSettlement } from '../controller/sync-status.js';
+import { GITOPS_TOOLS, type GitopsTool, soleWriter, startSyncStatusSettlement } from '../controller/sync-status.js';
+import { createLease, type Lease } from '../controller/lease.js';
+import type { KubeClient } from '../kube/client.js';
+import { parseTicketsSpec } from '../tickets/journal.js';
+import { DEFAULT_TICKETS_NAMESPACE } from '../tickets/kubernetes.js';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
 
 interface ServeOptions {
   policy?: string;
@@ -206,6 +212,24 @@ async function settingsOf(opts: ServeOptions): Promise<ServeSettings> {
   };
 }
 
+/**
+ * The Lease that makes one replica the sync-status poller: in the tickets' namespace with the
+ * kubernetes store (every replica shares it); none with a journal, which one replica owns alone.
+ */
+function settlementLease(settings: ServeSettings, client: KubeClient): Lease {
+  const spec = parseTicketsSpec(settings.ticketsSpec);
+  if (spec.kind !== 'kubernetes') return soleWriter;
+  return createLease({
+    client,
+    namespace: spec.namespace ?? DEFAULT_TICKETS_NAMESPACE,
+    name: 'driftgate-settlement',
+    identity: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
+    // Three rounds without renewal before another replica takes over, and never under 15 s.
+    durationMs: Math.max(15_000, 3 * settings.settleIntervalMs),
+    now: () => new Date(),
+  });
+}
+
 function toolsFlag(text: string | undefined): GitopsTool[] {
   if (text === undefined) return [];
   const tools = text
@@ -341,6 +365,7 @@ async function start(settings: ServeSettings, opts: Pick<ServeOptions, 'logLevel
           logger,
           metrics,
           intervalMs: settings.settleIntervalMs,
+          lease: settlementLease(settings, client),
         });
   ready = true;
   logger.info(

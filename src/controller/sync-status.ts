@@ -24,6 +24,7 @@ import type { Metrics } from '../server/metrics.js';
 import { GITOPS_APPLY_MANAGERS, appliedFields } from '../tickets/git-declaration.js';
 import type { Evidence, Ticket, TicketStore } from '../tickets/types.js';
 import { isRecord } from '../util/json.js';
+import type { Lease } from './lease.js';
 import { settleTickets } from './settle.js';
 
 /** GitopsTool is a tool whose status settlement reads. */
@@ -114,10 +115,17 @@ export interface SyncStatusDeps {
   logger: Logger;
   metrics: Metrics;
   intervalMs: number;
+  /** Who polls among replicas: only the holder does (`soleWriter` for a store only one replica uses). */
+  lease: Lease;
 }
+
+/** soleWriter is the Lease of a replica that is alone by construction (a journal store): always held. */
+export const soleWriter: Lease = { hold: () => Promise.resolve(true) };
 
 /** settleFromSyncStatusOnce reads each tool's objects once and settles the open tickets they report in sync. */
 export async function settleFromSyncStatusOnce(deps: SyncStatusDeps): Promise<void> {
+  // One poller among replicas: the others would only repeat its reads and lose its races.
+  if (!(await deps.lease.hold())) return;
   let open: Ticket[];
   try {
     open = await deps.store.list({ state: 'open' });

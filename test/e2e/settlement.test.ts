@@ -287,6 +287,15 @@ describe('settled by what Argo CD and Flux report (no write to observe)', () => 
     });
     // The same poll read the same Application: the object it reports OutOfSync keeps its ticket open.
     expect((await ticket(driftedId)).spec.state).toBe('open');
+    // The poll ran under the Lease that makes one replica the poller.
+    const lease = await getJson<{ spec: { holderIdentity?: string; leaseDurationSeconds?: number } }>([
+      '-n',
+      'driftgate-system',
+      'lease',
+      'driftgate-settlement',
+    ]);
+    expect(lease.spec.holderIdentity).toMatch(/-\d+-[0-9a-f]{6}$/);
+    expect(lease.spec.leaseDurationSeconds).toBe(15);
   });
 
   it('closes a ticket as backported when the Flux Kustomization holding the object in its inventory is Ready at a revision reconciled after the change, and not one outside its inventory', async () => {

@@ -113,6 +113,13 @@ describe('the webhook configurations are what `driftgate manifests` renders', ()
     const withFrom = template([...PROVIDED, '--set', 'settlement.from={flux}']);
     const role = withFrom.find((o) => o.kind === 'ClusterRole' && o.metadata?.name === 'driftgate-settlement') as { rules: unknown[] } | undefined;
     expect(role?.rules).toEqual([{ apiGroups: ['kustomize.toolkit.fluxcd.io'], resources: ['kustomizations'], verbs: ['list'] }]);
+    const leaseRole = withFrom.find((o) => o.kind === 'Role' && o.metadata?.name === 'driftgate-settlement-lease') as { rules: unknown[] } | undefined;
+    expect(leaseRole?.rules).toContainEqual({
+      apiGroups: ['coordination.k8s.io'],
+      resources: ['leases'],
+      resourceNames: ['driftgate-settlement'],
+      verbs: ['get', 'update'],
+    });
   });
 
   it('refuses webhooks rendered from another policy, or for another namespace', async () => {
