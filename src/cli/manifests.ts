@@ -21,6 +21,7 @@ interface ManifestsOptions {
   helmValues?: boolean;
   failurePolicy?: string;
   guardpolicies?: boolean;
+  settle?: boolean;
 }
 
 const DNS_LABEL = '[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?';
@@ -47,6 +48,10 @@ export function manifestsCommand(io: Io = processIo): Command {
       '--guardpolicies',
       'also print the ValidatingWebhookConfiguration driftgate-policies, which sends GuardPolicy writes to /validate-policy (for serve --policy-source guardpolicy)',
     )
+    .option(
+      '--settle',
+      "also send GitOps writers' writes to objects carrying a ticket stamp to /observe (failurePolicy Ignore, 1 s timeout), so that `serve --settle` closes their tickets",
+    )
     .action(async (opts: ManifestsOptions & { output: 'yaml' | 'json' }) => {
       if (opts.helmValues === true) {
         io.out.write(await helmValuesText(opts));
@@ -56,7 +61,11 @@ export function manifestsCommand(io: Io = processIo): Command {
       const { caBundle, options } = await caOf(opts);
       const failurePolicy = failurePolicyOf(opts.failurePolicy);
       const policy = await readPolicyFile(opts.policy);
-      const objects: object[] = renderWebhooks(policy, target, caBundle, { ...options, ...(failurePolicy === undefined ? {} : { failurePolicy }) });
+      const objects: object[] = renderWebhooks(policy, target, caBundle, {
+        ...options,
+        ...(failurePolicy === undefined ? {} : { failurePolicy }),
+        ...(opts.settle === true ? { observeGitopsWrites: true } : {}),
+      });
       if (opts.guardpolicies === true) objects.push(renderPolicyWebhook(target, caBundle, options));
       const effective = failurePolicy ?? (policy.mode === 'warn' ? 'Ignore' : 'Fail');
       const header = [
@@ -90,7 +99,7 @@ async function helmValuesText(opts: ManifestsOptions): Promise<string> {
     );
   }
   const text = await readText(opts.policy, 'policy', 'DG_POLICY_UNREADABLE');
-  const values = helmValuesOf(text, loadPolicy(text, opts.policy), target.service.namespace);
+  const values = helmValuesOf(text, loadPolicy(text, opts.policy), target.service.namespace, opts.settle === true ? { observeGitopsWrites: true } : {});
   const header = [
     `# Values for charts/driftgate, rendered by \`driftgate manifests --helm-values\` from ${opts.policy}:`,
     '# the GuardPolicy and the webhook configurations rendered from it. Pass them with -f to helm install or',

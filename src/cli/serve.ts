@@ -16,6 +16,7 @@ import { createMetrics, metricsHandler } from '../server/metrics.js';
 import { type Offload, createOffload } from '../server/offload.js';
 import { loadClientCa, loadKeyPair, watchKeyPair } from './keypair-files.js';
 import type { TicketStore } from '../tickets/types.js';
+import type { ObjectRef } from '../decision/types.js';
 import { type Io, processIo, readPolicyFile, reviewLimitsOf } from './io.js';
 import { DEFAULT_REVIEW_LIMITS, type ReviewLimits } from '../admission/limits.js';
 import { openTicketStore } from './stores.js';
@@ -24,9 +25,17 @@ import { NOT_READ_YET, type PolicyWatch, watchGuardPolicies } from '../controlle
 import { createKubeClient } from '../kube/client.js';
 import { DRIFTGATE_NAMESPACE, type WebhookTarget } from '../manifests/render.js';
 import { createLivePolicy } from '../policy/live.js';
-import { isPolicySet, type PolicyInForce } from '../policy/set.js';
+import { isPolicySet, type PolicyInForce, policyFor } from '../policy/set.js';
 import type { GuardPolicy } from '../policy/types.js';
 import { loadKubeConfig } from './kubeconfig.js';
+import { createWriteObserver } from '../controller/observe-writes.js';
+import { GITOPS_TOOLS, type GitopsTool, soleWriter, startSyncStatusSettlement } from '../controller/sync-status.js';
+import { createLease, type Lease } from '../controller/lease.js';
+import type { KubeClient } from '../kube/client.js';
+import { parseTicketsSpec } from '../tickets/journal.js';
+import { DEFAULT_TICKETS_NAMESPACE } from '../tickets/kubernetes.js';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
 
 interface ServeOptions {
   policy?: string;
@@ -51,6 +60,10 @@ interface ServeOptions {
   maxReviewValues: string;
   clientCa?: string;
   clientName?: string;
+  settle?: boolean;
+  settleFrom?: string;
+  settleInterval: string;
+  settleDelay: string;
 }
 
 /** The embedded default of `--dev`: everything under one git-ignored folder of the working directory. */
@@ -101,6 +114,16 @@ export function serveCommand(io: Io = processIo): Command {
       'refuse a review holding more leaves (strings, numbers, booleans, nulls, empty maps and lists) than this',
       String(DEFAULT_REVIEW_LIMITS.maxLeaves),
     )
+    .option(
+      '--settle',
+      'settle tickets from the GitOps writes /observe receives (render the webhooks with `manifests --settle`): backported, reverted, or which paths remain',
+    )
+    .option(
+      '--settle-from <tools>',
+      'also settle tickets from what the GitOps tools report in sync, polled: argocd, flux or argocd,flux (needs cluster access)',
+    )
+    .option('--settle-interval <ms>', 'how often --settle-from reads the Applications / Kustomizations', '30000')
+    .option('--settle-delay <ms>', 'how long after answering a GitOps write /observe waits before reading the object back', '1000')
     .option('--overdue-after <duration>', 'an open ticket is overdue this long after its window ended (Go-style or days: 72h, 3d)', '3d')
     .action(async (opts: ServeOptions) => {
       await serve(opts, io);
@@ -137,6 +160,10 @@ interface ServeSettings {
   /** The PEM bundle of --client-ca, checked; with it, only clientNames may call the webhook routes. */
   clientCa: string | undefined;
   clientNames: string[];
+  settle: boolean;
+  settleFrom: GitopsTool[];
+  settleIntervalMs: number;
+  settleDelayMs: number;
 }
 
 /** settingsOf returns the checked settings, before anything is listened on or connected to. */
@@ -147,6 +174,9 @@ async function settingsOf(opts: ServeOptions): Promise<ServeSettings> {
   const maxRecordMs = intFlag('max-record-time', opts.maxRecordTime, 1);
   const housekeepingMs = intFlag('housekeeping-interval', opts.housekeepingInterval, 100);
   const overdueMs = durationFlag('overdue-after', opts.overdueAfter);
+  const settleIntervalMs = intFlag('settle-interval', opts.settleInterval, 100);
+  const settleDelayMs = intFlag('settle-delay', opts.settleDelay, 0);
+  const settleFrom = toolsFlag(opts.settleFrom);
   const limits = reviewLimitsOf(opts);
   const clientNames = (opts.clientName ?? '')
     .split(',')
@@ -216,7 +246,42 @@ async function settingsOf(opts: ServeOptions): Promise<ServeSettings> {
     limits,
     clientCa,
     clientNames,
+    settle: opts.settle === true,
+    settleFrom,
+    settleIntervalMs,
+    settleDelayMs,
   };
+}
+
+/**
+ * The Lease that makes one replica the sync-status poller: in the tickets' namespace with the
+ * kubernetes store (every replica shares it); none with a journal, which one replica owns alone.
+ */
+function settlementLease(settings: ServeSettings, client: KubeClient): Lease {
+  const spec = parseTicketsSpec(settings.ticketsSpec);
+  if (spec.kind !== 'kubernetes') return soleWriter;
+  return createLease({
+    client,
+    namespace: spec.namespace ?? DEFAULT_TICKETS_NAMESPACE,
+    name: 'driftgate-settlement',
+    identity: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
+    // Three rounds without renewal before another replica takes over, and never under 15 s.
+    durationMs: Math.max(15_000, 3 * settings.settleIntervalMs),
+    now: () => new Date(),
+  });
+}
+
+function toolsFlag(text: string | undefined): GitopsTool[] {
+  if (text === undefined) return [];
+  const tools = text
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => t !== '');
+  const bad = tools.find((t) => !GITOPS_TOOLS.includes(t as GitopsTool));
+  if (bad !== undefined || tools.length === 0) {
+    throw new DriftgateError('DG_USAGE', `--settle-from "${text}": name the tools whose status to read, ${GITOPS_TOOLS.join(', ')} or both (argocd,flux)`);
+  }
+  return [...new Set(tools)] as GitopsTool[];
 }
 
 /** Running is a started webhook: what shutting down stops, in order. */
@@ -230,6 +295,7 @@ interface Running {
   /** The GuardPolicy watch, with --policy-source guardpolicy. */
   policyWatch: PolicyWatch | undefined;
   stopHousekeeping: () => void;
+  stopSettlement: () => void;
   setReady: (ready: boolean) => void;
 }
 
@@ -279,6 +345,32 @@ async function start(settings: ServeSettings, opts: Pick<ServeOptions, 'logLevel
       ),
   });
   const { limits, clientCa, clientNames } = settings;
+  const client = opened.client;
+  if (settings.settleFrom.length > 0 && client === undefined) {
+    throw new DriftgateError('DG_USAGE', '--settle-from reads Applications / Kustomizations from the cluster: give --kubeconfig (or run in a cluster)');
+  }
+  if (settings.settle && parents === undefined) {
+    throw new DriftgateError(
+      'DG_USAGE',
+      '--settle reads each observed object back from the cluster (a review alone proves nothing): give --kubeconfig (or run in a cluster)',
+    );
+  }
+  const observer =
+    settings.settle && parents !== undefined
+      ? createWriteObserver({
+          store: tickets,
+          // The parent lookup reads any object by reference: the very read settlement needs.
+          readObject: (ref: ObjectRef) => parents(ref),
+          policy: (namespace) => {
+            const now = inForce();
+            return isPolicySet(now) ? policyFor(now, namespace) : now;
+          },
+          now: () => new Date(),
+          logger,
+          metrics,
+          delayMs: settings.settleDelayMs,
+        })
+      : undefined;
   const offload = createOffload({ limits, onReplaced: (why) => logger.error({ problem: why }, 'judging worker replaced; the review it held was refused') });
   const app = createApp({
     admitter,
@@ -297,6 +389,7 @@ async function start(settings: ServeSettings, opts: Pick<ServeOptions, 'logLevel
       },
       target: settings.policy.source === 'guardpolicy' ? settings.policy.target : { service: { namespace: DRIFTGATE_NAMESPACE, name: 'driftgate' } },
     }),
+    ...(observer === undefined ? {} : { observer }),
   });
   const webhook = await listenHttps(app, pair, settings.port, host, clientCa);
   const watcher = watchKeyPair({
@@ -342,6 +435,19 @@ async function start(settings: ServeSettings, opts: Pick<ServeOptions, 'logLevel
   }
   const shown = inForce();
   const policyNames = isPolicySet(shown) ? shown.policies.map((p) => p.name) : [shown.name];
+  const stopSettlement =
+    client === undefined || settings.settleFrom.length === 0
+      ? () => undefined
+      : startSyncStatusSettlement({
+          store: tickets,
+          client,
+          tools: settings.settleFrom,
+          now: () => new Date(),
+          logger,
+          metrics,
+          intervalMs: settings.settleIntervalMs,
+          lease: settlementLease(settings, client),
+        });
   ready = true;
   logger.info(
     {
@@ -353,6 +459,7 @@ async function start(settings: ServeSettings, opts: Pick<ServeOptions, 'logLevel
       ...(isPolicySet(shown) ? (shown.closed === undefined ? {} : { closed: shown.closed }) : { mode: shown.mode }),
       tickets: tickets.describeStore(),
       certNotAfter: pair.notAfter.toISOString(),
+      settlement: { writes: settings.settle, from: settings.settleFrom },
     },
     'driftgate serving',
   );
@@ -365,6 +472,7 @@ async function start(settings: ServeSettings, opts: Pick<ServeOptions, 'logLevel
     stopWatching: () => watcher.stop(),
     policyWatch,
     stopHousekeeping,
+    stopSettlement,
     setReady: (value) => {
       ready = value;
     },
@@ -383,6 +491,7 @@ function untilSignalled(running: Running): Promise<void> {
       running.stopWatching();
       void running.policyWatch?.stop();
       running.stopHousekeeping();
+      running.stopSettlement();
       void Promise.all([running.webhook.close(), running.metricsListener?.close()])
         .then(() => Promise.all([running.tickets.close(), running.offload.close()]))
         .catch((err: unknown) => logger.error({ problem: messageOf(err) }, 'error while shutting down'))

@@ -108,8 +108,9 @@ export function ticketsCommand(openStore: OpenStore, io: Partial<TicketsIo> = {}
     .option('--decision <decision>', TICKET_DECISIONS.join(', '))
     .option('--ref <ref>', 'where it was decided or done, e.g. the pull request URL')
     .option('--by <name>', 'who decided')
+    .option('--override', 'record this decision over an earlier closure (e.g. one settlement made); the earlier one is kept on the ticket')
     .action(
-      guard(ctx, async (id: string, opts: CommonOptions & { decision?: string; ref?: string; by?: string }) => {
+      guard(ctx, async (id: string, opts: CommonOptions & { decision?: string; ref?: string; by?: string; override?: boolean }) => {
         const format = parseFormat(opts.output);
         const decision = parseDecision(opts.decision);
         const ref = required('--ref', opts.ref, 'the pull request or note that records the decision');
@@ -122,7 +123,15 @@ export function ticketsCommand(openStore: OpenStore, io: Partial<TicketsIo> = {}
           const evidence = commits.map(
             (b): Evidence => ({ kind: 'commit', commit: b.commit, branch: b.branch, ...(b.repo === undefined ? {} : { repo: b.repo }) }),
           );
-          const resolution: Resolution = { decision, ref, by, at, closedBy: 'person', ...(evidence.length === 0 ? {} : { evidence }) };
+          const resolution: Resolution = {
+            decision,
+            ref,
+            by,
+            at,
+            closedBy: 'person',
+            ...(evidence.length === 0 ? {} : { evidence }),
+            ...(opts.override === true ? { override: true } : {}),
+          };
           return store.resolve(id, resolution);
         });
         ctx.out.write(format === 'table' ? `ticket ${ticket.id} is now ${ticket.state}\n` : formatData(ticket, format));

@@ -182,6 +182,11 @@ const ANNOTATIONS_KEPT = [
 /** decide() refuses what it cannot judge in full: an UPDATE without both objects, a CREATE without one, a DELETE without the old. */
 const COMPLETE = '(request.operation == "DELETE" || type(object) == map) && (request.operation == "CREATE" || type(oldObject) == map)';
 
+/** subjectsCel returns CEL that is true when the requester is one of `subjects` (users or groups), never erroring. */
+export function subjectsCel(subjects: Subjects): string {
+  return whoCel(subjects);
+}
+
 function whoCel(who: Who): string {
   if ('anyone' in who) return 'true';
   const tests: string[] = [];

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
 import type { GuardPolicy } from '../policy/types.js';
-import { type MutatingWebhook, renderWebhooks, type ValidatingWebhook } from './render.js';
+import { type MutatingWebhook, type RenderOptions, renderWebhooks, type ValidatingWebhook } from './render.js';
 
 /** The Service the chart installs: named driftgate, in the release's namespace. */
 export const CHART_SERVICE_NAME = 'driftgate';
@@ -34,9 +34,9 @@ export interface HelmValues {
  * webhook entries rendered for the Service driftgate in `namespace`, without a caBundle: the
  * chart adds it (or cert-manager's injection) from its certificate mode.
  */
-export function helmValuesOf(policyText: string, policy: GuardPolicy, namespace: string): HelmValues {
+export function helmValuesOf(policyText: string, policy: GuardPolicy, namespace: string, options: Pick<RenderOptions, 'observeGitopsWrites'> = {}): HelmValues {
   const service = { namespace, name: CHART_SERVICE_NAME };
-  const [validating, mutating] = renderWebhooks(policy, { service }, '');
+  const [validating, mutating] = renderWebhooks(policy, { service }, '', options);
   return {
     policy: { file: policyText },
     webhooks: {

@@ -12,11 +12,12 @@
  */
 import { stringify } from 'yaml';
 import type { Operation } from '../admission/types.js';
+import { BACKPORT_TICKET } from '../decision/annotations.js';
 import { DriftgateError } from '../errors.js';
 import { matchesResource } from '../policy/match.js';
 import { impliedSubresources } from '../policy/subresources.js';
 import type { GuardPolicy, ResourceRule } from '../policy/types.js';
-import { compileSkips, type MatchCondition } from './conditions.js';
+import { compileSkips, subjectsCel, type MatchCondition } from './conditions.js';
 import { skipsOf, type Skip } from './skips.js';
 
 export type { MatchCondition } from './conditions.js';
@@ -135,6 +136,14 @@ export interface RenderOptions {
    * writes into every caBundle (pass caBundle "" then).
    */
   caInjectFrom?: string;
+  /**
+   * Adds `observe.driftgate.dev`: GitOps writers' writes to objects carrying a ticket stamp, sent
+   * to `/observe` so that driftgate can settle their tickets (backported, reverted). Fail-open
+   * whatever the mode (failurePolicy Ignore, a one-second timeout) and answered before anything
+   * is compared, so it never refuses or holds a GitOps write; opt-in (`manifests --settle`),
+   * because even a one-second wait on a hung driftgate is a cost the operator should choose.
+   */
+  observeGitopsWrites?: boolean;
 }
 
 /**
@@ -213,12 +222,54 @@ export function renderWebhooks(
     });
   }
 
+  const observed = options.observeGitopsWrites === true ? observeEntry(policy, selection, client('/observe')) : undefined;
+  if (observed !== undefined) validating.push(observed);
+
   return [
     { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingWebhookConfiguration', metadata, webhooks: validating },
     // Always rendered, even with no entries: applying the pair then removes entries an earlier
     // policy needed, instead of leaving a stale mutating webhook behind.
     { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: structuredClone(metadata), webhooks: mutating },
   ];
+}
+
+/** The name of the entry that lets driftgate observe GitOps writes to stamped objects. */
+export const OBSERVE_WEBHOOK = 'observe.driftgate.dev';
+
+/**
+ * The apiserver's smallest timeout (1 s, the minimum it accepts): /observe answers before it
+ * compares anything, so the only wait is a driftgate that accepts the connection and hangs.
+ */
+const OBSERVE_TIMEOUT_SECONDS = 1;
+
+/**
+ * Selects GitOps writers' writes to objects carrying driftgate's ticket stamp (on the object
+ * written, or, for a DELETE, on the object deleted): the only writes settlement needs. Cheap:
+ * the identity test and two annotation lookups, a few dozen cost units whatever the object. The
+ * type tests keep a malformed object (metadata or annotations that are not maps) from erroring.
+ */
+export const STAMPED_CEL = ['object', 'oldObject']
+  .map(
+    (o) =>
+      `(${o} != null && has(${o}.metadata) && type(${o}.metadata) == map && has(${o}.metadata.annotations) && type(${o}.metadata.annotations) == map && ${JSON.stringify(BACKPORT_TICKET)} in ${o}.metadata.annotations)`,
+  )
+  .join('\n|| ');
+
+function observeEntry(policy: GuardPolicy, selection: Selection, clientConfig: ClientConfig): ValidatingWebhook | undefined {
+  const writers = policy.gitopsWriters;
+  if (writers.users.length === 0 && writers.groups.length === 0) return undefined;
+  const rules = namespacedRules(policy, 'mutate').map((r) => ({ ...r, operations: [...VALIDATE_OPERATIONS] }));
+  if (rules.length === 0) return undefined;
+  return {
+    ...common(OBSERVE_WEBHOOK, clientConfig, rules, 'NoneOnDryRun', 'Ignore'),
+    timeoutSeconds: OBSERVE_TIMEOUT_SECONDS,
+    namespaceSelector: selection.selector,
+    matchConditions: [
+      ...namespaceCondition(selection),
+      { name: 'gitops-writer', expression: subjectsCel(writers) },
+      { name: 'ticket-stamped', expression: STAMPED_CEL },
+    ],
+  };
 }
 
 /** renderManifestsYaml returns the objects as one YAML stream, documents separated by `---`. */

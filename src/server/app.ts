@@ -7,7 +7,8 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { DEFAULT_REVIEW_LIMITS, type ReviewLimits, type ReviewShape, measureReview } from '../admission/limits.js';
 import { parseReviewText, uidOf } from '../admission/schema.js';
-import { type Answer, errored, review } from '../admission/respond.js';
+import { type Answer, allowed, errored, review } from '../admission/respond.js';
+import type { WriteObserver } from '../controller/observe-writes.js';
 import type { AdmissionRequest } from '../admission/types.js';
 import { DriftgateError, messageOf, httpStatusOf, isDriftgateError } from '../errors.js';
 import type { Admitted, Admitter, Outcome, Prejudged } from '../admission/admit.js';
@@ -44,13 +45,19 @@ export interface AppDeps {
   limits?: ReviewLimits;
   /** Judges large reviews off the event loop; without it every review is judged in place. */
   offload?: Offload;
-  /** Who may call /validate and /mutate (a client certificate); without it, anyone who reaches the port. */
+  /** Who may call /validate, /mutate and /observe (a client certificate); without it, anyone who reaches the port. */
   callers?: CallerAuth;
   /**
    * Checks GuardPolicy writes (POST /validate-policy). Without it the route is not served: the
    * apiserver then gets a 404 and its failurePolicy (Fail, for that entry) refuses the write.
    */
   policyAdmission?: PolicyAdmission;
+  /**
+   * Takes the GitOps writes `/observe` receives, to settle their tickets after answering. Without
+   * it (serve without --settle) /observe still answers "allowed" and observes nothing: the route
+   * never refuses, whatever is configured.
+   */
+  observer?: WriteObserver;
 }
 
 type Webhook = 'validate' | 'mutate' | 'validate-policy';
@@ -96,14 +103,42 @@ export function createApp(deps: AppDeps): express.Express {
       handlePolicy(policyAdmission, req, res);
     });
   }
+  // /observe answers "allowed" to everything, at once, before anything is compared: it only
+  // watches GitOps writes to settle tickets, and must never refuse or hold one. A caller it does
+  // not accept, or a body it cannot read, is still allowed (the write is not ours to refuse here),
+  // just not observed.
+  const observeCallers = deps.callers === undefined ? [] : [requireCaller(deps.callers, (req, res) => observed(req, res, undefined))];
+  app.post('/observe', ...observeCallers, text, (req, res) => {
+    let request: AdmissionRequest | undefined;
+    try {
+      request = parseReviewText(typeof req.body === 'string' ? req.body : '', deps.limits ?? DEFAULT_REVIEW_LIMITS);
+    } catch {
+      request = undefined;
+    }
+    observed(req, res, request);
+  });
+  function observed(req: Request, res: Response, request: AdmissionRequest | undefined): void {
+    const uid = request?.uid ?? (typeof req.body === 'string' ? uidOf(lenientJson(req.body)) : '');
+    res.status(200).json(review(uid, allowed()));
+    deps.metrics.requests.inc({ webhook: 'observe', operation: request?.operation ?? 'unknown', decision: 'allow' });
+    if (request !== undefined) deps.observer?.observe(request);
+  }
+
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    if (req.path === '/observe') {
+      // Too large or unreadable: still allowed, never refused (see above).
+      observed(req, res, undefined);
+      return;
+    }
     badRequest(webhookOf(req.path), res, bodyError(err));
   });
   app.use((req, res) => {
     res
       .status(404)
       .type('text/plain')
-      .send(`no route ${req.method} ${req.path}; driftgate serves POST /validate, POST /mutate, POST /validate-policy, GET /healthz, GET /readyz\n`);
+      .send(
+        `no route ${req.method} ${req.path}; driftgate serves POST /validate, POST /mutate, POST /validate-policy, POST /observe, GET /healthz, GET /readyz\n`,
+      );
   });
 
   async function handle(webhook: Webhook, req: Request, res: Response): Promise<void> {

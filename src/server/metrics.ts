@@ -29,6 +29,8 @@ export interface Metrics {
   policyReloads: Counter<'result'>;
   policyInvalid: Gauge<'policy'>;
   policyWatchErrors: Counter;
+  settlements: Counter<'source' | 'outcome'>;
+  settlementFailures: Counter<'source'>;
 }
 
 /** createMetrics returns a fresh registry with every driftgate series (and Node's process metrics). */
@@ -126,6 +128,18 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}): Metrics 
     policyWatchErrors: new Counter({
       name: 'driftgate_policy_watch_errors_total',
       help: 'Failures listing or watching GuardPolicies (each is retried with backoff; the policies in force stay meanwhile).',
+      registers,
+    }),
+    settlements: new Counter({
+      name: 'driftgate_settlements_total',
+      help: 'Tickets settlement judged, by source (gitops-write|argocd|flux) and outcome (backported|reverted|partial|unsettled).',
+      labelNames: ['source', 'outcome'],
+      registers,
+    }),
+    settlementFailures: new Counter({
+      name: 'driftgate_settlement_failures_total',
+      help: 'Settlements that could not be done (the object or the store unreachable, the queue full): the tickets stay open; the writes were never affected.',
+      labelNames: ['source'],
       registers,
     }),
   };

@@ -12,6 +12,7 @@ import {
   TICKET_DECISIONS,
   EVIDENCE_KINDS,
   type BackportCommit,
+  type SettlementProgress,
   type TicketDecision,
   type Resolution,
   type Ticket,
@@ -36,14 +37,15 @@ export function stateAfter(decision: TicketDecision): TicketState {
  * foldEvents returns the tickets the events describe, oldest first (by `openedAt`, then id).
  * Changes are kept once per request uid, the first occurrence winning, because the apiserver
  * retries calls. The first resolution of an open ticket wins; a later one is a lost race and is
- * ignored. A change after a resolution reopens the ticket, since that decision did not cover it.
- * A resolution for an unknown ticket is ignored.
+ * ignored, unless it is a person's override. A change after a resolution reopens the ticket, since
+ * that decision did not cover it. A resolution for an unknown ticket is ignored.
  */
 export function foldEvents(events: Iterable<TicketEvent>): Ticket[] {
   const tickets = new Map<string, Ticket>();
   for (const event of events) {
     if (event.type === 'change') applyChange(tickets, event.draft);
     else if (event.type === 'resolve') applyResolution(tickets, event.id, event.resolution);
+    else if (event.type === 'settle') applySettlement(tickets, event.id, event.settlement);
     else applyBackport(tickets, event.id, event.backport);
   }
   return [...tickets.values()].sort(oldestFirst);
@@ -87,6 +89,8 @@ export function withChange(ticket: Ticket, change: TicketChange): Ticket {
   if (ticket.changes.some((c) => c.requestUid === change.requestUid)) return ticket;
   const next: Ticket = { ...ticket, changes: [...ticket.changes, change] };
   if (earlier(change.at, ticket.openedAt)) next.openedAt = change.at;
+  // What settlement found was about the earlier changes only.
+  delete next.settlement;
   if (ticket.resolution !== undefined) {
     next.earlierResolutions = [...(ticket.earlierResolutions ?? []), ticket.resolution];
     delete next.resolution;
@@ -97,9 +101,44 @@ export function withChange(ticket: Ticket, change: TicketChange): Ticket {
 
 function applyResolution(tickets: Map<string, Ticket>, id: string, resolution: Resolution): void {
   const ticket = tickets.get(id);
-  if (ticket === undefined || ticket.state !== 'open') return;
-  ticket.resolution = { ...resolution };
-  ticket.state = stateAfter(resolution.decision);
+  if (ticket === undefined || !mayResolve(ticket, resolution)) return;
+  tickets.set(id, withResolution(ticket, resolution));
+}
+
+/**
+ * mayResolve tells whether `resolution` may be recorded on `ticket`: an open ticket takes any
+ * resolution; a closed one only a person's override (settlement never overrides anybody).
+ */
+export function mayResolve(ticket: Ticket, resolution: Resolution): boolean {
+  return ticket.resolution === undefined || (resolution.override === true && resolution.closedBy !== 'settlement');
+}
+
+/**
+ * withResolution returns the ticket closed by `resolution` (check `mayResolve` first): an earlier
+ * resolution it overrides is kept in `earlierResolutions`, and settlement's progress goes, since
+ * the ticket is no longer open. Both stores resolve through it.
+ */
+export function withResolution(ticket: Ticket, resolution: Resolution): Ticket {
+  const next: Ticket = { ...ticket, resolution: copyOf(resolution), state: stateAfter(resolution.decision) };
+  if (ticket.resolution !== undefined) next.earlierResolutions = [...(ticket.earlierResolutions ?? []), ticket.resolution];
+  delete next.settlement;
+  return next;
+}
+
+function applySettlement(tickets: Map<string, Ticket>, id: string, settlement: SettlementProgress): void {
+  const ticket = tickets.get(id);
+  if (ticket !== undefined) tickets.set(id, withSettlement(ticket, settlement));
+}
+
+/**
+ * withSettlement returns the ticket carrying settlement's latest finding, or the very same ticket
+ * when the finding no longer applies: the ticket is closed, or a change arrived after the finding
+ * (it judged the earlier changes only). Both stores apply findings through it.
+ */
+export function withSettlement(ticket: Ticket, settlement: SettlementProgress): Ticket {
+  if (ticket.state !== 'open') return ticket;
+  if (ticket.changes.some((c) => earlier(settlement.at, c.at))) return ticket;
+  return { ...ticket, settlement: copyOf(settlement) };
 }
 
 function applyBackport(tickets: Map<string, Ticket>, id: string, backport: BackportCommit): void {
@@ -159,11 +198,15 @@ export function checkEvent(value: unknown): CheckedEvent {
     const problem = nonEmpty(value, 'id', '') ?? resolutionProblem(value['resolution']);
     return problem === undefined ? { ok: true, event: value as TicketEvent } : fail(problem);
   }
+  if (value['type'] === 'settle') {
+    const problem = nonEmpty(value, 'id', '') ?? settlementProblem(value['settlement'], 'settlement.');
+    return problem === undefined ? { ok: true, event: value as TicketEvent } : fail(problem);
+  }
   if (value['type'] === 'backport') {
     const problem = nonEmpty(value, 'id', '') ?? backportProblem(value['backport'], 'backport.');
     return problem === undefined ? { ok: true, event: value as TicketEvent } : fail(problem);
   }
-  return fail(`type is ${JSON.stringify(value['type'])}, not "change", "resolve" or "backport"`);
+  return fail(`type is ${JSON.stringify(value['type'])}, not "change", "resolve", "settle" or "backport"`);
 }
 
 function fail(problem: string): CheckedEvent {
@@ -209,16 +252,30 @@ function resolutionProblem(resolution: unknown): string | undefined {
   const closedBy = resolution['closedBy'];
   if (closedBy !== undefined && !CLOSERS.includes(closedBy as never))
     return `resolution.closedBy ${JSON.stringify(closedBy)} is not one of ${CLOSERS.join(', ')}`;
-  return strings(resolution, ['by', 'ref', 'at'], 'resolution.') ?? evidenceProblem(resolution['evidence']);
+  const override = resolution['override'];
+  if (override !== undefined && typeof override !== 'boolean') return 'resolution.override is not true or false';
+  if (override === true && closedBy === 'settlement') return 'resolution.override is true but closedBy is settlement: only a person overrides';
+  return strings(resolution, ['by', 'ref', 'at'], 'resolution.') ?? evidenceProblem(resolution['evidence'], 'resolution.evidence');
+}
+
+/** settlementProblem returns what is wrong with a recorded settlement finding, naming the field under `prefix`, or undefined. */
+export function settlementProblem(settlement: unknown, prefix: string): string | undefined {
+  if (!isRecord(settlement)) return `${prefix.replace(/\.$/, '')} is not an object`;
+  for (const key of ['carried', 'undone', 'remaining']) {
+    const list = settlement[key];
+    if (!Array.isArray(list) || !list.every((p) => typeof p === 'string')) return `${prefix}${key} is not a list of strings`;
+  }
+  if (!Array.isArray(settlement['evidence'])) return `${prefix}evidence is not a list`;
+  return strings(settlement, ['at'], prefix) ?? evidenceProblem(settlement['evidence'], `${prefix}evidence`);
 }
 
 // Only the kind is required of each item: settlement may add fields to a kind later, and the
 // renderers show what they recognise and name the kind for the rest.
-function evidenceProblem(evidence: unknown): string | undefined {
+function evidenceProblem(evidence: unknown, field: string): string | undefined {
   if (evidence === undefined) return undefined;
-  if (!Array.isArray(evidence)) return 'resolution.evidence is not a list';
+  if (!Array.isArray(evidence)) return `${field} is not a list`;
   const bad = evidence.findIndex((e) => !isRecord(e) || !EVIDENCE_KINDS.includes(e['kind'] as never));
-  return bad === -1 ? undefined : `resolution.evidence[${bad}].kind is not one of ${EVIDENCE_KINDS.join(', ')}`;
+  return bad === -1 ? undefined : `${field}[${bad}].kind is not one of ${EVIDENCE_KINDS.join(', ')}`;
 }
 
 /** backportProblem returns what is wrong with a recorded backport commit, naming the field under `prefix`, or undefined. */

@@ -13,8 +13,17 @@ import { mkdir, open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { TicketDraft } from '../decision/types.js';
 import { DriftgateError } from '../errors.js';
-import { checkEvent, filterTickets, foldEvents } from './fold.js';
-import { TICKET_DECISIONS, type BackportCommit, type Resolution, type Ticket, type TicketEvent, type TicketFilter, type TicketStore } from './types.js';
+import { checkEvent, filterTickets, foldEvents, mayResolve } from './fold.js';
+import {
+  TICKET_DECISIONS,
+  type BackportCommit,
+  type Resolution,
+  type SettlementProgress,
+  type Ticket,
+  type TicketEvent,
+  type TicketFilter,
+  type TicketStore,
+} from './types.js';
 import { parseJsonExact } from '../util/json.js';
 
 /** JournalOptions configures a JournalStore. */
@@ -94,8 +103,10 @@ export class JournalStore implements TicketStore {
   /** resolve appends the decision, fsynced, and returns the ticket as it now reads. */
   async resolve(id: string, resolution: Resolution): Promise<Ticket> {
     checkResolution(resolution);
+    const checked = checkEvent({ type: 'resolve', id, resolution });
+    if (!checked.ok) throw new DriftgateError('DG_TICKET_INVALID', `ticket ${id}: ${checked.problem}`);
     const before = await this.get(id);
-    if (before.resolution !== undefined) throw conflict(before.id, before.resolution);
+    if (before.resolution !== undefined && !mayResolve(before, resolution)) throw conflict(before.id, before.resolution);
     const event: TicketEvent = { type: 'resolve', id, resolution: { ...resolution } };
     await this.#append(eventLine(event), id, undefined);
     // Another process may have resolved it between our read and our append; the fold keeps the
@@ -110,6 +121,15 @@ export class JournalStore implements TicketStore {
   async recordBackport(id: string, backport: BackportCommit): Promise<Ticket> {
     const checked = checkEvent({ type: 'backport', id, backport });
     if (!checked.ok) throw new DriftgateError('DG_USAGE', `ticket ${id}: ${checked.problem}`);
+    await this.get(id);
+    await this.#append(eventLine(checked.event), id, undefined);
+    return this.get(id);
+  }
+
+  /** recordSettlement appends settlement's finding, fsynced, and returns the ticket as it now reads. */
+  async recordSettlement(id: string, settlement: SettlementProgress): Promise<Ticket> {
+    const checked = checkEvent({ type: 'settle', id, settlement });
+    if (!checked.ok) throw new DriftgateError('DG_TICKET_INVALID', `ticket ${id}: ${checked.problem}`);
     await this.get(id);
     await this.#append(eventLine(checked.event), id, undefined);
     return this.get(id);
@@ -338,7 +358,7 @@ function sameResolution(a: Resolution, b: Resolution): boolean {
 function conflict(id: string, earlier: Resolution): DriftgateError {
   return new DriftgateError(
     'DG_TICKET_CONFLICT',
-    `ticket ${id} was already resolved: ${earlier.decision} by ${earlier.by} at ${earlier.at} (${earlier.ref}); a ticket is resolved once`,
+    `ticket ${id} was already resolved: ${earlier.decision} by ${earlier.by} at ${earlier.at} (${earlier.ref}); a ticket is resolved once: to record another decision over it, add --override to tickets resolve`,
   );
 }
 

@@ -12,8 +12,31 @@
 import type { TicketChange, TicketDraft } from '../decision/types.js';
 import { DriftgateError } from '../errors.js';
 import { KubeApiError, resourcePath, type KubeClient, type KubeRequest } from '../kube/client.js';
-import { backportProblem, checkEvent, copyOf, filterTickets, oldestFirst, openTicket, stateAfter, withBackport, withChange } from './fold.js';
-import { TICKET_STATES, type BackportCommit, type Resolution, type Ticket, type TicketFilter, type TicketState, type TicketStore } from './types.js';
+import {
+  backportProblem,
+  checkEvent,
+  copyOf,
+  filterTickets,
+  mayResolve,
+  oldestFirst,
+  openTicket,
+  settlementProblem,
+  stateAfter,
+  withBackport,
+  withChange,
+  withResolution,
+  withSettlement,
+} from './fold.js';
+import {
+  TICKET_STATES,
+  type BackportCommit,
+  type Resolution,
+  type SettlementProgress,
+  type Ticket,
+  type TicketFilter,
+  type TicketState,
+  type TicketStore,
+} from './types.js';
 import { isRecord } from '../util/json.js';
 
 /** BACKPORT_TICKETS names the custom resource tickets are stored as. */
@@ -39,6 +62,8 @@ export interface BackportTicketSpec {
   earlierResolutions?: Resolution[];
   /** Commits `tickets backport` made for it (see `Ticket.backports`); absent when none. */
   backports?: BackportCommit[];
+  /** What settlement last found on an open, partly settled ticket (see `Ticket.settlement`). */
+  settlement?: SettlementProgress;
 }
 
 /** BackportTicketObject is a BackportTicket as sent to and served by the API. */
@@ -168,8 +193,8 @@ export class KubernetesStore implements TicketStore {
         const found = await this.#read(id, signal);
         if (found === undefined) throw this.#notFound(id);
         // Read afresh on every attempt: a 409 may mean someone else resolved it meanwhile.
-        if (found.ticket.resolution !== undefined) throw alreadyResolved(id, found.ticket.resolution);
-        const next: Ticket = { ...found.ticket, resolution: { ...resolution }, state: stateAfter(resolution.decision) };
+        if (found.ticket.resolution !== undefined && !mayResolve(found.ticket, resolution)) throw alreadyResolved(id, found.ticket.resolution);
+        const next = withResolution(found.ticket, resolution);
         return this.#replace(found.object, next, signal);
       });
     } catch (err) {
@@ -192,6 +217,24 @@ export class KubernetesStore implements TicketStore {
       });
     } catch (err) {
       throw this.#failure(err, { id, doing: 'recording the backport commit', writer: 'you' });
+    }
+  }
+
+  /** recordSettlement keeps settlement's finding under the fetched resourceVersion and returns the ticket as stored. */
+  async recordSettlement(id: string, settlement: SettlementProgress): Promise<Ticket> {
+    const checked = checkEvent({ type: 'settle', id, settlement });
+    if (!checked.ok) throw new DriftgateError('DG_TICKET_INVALID', `ticket ${id}: ${checked.problem}`);
+    const signal = this.#deadline(undefined);
+    try {
+      return await this.#retrying(id, signal, async () => {
+        const found = await this.#read(id, signal);
+        if (found === undefined) throw this.#notFound(id);
+        const next = withSettlement(found.ticket, settlement);
+        if (next === found.ticket) return next;
+        return this.#replace(found.object, next, signal);
+      });
+    } catch (err) {
+      throw this.#failure(err, { id, doing: 'recording what settlement found', writer: 'driftgate' });
     }
   }
 
@@ -395,6 +438,7 @@ function specOf(ticket: Ticket): BackportTicketSpec {
     ...(ticket.resolution === undefined ? {} : { resolution: ticket.resolution }),
     ...(ticket.earlierResolutions === undefined ? {} : { earlierResolutions: ticket.earlierResolutions }),
     ...(ticket.backports === undefined ? {} : { backports: ticket.backports }),
+    ...(ticket.settlement === undefined ? {} : { settlement: ticket.settlement }),
   };
 }
 
@@ -409,7 +453,7 @@ function ticketOf(value: unknown): TicketOf {
   if (name === '') return bad('metadata.name is missing');
   const spec = isRecord(value) ? value['spec'] : undefined;
   if (!isRecord(spec)) return bad('spec is not an object');
-  const { object, window, state, openedAt, changes, resolution, earlierResolutions, backports } = spec;
+  const { object, window, state, openedAt, changes, resolution, earlierResolutions, backports, settlement } = spec;
   if (!TICKET_STATES.includes(state as TicketState)) return bad(`spec.state ${JSON.stringify(state)} is not one of ${TICKET_STATES.join(', ')}`);
   if (typeof openedAt !== 'string') return bad('spec.openedAt is not a string');
   if (!Array.isArray(changes) || changes.length === 0) return bad('spec.changes is not a non-empty list');
@@ -432,6 +476,10 @@ function ticketOf(value: unknown): TicketOf {
     const problem = backportProblem(b, `spec.backports[${i}].`);
     if (problem !== undefined) return bad(problem);
   }
+  if (settlement !== undefined) {
+    const problem = settlementProblem(settlement, 'spec.settlement.');
+    if (problem !== undefined) return bad(problem);
+  }
   const decided = resolution === undefined ? 'open' : stateAfter((resolution as Resolution).decision);
   if (decided !== state)
     return bad(`spec.state is ${JSON.stringify(state)} but ${resolution === undefined ? 'there is no spec.resolution' : `spec.resolution says ${decided}`}`);
@@ -445,6 +493,7 @@ function ticketOf(value: unknown): TicketOf {
     ...(resolution === undefined ? {} : { resolution: resolution as Resolution }),
     ...(resolutions.length === 0 ? {} : { earlierResolutions: resolutions as Resolution[] }),
     ...(commits.length === 0 ? {} : { backports: commits as BackportCommit[] }),
+    ...(settlement === undefined ? {} : { settlement: settlement as SettlementProgress }),
   };
   return { ok: true, ticket };
 }
@@ -452,7 +501,7 @@ function ticketOf(value: unknown): TicketOf {
 function alreadyResolved(id: string, earlier: Resolution): DriftgateError {
   return new DriftgateError(
     'DG_TICKET_CONFLICT',
-    `ticket ${id} was already resolved: ${earlier.decision} by ${earlier.by} at ${earlier.at} (${earlier.ref}); a ticket is resolved once`,
+    `ticket ${id} was already resolved: ${earlier.decision} by ${earlier.by} at ${earlier.at} (${earlier.ref}); a ticket is resolved once: to record another decision over it, add --override to tickets resolve`,
   );
 }
 

@@ -19,6 +19,7 @@ export function offlineStore(): TicketStore {
     get: (id) => Promise.reject(none(id)),
     resolve: (id) => Promise.reject(none(id)),
     recordBackport: (id) => Promise.reject(none(id)),
+    recordSettlement: (id) => Promise.reject(none(id)),
     close: () => Promise.resolve(),
     describeStore: () => OFFLINE_STORE,
   };

@@ -7,7 +7,7 @@
 import type { JsonPatchOp } from '../admission/types.js';
 import type { ObjectRef, TicketChange } from '../decision/types.js';
 import { escapeControls, jsonSafe } from '../util/terminal.js';
-import type { Evidence, Resolution, Ticket } from './types.js';
+import type { Evidence, Resolution, Settled, Ticket } from './types.js';
 
 const COLUMNS = ['ID', 'STATE', 'NAMESPACE', 'OBJECT', 'INCIDENT', 'CHANGES', 'OPENED'] as const;
 
@@ -43,7 +43,16 @@ export function renderTicket(ticket: Ticket): string {
   ];
   if (ticket.resolution !== undefined) header.push(['Resolved', resolutionText(ticket.resolution)]);
   for (const e of ticket.resolution?.evidence ?? []) header.push(['Evidence', evidenceText(e)]);
-  for (const earlier of ticket.earlierResolutions ?? []) header.push(['Reopened after', resolutionText(earlier)]);
+  for (const earlier of ticket.earlierResolutions ?? [])
+    header.push([ticket.resolution?.override === true ? 'Earlier' : 'Reopened after', resolutionText(earlier)]);
+  const found = ticket.settlement;
+  if (found !== undefined) {
+    header.push(['Settlement', `partly settled at ${found.at}: ${found.remaining.length} path${found.remaining.length === 1 ? '' : 's'} remain`]);
+    header.push(['Remaining', found.remaining.join(', ')]);
+    if (found.carried.length > 0) header.push(['Carried', found.carried.join(', ')]);
+    if (found.undone.length > 0) header.push(['Undone', found.undone.join(', ')]);
+    for (const e of found.evidence) header.push(['Evidence', evidenceText(e)]);
+  }
   for (const b of ticket.backports ?? []) {
     header.push([
       'Backport commit',
@@ -63,7 +72,8 @@ export function objectName(ref: ObjectRef): string {
 }
 
 function resolutionText(r: Resolution): string {
-  return `${r.decision} by ${r.closedBy === 'settlement' ? `settlement (${r.by})` : r.by} at ${r.at} (${r.ref})`;
+  const overrides = r.override === true ? ', overriding the closure below' : '';
+  return `${r.decision} by ${r.closedBy === 'settlement' ? `settlement (${r.by})` : r.by} at ${r.at} (${r.ref})${overrides}`;
 }
 
 /** evidenceText returns one piece of closure evidence as a line for a person (not yet made safe). */
@@ -72,12 +82,21 @@ export function evidenceText(e: Evidence): string {
     case 'commit':
       return `commit ${e.commit} on ${e.branch}${e.repo === undefined ? '' : ` in ${e.repo}`}`;
     case 'gitops-write':
-      return `GitOps write by ${e.username} at ${e.at} (request ${e.requestUid})`;
+      return `GitOps write by ${e.username} at ${e.at} (request ${e.requestUid})${settledText(e)}`;
     case 'sync-status':
-      return `${e.tool === 'argocd' ? 'Argo CD Application' : 'Flux Kustomization'} ${e.namespace}/${e.name} in sync at revision ${e.revision} (${e.at})`;
+      return `${e.tool === 'argocd' ? 'Argo CD Application' : 'Flux Kustomization'} ${e.namespace}/${e.name} in sync at revision ${e.revision} (${e.at})${settledText(e)}`;
     default:
       return `evidence of kind ${String((e as { kind: unknown }).kind)}`;
   }
+}
+
+// Which paths the evidence showed carried into Git and which undone, when it says.
+function settledText(e: Settled): string {
+  const parts = [
+    ...(e.carried !== undefined && e.carried.length > 0 ? [`carried ${e.carried.join(', ')}`] : []),
+    ...(e.undone !== undefined && e.undone.length > 0 ? [`undone ${e.undone.join(', ')}`] : []),
+  ];
+  return parts.length === 0 ? '' : `; ${parts.join('; ')}`;
 }
 
 function changeLines(change: TicketChange, n: number): string[] {

@@ -102,6 +102,8 @@ export interface ReportTicket {
   /** Closures undone by a later change under the window. */
   reopened: Closure[];
   backports: Array<{ commit: string; branch: string; files: string[]; changes: number; by: string; at: string; repo?: string }>;
+  /** On an open ticket GitOps has partly settled: the paths that remain (and those carried or undone), and when that was found. */
+  settlement?: { at: string; remaining: string[]; carried: string[]; undone: string[] };
 }
 
 /** TicketReport is everything a review reads, with the rules that produced it spelled out. */
@@ -269,6 +271,9 @@ function reportTicket(t: Ticket, overdue: boolean): ReportTicket {
     ...(t.resolution === undefined ? {} : { closure: closureOf(t.resolution) }),
     reopened: (t.earlierResolutions ?? []).map(closureOf),
     backports: (t.backports ?? []).map((b) => ({ ...b, files: [...b.files] })),
+    ...(t.settlement === undefined
+      ? {}
+      : { settlement: { at: t.settlement.at, remaining: [...t.settlement.remaining], carried: [...t.settlement.carried], undone: [...t.settlement.undone] } }),
   };
 }
 

@@ -36,8 +36,18 @@ export const CLOSERS: readonly Closer[] = ['person', 'settlement'];
  */
 export type Evidence =
   | { kind: 'commit'; commit: string; branch: string; repo?: string }
-  | { kind: 'gitops-write'; username: string; at: string; requestUid: string }
-  | { kind: 'sync-status'; tool: 'argocd' | 'flux'; namespace: string; name: string; revision: string; at: string };
+  | ({ kind: 'gitops-write'; username: string; at: string; requestUid: string } & Settled)
+  | ({ kind: 'sync-status'; tool: 'argocd' | 'flux'; namespace: string; name: string; revision: string; at: string } & Settled);
+
+/**
+ * Settled says, for evidence settlement gathered, which of the ticket's paths it showed carried
+ * into Git (live and Git hold the responder's value) and which undone (live holds the value from
+ * before the window). Absent on evidence recorded before settlement said so.
+ */
+export interface Settled {
+  carried?: string[];
+  undone?: string[];
+}
 
 /** EVIDENCE_KINDS lists every kind of evidence, for shape checks. */
 export const EVIDENCE_KINDS: readonly Evidence['kind'][] = ['commit', 'gitops-write', 'sync-status'];
@@ -55,6 +65,26 @@ export interface Resolution {
   closedBy?: Closer;
   /** What shows the closure holds; settlement always gives some, a person may. */
   evidence?: Evidence[];
+  /**
+   * True when a person recorded this over an earlier closure (`tickets resolve --override`): the
+   * earlier one is kept in `earlierResolutions`. Only a person overrides; settlement never does.
+   */
+  override?: boolean;
+}
+
+/**
+ * SettlementProgress is what settlement last found about an open ticket whose changes GitOps has
+ * only partly settled: the paths carried into Git, the paths undone, and the paths that remain,
+ * with the evidence it read. A later change on the ticket makes it stale, so the fold drops it.
+ */
+export interface SettlementProgress {
+  /** RFC 3339: when settlement made the finding. */
+  at: string;
+  carried: string[];
+  undone: string[];
+  /** The JSON Pointers GitOps has neither carried nor undone yet. */
+  remaining: string[];
+  evidence: Evidence[];
 }
 
 /**
@@ -94,13 +124,16 @@ export interface Ticket {
   earlierResolutions?: Resolution[];
   /** Commits `tickets backport` made for it, oldest first; present only when there is one. */
   backports?: BackportCommit[];
+  /** What settlement last found while the ticket is open and only partly settled; present only then. */
+  settlement?: SettlementProgress;
 }
 
 /** TicketEvent is one fact a store appends; tickets are the fold of these. */
 export type TicketEvent =
   | { type: 'change'; draft: TicketDraft }
   | { type: 'resolve'; id: string; resolution: Resolution }
-  | { type: 'backport'; id: string; backport: BackportCommit };
+  | { type: 'backport'; id: string; backport: BackportCommit }
+  | { type: 'settle'; id: string; settlement: SettlementProgress };
 
 /** TicketFilter narrows `list()`; every given field must match. */
 export interface TicketFilter {
@@ -126,7 +159,8 @@ export interface TicketStore {
   get(id: string): Promise<Ticket>;
   /**
    * resolve records a decision once it is durable and returns the resolved ticket; throws
-   * DG_TICKET_CONFLICT naming the earlier decision when the ticket is already resolved.
+   * DG_TICKET_CONFLICT naming the earlier decision when the ticket is already resolved, unless the
+   * resolution is a person's `override` (then the earlier one moves to `earlierResolutions`).
    */
   resolve(id: string, resolution: Resolution): Promise<Ticket>;
   /**
@@ -134,6 +168,12 @@ export interface TicketStore {
    * the ticket; the same commit twice is kept once. Throws DG_TICKET_NOT_FOUND naming the id.
    */
   recordBackport(id: string, backport: BackportCommit): Promise<Ticket>;
+  /**
+   * recordSettlement keeps what settlement found about an open, partly settled ticket (the paths
+   * that remain), once durable, and returns the ticket. Ignored on a ticket that is no longer open
+   * or that changed after `settlement.at`. Throws DG_TICKET_NOT_FOUND naming the id.
+   */
+  recordSettlement(id: string, settlement: SettlementProgress): Promise<Ticket>;
   /** close resolves once pending writes have settled and resources are released. */
   close(): Promise<void>;
   /** describeStore returns where tickets live, for logs, e.g. `journal:/var/lib/driftgate/tickets.jsonl`. */

@@ -146,14 +146,15 @@ export function sleep(ms: number): Promise<void> {
 /**
  * serveDriftgate starts one more `driftgate serve` with `policy` (a file, or policy flags) on `port` (0: any free one), as
  * the suite's own runs (the kubernetes ticket store, driftgate's ServiceAccount), its log lines
- * appended to `logFile`, and returns once it serves, with the port it serves on.
+ * appended to `logFile` (and any `extraArgs` after the suite's own), and returns once it serves,
+ * with the port it serves on.
  */
 export async function serveDriftgate(
   policy: string | string[],
   port: number,
   logFile: string,
   /** Appended last, so they win over the defaults above (e.g. another --kubeconfig). */
-  extraArgs: string[] = [],
+  extraArgs: readonly string[] = [],
 ): Promise<{ child: ChildProcess; port: number; metricsPort: number }> {
   const c = cluster();
   const certDir = join(c.work, 'certs');

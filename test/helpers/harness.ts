@@ -17,6 +17,7 @@ import { createOffload, type OffloadOptions } from '../../src/server/offload.js'
 import { DEFAULT_REVIEW_LIMITS, type ReviewLimits } from '../../src/admission/limits.js';
 import type { GuardPolicy } from '../../src/policy/types.js';
 import type { CallerAuth } from '../../src/server/callers.js';
+import type { WriteObserver } from '../../src/controller/observe-writes.js';
 import { JournalStore } from '../../src/tickets/journal.js';
 import { ControlledStore, FIXED_NOW, LogSink, fixturePolicy } from './webhook.js';
 
@@ -45,6 +46,8 @@ export interface HarnessOptions {
   offload?: Partial<OffloadOptions> | false;
   /** Who may call the webhook routes (serve --client-ca/--client-name); anyone when absent. */
   callers?: CallerAuth;
+  /** What /observe hands GitOps writes to (serve --settle); nothing when absent. */
+  observer?: WriteObserver;
 }
 
 /** startHarness returns a webhook listening on a free loopback port. */
@@ -71,6 +74,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     limits,
     ...(offload === undefined ? {} : { offload }),
     ...(opts.callers === undefined ? {} : { callers: opts.callers }),
+    ...(opts.observer === undefined ? {} : { observer: opts.observer }),
   });
   const server = createServer((req, res) => {
     res.once('finish', () => events.push(`response sent ${req.url ?? ''}`));

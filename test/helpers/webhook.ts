@@ -13,7 +13,7 @@ import { loadPolicy } from '../../src/policy/load.js';
 import { readFixtureReview } from './fixture-review.js';
 import type { GuardPolicy } from '../../src/policy/types.js';
 import type { JournalStore } from '../../src/tickets/journal.js';
-import type { BackportCommit, Resolution, Ticket, TicketFilter, TicketStore } from '../../src/tickets/types.js';
+import type { BackportCommit, Resolution, SettlementProgress, Ticket, TicketFilter, TicketStore } from '../../src/tickets/types.js';
 
 /** TESTDATA is the folder of realistic AdmissionReviews the decide tests use. */
 export const TESTDATA = join(import.meta.dirname, '..', 'unit', 'decision', 'testdata');
@@ -140,6 +140,10 @@ export class ControlledStore implements TicketStore {
 
   recordBackport(id: string, backport: BackportCommit): Promise<Ticket> {
     return this.#inner.recordBackport(id, backport);
+  }
+
+  recordSettlement(id: string, settlement: SettlementProgress): Promise<Ticket> {
+    return this.#inner.recordSettlement(id, settlement);
   }
 
   async record(draft: TicketDraft, opts: { signal?: AbortSignal } = {}): Promise<void> {

@@ -375,7 +375,9 @@ describe('health and routes', () => {
     const unknown = await request(h.server).post('/admit').set('Content-Type', JSON_TYPE).send('{}');
     const get = await request(h.server).get('/validate');
     expect([unknown.status, get.status]).toEqual([404, 404]);
-    expect(unknown.text).toBe('no route POST /admit; driftgate serves POST /validate, POST /mutate, POST /validate-policy, GET /healthz, GET /readyz\n');
+    expect(unknown.text).toBe(
+      'no route POST /admit; driftgate serves POST /validate, POST /mutate, POST /validate-policy, POST /observe, GET /healthz, GET /readyz\n',
+    );
   });
 });
 

@@ -22,6 +22,9 @@ let tls: Listener;
 let serverCa: PemPair;
 const clients: Record<'apiserver' | 'otherName' | 'otherCa', PemPair> = {} as never;
 
+// What /observe handed on to settlement (serve --settle).
+const observed: string[] = [];
+
 beforeAll(async () => {
   const now = new Date();
   serverCa = generateCA({ commonName: 'driftgate-serving-ca' }, now);
@@ -31,7 +34,7 @@ beforeAll(async () => {
   clients.apiserver = generateClient(clientCa, CALLER, 2, now);
   clients.otherName = generateClient(clientCa, 'system:serviceaccount:prod:mallory', 2, now);
   clients.otherCa = generateClient(otherCa, CALLER, 2, now);
-  h = await startHarness({ callers: { names: [CALLER] } });
+  h = await startHarness({ callers: { names: [CALLER] }, observer: { observe: (r) => void observed.push(r.uid), idle: () => Promise.resolve() } });
   const pair: KeyPair = { cert: serving.certPem, key: serving.keyPem, notAfter: new Date(now.getTime() + 86_400_000), fingerprint: 'test' };
   tls = await listenHttps(h.app, pair, 0, '127.0.0.1', clientCa.certPem);
 }, 60_000);
@@ -137,5 +140,29 @@ describe('the apiserver, presenting its certificate', () => {
   it('probes answer without a certificate (the kubelet has none)', async () => {
     expect((await call('/healthz', undefined)).status).toBe(200);
     expect((await call('/readyz', undefined)).status).toBe(200);
+  });
+});
+
+describe('/observe (settlement) under caller authentication', () => {
+  const gitopsWrite = (uid: string): string =>
+    JSON.stringify({
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      request: {
+        ...(JSON.parse(bypass(uid)) as { request: Record<string, unknown> }).request,
+        userInfo: { username: 'system:serviceaccount:argocd:argocd-application-controller' },
+      },
+    });
+
+  it('answers anyone "allowed" (it must never refuse a GitOps write) but hands on only what the apiserver sent', async () => {
+    for (const client of [undefined, clients.otherName, clients.otherCa]) {
+      const reply = await call('/observe', gitopsWrite('forged'), client);
+      expect(reply.status).toBe(200);
+      expect(reply.body.response?.allowed).toBe(true);
+    }
+    expect(observed).toEqual([]);
+    const real = await call('/observe', gitopsWrite('from-apiserver'), clients.apiserver);
+    expect(real.body.response).toEqual({ uid: 'from-apiserver', allowed: true });
+    expect(observed).toEqual(['from-apiserver']);
   });
 });

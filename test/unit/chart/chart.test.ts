@@ -27,14 +27,14 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** helmValues returns the path of a values file `driftgate manifests --helm-values` printed for the policy text. */
-async function helmValues(name: string, policyText: string, namespace = 'driftgate-system'): Promise<string> {
+async function helmValues(name: string, policyText: string, namespace = 'driftgate-system', extra: string[] = []): Promise<string> {
   const policyFile = join(dir, `${name}.policy.yaml`);
   writeFileSync(policyFile, policyText);
   let out = '';
   const io = { out: { write: (s: string) => (out += s) }, err: { write: () => true } };
   await manifestsCommand(io)
     .exitOverride()
-    .parseAsync(['--helm-values', '--policy', policyFile, '--service', `${namespace}/driftgate`], { from: 'user' });
+    .parseAsync(['--helm-values', '--policy', policyFile, '--service', `${namespace}/driftgate`, ...extra], { from: 'user' });
   const valuesFile = join(dir, `${name}.values.yaml`);
   writeFileSync(valuesFile, out);
   return valuesFile;
@@ -102,6 +102,25 @@ describe('the webhook configurations are what `driftgate manifests` renders', ()
     expect(new Set(hooks(template(['-f', values, ...PROVIDED, '--set', 'failurePolicy=Fail'])))).toEqual(new Set(['Fail']));
     expect(new Set(hooks(template(PROVIDED)))).toEqual(new Set(['Fail']));
     expect(new Set(hooks(template([...PROVIDED, '--set', 'failurePolicy=Ignore'])))).toEqual(new Set(['Ignore']));
+  });
+
+  it('settlement: the observe entry stays Ignore under a failurePolicy override, and settlement.from grants list on the tools only', async () => {
+    const values = await helmValues('settle', example, 'driftgate-system', ['--settle']);
+    const objects = template(['-f', values, ...PROVIDED, '--set-file', `policy.file=${join(ROOT, 'examples/policy.yaml')}`, '--set', 'failurePolicy=Fail']);
+    const hooks = find(objects, 'ValidatingWebhookConfiguration')?.['webhooks'] as Array<{ name: string; failurePolicy: string; timeoutSeconds: number }>;
+    expect(hooks.find((w) => w.name === 'observe.driftgate.dev')).toMatchObject({ failurePolicy: 'Ignore', timeoutSeconds: 1 });
+    expect(hooks.filter((w) => w.name !== 'observe.driftgate.dev').every((w) => w.failurePolicy === 'Fail')).toBe(true);
+    expect(objects.find((o) => o.kind === 'ClusterRole' && o.metadata?.name === 'driftgate-settlement')).toBeUndefined();
+    const withFrom = template([...PROVIDED, '--set', 'settlement.from={flux}']);
+    const role = withFrom.find((o) => o.kind === 'ClusterRole' && o.metadata?.name === 'driftgate-settlement') as { rules: unknown[] } | undefined;
+    expect(role?.rules).toEqual([{ apiGroups: ['kustomize.toolkit.fluxcd.io'], resources: ['kustomizations'], verbs: ['list'] }]);
+    const leaseRole = withFrom.find((o) => o.kind === 'Role' && o.metadata?.name === 'driftgate-settlement-lease') as { rules: unknown[] } | undefined;
+    expect(leaseRole?.rules).toContainEqual({
+      apiGroups: ['coordination.k8s.io'],
+      resources: ['leases'],
+      resourceNames: ['driftgate-settlement'],
+      verbs: ['get', 'update'],
+    });
   });
 
   it('refuses webhooks rendered from another policy, or for another namespace', async () => {
@@ -244,6 +263,10 @@ describe('the Deployment and what runs beside it', () => {
     const known = serveCommand().options.map((o) => o.long);
     for (const flag of [...args, ...callers].filter((a) => a.startsWith('--'))) expect(known, `serve ${flag}`).toContain(flag);
     expect(callers).toContain('--client-ca');
+    const settling =
+      deployment(template(['--set', 'settlement.writes=true', '--set', 'settlement.from={argocd,flux}'])).spec.template.spec.containers[0]?.args ?? [];
+    expect(settling.join(' ')).toContain('--settle --settle-from argocd,flux --settle-interval 30000');
+    for (const flag of settling.filter((a) => a.startsWith('--'))) expect(known, `serve ${flag}`).toContain(flag);
   });
 
   it("caller authentication: the CA mounted and serve told to require the apiserver's certificate (--client-ca, --client-name)", () => {

@@ -136,6 +136,18 @@ describe('driftgate exit codes', () => {
       code: 1,
       stderr: /127\.0\.0\.1:\d+ is already in use; choose another with --port/,
     },
+    {
+      name: 'serve --settle-from with a tool it does not know fails naming the ones it does',
+      args: () => ['serve', '--dev', '--host', '127.0.0.1', '--port', '0', '--metrics-port', '-1', '--settle-from', 'argocd,gitlab'],
+      code: 1,
+      stderr: /^driftgate: --settle-from "argocd,gitlab": name the tools whose status to read, argocd, flux or both \(argocd,flux\)\n$/,
+    },
+    {
+      name: 'serve --settle without cluster access fails: settlement judges the object read back, never the review alone',
+      args: () => ['serve', '--dev', '--host', '127.0.0.1', '--port', '0', '--metrics-port', '-1', '--settle'],
+      code: 1,
+      stderr: /^driftgate: --settle reads each observed object back from the cluster .*--kubeconfig/,
+    },
   ];
   for (const c of cases) {
     it(c.name, async () => {

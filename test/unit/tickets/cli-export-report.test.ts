@@ -31,7 +31,8 @@ beforeEach(async () => {
   for (const event of reviewEvents()) {
     if (event.type === 'change') await store.record(event.draft);
     else if (event.type === 'resolve') await store.resolve(event.id, event.resolution);
-    else await store.recordBackport(event.id, event.backport);
+    else if (event.type === 'backport') await store.recordBackport(event.id, event.backport);
+    else await store.recordSettlement(event.id, event.settlement);
   }
   await store.close();
 });

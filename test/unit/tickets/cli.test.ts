@@ -121,7 +121,7 @@ describe('tickets resolve', () => {
     const { out, err, code } = await run(['resolve', 'bt-shop-web-1', '--tickets', spec, '--decision', 'revert', '--ref', 'x', '--by', 'carol']);
     expect({ out, code }).toEqual({ out: '', code: 1 });
     expect(err).toBe(
-      `driftgate: ticket bt-shop-web-1 was already resolved: backport by bob at ${NOW.toISOString()} (https://git.example/pr/9); a ticket is resolved once\n`,
+      `driftgate: ticket bt-shop-web-1 was already resolved: backport by bob at ${NOW.toISOString()} (https://git.example/pr/9); a ticket is resolved once: to record another decision over it, add --override to tickets resolve\n`,
     );
   });
 });

@@ -89,7 +89,7 @@ describe('checkEvent', () => {
   const d = draft();
   const cases: Array<{ name: string; value: unknown; problem: string }> = [
     { name: 'not an object', value: [1], problem: 'the event is not an object' },
-    { name: 'unknown type', value: { type: 'delete' }, problem: 'type is "delete", not "change", "resolve" or "backport"' },
+    { name: 'unknown type', value: { type: 'delete' }, problem: 'type is "delete", not "change", "resolve", "settle" or "backport"' },
     { name: 'draft without id', value: { type: 'change', draft: { ...d, id: '' } }, problem: 'draft.id is not a non-empty string' },
     {
       name: 'object missing its name',

@@ -375,8 +375,46 @@ describe('KubernetesStore.get and resolve', () => {
     const err = await rejection(store.resolve(draft().id, { ...backport, decision: 'revert', by: 'carol' }));
     expect(err.code).toBe('DG_TICKET_CONFLICT');
     expect(err.message).toBe(
-      `ticket ${draft().id} was already resolved: backport by bob at 2025-06-01T12:00:00Z (https://git.example/pr/7); a ticket is resolved once`,
+      `ticket ${draft().id} was already resolved: backport by bob at 2025-06-01T12:00:00Z (https://git.example/pr/7); a ticket is resolved once: to record another decision over it, add --override to tickets resolve`,
     );
+  });
+
+  it('a person overrides a closure settlement made, and the earlier closure is kept; settlement never overrides', async () => {
+    const store = await openStore();
+    await store.record(draft());
+    const settled: Resolution = {
+      decision: 'backport',
+      by: 'system:serviceaccount:argocd:argocd-application-controller',
+      ref: 'GitOps write w-1',
+      at: '2025-06-01T12:00:00Z',
+      closedBy: 'settlement',
+      evidence: [{ kind: 'gitops-write', username: 'argocd', at: '2025-06-01T12:00:00Z', requestUid: 'w-1', carried: ['/spec/replicas'], undone: [] }],
+    };
+    await store.resolve(draft().id, settled);
+    const again = await rejection(store.resolve(draft().id, { ...settled, decision: 'revert', override: true }));
+    expect(again.code).toBe('DG_TICKET_INVALID');
+    const person: Resolution = { decision: 'revert', by: 'carol', ref: 'INC-1 review', at: '2025-06-01T13:00:00Z', closedBy: 'person', override: true };
+    const overridden = await store.resolve(draft().id, person);
+    expect(overridden).toMatchObject({ state: 'reverted', resolution: person, earlierResolutions: [settled] });
+    expect(await store.get(draft().id)).toMatchObject({ state: 'reverted', resolution: person, earlierResolutions: [settled] });
+  });
+
+  it("keeps settlement's partial finding on an open ticket, and drops it when a later change arrives", async () => {
+    const store = await openStore();
+    await store.record(draft());
+    const finding = {
+      at: '2025-06-01T12:00:00Z',
+      carried: ['/spec/replicas'],
+      undone: [],
+      remaining: ['/metadata/labels/hotfix'],
+      evidence: [{ kind: 'gitops-write' as const, username: 'argocd', at: '2025-06-01T12:00:00Z', requestUid: 'w-1' }],
+    };
+    expect((await store.recordSettlement(draft().id, finding)).settlement).toEqual(finding);
+    expect((await store.get(draft().id)).settlement).toEqual(finding);
+    await store.record(draft({ uid: 'uid-2', at: '2025-06-01T12:30:00Z' }));
+    expect((await store.get(draft().id)).settlement).toBeUndefined();
+    // A finding older than the ticket's last change is stale: not kept.
+    expect((await store.recordSettlement(draft().id, finding)).settlement).toBeUndefined();
   });
 
   it('lets exactly one of two racing resolutions win', async () => {

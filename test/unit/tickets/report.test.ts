@@ -108,6 +108,17 @@ describe('buildReport', () => {
     expect(r.timeline.map((d) => d.day)).toEqual(['2025-05-01', '2025-06-01', '2025-06-02', '2025-06-05', '2025-06-07', '2025-06-08']);
   });
 
+  it('shows, on an open ticket GitOps has partly settled, the paths that remain', () => {
+    const at = '2025-06-08T08:00:00Z';
+    const finding = { at: '2025-06-08T09:00:00Z', carried: ['/spec/replicas'], undone: [], remaining: ['/metadata/labels/hotfix'], evidence: [] };
+    const tickets = foldEvents([
+      { type: 'change', draft: draft({ id: 'bt-p', uid: 'p', at }) },
+      { type: 'settle', id: 'bt-p', settlement: finding },
+    ]);
+    const r = buildReport(tickets, { now: REVIEW_NOW, since: new Date(REVIEW_NOW.getTime() - DAY), overdueAfterMs: DAY });
+    expect(r.tickets.find((t) => t.id === 'bt-p')?.settlement).toEqual({ at: finding.at, remaining: finding.remaining, carried: finding.carried, undone: [] });
+  });
+
   it('reports nothing for no tickets', () => {
     const r = buildReport([], { now: REVIEW_NOW, since: new Date(REVIEW_NOW.getTime() - DAY), overdueAfterMs: DAY });
     expect(r).toMatchObject({ totals: { changes: 0, tickets: 0, people: 0, open: 0, overdue: 0 }, byPerson: [], open: [], longWindows: [] });
