@@ -22,7 +22,8 @@
 import type { AdmissionRequest, KubeObject } from '../admission/types.js';
 import { sameScalar } from '../util/json.js';
 import { isRecord } from './normalize.js';
-import { escapeToken, getAt } from './pointer.js';
+import { collectFields, isStatusField, newIndexes, type OwnedField, valueAt } from './fields-v1.js';
+import { escapeToken } from './pointer.js';
 
 /** The annotation kubectl apply (and Argo CD's client-side sync) keep their last applied config in. */
 export const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
@@ -37,69 +38,48 @@ const ANCIENT = 'ancient-changes';
 
 /**
  * bookkeepingPaths returns the bookkeeping paths an UPDATE rewrote (LAST_APPLIED_PATH,
- * MANAGED_FIELDS_PATH).
+ * MANAGED_FIELDS_PATH). `controller`: judged for one of Kubernetes' own controllers within its
+ * grant, whose Update entry may gain fields it did not change.
  */
-export function bookkeepingPaths(request: AdmissionRequest): string[] {
+export function bookkeepingPaths(request: AdmissionRequest, opts: { controller?: boolean } = {}): string[] {
   if (request.operation !== 'UPDATE') return [];
   const before = request.oldObject ?? undefined;
   const after = request.object ?? undefined;
   const out: string[] = [];
   if (before?.metadata?.annotations?.[LAST_APPLIED] !== after?.metadata?.annotations?.[LAST_APPLIED]) out.push(LAST_APPLIED_PATH);
-  if (managedFieldsRewritten(before, after, fieldManagerOf(request.options))) out.push(MANAGED_FIELDS_PATH);
+  if (managedFieldsRewritten(before, after, fieldManagerOf(request.options), opts.controller === true)) out.push(MANAGED_FIELDS_PATH);
   return out;
 }
 
 interface Entry {
+  /** The apiserver's identity of an entry (BuildManagerIdentifier): an Update entry's includes its apiVersion. */
   key: string;
   manager: string;
-  /** An Update entry (not an Apply one); see below. */
+  /** An Update entry (not an Apply one). */
   update: boolean;
+  apiVersion: string;
+  time: string;
+  /** What may move without the fields moving: the time (and an Apply entry's apiVersion). */
   stamp: string;
-  fields: Set<string>;
+  fields: Map<string, OwnedField>;
 }
 
 function entriesOf(obj: KubeObject | undefined): Entry[] | undefined {
   const list = obj?.metadata?.['managedFields'];
   if (list === undefined || list === null) return undefined;
-  if (!Array.isArray(list)) return [{ key: '?', manager: '?', update: false, stamp: JSON.stringify(list), fields: new Set() }];
+  if (!Array.isArray(list)) return [{ key: '?', manager: '?', update: false, apiVersion: '', time: '', stamp: JSON.stringify(list), fields: new Map() }];
   return list.map((raw: unknown) => {
     const e = isRecord(raw) ? raw : {};
-    const manager = typeof e['manager'] === 'string' ? e['manager'] : '';
-    const key = JSON.stringify([manager, e['operation'] ?? '', e['subresource'] ?? '']);
-    const stamp = JSON.stringify([e['apiVersion'] ?? '', e['time'] ?? '', e['fieldsType'] ?? '']);
-    const fields = new Set<string>();
-    collectFields(e['fieldsV1'], [], fields);
-    return { key, manager, update: e['operation'] === 'Update', stamp, fields };
+    const text = (k: string): string => (typeof e[k] === 'string' ? e[k] : '');
+    const manager = text('manager');
+    const update = e['operation'] === 'Update';
+    const apiVersion = text('apiVersion');
+    const key = JSON.stringify([manager, e['operation'] ?? '', e['subresource'] ?? '', update ? apiVersion : '']);
+    const stamp = JSON.stringify([update ? '' : apiVersion, e['time'] ?? '', e['fieldsType'] ?? '']);
+    const fields = new Map<string, OwnedField>();
+    collectFields(e['fieldsV1'], fields);
+    return { key, manager, update, apiVersion, time: text('time'), stamp, fields };
   });
-}
-
-/**
- * collectFields turns a FieldsV1 set into JSON Pointers, one per owned leaf. A list item ("k:",
- * "v:", "i:") is reported as its list: pointers name list elements by index, which a key such as
- * `k:{"name":"app"}` does not give, and the list is the narrowest path both can agree on.
- */
-function collectFields(node: unknown, at: string[], out: Set<string>): void {
-  if (!isRecord(node)) return;
-  const keys = Object.keys(node);
-  if (keys.length === 0) out.add(pointer(at));
-  for (const key of keys) {
-    if (key === '.') out.add(pointer(at));
-    else if (key.startsWith('f:')) collectFields(node[key], [...at, key.slice(2)], out);
-    else out.add(pointer(at));
-  }
-}
-
-function pointer(at: string[]): string {
-  return at.map((t) => `/${escapeToken(t)}`).join('');
-}
-
-/**
- * explained tells whether the request changed the value at `field` (anything: status, driftgate's
- * own annotations, which the normalized diff leaves out, included), which is when the apiserver
- * takes its ownership from another manager.
- */
-function explained(field: string, before: KubeObject | undefined, after: KubeObject | undefined): boolean {
-  return !sameJson(getAt(before, field), getAt(after, field));
 }
 
 function sameJson(a: unknown, b: unknown): boolean {
@@ -118,12 +98,15 @@ function sameJson(a: unknown, b: unknown): boolean {
  */
 const MAX_FIELDS_EXAMINED = 20_000;
 
+/** How many Update entries the apiserver keeps before folding the oldest into "ancient-changes". */
+const MAX_UPDATE_MANAGERS = 10;
+
 /** The `fieldManager` the request named (UpdateOptions, PatchOptions), if any. */
 function fieldManagerOf(options: unknown): string | undefined {
   return isRecord(options) && typeof options['fieldManager'] === 'string' ? options['fieldManager'] : undefined;
 }
 
-function managedFieldsRewritten(before: KubeObject | undefined, after: KubeObject | undefined, fieldManager: string | undefined): boolean {
+function managedFieldsRewritten(before: KubeObject | undefined, after: KubeObject | undefined, fieldManager: string | undefined, controller: boolean): boolean {
   const old = entriesOf(before);
   const now = entriesOf(after);
   if (old === undefined || old.length === 0) return false; // nothing to rewrite: the apiserver starts the list
@@ -131,59 +114,86 @@ function managedFieldsRewritten(before: KubeObject | undefined, after: KubeObjec
   // Each field is compared once, however many entries name it: comparing the value under a field
   // costs its size, and a crafted list naming one large field in hundreds of entries would
   // otherwise cost entries × size (a stall). Beyond the cap, the list is taken as rewritten.
-  const memo = new Map<string, boolean>();
+  const indexes = newIndexes();
+  const memo = new Map<string, { changed: boolean; present: boolean }>();
   let overCap = false;
-  const changed = (field: string): boolean => {
-    let known = memo.get(field);
+  const look = (field: OwnedField): { changed: boolean; present: boolean } => {
+    let known = memo.get(field.id);
     if (known === undefined) {
       if (memo.size >= MAX_FIELDS_EXAMINED) {
         overCap = true;
-        return false;
+        return { changed: false, present: true };
       }
-      known = explained(field, before, after);
-      memo.set(field, known);
+      const was = valueAt(before, field, indexes);
+      const is = valueAt(after, field, indexes);
+      known = { changed: !sameJson(was, is), present: is !== undefined };
+      memo.set(field.id, known);
     }
     return known;
   };
   const oldByKey = new Map(old.map((e) => [e.key, e]));
   const nowByKey = new Map(now.map((e) => [e.key, e]));
-  const ancient = new Set(now.filter((e) => e.manager === ANCIENT).flatMap((e) => [...e.fields]));
+  if (nowByKey.size !== now.length) return true; // two entries one identity: never the apiserver's
+  const folds = foldable(old, now, nowByKey);
   // Fields another manager lost: the apiserver takes only those the request changed, or folds a
   // whole old entry into "ancient-changes".
-  const folded = new Set<string>();
   for (const o of old) {
     const n = nowByKey.get(o.key);
-    for (const f of o.fields) {
-      if (n !== undefined && n.fields.has(f)) continue;
-      if (n === undefined && ancient.has(f)) folded.add(f);
-      else if (!changed(f) || overCap) return true;
+    if (n === undefined && folds.has(o)) continue;
+    for (const f of o.fields.values()) {
+      if (n !== undefined && n.fields.has(f.id)) continue;
+      if (!look(f).changed || overCap) return true;
     }
   }
   let grown = 0;
   for (const n of now) {
     const o = oldByKey.get(n.key);
-    const gained = [...n.fields].filter((f) => o === undefined || !o.fields.has(f));
+    const gained = [...n.fields.values()].filter((f) => o === undefined || !o.fields.has(f.id));
     const restamped = o === undefined || o.stamp !== n.stamp;
     if (gained.length === 0 && !restamped) continue;
-    if (n.manager === ANCIENT && gained.every((f) => folded.has(f))) continue;
+    if (n.manager === ANCIENT && n.update && gained.every((f) => [...folds].some((e) => e.apiVersion === n.apiVersion && e.fields.has(f.id)))) continue;
     // A manager gains only fields its request changed: structured-merge-diff's Updater hands an
     // Update entry exactly those, and an Apply entry claiming values that were already there (a
     // no-op server-side apply under a new manager) leaves them co-owned, so the next sync that
     // drops them from Git no longer removes them. Either way the next sync changes: a rewrite.
-    // Ownership of status is left out: no GitOps tool applies status, so it never decides what a
-    // sync removes, and the apiserver's reset of status on main-resource writes makes "changed"
+    // A field no longer in the object keeps nothing alive (a mutating webhook renamed it), and
+    // ownership of status is left out: no GitOps tool applies status, so it never decides what
+    // a sync removes, and the apiserver's reset of status on main-resource writes makes "changed"
     // there unreliable.
-    if (gained.some((f) => !isStatus(f) && !changed(f))) return true;
-    // An Apply entry gains fields only under a server-side apply, which must name its manager.
-    if (!n.update && n.manager !== ANCIENT && gained.length > 0 && n.manager !== fieldManager) return true;
+    // One of Kubernetes' own controllers, within its grant, is not held to this: the apiserver
+    // writes its Update entry, and the webhook's conditions could not decide its first write of
+    // a field (CEL cannot tell changed fields from unchanged ones) while driftgate is down.
+    const judged = !controller || !n.update;
+    if (judged && gained.some((f) => !isStatusField(f) && look(f).present && !look(f).changed)) return true;
+    // An Apply entry gains fields, or is moved to another version, only under a server-side
+    // apply, which must name its manager.
+    const moved = gained.length > 0 || (o !== undefined && o.apiVersion !== n.apiVersion);
+    if (!n.update && moved && n.manager !== fieldManager) return true;
     if (overCap) return true;
     grown++;
   }
-  // One entry may grow or be restamped: the requester's own, written by the apiserver. A time or
-  // version moved on an entry whose fields stay the same decides nothing about the next sync.
+  // One entry may grow or be restamped: the requester's own, written by the apiserver. A time
+  // moved on an entry whose fields stay the same decides nothing about the next sync.
   return grown > 1;
 }
 
-function isStatus(field: string): boolean {
-  return field === '/status' || field.startsWith('/status/');
+/**
+ * foldable returns the old entries the apiserver may have folded into "ancient-changes" on this
+ * write (its capManagers): Update entries only, the oldest first, only while more than ten Update
+ * entries remain, each into the bucket of its own apiVersion, which then holds its fields.
+ */
+function foldable(old: readonly Entry[], now: readonly Entry[], nowByKey: ReadonlyMap<string, Entry>): Set<Entry> {
+  const out = new Set<Entry>();
+  const vanished = old.filter((o) => !nowByKey.has(o.key));
+  if (vanished.length === 0 || now.filter((e) => e.update).length !== MAX_UPDATE_MANAGERS) return out;
+  const survivors = old.filter((o) => o.update && o.manager !== ANCIENT && nowByKey.has(o.key));
+  const youngest = vanished.filter((o) => o.update).reduce((t, o) => (o.time > t ? o.time : t), '');
+  // Times are RFC 3339 in UTC as the apiserver writes them, so they order as text.
+  if (survivors.some((s) => s.time < youngest)) return out;
+  for (const o of vanished) {
+    if (!o.update || o.manager === ANCIENT) continue;
+    const bucket = now.find((e) => e.manager === ANCIENT && e.update && e.apiVersion === o.apiVersion);
+    if (bucket !== undefined && [...o.fields.keys()].every((id) => bucket.fields.has(id))) out.add(o);
+  }
+  return out;
 }

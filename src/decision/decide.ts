@@ -79,7 +79,8 @@ function judge(
   // are not looked at: the deployment controller copies a Deployment's annotations, window and
   // ticket stamp included, onto its ReplicaSets. None of it rewrites GitOps bookkeeping, so an
   // edit that does is judged like anyone's.
-  const granted = (verdict: ReturnType<typeof controllerVerdict>): boolean => verdict.kind === 'granted' && bookkeeping.length === 0;
+  const granted = (verdict: ReturnType<typeof controllerVerdict>): boolean =>
+    verdict.kind === 'granted' && bookkeepingPaths(request, { controller: true }).length === 0;
   const controller = controllerVerdict(request, policy, change, namespace);
   if (granted(controller)) return allow('kubernetes-controller', [], mutationOf(request, now, { convertFor: false }), change.paths);
   const judged = judgeRequester(request, policy, now, parent, change, own, bookkeeping);

@@ -61,25 +61,41 @@ const MAX_MANAGERS = 16;
  * last-applied annotation is compared like any other annotation (it is not in RUNTIME_POINTERS),
  * and managedFields must show no rewrite. What the apiserver itself does on a write, updating
  * the requester's own entry, is one entry changed in place with the same manager, operation,
- * subresource and fields (its time moved), or one entry appended (a new manager). CEL cannot tell
- * whether an appended entry's fields are ones the request changed, which decide() requires outside
- * status, so only an Update entry owning status alone is appended here; any other first write of
- * a manager reaches driftgate. So: no list before, or the same list with at most one entry
+ * subresource, apiVersion and fields (its time moved), or one entry appended (a new manager). CEL
+ * cannot tell whether an appended entry's fields are ones the request changed, which decide()
+ * requires outside status, so only an Update entry owning status alone is appended here (for a
+ * Kubernetes controller, any Update entry: below); any other first write of a manager reaches
+ * driftgate. So: no list before, or the same list with at most one entry
  * differing that way or one such entry added at its end, and no two entries with the same key
  * (decide() reads entries by key).
  */
-const MANAGED_FIELDS_KEPT = [
-  '[oldObject.?metadata.?managedFields.orValue([])].exists(mo, [object.?metadata.?managedFields.orValue([])].exists(mn,',
-  '  type(mo) == list && (mo.size() == 0 || (',
-  `    type(mn) == list && mo.size() <= ${MAX_MANAGERS} && mn.all(e, type(e) == map) && mo.all(e, type(e) == map) &&`,
-  '    ((mn.size() == mo.size() + 1 && mo.all(i, e, e == mn[i]) && mn[mo.size()].?operation.orValue("") == "Update" &&',
-  '      [mn[mo.size()].?fieldsV1.orValue({})].all(fv, type(fv) == map && fv.all(k, k == "f:status"))) || (mn.size() == mo.size() &&',
-  '    mn.transformList(i, e, e != mo[i], i).size() <= 1 &&',
-  '    mn.all(i, e, e == mo[i] || (e.?manager.orValue("") == mo[i].?manager.orValue("") && e.?operation.orValue("") == mo[i].?operation.orValue("") &&',
-  '      e.?subresource.orValue("") == mo[i].?subresource.orValue("") && e.?fieldsV1.orValue(null) == mo[i].?fieldsV1.orValue(null))))) &&',
-  '    mn.all(i, e, mn.all(j, f, i == j || e.?manager.orValue("") != f.?manager.orValue("") || e.?operation.orValue("") != f.?operation.orValue("") ||',
-  '      e.?subresource.orValue("") != f.?subresource.orValue("")))))))',
-].join('\n');
+function managedFieldsKept(appended: string): string {
+  return [
+    '[oldObject.?metadata.?managedFields.orValue([])].exists(mo, [object.?metadata.?managedFields.orValue([])].exists(mn,',
+    '  type(mo) == list && (mo.size() == 0 || (',
+    `    type(mn) == list && mo.size() <= ${MAX_MANAGERS} && mn.all(e, type(e) == map) && mo.all(e, type(e) == map) &&`,
+    `    ((mn.size() == mo.size() + 1 && mo.all(i, e, e == mn[i]) && [mn[mo.size()]].all(e, ${appended})) || (mn.size() == mo.size() &&`,
+    '    mn.transformList(i, e, e != mo[i], i).size() <= 1 &&',
+    '    mn.all(i, e, e == mo[i] || (e.?manager.orValue("") == mo[i].?manager.orValue("") && e.?operation.orValue("") == mo[i].?operation.orValue("") &&',
+    '      e.?subresource.orValue("") == mo[i].?subresource.orValue("") && e.?apiVersion.orValue("") == mo[i].?apiVersion.orValue("") &&',
+    '      e.?fieldsV1.orValue(null) == mo[i].?fieldsV1.orValue(null))))) &&',
+    '    mn.all(i, e, mn.all(j, f, i == j || e.?manager.orValue("") != f.?manager.orValue("") || e.?operation.orValue("") != f.?operation.orValue("") ||',
+    '      e.?subresource.orValue("") != f.?subresource.orValue("")))))))',
+  ].join('\n');
+}
+
+/** Anyone's appended entry: an Update entry owning status alone. */
+const MANAGED_FIELDS_KEPT = managedFieldsKept(
+  'e.?operation.orValue("") == "Update" && [e.?fieldsV1.orValue({})].all(fv, type(fv) == map && fv.all(k, k == "f:status"))',
+);
+
+/**
+ * A Kubernetes controller's appended entry: any Update entry. decide() does not hold a granted
+ * controller to "gains only what it changed" (the apiserver writes its entry; what it may change
+ * is its grant), so its first write of a field, such as the deployment controller's first
+ * revision stamp, is still decided here while driftgate is down.
+ */
+const MANAGED_FIELDS_KEPT_BY_CONTROLLER = managedFieldsKept('e.?operation.orValue("") == "Update"');
 
 /** The conditions of one webhook that encode its skips, and what their worst request costs. */
 export interface CompiledSkips {
@@ -152,9 +168,10 @@ function proofOf(who: Who, claim: Claim, trie: Trie | undefined, maxEntries: num
       if (cel === undefined) return 'false';
       // A grant about a change also needs the window untouched: when its diff is empty, decide()
       // falls through to the window checks (a window opened is judged at once).
-      const diff = trie === undefined ? 'true' : and([ANNOTATIONS_KEPT, MANAGED_FIELDS_KEPT, diffWithin(trie, 'object', 'oldObject', 0, maxEntries)]);
+      const diff =
+        trie === undefined ? 'true' : and([ANNOTATIONS_KEPT, MANAGED_FIELDS_KEPT_BY_CONTROLLER, diffWithin(trie, 'object', 'oldObject', 0, maxEntries)]);
       // A grant holds only when the write rewrites no GitOps bookkeeping (decide() judges that).
-      const bookkeeping = `(request.operation != "UPDATE" || (${ANNOTATIONS_KEPT} && ${MANAGED_FIELDS_KEPT}))`;
+      const bookkeeping = `(request.operation != "UPDATE" || (${ANNOTATIONS_KEPT} && ${MANAGED_FIELDS_KEPT_BY_CONTROLLER}))`;
       return and([identity, COMPLETE, bookkeeping, cel.test(diff)]);
     }
   }

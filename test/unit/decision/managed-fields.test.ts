@@ -15,6 +15,7 @@ import { FIXED_NOW, fixture, fixturePolicy } from '../../helpers/webhook.js';
 
 interface Entry {
   manager: string;
+  apiVersion?: string;
   operation: 'Update' | 'Apply';
   time: string;
   fieldsV1: Record<string, unknown>;
@@ -25,10 +26,72 @@ const T0 = '2026-11-20T10:00:00Z';
 const T1 = '2026-11-24T02:59:00Z';
 const REPLICAS = { 'f:spec': { 'f:replicas': {} } };
 const TEMPLATE = { 'f:spec': { 'f:template': { 'f:spec': { 'f:containers': { 'k:{"name":"app"}': { '.': {}, 'f:image': {} } } } } } };
+/** kubectl-edit's entry after an earlier image edit, handed POOL_SIZE's env item as well. */
+const IMAGE_AND_POOL = {
+  'f:spec': {
+    'f:template': {
+      'f:spec': {
+        'f:containers': { 'k:{"name":"app"}': { '.': {}, 'f:image': {}, 'f:env': { 'k:{"name":"POOL_SIZE"}': { '.': {}, 'f:name': {}, 'f:value': {} } } } },
+      },
+    },
+  },
+};
+/** Argo CD's applied set: container app with its image and both env entries, and the app label. */
+const ARGO_FULL = {
+  'f:metadata': { 'f:labels': { 'f:app': {} } },
+  'f:spec': {
+    'f:template': {
+      'f:spec': {
+        'f:containers': {
+          'k:{"name":"app"}': {
+            '.': {},
+            'f:name': {},
+            'f:image': {},
+            'f:env': { 'k:{"name":"LOG_LEVEL"}': { '.': {}, 'f:name': {}, 'f:value': {} }, 'k:{"name":"POOL_SIZE"}': { '.': {}, 'f:name': {}, 'f:value': {} } },
+          },
+        },
+      },
+    },
+  },
+};
+const ARGO_WITHOUT_POOL = {
+  ...ARGO_FULL,
+  'f:spec': {
+    'f:template': {
+      'f:spec': {
+        'f:containers': {
+          'k:{"name":"app"}': { '.': {}, 'f:name': {}, 'f:image': {}, 'f:env': { 'k:{"name":"LOG_LEVEL"}': { '.': {}, 'f:name': {}, 'f:value': {} } } },
+        },
+      },
+    },
+  },
+};
+/** After a change of POOL_SIZE's value: the item and its name stay Argo CD's, the value moves. */
+const ARGO_POOL_NAME_ONLY = {
+  ...ARGO_FULL,
+  'f:spec': {
+    'f:template': {
+      'f:spec': {
+        'f:containers': {
+          'k:{"name":"app"}': {
+            '.': {},
+            'f:name': {},
+            'f:image': {},
+            'f:env': { 'k:{"name":"LOG_LEVEL"}': { '.': {}, 'f:name': {}, 'f:value': {} }, 'k:{"name":"POOL_SIZE"}': { '.': {}, 'f:name': {} } },
+          },
+        },
+      },
+    },
+  },
+};
+const POOL_VALUE = {
+  'f:spec': { 'f:template': { 'f:spec': { 'f:containers': { 'k:{"name":"app"}': { 'f:env': { 'k:{"name":"POOL_SIZE"}': { 'f:value': {} } } } } } } },
+};
+const APP_LABEL = { 'f:metadata': { 'f:labels': { 'f:app': {} } } };
 const LABEL = { 'f:metadata': { 'f:labels': { 'f:tier': {} } } };
 
 function entry(manager: string, operation: Entry['operation'], time: string, fieldsV1: Record<string, unknown>): Entry {
-  return { manager, operation, time, fieldsV1 };
+  return { manager, operation, apiVersion: 'apps/v1', time, fieldsV1 };
 }
 
 const ARGO = entry('argocd-controller', 'Apply', T0, TEMPLATE);
@@ -75,7 +138,7 @@ const cases: { name: string; req: AdmissionRequest; rewritten: boolean }[] = [
   },
   {
     name: 'hands another Update manager an unchanged field',
-    req: write([ARGO, KCM], [ARGO, { ...KCM, fieldsV1: { ...REPLICAS, ...LABEL } }]),
+    req: write([ARGO, KCM], [ARGO, { ...KCM, fieldsV1: { ...REPLICAS, ...APP_LABEL } }]),
     rewritten: true,
   },
   {
@@ -98,7 +161,74 @@ const cases: { name: string; req: AdmissionRequest; rewritten: boolean }[] = [
     req: write([ARGO, KCM], [{ ...ARGO, fieldsV1: { ...TEMPLATE, ...LABEL } }, KCM], label),
     rewritten: true,
   },
+  {
+    name: "takes one env item away from Argo CD's entry (one item of a list, the list still owned)",
+    req: write([{ ...ARGO, fieldsV1: ARGO_FULL }, KCM], [{ ...ARGO, fieldsV1: ARGO_WITHOUT_POOL }, KCM]),
+    rewritten: true,
+  },
+  {
+    name: 'hands its own entry an unchanged env item of a list it already owns part of',
+    req: write(
+      [{ ...ARGO, fieldsV1: ARGO_FULL }, KCM, entry('kubectl-edit', 'Update', T0, TEMPLATE)],
+      [{ ...ARGO, fieldsV1: ARGO_FULL }, KCM, entry('kubectl-edit', 'Update', T1, IMAGE_AND_POOL)],
+    ),
+    rewritten: true,
+  },
+  {
+    name: "folds Argo CD's Apply entry into ancient-changes (only Update entries are folded)",
+    req: write([{ ...ARGO, fieldsV1: ARGO_FULL }, KCM], [KCM, entry('ancient-changes', 'Update', T0, ARGO_FULL)]),
+    rewritten: true,
+  },
+  {
+    name: 'folds an Update entry into ancient-changes with two Update entries (the apiserver folds past ten)',
+    req: write([ARGO, KCM, entry('kubectl-edit', 'Update', T0, APP_LABEL)], [ARGO, KCM, entry('ancient-changes', 'Update', T0, APP_LABEL)]),
+    rewritten: true,
+  },
+  {
+    name: "moves Argo CD's Apply entry to another version under a write naming no manager",
+    req: write([ARGO, KCM], [{ ...ARGO, apiVersion: 'apps/v1beta2' } as Entry, KCM]),
+    rewritten: true,
+  },
   // Legitimate neighbours: what the apiserver itself writes.
+  {
+    name: "a change of one env item: the requester's entry takes it, Argo CD's loses only that item",
+    req: write(
+      [{ ...ARGO, fieldsV1: ARGO_FULL }, KCM],
+      [{ ...ARGO, fieldsV1: ARGO_POOL_NAME_ONLY }, KCM, entry('kubectl-edit', 'Update', T1, POOL_VALUE)],
+      (obj) => {
+        const env = (obj['spec'] as { template: { spec: { containers: { env: { name: string; value: string }[] }[] } } }).template.spec.containers[0]?.env;
+        const pool = env?.find((e) => e.name === 'POOL_SIZE');
+        if (pool) pool.value = '40';
+      },
+      'kubectl-edit',
+    ),
+    rewritten: false,
+  },
+  {
+    name: 'eleven Update entries: the apiserver folds the oldest into ancient-changes of its version',
+    req: write(
+      [ARGO, ...Array.from({ length: 11 }, (_, i) => entry(`m${i}`, 'Update', `2026-11-2${i < 9 ? 0 : 1}T10:0${i % 9}:00Z`, APP_LABEL))],
+      [
+        ARGO,
+        entry('ancient-changes', 'Update', '2026-11-20T10:01:00Z', APP_LABEL),
+        ...Array.from({ length: 9 }, (_, i) => entry(`m${i + 2}`, 'Update', `2026-11-2${i + 2 < 9 ? 0 : 1}T10:0${(i + 2) % 9}:00Z`, APP_LABEL)),
+      ],
+    ),
+    rewritten: false,
+  },
+  {
+    name: 'the same manager holding Update entries of two versions (autoscaling/v1 and v2 alike), a no-op write',
+    req: write([ARGO, KCM, { ...KCM, apiVersion: 'apps/v1beta2' } as Entry], [ARGO, KCM, { ...KCM, apiVersion: 'apps/v1beta2' } as Entry]),
+    rewritten: false,
+  },
+  {
+    name: 'a new entry owning a field a mutating webhook then renamed (no longer in the object: it keeps nothing alive)',
+    req: write(
+      [ARGO, KCM],
+      [ARGO, KCM, entry('kubectl-annotate', 'Update', T1, { 'f:metadata': { 'f:annotations': { 'f:driftgate.dev/break-glass-for': {} } } })],
+    ),
+    rewritten: false,
+  },
   { name: 'a no-op write leaving every entry as it was', req: write([ARGO, KCM], [ARGO, KCM]), rewritten: false },
   {
     name: 'one entry restamped with its fields unchanged (time and version decide nothing about the next sync)',
@@ -142,4 +272,30 @@ describe('managedFields: which entries a request may move', () => {
       }
     });
   }
+});
+
+describe("managedFields: Kubernetes' own controllers within their grant", () => {
+  const REVISION = 'deployment.kubernetes.io/revision';
+  const stamp = (obj: KubeObject): void => {
+    obj.metadata = { ...obj.metadata, annotations: { ...(obj.metadata?.annotations ?? {}), [REVISION]: '2' } };
+  };
+  const stampEntry = entry('kube-controller-manager', 'Update', T1, {
+    'f:metadata': { 'f:annotations': { '.': {}, [`f:${REVISION}`]: {} } },
+    ...APP_LABEL,
+  });
+  const as = (username: string): AdmissionRequest => {
+    const req = write([ARGO], [ARGO, stampEntry], stamp);
+    return { ...req, userInfo: { username, groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'] } };
+  };
+
+  it("lets the deployment controller's first revision stamp through, its new entry written by the apiserver", () => {
+    const decision = decide(as('system:serviceaccount:kube-system:deployment-controller'), fixturePolicy(), FIXED_NOW);
+    expect(decision.kind).toBe('allow');
+  });
+
+  it('refuses the same write from anyone else: the new entry co-owns the unchanged app label', () => {
+    const decision = decide(as('system:serviceaccount:prod:ci-bot'), fixturePolicy(), FIXED_NOW);
+    expect(decision.kind).toBe('deny');
+    expect(decision.kind === 'deny' ? decision.changedPaths : []).toContain(MANAGED_FIELDS_PATH);
+  });
 });
