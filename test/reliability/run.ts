@@ -1,0 +1,80 @@
+/**
+ * `npm run reliability`: runs the replica scenario of test/e2e/replicas.test.ts (three driftgate
+ * replicas behind HAProxy, one SIGKILLed mid-run and restarted, four responders writing
+ * concurrently) on a control plane of its own, and rewrites the figures between the markers of
+ * docs/RELIABILITY.md. The test asserts what must hold; this prints what was measured.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { ROOT, buildControlPlane } from '../e2e/own-cluster.js';
+import { type Figures, figuresOf, runReplicaScenario, type ScenarioResult } from '../e2e/replica-scenario.js';
+
+const BEGIN = '<!-- reliability:begin (npm run reliability rewrites this section) -->';
+const END = '<!-- reliability:end -->';
+
+function log(message: string): void {
+  process.stderr.write(`reliability: ${message}\n`);
+}
+
+function seconds(ms: number | undefined): string {
+  return ms === undefined ? 'not observed' : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** section returns the Markdown between the markers. */
+export function section(result: ScenarioResult, f: Figures, when: Date): string {
+  const s = result.settings;
+  const phases = ['all-up', 'one-killed', 'restarted', 'rejoin'] as const;
+  const perPhase = phases.map((p) => {
+    const w = result.writes.filter((x) => x.phase === p);
+    return `| ${p} | ${w.length} | ${w.filter((x) => x.allowed).length} | ${w.filter((x) => !x.allowed).length} |`;
+  });
+  const reasons = new Map<string, number>();
+  for (const w of result.writes.filter((x) => !x.allowed)) {
+    const reason = /\[driftgate\/[a-z-]+\]/.exec(w.message)?.[0] ?? /failed calling webhook "[^"]+": [^:]+/.exec(w.message)?.[0] ?? w.message.slice(0, 80);
+    reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+  }
+  return [
+    `Measured ${when.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus().length} cores (load ${loadavg()[0]?.toFixed(1)} at the end), ${s.replicas} replicas behind ${s.balancer},`,
+    `${s.clients} clients (2 kubectl, 2 client-node, each its own break-glass user) writing ${s.writesPerClient} bypasses each to 2 ConfigMaps under one window each.`,
+    '',
+    '| figure | value |',
+    '|---|---|',
+    `| writes attempted | ${f.attempted} |`,
+    `| allowed (the apiserver reported success) | ${f.allowed} |`,
+    `| refused | ${f.refused} (by driftgate: ${f.refusedByDriftgate}; the apiserver could not call a replica: ${f.refusedCallingWebhook}) |`,
+    `| changes recorded on BackportTickets | ${f.changesRecorded} |`,
+    `| allowed writes missing from a ticket / changes recorded twice | ${f.allowedMissing} / ${f.recordedTwice} |`,
+    `| refused writes whose change was nevertheless recorded | ${f.recordedButRefused} |`,
+    `| SIGKILL to HAProxy marking the replica down | ${seconds(f.killToMarkedDownMs)} |`,
+    `| SIGKILL to the next write allowed | ${seconds(f.killToFirstAllowedMs)} |`,
+    `| restart to HAProxy marking it up | ${seconds(f.restartToMarkedUpMs)} |`,
+    `| restart to its first review answered | ${seconds(f.restartToServingMs)} |`,
+    '',
+    '| phase | attempted | allowed | refused |',
+    '|---|---|---|---|',
+    ...perPhase,
+    '',
+    reasons.size === 0 ? 'No write was refused.' : `Refusals: ${[...reasons].map(([r, n]) => `${n} × \`${r}\``).join('; ')}.`,
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  log('building (or reusing) the control plane');
+  const binDir = buildControlPlane();
+  const result = await runReplicaScenario({ binDir, log });
+  const figures = figuresOf(result);
+  const path = join(ROOT, 'docs/RELIABILITY.md');
+  const doc = readFileSync(path, 'utf8');
+  const begin = doc.indexOf(BEGIN);
+  const end = doc.indexOf(END);
+  if (begin < 0 || end < begin) throw new Error(`${path}: the markers ${BEGIN} … ${END} are missing`);
+  writeFileSync(path, `${doc.slice(0, begin + BEGIN.length)}\n${section(result, figures, new Date())}\n${doc.slice(end)}`);
+  log(`wrote ${path}`);
+  process.stdout.write(`${JSON.stringify(figures, null, 2)}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`reliability: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
