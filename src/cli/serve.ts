@@ -40,6 +40,7 @@ interface ServeOptions {
   maxReviewValues: string;
   clientCa?: string;
   clientName?: string;
+  webhookRegistration: 'api' | 'static';
 }
 
 /** The embedded default of `--dev`: everything under one git-ignored folder of the working directory. */
@@ -74,6 +75,14 @@ export function serveCommand(io: Io = processIo): Command {
       '--max-review-values <count>',
       'refuse a review holding more leaves (strings, numbers, booleans, nulls, empty maps and lists) than this',
       String(DEFAULT_REVIEW_LIMITS.maxLeaves),
+    )
+    .addOption(
+      new Option(
+        '--webhook-registration <how>',
+        'how the webhooks are registered: api (configurations named driftgate, checked every --housekeeping-interval) or static (files the apiserver loads, `manifests --static`: nothing in the API to check)',
+      )
+        .choices(['api', 'static'])
+        .default('api'),
     )
     .option('--overdue-after <duration>', 'an open ticket is overdue this long after its window ended (Go-style or days: 72h, 3d)', '3d')
     .action(async (opts: ServeOptions) => {
@@ -110,6 +119,7 @@ interface ServeSettings {
   /** The PEM bundle of --client-ca, checked; with it, only clientNames may call the webhook routes. */
   clientCa: string | undefined;
   clientNames: string[];
+  webhookRegistration: 'api' | 'static';
 }
 
 /** settingsOf returns the checked settings, before anything is listened on or connected to. */
@@ -175,6 +185,7 @@ async function settingsOf(opts: ServeOptions): Promise<ServeSettings> {
     limits,
     clientCa,
     clientNames,
+    webhookRegistration: opts.webhookRegistration,
   };
 }
 
@@ -263,6 +274,7 @@ async function start(settings: ServeSettings, opts: Pick<ServeOptions, 'logLevel
     now: () => new Date(),
     overdueMs: settings.overdueMs,
     intervalMs: settings.housekeepingMs,
+    registration: settings.webhookRegistration,
   });
   ready = true;
   logger.info(

@@ -177,6 +177,8 @@ export interface ServeOptions {
   logFile: string;
   /** The CA of the apiserver's client certificate, and its CN: only that caller is served. */
   caller?: { caCert: string; name: string };
+  /** More `serve` flags. */
+  extraArgs?: string[];
 }
 
 /** Replica is a running `driftgate serve`. */
@@ -191,6 +193,7 @@ export async function serve(opts: ServeOptions): Promise<Replica> {
   const args = [CLI, 'serve', '--policy', opts.policy, '--tls-cert', opts.cert, '--tls-key', opts.key, '--host', '127.0.0.1', '--port', String(opts.port)];
   args.push('--metrics-port', '0', '--tickets', 'kubernetes:driftgate-system', '--kubeconfig', opts.kubeconfig, '--log-level', 'info');
   if (opts.caller !== undefined) args.push('--client-ca', opts.caller.caCert, '--client-name', opts.caller.name);
+  args.push(...(opts.extraArgs ?? []));
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT });
   const ports = await waitForLine(
     child,

@@ -87,6 +87,8 @@ beforeAll(async () => {
     kubeconfig: driftgateKubeconfig,
     logFile,
     caller: { caCert: join(work, 'callers/ca.crt'), name: CALLER },
+    // Nothing named driftgate in the API to watch: the apiserver's reload series watch the files.
+    extraArgs: ['--webhook-registration', 'static', '--housekeeping-interval', '500'],
   });
 }, 300_000);
 
@@ -110,6 +112,21 @@ describe('driftgate registered from files the apiserver loads (manifests --stati
     // message means the kubeConfigFile the static AdmissionConfiguration names was presented.
     const log = readFileSync(join(work, 'driftgate.log'), 'utf8');
     expect(log).not.toContain('DG_CALLER_UNAUTHENTICATED');
+  });
+
+  it("shows in the apiserver's own series that it loaded both directories (what to alert on instead of driftgate's API check)", async () => {
+    const metrics = must('metrics', await own().kubectl(['get', '--raw', '/metrics']));
+    for (const plugin of ['ValidatingAdmissionWebhook', 'MutatingAdmissionWebhook']) {
+      expect(metrics).toMatch(
+        new RegExp(`^apiserver_manifest_admission_config_controller_automatic_reloads_total\\{[^}]*plugin="${plugin}"[^}]*status="success"[^}]*\\} [1-9]`, 'm'),
+      );
+      expect(metrics).toMatch(
+        new RegExp(`^apiserver_manifest_admission_config_controller_last_config_info\\{[^}]*hash="sha256:[0-9a-f]{64}"[^}]*plugin="${plugin}"`, 'm'),
+      );
+    }
+    // driftgate, told the webhooks are static, looks for no API object and reports none missing.
+    const log = readFileSync(join(work, 'driftgate.log'), 'utf8');
+    expect(log).not.toContain('webhook configuration is missing');
   });
 
   it('is not an API object: listing shows no driftgate configuration, deleting or editing one by name finds nothing, and its name cannot be taken', async () => {
