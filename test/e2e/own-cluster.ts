@@ -162,7 +162,11 @@ export async function installDriftgate(cp: OwnControlPlane, namespaces: string[]
   };
   await must('install.yaml', cp.kubectl(['apply', '--server-side', '-f', join(ROOT, 'manifests/install.yaml')]));
   await must('CRD established', cp.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/backporttickets.driftgate.dev']));
-  for (const ns of namespaces) await must(`namespace ${ns}`, cp.kubectl([`--as=${ARGOCD_USER}`, 'create', 'namespace', ns]));
+  // Argo CD's cluster-admin binding is in rbac.yaml, whose RoleBindings need the namespaces
+  // first: impersonate its user with the admin's group for this one step.
+  for (const ns of namespaces) {
+    await must(`namespace ${ns}`, cp.kubectl([`--as=${ARGOCD_USER}`, '--as-group=system:masters', 'create', 'namespace', ns]));
+  }
   await must('rbac.yaml', cp.kubectl(['apply', '-f', join(ROOT, 'test/e2e/rbac.yaml')]));
   return cp.mint('system:serviceaccount:driftgate-system:driftgate', ['system:serviceaccounts', 'system:serviceaccounts:driftgate-system']);
 }
