@@ -510,9 +510,12 @@ export interface Figures {
   refusedByDriftgate: number;
   refusedCallingWebhook: number;
   changesRecorded: number;
-  /** Allowed writes whose change is on no ticket, and changes on a ticket more than once: both must be 0. */
+  /** Allowed writes whose change is on no ticket: must be 0. */
   allowedMissing: number;
+  /** Writes on a ticket more than once: the apiserver reviewed them again (its conflict retry, a new uid). */
   recordedTwice: number;
+  /** Request uids on a ticket more than once: driftgate recorded one review twice; must be 0. */
+  reviewsRecordedTwice: number;
   recordedButRefused: number;
   killToMarkedDownMs?: number;
   killToFirstAllowedMs?: number;
@@ -532,6 +535,7 @@ export function figuresOf(result: ScenarioResult): Figures {
     }
   }
   const refused = result.writes.filter((w) => !w.allowed);
+  const uids = result.tickets.flatMap((ticket) => ticket.changes.map((c) => c.requestUid));
   const t = result.timeline;
   return {
     attempted: result.writes.length,
@@ -542,6 +546,7 @@ export function figuresOf(result: ScenarioResult): Figures {
     changesRecorded: [...keys.values()].reduce((a, b) => a + b, 0),
     allowedMissing: result.writes.filter((w) => w.allowed && !keys.has(w.key)).length,
     recordedTwice: [...keys.values()].filter((n) => n > 1).length,
+    reviewsRecordedTwice: uids.length - new Set(uids).size,
     recordedButRefused: refused.filter((w) => keys.has(w.key)).length,
     ...(t.markedDownMs === undefined ? {} : { killToMarkedDownMs: t.markedDownMs - t.killedMs }),
     ...(t.firstAllowedAfterKillMs === undefined ? {} : { killToFirstAllowedMs: t.firstAllowedAfterKillMs - t.killedMs }),
