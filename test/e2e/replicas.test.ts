@@ -51,12 +51,13 @@ describe('three replicas behind one address, one SIGKILLed in the middle', () =>
     expect(figures.allowed).toBeGreaterThan(figures.attempted / 2);
   });
 
-  it('recorded every write the apiserver reported successful on the BackportTicket of its object, with its writer\'s name', () => {
+  it("recorded every write the apiserver reported successful on the BackportTicket of its object, with its writer's name", () => {
     const onTickets = changesByKey(result);
     const missing = result.writes.filter((w) => w.allowed && !onTickets.has(w.key)).map((w) => `${w.client} ${w.key} (${w.phase})`);
     expect(missing).toEqual([]);
     for (const w of result.writes.filter((x) => x.allowed)) {
-      for (const change of onTickets.get(w.key) ?? []) expect({ ticketOf: change.object, username: change.username }).toEqual({ ticketOf: w.object, username: w.user });
+      for (const change of onTickets.get(w.key) ?? [])
+        expect({ ticketOf: change.object, username: change.username }).toEqual({ ticketOf: w.object, username: w.user });
     }
   });
 

@@ -29,10 +29,13 @@ export function section(result: ScenarioResult, f: Figures, when: Date): string 
     const w = result.writes.filter((x) => x.phase === p);
     return `| ${p} | ${w.length} | ${w.filter((x) => x.allowed).length} | ${w.filter((x) => !x.allowed).length} |`;
   });
-  const reasons = new Map<string, number>();
+  const reasons = new Map<string, { count: number; phases: Set<string>; example: string }>();
   for (const w of result.writes.filter((x) => !x.allowed)) {
     const reason = /\[driftgate\/[a-z-]+\]/.exec(w.message)?.[0] ?? /failed calling webhook "[^"]+": [^:]+/.exec(w.message)?.[0] ?? w.message.slice(0, 80);
-    reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+    const entry = reasons.get(reason) ?? { count: 0, phases: new Set<string>(), example: w.message.replace(/\s+/g, ' ').slice(0, 400) };
+    entry.count++;
+    entry.phases.add(w.phase);
+    reasons.set(reason, entry);
   }
   return [
     `Measured ${when.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus().length} cores (load ${loadavg()[0]?.toFixed(1)} at the end), ${s.replicas} replicas behind ${s.balancer},`,
@@ -57,7 +60,13 @@ export function section(result: ScenarioResult, f: Figures, when: Date): string 
     '|---|---|---|---|',
     ...perPhase,
     '',
-    reasons.size === 0 ? 'No write was refused.' : `Refusals: ${[...reasons].map(([r, n]) => `${n} × \`${r}\``).join('; ')}.`,
+    ...(reasons.size === 0
+      ? ['No write was refused.']
+      : [
+          'Refusals, one message of each kind:',
+          '',
+          ...[...reasons].map(([r, e]) => `- ${e.count} × \`${r}\` (phases: ${[...e.phases].join(', ')}): ${JSON.stringify(e.example)}`),
+        ]),
   ].join('\n');
 }
 
