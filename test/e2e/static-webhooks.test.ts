@@ -205,4 +205,39 @@ describe('driftgate registered from files the apiserver loads (manifests --stati
     ) as { changes: { username: string; patch: { path: string }[] }[] };
     expect(shown.changes.some((c) => c.username === 'dave@example.com' && c.patch.some((op) => op.path === '/data/k'))).toBe(true);
   });
+
+  it('keeps the files in force when a broken one is dropped next to them, and says so in its reload series', async () => {
+    const failures = async (): Promise<number> => {
+      const metrics = must('metrics', await own().kubectl(['get', '--raw', '/metrics']));
+      const line = metrics.split('\n').find((l) => l.startsWith('apiserver_manifest_admission_config_controller_automatic_reloads_total{') && l.includes('plugin="ValidatingAdmissionWebhook"') && l.includes('status="failure"'));
+      return Number(line?.split(' ').pop() ?? 0);
+    };
+    const before = await failures();
+    writeFileSync(join(work, 'static/validating/zz-broken.yaml'), 'apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingWebhookConfiguration\nmetadata: { name: not-static }\n');
+    await until('the apiserver to reject the broken file', async () => (await failures()) > before);
+    const refused = await developerWrite('with-broken-file');
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('[driftgate/drift]');
+  });
+
+  it('is switched off only by a change on the control-plane node: removing its files there', async () => {
+    rmSync(join(work, 'static/validating/zz-broken.yaml'));
+    rmSync(join(work, 'static/validating/driftgate.static.k8s.io.yaml'));
+    rmSync(join(work, 'static/mutating/driftgate.static.k8s.io.yaml'));
+    let last: Outcome | undefined;
+    await until('the apiserver to drop the webhooks', async () => {
+      last = await developerWrite(`unguarded-${Date.now()}`);
+      return last.code === 0;
+    });
+    expect(last?.code).toBe(0);
+  });
 });
+
+/** until polls `check` (every 250 ms, at most 90 s: the apiserver re-reads the directory every minute even without a file event). */
+async function until(what: string, check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 360; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
