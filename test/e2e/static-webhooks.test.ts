@@ -209,11 +209,21 @@ describe('driftgate registered from files the apiserver loads (manifests --stati
   it('keeps the files in force when a broken one is dropped next to them, and says so in its reload series', async () => {
     const failures = async (): Promise<number> => {
       const metrics = must('metrics', await own().kubectl(['get', '--raw', '/metrics']));
-      const line = metrics.split('\n').find((l) => l.startsWith('apiserver_manifest_admission_config_controller_automatic_reloads_total{') && l.includes('plugin="ValidatingAdmissionWebhook"') && l.includes('status="failure"'));
+      const line = metrics
+        .split('\n')
+        .find(
+          (l) =>
+            l.startsWith('apiserver_manifest_admission_config_controller_automatic_reloads_total{') &&
+            l.includes('plugin="ValidatingAdmissionWebhook"') &&
+            l.includes('status="failure"'),
+        );
       return Number(line?.split(' ').pop() ?? 0);
     };
     const before = await failures();
-    writeFileSync(join(work, 'static/validating/zz-broken.yaml'), 'apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingWebhookConfiguration\nmetadata: { name: not-static }\n');
+    writeFileSync(
+      join(work, 'static/validating/zz-broken.yaml'),
+      'apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingWebhookConfiguration\nmetadata: { name: not-static }\n',
+    );
     await until('the apiserver to reject the broken file', async () => (await failures()) > before);
     const refused = await developerWrite('with-broken-file');
     expect(refused.code).not.toBe(0);
