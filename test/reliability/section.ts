@@ -9,6 +9,13 @@ function seconds(ms: number | undefined): string {
   return ms === undefined ? 'not observed' : `${(ms / 1000).toFixed(1)} s`;
 }
 
+/** exampleOf returns the message from where its reason starts (a kubectl warning may come first), on one line. */
+function exampleOf(message: string, reason: string): string {
+  const flat = message.replace(/\s+/g, ' ');
+  const at = flat.indexOf(reason.slice(0, 20));
+  return flat.slice(Math.max(0, at), Math.max(0, at) + 400);
+}
+
 /** section returns the Markdown between the markers. */
 export function section(result: ScenarioResult, f: Figures, when: Date): string {
   const s = result.settings;
@@ -20,7 +27,7 @@ export function section(result: ScenarioResult, f: Figures, when: Date): string 
   const reasons = new Map<string, { count: number; phases: Set<string>; example: string }>();
   for (const w of result.writes.filter((x) => !x.allowed)) {
     const reason = /\[driftgate\/[a-z-]+\]/.exec(w.message)?.[0] ?? /failed calling webhook "[^"]+": [^:]+/.exec(w.message)?.[0] ?? w.message.slice(0, 80);
-    const entry = reasons.get(reason) ?? { count: 0, phases: new Set<string>(), example: w.message.replace(/\s+/g, ' ').slice(0, 400) };
+    const entry = reasons.get(reason) ?? { count: 0, phases: new Set<string>(), example: exampleOf(w.message, reason) };
     entry.count++;
     entry.phases.add(w.phase);
     reasons.set(reason, entry);
