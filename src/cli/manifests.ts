@@ -102,6 +102,7 @@ async function writeStaticInstall(opts: ManifestsOptions & { output: 'yaml' | 'j
       "--static: the kube-apiserver calls a static webhook by URL only (it refuses clientConfig.service); give --url, e.g. https://<the Service's fixed clusterIP> with a serving certificate for that address",
     );
   }
+  if (dir.trim() === '') throw usage('--static needs a directory to write into, e.g. --static ./driftgate-static');
   if (opts.url === undefined) throw usage('--static needs --url, the https address the kube-apiserver calls driftgate at');
   if (opts.caInjectFrom !== undefined) {
     throw usage("--static takes --ca-bundle or --ca-bundle-base64: cert-manager injects CAs into API objects only, never into the apiserver's files");

@@ -250,6 +250,11 @@ describe('driftgate manifests --static', () => {
     expect(await filesUnder(out)).toEqual([]);
   });
 
+  it('refuses an empty --static rather than writing into the working directory', async () => {
+    const { error } = await run(['--url', URL_, '--ca-bundle-base64', CA, '--no-client-kubeconfig', '--static', '']);
+    expect((error as DriftgateError).message).toMatch(/^--static needs a directory/);
+  });
+
   it('refuses --apiserver-dir and --client-kubeconfig without --static', async () => {
     const { error } = await run(['--url', URL_, '--ca-bundle-base64', CA, '--client-kubeconfig', KUBECONFIG]);
     expect((error as DriftgateError).message).toMatch(/only go with --static DIR/);
@@ -262,5 +267,41 @@ describe('driftgate manifests --static', () => {
     expect(error).toBeInstanceOf(DriftgateError);
     expect((error as DriftgateError).code).toBe('DG_FILE_UNWRITABLE');
     expect((error as DriftgateError).message).toContain(blocker);
+  });
+});
+
+describe('examples/apiserver/static', () => {
+  it('is exactly what the command its README shows writes', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'driftgate-static-example-'));
+    try {
+      await writeFile(join(dir, 'ca.crt'), PEM);
+      let out = '';
+      await manifestsCommand({ out: { write: (s: string) => (out += s) }, err: { write: () => true } })
+        .exitOverride()
+        .parseAsync(
+          [
+            '--policy',
+            POLICY_FILE,
+            '--url',
+            'https://10.96.0.50',
+            '--ca-bundle',
+            join(dir, 'ca.crt'),
+            '--static',
+            join(dir, 'static'),
+            '--apiserver-dir',
+            '/etc/kubernetes/driftgate/static',
+            '--client-kubeconfig',
+            '/etc/kubernetes/driftgate/webhook-clients.kubeconfig',
+          ],
+          { from: 'user' },
+        );
+      expect(out).toContain('written:');
+      for (const file of Object.values(STATIC_FILES)) {
+        const shipped = await readFile(join(ROOT, 'examples/apiserver/static', file), 'utf8');
+        expect(shipped, file).toBe(await readFile(join(dir, 'static', file), 'utf8'));
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
