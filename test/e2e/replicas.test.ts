@@ -45,7 +45,10 @@ beforeAll(async () => {
 describe('three replicas behind one address, one SIGKILLed in the middle', () => {
   it('made writes in every phase, and let most through', () => {
     const phases = new Set(result.writes.map((w) => w.phase));
-    expect([...phases].sort()).toEqual(expect.arrayContaining(['all-up', 'one-killed', 'restarted']));
+    expect([...phases]).toEqual(expect.arrayContaining(['all-up', 'one-killed']));
+    // After the restart: during the main run if the replica came back before it ended (a loaded
+    // machine may start it later), and in the rejoin burst in any case.
+    expect(phases.has('restarted') || phases.has('rejoin')).toBe(true);
     const figures = figuresOf(result);
     expect(figures.attempted).toBeGreaterThanOrEqual(120);
     expect(figures.allowed).toBeGreaterThan(figures.attempted / 2);
