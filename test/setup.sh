@@ -7,7 +7,8 @@
 #    a few minutes cold, built in the background while the control plane builds;
 #  - celcheck, the apiserver's own match-condition evaluator (test/celcheck), which the
 #    differential test of the rendered CEL runs (seconds once the control plane is built);
-#  - Debian's headless Chromium, which renders the HTML security report in its test.
+#  - Debian's headless Chromium, which renders the HTML security report in its test;
+#  - Debian's HAProxy, the load balancer in front of driftgate's replicas in test/e2e/replicas.test.ts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +20,17 @@ if ! command -v chromium >/dev/null 2>&1; then
     }
   else
     echo "test/setup.sh: chromium is missing; install it (Debian: apt-get install chromium) for the HTML report test" >&2
+  fi
+fi
+
+if ! command -v haproxy >/dev/null 2>&1 && [ ! -x /usr/sbin/haproxy ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "test/setup.sh: installing Debian's haproxy (the load balancer in front of driftgate's replicas in test/e2e/replicas.test.ts)" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy >/dev/null || {
+      apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy >/dev/null
+    }
+  else
+    echo "test/setup.sh: haproxy is missing; install it (Debian: apt-get install haproxy) for the replica test (test/e2e/replicas.test.ts)" >&2
   fi
 fi
 

@@ -3,11 +3,14 @@
  * tls.key) plus the CA key. Rotation keeps the CA so the caBundle already registered with the
  * apiserver stays valid; only the serving pair changes.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { DriftgateError } from '../errors.js';
+import { writeAtomic } from '../util/write-atomic.js';
 import { caBundle, certExpiry, generateCA, generateClient, generateServing, parseCA, type PemPair } from './generate.js';
+
+// A certificate file that cannot be written is reported like one that cannot be read.
+const CERT_FILE = 'DG_CERT_INVALID';
 
 /** CertificatePaths are the files writeCertificates manages in its directory. */
 export interface CertificatePaths {
@@ -49,12 +52,12 @@ export async function writeCertificates(dir: string, hosts: readonly string[], d
   ca ??= generateCA({}, now);
   const serving = generateServing(ca, hosts, days, now);
   if (!caReused) {
-    await writeAtomic(paths.caKey, ca.keyPem, 0o600);
-    await writeAtomic(paths.caCert, ca.certPem, 0o644);
+    await writeAtomic(paths.caKey, ca.keyPem, 0o600, CERT_FILE);
+    await writeAtomic(paths.caCert, ca.certPem, 0o644, CERT_FILE);
   }
   // Key first: a reloader woken by the certificate's change then finds the matching key.
-  await writeAtomic(paths.key, serving.keyPem, 0o600);
-  await writeAtomic(paths.cert, serving.certPem, 0o644);
+  await writeAtomic(paths.key, serving.keyPem, 0o600, CERT_FILE);
+  await writeAtomic(paths.cert, serving.certPem, 0o644, CERT_FILE);
   return { caReused, caBundle: caBundle(ca.certPem), paths, notAfter: certExpiry(serving.certPem) };
 }
 
@@ -89,11 +92,11 @@ export async function writeClientCertificate(dir: string, name: string, webhookH
   ca ??= generateCA({ commonName: 'driftgate-callers-ca' }, now);
   const client = generateClient(ca, name, days, now);
   if (!caReused) {
-    await writeAtomic(paths.caKey, ca.keyPem, 0o600);
-    await writeAtomic(paths.caCert, ca.certPem, 0o644);
+    await writeAtomic(paths.caKey, ca.keyPem, 0o600, CERT_FILE);
+    await writeAtomic(paths.caCert, ca.certPem, 0o644, CERT_FILE);
   }
-  await writeAtomic(paths.key, client.keyPem, 0o600);
-  await writeAtomic(paths.cert, client.certPem, 0o644);
+  await writeAtomic(paths.key, client.keyPem, 0o600, CERT_FILE);
+  await writeAtomic(paths.cert, client.certPem, 0o644, CERT_FILE);
   const b64 = (pem: string): string => Buffer.from(pem, 'utf8').toString('base64');
   // Only `users` is read from this kubeconfig: the entry whose name is the webhook's host.
   const kubeconfig = [
@@ -106,7 +109,7 @@ export async function writeClientCertificate(dir: string, name: string, webhookH
     `      client-key-data: ${b64(client.keyPem)}`,
     '',
   ].join('\n');
-  await writeAtomic(paths.kubeconfig, kubeconfig, 0o600);
+  await writeAtomic(paths.kubeconfig, kubeconfig, 0o600, CERT_FILE);
   return { caReused, paths, notAfter: certExpiry(client.certPem) };
 }
 
@@ -145,28 +148,5 @@ async function readIfThere(path: string): Promise<string | undefined> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new DriftgateError('DG_CERT_INVALID', `${path}: cannot read it (${(err as Error).message})`, { cause: err });
-  }
-}
-
-/**
- * writeAtomic replaces `path` with `text` at `mode` by writing a temporary file beside it and
- * renaming it over: a watcher sees the old file or the new one, never half of one.
- */
-async function writeAtomic(path: string, text: string, mode: number): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    const fh = await open(tmp, 'wx', mode);
-    try {
-      // The umask has already applied to open()'s mode; a key's mode must be exactly 0600.
-      await fh.chmod(mode);
-      await fh.writeFile(text, 'utf8');
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw new DriftgateError('DG_CERT_INVALID', `${path}: cannot write it (${(err as Error).message})`, { cause: err });
   }
 }

@@ -3,12 +3,17 @@
  * apiserver sends to driftgate is derived from the policy instead of kept in step with it by hand.
  * This file reads the flags and files; the rendering lives in src/manifests.
  */
+import { mkdir } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { DriftgateError } from '../errors.js';
 import { CHART_SERVICE_NAME, helmValuesOf, helmValuesYaml } from '../manifests/helm-values.js';
 import { type FailurePolicy, renderManifestsYaml, renderWebhooks, type RenderOptions, type WebhookTarget } from '../manifests/render.js';
 import { renderPolicyWebhook } from '../manifests/policy-webhook.js';
+import { renderStaticInstall, STATIC_NAME } from '../manifests/static.js';
 import { loadPolicy } from '../policy/load.js';
+import type { GuardPolicy } from '../policy/types.js';
+import { writeAtomic } from '../util/write-atomic.js';
 import { type Io, formatData, processIo, readPolicyFile, readText } from './io.js';
 
 interface ManifestsOptions {
@@ -22,6 +27,10 @@ interface ManifestsOptions {
   failurePolicy?: string;
   guardpolicies?: boolean;
   settle?: boolean;
+  static?: string;
+  apiserverDir?: string;
+  /** A path, false for --no-client-kubeconfig, undefined when neither was given. */
+  clientKubeconfig?: string | false;
 }
 
 const DNS_LABEL = '[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?';
@@ -52,10 +61,27 @@ export function manifestsCommand(io: Io = processIo): Command {
       '--settle',
       "also send GitOps writers' writes to objects carrying a ticket stamp to /observe (failurePolicy Ignore, 1 s timeout), so that `serve --settle` closes their tickets",
     )
+    .option(
+      '--static <dir>',
+      "write the hardened install into DIR instead: the apiserver's AdmissionConfiguration and the webhook manifests it loads itself (staticManifestsDir), which the API cannot delete; needs --url",
+    )
+    .option('--apiserver-dir <path>', 'with --static: the absolute path the control-plane nodes keep DIR at (default: DIR itself)')
+    .option('--client-kubeconfig <path>', 'with --static: absolute path, on the nodes, of the webhook-clients.kubeconfig `driftgate certs client` wrote')
+    .option('--no-client-kubeconfig', 'with --static: write no kubeConfigFile (the apiserver then presents no client certificate to driftgate)')
     .action(async (opts: ManifestsOptions & { output: 'yaml' | 'json' }) => {
+      if (opts.helmValues === true && opts.static !== undefined) {
+        throw usage('give --helm-values (the chart registers the webhooks through the API) or --static DIR (the apiserver loads them from files), not both');
+      }
       if (opts.helmValues === true) {
         io.out.write(await helmValuesText(opts));
         return;
+      }
+      if (opts.static !== undefined) {
+        io.out.write(await writeStaticInstall(opts, opts.static));
+        return;
+      }
+      if (opts.apiserverDir !== undefined || opts.clientKubeconfig !== undefined) {
+        throw usage('--apiserver-dir and --client-kubeconfig only go with --static DIR, the files the kube-apiserver loads itself');
       }
       const target = webhookTargetOf(opts);
       const { caBundle, options } = await caOf(opts);
@@ -79,6 +105,64 @@ export function manifestsCommand(io: Io = processIo): Command {
       if (opts.output === 'json') io.out.write(formatData({ apiVersion: 'v1', kind: 'List', items: objects }, 'json'));
       else io.out.write(`${header.join('\n')}\n${renderManifestsYaml(objects)}`);
     });
+}
+
+/**
+ * writeStaticInstall writes the hardened install into `dir` (see src/manifests/static.ts) and
+ * returns what to print: where the files went and the apiserver flag that loads them. Every flag
+ * is checked before anything is written, so a refusal leaves the directory as it was.
+ */
+async function writeStaticInstall(opts: ManifestsOptions & { output: 'yaml' | 'json' }, dir: string): Promise<string> {
+  if (opts.service !== undefined) {
+    throw usage(
+      "--static: the kube-apiserver calls a static webhook by URL only (it refuses clientConfig.service); give --url, e.g. https://<the Service's fixed clusterIP> with a serving certificate for that address",
+    );
+  }
+  if (dir.trim() === '') throw usage('--static needs a directory to write into, e.g. --static ./driftgate-static');
+  if (opts.url === undefined) throw usage('--static needs --url, the https address the kube-apiserver calls driftgate at');
+  if (opts.caInjectFrom !== undefined) {
+    throw usage("--static takes --ca-bundle or --ca-bundle-base64: cert-manager injects CAs into API objects only, never into the apiserver's files");
+  }
+  if (opts.clientKubeconfig === undefined) {
+    throw usage(
+      '--static needs --client-kubeconfig PATH (on the nodes, the webhook-clients.kubeconfig `driftgate certs client` wrote), or --no-client-kubeconfig to have the apiserver present no client certificate',
+    );
+  }
+  const target = webhookTargetOf(opts);
+  const { caBundle } = await caOf(opts);
+  const failurePolicy = failurePolicyOf(opts.failurePolicy);
+  const policy: GuardPolicy = await readPolicyFile(opts.policy);
+  const url = 'url' in target ? target.url : '';
+  const install = renderStaticInstall(policy, url, caBundle, {
+    apiserverDir: opts.apiserverDir ?? resolve(dir),
+    clientKubeconfig: opts.clientKubeconfig === false ? undefined : opts.clientKubeconfig,
+    render: failurePolicy === undefined ? {} : { failurePolicy },
+  });
+  const written: string[] = [];
+  for (const file of install.files) {
+    const path = join(dir, file.path);
+    try {
+      await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+    } catch (err) {
+      throw new DriftgateError('DG_FILE_UNWRITABLE', `--static ${dir}: cannot create ${dirname(path)} (${(err as Error).message})`, { cause: err });
+    }
+    // Atomically: the apiserver watches these directories, and must never load half a file.
+    await writeAtomic(path, file.text, 0o644, 'DG_FILE_UNWRITABLE');
+    written.push(path);
+  }
+  const summary = {
+    written,
+    apiserverFlag: install.apiserverFlag,
+    configurations: { validatingWebhookConfiguration: STATIC_NAME, mutatingWebhookConfiguration: STATIC_NAME },
+  };
+  if (opts.output === 'json') return formatData(summary, 'json');
+  const header = [
+    `# Wrote the static install for GuardPolicy "${policy.name}" into ${dir}.`,
+    `# Copy ${dir} to ${opts.apiserverDir ?? resolve(dir)} on every control-plane node and start each kube-apiserver with`,
+    `#   ${install.apiserverFlag}`,
+    '# Then delete the API-registered webhook configurations named driftgate, if any (docs/operators.md, "Hardened install").',
+  ];
+  return `${header.join('\n')}\n${formatData(summary, 'yaml')}`;
 }
 
 /**

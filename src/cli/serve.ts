@@ -64,6 +64,7 @@ interface ServeOptions {
   settleFrom?: string;
   settleInterval: string;
   settleDelay: string;
+  webhookRegistration: 'api' | 'static';
 }
 
 /** The embedded default of `--dev`: everything under one git-ignored folder of the working directory. */
@@ -124,6 +125,14 @@ export function serveCommand(io: Io = processIo): Command {
     )
     .option('--settle-interval <ms>', 'how often --settle-from reads the Applications / Kustomizations', '30000')
     .option('--settle-delay <ms>', 'how long after answering a GitOps write /observe waits before reading the object back', '1000')
+    .addOption(
+      new Option(
+        '--webhook-registration <how>',
+        'how the webhooks are registered: api (configurations named driftgate, checked every --housekeeping-interval) or static (files the apiserver loads, `manifests --static`: nothing in the API to check)',
+      )
+        .choices(['api', 'static'])
+        .default('api'),
+    )
     .option('--overdue-after <duration>', 'an open ticket is overdue this long after its window ended (Go-style or days: 72h, 3d)', '3d')
     .action(async (opts: ServeOptions) => {
       await serve(opts, io);
@@ -164,6 +173,7 @@ interface ServeSettings {
   settleFrom: GitopsTool[];
   settleIntervalMs: number;
   settleDelayMs: number;
+  webhookRegistration: 'api' | 'static';
 }
 
 /** settingsOf returns the checked settings, before anything is listened on or connected to. */
@@ -250,6 +260,7 @@ async function settingsOf(opts: ServeOptions): Promise<ServeSettings> {
     settleFrom,
     settleIntervalMs,
     settleDelayMs,
+    webhookRegistration: opts.webhookRegistration,
   };
 }
 
@@ -413,6 +424,7 @@ async function start(settings: ServeSettings, opts: Pick<ServeOptions, 'logLevel
     now: () => new Date(),
     overdueMs: settings.overdueMs,
     intervalMs: settings.housekeepingMs,
+    registration: settings.webhookRegistration,
   });
   let policyWatch: PolicyWatch | undefined;
   if (settings.policy.source === 'guardpolicy') {

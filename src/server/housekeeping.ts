@@ -23,6 +23,13 @@ export interface HousekeepingDeps {
   intervalMs: number;
   /** Name of the rendered webhook configurations. */
   webhookName?: string;
+  /**
+   * `static` when the apiserver loads the webhooks from files (`driftgate manifests --static`):
+   * there is no API object to look for, and looking would report them missing every interval.
+   * The apiserver's own `apiserver_manifest_admission_config_controller_*` series watch those
+   * files instead (docs/operators.md). Default `api`.
+   */
+  registration?: 'api' | 'static';
 }
 
 const WEBHOOK_KINDS = [
@@ -41,7 +48,7 @@ export async function checkOnce(deps: HousekeepingDeps): Promise<void> {
   } catch (err) {
     deps.logger.warn({ problem: messageOf(err) }, 'housekeeping: could not count open tickets');
   }
-  if (deps.client === undefined) return;
+  if (deps.client === undefined || deps.registration === 'static') return;
   const name = deps.webhookName ?? 'driftgate';
   for (const { kind, resource } of WEBHOOK_KINDS) {
     try {

@@ -3,12 +3,11 @@
  * several identities (impersonated by the admin, or with a developer's own client certificate),
  * and small waits. Identities are the ones the product meets in production.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
+import { serve } from './own-cluster.js';
 
 /** ClusterInfo is what the global setup provides. */
 export interface ClusterInfo {
@@ -158,38 +157,13 @@ export async function serveDriftgate(
 ): Promise<{ child: ChildProcess; port: number; metricsPort: number }> {
   const c = cluster();
   const certDir = join(c.work, 'certs');
-  // A file, or the flags that say where the policy comes from (e.g. --policy-source guardpolicy).
-  const policyArgs = typeof policy === 'string' ? ['--policy', policy] : policy;
-  const args = [c.cli, 'serve', ...policyArgs, '--tls-cert', join(certDir, 'tls.crt'), '--tls-key', join(certDir, 'tls.key'), '--host', '127.0.0.1'];
-  args.push(
-    '--port',
-    String(port),
-    '--metrics-port',
-    '0',
-    '--tickets',
-    'kubernetes:driftgate-system',
-    '--kubeconfig',
-    c.driftgateKubeconfig,
-    '--log-level',
-    'info',
-    ...extraArgs,
-  );
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], cwd: join(import.meta.dirname, '../..') });
-  const served = await new Promise<{ port: number; metricsPort: number }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`driftgate serving ${policy} did not start within 30s`)), 30_000);
-    child.once('exit', (code) => reject(new Error(`driftgate serving ${policy} exited (${code}) before serving`)));
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-      appendFileSync(logFile, `${line}\n`);
-      try {
-        const l = JSON.parse(line) as { msg?: string; port?: number; metricsPort?: number };
-        if (l.msg === 'driftgate serving') {
-          clearTimeout(timer);
-          resolve({ port: l.port ?? 0, metricsPort: l.metricsPort ?? 0 });
-        }
-      } catch {
-        // not JSON
-      }
-    });
+  return serve({
+    policy,
+    cert: join(certDir, 'tls.crt'),
+    key: join(certDir, 'tls.key'),
+    port,
+    kubeconfig: c.driftgateKubeconfig,
+    logFile,
+    extraArgs: [...extraArgs],
   });
-  return { child, ...served };
 }

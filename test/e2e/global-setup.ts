@@ -9,10 +9,10 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { TestProject } from 'vitest/node';
 import { writeCertificates } from '../../src/certs/files.js';
 import { WEBHOOK_CALLER, type ClusterInfo } from './cluster.js';
+import { waitForLine } from './own-cluster.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CLI = join(ROOT, 'dist/cli/main.js');
@@ -25,26 +25,6 @@ declare module 'vitest' {
 
 function log(message: string): void {
   process.stderr.write(`e2e setup: ${message}\n`);
-}
-
-/** Reads lines of a child's stdout until `match` returns a value, or fails when it exits first. */
-function waitForLine<T>(child: ChildProcess, what: string, match: (line: string) => T | undefined, timeoutMs: number): Promise<T> {
-  return new Promise((done, fail) => {
-    if (child.stdout === null) throw new Error(`${what}: no stdout`);
-    const lines = createInterface({ input: child.stdout });
-    const timer = setTimeout(() => fail(new Error(`${what}: not ready within ${timeoutMs / 1000}s`)), timeoutMs);
-    lines.on('line', (line) => {
-      const found = match(line);
-      if (found !== undefined) {
-        clearTimeout(timer);
-        done(found);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      fail(new Error(`${what} exited (code ${code}) before it was ready`));
-    });
-  });
 }
 
 function kubectl(info: { kubectl: string; kubeconfig: string }, args: string[], input?: string): string {

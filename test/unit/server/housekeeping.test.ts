@@ -3,6 +3,8 @@
  * ended longer ago than --overdue-after (the alert in docs/alerts.yaml fires on overdue="true").
  */
 import { describe, expect, it } from 'vitest';
+import { DriftgateError } from '../../../src/errors.js';
+import type { KubeClient } from '../../../src/kube/client.js';
 import { checkOnce } from '../../../src/server/housekeeping.js';
 import { createLogger } from '../../../src/server/logger.js';
 import { createMetrics } from '../../../src/server/metrics.js';
@@ -68,5 +70,54 @@ describe('housekeeping: driftgate_tickets_open', () => {
     expect(got.overdue).toBeUndefined();
     expect(got.sink.text()).toContain('housekeeping: could not count open tickets');
     expect(got.sink.text()).toContain('journal unreadable');
+  });
+});
+
+describe('housekeeping: the webhook configurations (issue 16)', () => {
+  /** A cluster where the configurations named driftgate are not API objects (deleted, or never there). */
+  function absentClient(paths: string[]): KubeClient {
+    return {
+      server: 'https://127.0.0.1:6443',
+      request: (req) => {
+        paths.push(req.path);
+        return Promise.reject(new DriftgateError('DG_KUBE_NOT_FOUND', `${req.path} not found`));
+      },
+    };
+  }
+
+  async function presence(registration: 'api' | 'static' | undefined): Promise<{ paths: string[]; present: number[]; sink: LogSink }> {
+    const paths: string[] = [];
+    const sink = new LogSink();
+    const metrics = createMetrics({ processMetrics: false });
+    await checkOnce({
+      tickets: storeOf([]),
+      client: absentClient(paths),
+      metrics,
+      logger: createLogger({ destination: sink }),
+      now: () => NOW,
+      overdueMs: 3 * DAY,
+      intervalMs: 60_000,
+      ...(registration === undefined ? {} : { registration }),
+    });
+    return { paths, present: (await metrics.webhookPresent.get()).values.map((v) => v.value), sink };
+  }
+
+  it('reports API-registered configurations missing (the removal alert), by default', async () => {
+    for (const registration of [undefined, 'api'] as const) {
+      const { paths, present, sink } = await presence(registration);
+      expect(paths).toEqual([
+        '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/driftgate',
+        '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/driftgate',
+      ]);
+      expect(present).toEqual([0, 0]);
+      expect(sink.lines.join('\n')).toContain('driftgate webhook configuration is missing');
+    }
+  });
+
+  it('looks for nothing in the API when the apiserver loads the webhooks from files (serve --webhook-registration static)', async () => {
+    const { paths, present, sink } = await presence('static');
+    expect(paths).toEqual([]);
+    expect(present).toEqual([]);
+    expect(sink.lines.join('\n')).not.toContain('missing');
   });
 });

@@ -8,10 +8,11 @@ import (
 )
 
 // The kube-apiserver's admission configuration (--admission-control-config-file), written when
-// the launcher is asked for something only that file can configure. Today: a client
-// certificate the apiserver presents to webhooks (--webhook-client-cert), so a webhook can
-// require it (driftgate's `serve --client-ca`). The WebhookAdmissionConfiguration is a struct
-// so that later settings (e.g. staticManifestsDir) are one more field and one more flag.
+// the launcher is asked for something only that file can configure: a client certificate the
+// apiserver presents to webhooks (--webhook-client-cert), so a webhook can require it
+// (driftgate's `serve --client-ca`). Or taken as given (--admission-config): a file someone else
+// wrote, e.g. `driftgate manifests --static`, whose staticManifestsDir registers webhooks from
+// files the API cannot delete. The two are exclusive: the apiserver reads one such file.
 
 // admissionOptions are the launcher flags that end up in the admission configuration.
 type admissionOptions struct {
@@ -21,9 +22,11 @@ type admissionOptions struct {
 	// webhookClientHosts are the kubeconfig user names the certificate is offered to: a webhook
 	// host ("127.0.0.1", "driftgate.driftgate-system.svc:443") or "*" for every webhook.
 	webhookClientHosts multiFlag
+	// configFile, when set, is an AdmissionConfiguration to pass to the apiserver as it is.
+	configFile string
 }
 
-func (o *admissionOptions) wanted() bool { return o.webhookClientCN != "" }
+func (o *admissionOptions) wanted() bool { return o.webhookClientCN != "" || o.configFile != "" }
 
 // webhookAdmissionConfiguration is apiserver.config.k8s.io/v1 WebhookAdmissionConfiguration.
 type webhookAdmissionConfiguration struct {
@@ -48,6 +51,9 @@ type admissionConfiguration struct {
 func writeAdmissionConfig(dir string, o *admissionOptions, inf *Info) ([]string, error) {
 	if !o.wanted() {
 		return nil, nil
+	}
+	if o.configFile != "" {
+		return givenAdmissionConfig(o, inf)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -120,4 +126,20 @@ func writeWebhookKubeconfig(path string, hosts []string, leaf *keyPair) error {
 		return err
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o600)
+}
+
+// givenAdmissionConfig checks the --admission-config file before the apiserver does (which would
+// only say so in its log, after the launcher's readiness wait) and records it in inf.
+func givenAdmissionConfig(o *admissionOptions, inf *Info) ([]string, error) {
+	if o.webhookClientCN != "" {
+		return nil, fmt.Errorf("--admission-config and --webhook-client-cert both configure the apiserver's one admission configuration file; give the client certificate's kubeConfigFile in the file instead")
+	}
+	if !filepath.IsAbs(o.configFile) {
+		return nil, fmt.Errorf("--admission-config %q: give an absolute path (the apiserver resolves the paths inside it on its own)", o.configFile)
+	}
+	if _, err := os.Stat(o.configFile); err != nil {
+		return nil, fmt.Errorf("--admission-config: %w", err)
+	}
+	inf.AdmissionConfig = o.configFile
+	return []string{"--admission-control-config-file=" + o.configFile}, nil
 }

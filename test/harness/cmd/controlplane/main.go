@@ -66,6 +66,7 @@ type Info struct {
 	Logs                  map[string]string `json:"logs"`
 	PIDs                  map[string]int    `json:"pids"`
 	// Set with --webhook-client-cert (admission.go): what the apiserver presents to webhooks.
+	// AdmissionConfig is also set, alone, by --admission-config.
 	AdmissionConfig     string `json:"admissionConfig,omitempty"`
 	WebhookClientCACert string `json:"webhookClientCaCert,omitempty"`
 	WebhookClientCAKey  string `json:"webhookClientCaKey,omitempty"`
@@ -118,6 +119,7 @@ func run() int {
 	var admission admissionOptions
 	fs.StringVar(&admission.webhookClientCN, "webhook-client-cert", "", "mint a client certificate with this CN (own CA) that the apiserver presents to webhooks, through an AdmissionConfiguration kubeConfigFile")
 	fs.Var(&admission.webhookClientHosts, "webhook-client-host", "webhook host the certificate is offered to (repeatable; default *, every webhook)")
+	fs.StringVar(&admission.configFile, "admission-config", "", "pass this AdmissionConfiguration to the apiserver as is (absolute path), e.g. the one `driftgate manifests --static` wrote; not with --webhook-client-cert")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return 2
 	}
