@@ -280,8 +280,7 @@ describe("managedFields: Kubernetes' own controllers within their grant", () => 
     obj.metadata = { ...obj.metadata, annotations: { ...(obj.metadata?.annotations ?? {}), [REVISION]: '2' } };
   };
   const stampEntry = entry('kube-controller-manager', 'Update', T1, {
-    'f:metadata': { 'f:annotations': { '.': {}, [`f:${REVISION}`]: {} } },
-    ...APP_LABEL,
+    'f:metadata': { 'f:annotations': { '.': {}, [`f:${REVISION}`]: {} }, 'f:labels': { 'f:app': {} } },
   });
   const as = (username: string): AdmissionRequest => {
     const req = write([ARGO], [ARGO, stampEntry], stamp);
