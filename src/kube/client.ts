@@ -149,7 +149,12 @@ function apiError(req: KubeRequest, status: number, body: string): KubeApiError 
   if (status === 413 || (status === 500 && message.includes('request is too large'))) {
     return new KubeApiError('DG_KUBE_TOO_LARGE', `${where}: too large for the API server (${message})`, status, message);
   }
-  return new KubeApiError('DG_KUBE_UNREACHABLE', `${where}: ${message}`, status, message);
+  // Only a gateway or an overloaded server says the API is not there to answer; anything else is
+  // the API server refusing the request (422 invalid, 400, a 500 of its own), and a message
+  // blaming reachability would send a person to the wrong place.
+  if (status === 429 || status === 502 || status === 503 || status === 504 || status === 0)
+    return new KubeApiError('DG_KUBE_UNREACHABLE', `${where}: the API server is unavailable (${message})`, status, message);
+  return new KubeApiError('DG_KUBE_REJECTED', `${where}: refused by the API server (${message})`, status, message);
 }
 
 /**
