@@ -205,7 +205,8 @@ function legacyTicket(name: string, spec: Record<string, unknown>): Ticket | str
     if (problem !== undefined) return problem;
   }
   const decided = resolution === undefined ? 'open' : stateAfter((resolution as Resolution).decision);
-  if (decided !== state) return `spec.state is ${JSON.stringify(state)} but ${resolution === undefined ? 'there is no spec.resolution' : `spec.resolution says ${decided}`}`;
+  if (decided !== state)
+    return `spec.state is ${JSON.stringify(state)} but ${resolution === undefined ? 'there is no spec.resolution' : `spec.resolution says ${decided}`}`;
   return {
     id: name,
     object: object as Ticket['object'],

@@ -153,7 +153,9 @@ export class KubernetesStore implements TicketStore {
         // Someone else decided on exactly these changes first: name their decision.
         const first = readObject(await this.#call({ method: 'GET', path: this.#path(name) }, signal));
         const theirs = first.ok && first.kind === 'event' ? first.spec.resolution : undefined;
-        throw theirs === undefined ? new DriftgateError('DG_TICKET_CONFLICT', `ticket ${id} was resolved meanwhile; see: driftgate tickets show ${id}`) : alreadyResolved(id, theirs);
+        throw theirs === undefined
+          ? new DriftgateError('DG_TICKET_CONFLICT', `ticket ${id} was resolved meanwhile; see: driftgate tickets show ${id}`)
+          : alreadyResolved(id, theirs);
       }
       return { ...ticket, resolution: { ...resolution }, state: stateAfter(resolution.decision) };
     } catch (err) {

@@ -44,7 +44,7 @@ interface FakeApi {
   objects: Map<string, BackportTicketObject>;
   namespaces: Set<string>;
   seen: Seen[];
-  mode: 'serve' | 'forbidden' | 'hang' | 'too-large' | 'etcd-too-large' | 'invalid' | 'unavailable';
+  mode: 'serve' | 'forbidden' | 'hang' | 'too-large' | 'etcd-too-large' | 'grpc-too-large' | 'invalid' | 'unavailable';
   /** Page size for lists; the real server pages on `limit`, this one on its own smaller size. */
   pageSize: number;
   /** Awaited before answering a request, to line racing writers up. */
@@ -65,7 +65,7 @@ async function bodyOf(req: IncomingMessage): Promise<BackportTicketObject> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   // Exact, as the real API server keeps int64 values.
-  return parseJsonExact(Buffer.concat(chunks).toString("utf8")) as BackportTicketObject;
+  return parseJsonExact(Buffer.concat(chunks).toString('utf8')) as BackportTicketObject;
 }
 
 function matches(labels: Record<string, string> | undefined, selector: string | null): boolean {
@@ -111,8 +111,12 @@ async function startFake(): Promise<FakeApi> {
     // What the real apiserver answers for a body over its 3 MiB limit, and etcd for an object over ~1.5 MiB.
     if (fake.mode === 'too-large' && seen.method !== 'GET') return status(res, 413, 'RequestEntityTooLarge', 'Request entity too large: limit is 3145728');
     if (fake.mode === 'etcd-too-large' && seen.method !== 'GET') return status(res, 500, 'InternalError', 'etcdserver: request is too large');
+    // What the real apiserver answers for an object over 2 MiB (its gRPC client to etcd refuses it).
+    if (fake.mode === 'grpc-too-large' && seen.method !== 'GET')
+      return status(res, 500, 'InternalError', 'rpc error: code = ResourceExhausted desc = trying to send message larger than max (2098311 vs. 2097152)');
     // What an apiserver with the CRD of an older driftgate answers for a field its schema lacks.
-    if (fake.mode === 'invalid' && seen.method !== 'GET') return status(res, 422, 'Invalid', 'BackportTicket.driftgate.dev "x" is invalid: spec.state: Required value');
+    if (fake.mode === 'invalid' && seen.method !== 'GET')
+      return status(res, 422, 'Invalid', 'BackportTicket.driftgate.dev "x" is invalid: spec.state: Required value');
     if (fake.mode === 'unavailable') return status(res, 503, 'ServiceUnavailable', 'the server is currently unable to handle the request');
     const key = `${ns}/${name ?? ''}`;
     // Writes read their body first and look the object up only after, so that the check and the
@@ -270,7 +274,9 @@ describe('KubernetesStore.record', () => {
     const [a, b] = [openStore(), openStore()];
     const uids = Array.from({ length: 150 }, (_, i) => `uid-${i}`);
     // Both replicas get every request (as after an apiserver retry to the other replica), interleaved.
-    await Promise.all(uids.flatMap((uid, i) => [a.record(draft({ uid, at: `2025-06-01T10:${String(i % 60).padStart(2, '0')}:00Z` })), b.record(draft({ uid }))]));
+    await Promise.all(
+      uids.flatMap((uid, i) => [a.record(draft({ uid, at: `2025-06-01T10:${String(i % 60).padStart(2, '0')}:00Z` })), b.record(draft({ uid }))]),
+    );
     expect(changeObjects()).toHaveLength(150);
     const ticket = await a.get(draft().id);
     expect(ticket.changes.map((c) => c.requestUid).sort()).toEqual([...uids].sort());
@@ -335,6 +341,11 @@ describe('KubernetesStore.record', () => {
   it.each([
     ['the apiserver (413)', 'too-large', 'Request entity too large: limit is 3145728'],
     ['etcd (500, request is too large)', 'etcd-too-large', 'etcdserver: request is too large'],
+    [
+      "the apiserver's etcd client (500, ResourceExhausted)",
+      'grpc-too-large',
+      'rpc error: code = ResourceExhausted desc = trying to send message larger than max (2098311 vs. 2097152)',
+    ],
   ] as const)('refuses one change too large for %s, saying so and not blaming reachability', async (_who, mode, said) => {
     fake.mode = mode;
     const big = draft();
@@ -360,7 +371,9 @@ describe('KubernetesStore.record', () => {
     fake.mode = 'unavailable';
     const err = await rejection(openStore().record(draft()));
     expect(err.code).toBe('DG_KUBE_UNREACHABLE');
-    expect(err.message).toContain('the API server is unavailable (the server is currently unable to handle the request); check that the API server is up and reachable');
+    expect(err.message).toContain(
+      'the API server is unavailable (the server is currently unable to handle the request); check that the API server is up and reachable',
+    );
   });
 
   it('reports an unreachable API server as DG_KUBE_UNREACHABLE', async () => {
@@ -467,9 +480,9 @@ describe('KubernetesStore.get and resolve', () => {
     await store.recordBackport(draft().id, commit);
     const again = await store.recordBackport(draft().id, commit);
     expect(again).toMatchObject({ state: 'open', backports: [commit] });
-    expect([...fake.objects.values()].filter((o) => o.metadata.labels?.[EVENT_LABEL] === 'backport').map((o) => (o.spec as { backport?: unknown }).backport)).toEqual([
-      commit,
-    ]);
+    expect(
+      [...fake.objects.values()].filter((o) => o.metadata.labels?.[EVENT_LABEL] === 'backport').map((o) => (o.spec as { backport?: unknown }).backport),
+    ).toEqual([commit]);
     expect((await store.get(draft().id)).backports).toEqual([commit]);
     expect((await rejection(store.recordBackport('bt-nope', commit))).code).toBe('DG_TICKET_NOT_FOUND');
   });
