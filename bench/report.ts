@@ -389,6 +389,17 @@ export function renderReport(template: string, input: ReportInput): string {
       verdict(r.median <= 2, `${num((r.median / 2 - 1) * 100, 0)} % over`),
     ]);
   }
+  for (const c of settings.connections) {
+    const deny = a?.kubeStore.find((k) => k.key === `kubernetes/10k/deny/c${c}`)?.runs ?? [];
+    const bypass = a?.kubeStore.find((k) => k.key === `kubernetes/10k/bypass/c${c}`)?.runs ?? [];
+    if (deny.length === 0) continue;
+    const r = paired(bypass, deny, (x, y) => x.p99 / y.p99);
+    goalRows.push([
+      `bypass p99 (kubernetes store) ≤ 5× deny, ${c} connection${c === 1 ? '' : 's'}`,
+      ratioCell(r),
+      verdict(r.median <= 5, `${num((r.median / 5 - 1) * 100, 0)} % over`),
+    ]);
+  }
   const after10k = of(w.memoryAfter10k ?? [], (x) => x.rssMiB);
   if (after10k.n > 0)
     goalRows.push([
