@@ -5,13 +5,16 @@
  * store relies on, not a model of the API server; test/e2e/ticket-store.test.ts runs the same
  * store against a real kube-apiserver and etcd.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DriftgateError } from '../../../src/errors.js';
 import { createKubeClient } from '../../../src/kube/client.js';
-import { parseTicketsSpec } from '../../../src/tickets/journal.js';
+import { JournalStore, parseTicketsSpec } from '../../../src/tickets/journal.js';
 import { changeName } from '../../../src/tickets/kubernetes-objects.js';
 import {
   EVENT_LABEL,
@@ -567,6 +570,33 @@ describe('KubernetesStore.list', () => {
     const err = await rejection(openStore().list());
     expect(err.code).toBe('DG_KUBE_FORBIDDEN');
     expect(err.message).toContain('the identity in your kubeconfig may not list and create backporttickets in driftgate-system');
+  });
+});
+
+describe('KubernetesStore and JournalStore tell the same story', () => {
+  it('give the same ticket for the same changes, resolutions, reopening and backport commit', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'driftgate-parity-'));
+    const journal = await JournalStore.open(join(dir, 'tickets.jsonl'));
+    const cluster = openStore();
+    const commit = { commit: 'b'.repeat(40), branch: 'backport/x', files: ['apps/web.yaml'], changes: 2, by: 'alice', at: '2025-06-01T12:30:00Z' };
+    try {
+      for (const store of [journal, cluster]) {
+        await store.record(draft({ uid: 'u1', at: '2025-06-01T10:00:00Z' }));
+        await store.record(draft({ uid: 'u2', at: '2025-06-01T10:05:00Z' }));
+        await store.record(draft({ uid: 'u1', at: '2025-06-01T10:09:00Z' })); // a retry
+        await store.resolve(draft().id, backport);
+        await store.record(draft({ uid: 'u3', at: '2025-06-01T11:00:00Z' })); // reopens
+        await store.recordBackport(draft().id, commit);
+        await store.resolve(draft().id, { ...backport, decision: 'revert', by: 'carol', closedBy: 'person' });
+      }
+      const [fromJournal, fromCluster] = [await journal.get(draft().id), await cluster.get(draft().id)];
+      expect(fromCluster).toEqual(fromJournal);
+      expect(fromCluster).toMatchObject({ state: 'reverted', earlierResolutions: [backport], backports: [commit] });
+      expect(await cluster.list()).toEqual(await journal.list());
+    } finally {
+      await journal.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
