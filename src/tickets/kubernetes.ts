@@ -33,6 +33,7 @@ import {
   labelValue,
   readObject,
   resolutionName,
+  type BackportTicketObject,
   type Facts,
 } from './kubernetes-objects.js';
 import { type BackportCommit, type Resolution, type Ticket, type TicketFilter, type TicketStore } from './types.js';
@@ -185,7 +186,7 @@ export class KubernetesStore implements TicketStore {
   async close(): Promise<void> {}
 
   // Creates the object; false when an object of that name exists already (a retry, or a race lost).
-  async #create(body: ReturnType<typeof eventObject>, signal: AbortSignal): Promise<boolean> {
+  async #create(body: BackportTicketObject, signal: AbortSignal): Promise<boolean> {
     try {
       await this.#call({ method: 'POST', path: this.#path(''), body }, signal);
       return true;
