@@ -14,7 +14,7 @@ import { createKubeClient } from '../../src/kube/client.js';
 import { loadKubeConfig } from '../../src/cli/kubeconfig.js';
 import { KubernetesStore, TICKET_LABEL } from '../../src/tickets/kubernetes.js';
 import type { Resolution } from '../../src/tickets/types.js';
-import { ADMIN, cluster, getJson, kubectl, unique } from './cluster.js';
+import { ADMIN, cluster, driftgate, getJson, kubectl, unique } from './cluster.js';
 
 const NS = 'driftgate-system';
 
@@ -98,6 +98,36 @@ describe('the Kubernetes ticket store on the real apiserver', () => {
     const lost = results.find((r) => r.status === 'rejected');
     expect(lost?.status === 'rejected' && (lost.reason as DriftgateError).message).toMatch(/was already resolved: (backport by bob|revert by carol)/);
     expect((await objectsOf(id)).filter((o) => o.spec.event === 'resolve')).toHaveLength(1);
+  });
+
+  it('feeds `tickets report` (json and html): the settled ticket with its closer, reference and evidence, and its changes', async () => {
+    const id = unique('st-report');
+    const s = await store();
+    await s.record(draft(id, `${id}-1`, '2026-01-01T10:00:00Z'));
+    await s.record(draft(id, `${id}-2`, '2026-01-01T10:30:00Z'));
+    const settled: Resolution = {
+      decision: 'backport',
+      by: 'system:serviceaccount:argocd:argocd-application-controller',
+      ref: 'argocd/shop@5f2e9c1',
+      at: '2026-01-01T12:00:00Z',
+      closedBy: 'settlement',
+      evidence: [{ kind: 'sync-status', tool: 'argocd', namespace: 'argocd', name: 'shop', revision: '5f2e9c1', at: '2026-01-01T12:00:00Z' }],
+    };
+    await (await store(cluster().kubeconfig)).resolve(id, settled);
+    const flags = ['--tickets', `kubernetes:${NS}`, '--kubeconfig', cluster().kubeconfig, '--since', '2026-01-01T00:00:00Z', '--now', '2026-01-02T00:00:00Z'];
+    const json = await driftgate(['tickets', 'report', ...flags, '-o', 'json']);
+    expect(json.stderr).toBe('');
+    const report = JSON.parse(json.stdout) as { tickets: { id: string; state: string; closure?: { closedBy: string; ref: string; evidence: string[] } }[] };
+    expect(report.tickets.find((t) => t.id === id)).toMatchObject({
+      state: 'backported',
+      closure: {
+        closedBy: 'settlement',
+        ref: 'argocd/shop@5f2e9c1',
+        evidence: [expect.stringContaining('Argo CD Application argocd/shop in sync at revision 5f2e9c1')],
+      },
+    });
+    const html = await driftgate(['tickets', 'report', ...flags, '-o', 'html']);
+    expect(html.stdout).toContain(`<code>${id}</code>`);
   });
 
   it('reads a ticket stored in the earlier one-object layout and folds the changes recorded since onto it', async () => {
