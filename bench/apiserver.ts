@@ -32,6 +32,8 @@ export interface ApiserverOptions {
   durationS: number;
   warmupS: number;
   connections: readonly number[];
+  /** Skip part 2 (the writes through the apiserver) and measure only the kubernetes store (part 3). */
+  kubeStoreOnly?: boolean;
 }
 
 /** HistogramDelta is what one apiserver histogram series gained during a mode's runs. */
@@ -318,7 +320,7 @@ export async function runApiserverPart(opts: ApiserverOptions): Promise<Apiserve
       WORKLOADS.map((w) => [w.workload, Object.fromEntries(MODES.map((m) => [m, Object.fromEntries(opts.writers.map((n) => [n, [] as WritersResult[]]))]))]),
     ) as ApiserverResults['writes'];
     const apiserverMetrics: ApiserverResults['apiserverMetrics'] = [];
-    for (let round = 0; round < opts.rounds; round++) {
+    for (let round = 0; round < (opts.kubeStoreOnly === true ? 0 : opts.rounds); round++) {
       const perRound: ApiserverResults['apiserverMetrics'][number] = [];
       const order = MODES.map((_, i) => MODES[(i + round) % MODES.length] as Mode);
       for (const mode of order) {

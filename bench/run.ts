@@ -7,6 +7,8 @@
  *   npm run bench -- --no-apiserver skip parts 2 and 3b (no control plane)
  *   npm run bench -- --out FILE     write the document elsewhere
  *   npm run bench -- --render       only re-render the document from the last run's results.json
+ *   npm run bench -- --kube-store-only  only part 3's kubernetes store rows (deny against bypass on the
+ *                                   real apiserver, ratios within the run), printed, not written to docs
  *
  * Every figure is a ratio against a baseline measured in the same run (the machine is shared),
  * given as min/median/max over the rounds; nothing here is asserted as a timing in a test.
@@ -16,7 +18,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { type ApiserverOptions, type ApiserverResults, runApiserverPart } from './apiserver.js';
 import { HERE, ROOT, log } from './common.js';
-import { renderReport, type Machine, type Settings } from './report.js';
+import { bypassTable, renderReport, type Machine, type Settings } from './report.js';
 import { mergeStall, runStallPart } from './stall.js';
 import { runWebhookPart } from './webhook.js';
 
@@ -69,6 +71,32 @@ if (args.includes('--render')) {
   writeFileSync(out, renderReport(readFileSync(join(ROOT, 'bench/PERFORMANCE.template.md'), 'utf8'), last));
   if (existsSync(join(HERE, 'stall.json'))) mergeStall(out, JSON.parse(readFileSync(join(HERE, 'stall.json'), 'utf8')) as Parameters<typeof mergeStall>[1]);
   log(`rendered ${out} from ${join(HERE, 'results.json')}`);
+  process.exit(0);
+}
+
+if (args.includes('--kube-store-only')) {
+  // The ticket store alone, for working on it: a control plane, driftgate with the kubernetes
+  // store, deny against bypass; the document is left as it is (its figures come from one full run).
+  const work = mkdtempSync(join(tmpdir(), 'driftgate-bench-'));
+  try {
+    const part = await runApiserverPart({
+      work,
+      rounds: settings.rounds,
+      writers: [1],
+      writesPerWriter: () => 0,
+      warmupWrites: 0,
+      durationS: settings.durationS,
+      warmupS: settings.warmupS,
+      connections: settings.connections,
+      kubeStoreOnly: true,
+    });
+    writeFileSync(join(HERE, 'kube-store.json'), JSON.stringify({ machine: { ...machine, loadAfter: loadavg()[0] }, part }, null, 1));
+    process.stdout.write(
+      `${bypassTable(undefined, part, [...settings.connections])}\n(load average before ${machine.loadBefore.toFixed(2)}, after ${(loadavg()[0] ?? Number.NaN).toFixed(2)})\n`,
+    );
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
   process.exit(0);
 }
 

@@ -32,6 +32,7 @@ const STATUS = {
   DG_KUBE_CONFLICT: 503,
   DG_KUBE_NOT_FOUND: 503,
   DG_KUBE_TOO_LARGE: 503,
+  DG_KUBE_REJECTED: 503,
   // A bug: driftgate broke its own rule.
   DG_INTERNAL: 500,
   // Never met on the admission path (the CLI and startup raise them); 500 should one ever be.

@@ -1,8 +1,9 @@
 /**
  * Tickets as a fold over events. Stores keep facts (a change happened, a decision was taken) and
  * derive tickets from them, so that a retried or concurrent write can never leave a ticket
- * half-updated. The journal appends events and folds them; the Kubernetes store keeps one object
- * per ticket and applies each change through the same rule (`withChange`).
+ * half-updated. The journal appends events and folds them here; the Kubernetes store keeps one
+ * object per fact and folds them with the same shape checks and the same reopening rule
+ * (kubernetes-objects.ts, `foldTicket`), so a journal and a cluster tell the same story.
  */
 import { OPERATIONS } from '../admission/types.js';
 import { cloneJson } from '../decision/normalize.js';

@@ -114,7 +114,7 @@ export interface Ticket {
   state: TicketState;
   /** The earliest `at` among its changes. */
   openedAt: string;
-  /** In the order they became durable, one per request uid. */
+  /** One per request uid: in the order they became durable (journal), or by time (Kubernetes store, whose objects carry no order). */
   changes: TicketChange[];
   resolution?: Resolution;
   /**

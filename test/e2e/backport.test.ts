@@ -93,14 +93,16 @@ describe('tickets backport against the real apiserver', () => {
       manifest(name).replace('memory: 512Mi   # measured in May', 'memory: 2Gi   # measured in May'),
     );
     expect(git(repo, 'log', '-1', '--format=%B', `backport/${ticket}`)).toContain(`Backport-Ticket: ${ticket}`);
-    const stored = await getJson<{ spec: { state: string; backports?: Array<{ commit: string; branch: string; files: string[] }> } }>([
+    // The commit is its own BackportTicket object of the ticket (event backport); the ticket stays open.
+    const stored = await getJson<{ items: Array<{ spec: { backport: { commit: string; branch: string; files: string[] } } }> }>([
       '-n',
       'driftgate-system',
       'backporttickets',
-      ticket,
+      '-l',
+      `driftgate.dev/ticket=${ticket},driftgate.dev/event=backport`,
     ]);
-    expect(stored.spec.state).toBe('open');
-    expect(stored.spec.backports).toMatchObject([{ commit, branch: `backport/${ticket}`, files: ['checkout.yaml'] }]);
+    expect(stored.items.map((o) => o.spec.backport)).toMatchObject([{ commit, branch: `backport/${ticket}`, files: ['checkout.yaml'] }]);
+    expect(JSON.parse((await driftgate(['tickets', 'show', ticket, ...tickets, '-o', 'json'])).stdout)).toMatchObject({ state: 'open' });
 
     // Argo CD applies what the branch holds once merged: the fix stays, nothing drifts back.
     git(repo, 'checkout', '-q', `backport/${ticket}`);

@@ -109,8 +109,14 @@ describe('break-glass open, fix, extend, close', () => {
     expect(fixed.code).toBe(0);
     expect(fixed.stderr).toContain(`backport ticket ${ticket}`);
     expect((await annotationsOf(name))['driftgate.dev/backport-ticket']).toBe(ticket);
-    const stored = await getJson<{ spec: { window: { incident: string; until: string } } }>(['-n', 'driftgate-system', 'backporttickets', ticket]);
-    expect(stored.spec.window).toMatchObject({ incident: 'INC-77', until: a['driftgate.dev/break-glass-until'] });
+    const stored = await getJson<{ items: { spec: { window: { incident: string; until: string } } }[] }>([
+      '-n',
+      'driftgate-system',
+      'backporttickets',
+      '-l',
+      `driftgate.dev/ticket=${ticket}`,
+    ]);
+    expect(stored.items.map((o) => o.spec.window)).toMatchObject([{ incident: 'INC-77', until: a['driftgate.dev/break-glass-until'] }]);
 
     // extend: a new end, so a new ticket; what was changed before stays on the old one.
     const extended = await asResponder(['extend', `deployments.apps/${name}`, '-n', 'prod', '--for', '1h']);

@@ -11,10 +11,16 @@
  *   Application itself, it has no status subresource; Flux's kustomize-controller patches
  *   kustomizations/status), and the same driftgate polling them (`--settle-from argocd,flux`).
  * No Argo CD or Flux controller runs: their writes are made here, as their ServiceAccounts.
+ * Tickets are read as driftgate reads them: the fold of the create-only objects labelled with the
+ * ticket id (a closure, an override, a finding each its own object).
  */
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadKubeConfig } from '../../src/cli/kubeconfig.js';
+import { createKubeClient } from '../../src/kube/client.js';
+import { KubernetesStore, TICKET_LABEL } from '../../src/tickets/kubernetes.js';
+import type { Ticket } from '../../src/tickets/types.js';
 import {
   ADMIN,
   ARGOCD,
@@ -34,21 +40,10 @@ const ROOT = join(import.meta.dirname, '../..');
 const CRDS = join(ROOT, 'test/fixtures/gitops-crds');
 const OBSERVE_CONFIG = 'driftgate-settlement-e2e';
 
-interface Resolution {
-  decision: string;
-  by: string;
-  ref: string;
-  closedBy?: string;
-  override?: boolean;
-  evidence?: Array<Record<string, unknown>>;
-}
-interface TicketObject {
-  spec: {
-    state: string;
-    resolution?: Resolution;
-    earlierResolutions?: Resolution[];
-    settlement?: { remaining: string[]; carried: string[]; undone: string[]; evidence: Array<Record<string, unknown>> };
-  };
+/** What the BackportTicket objects of a ticket record, one fact each. */
+interface FactObject {
+  metadata: { name: string };
+  spec: { event: string; covers?: number; resolution?: Record<string, unknown>; settlement?: Record<string, unknown> };
 }
 
 let settler: { child: ChildProcess; port: number } | undefined;
@@ -85,19 +80,29 @@ async function bypass(name: string, extra: string[][] = []): Promise<string> {
   return id;
 }
 
-async function ticket(id: string): Promise<TicketObject> {
-  return getJson<TicketObject>(['-n', 'driftgate-system', 'backporttickets', id]);
+let reader: KubernetesStore | undefined;
+
+/** ticket returns the ticket `id` folded from its objects, as `driftgate tickets show` reads it. */
+async function ticket(id: string): Promise<Ticket> {
+  reader ??= new KubernetesStore({ client: createKubeClient(await loadKubeConfig({ kubeconfig: cluster().kubeconfig })), namespace: 'driftgate-system' });
+  return reader.get(id);
+}
+
+/** factsOf returns the objects of ticket `id` that record `event`. */
+async function factsOf(id: string, event: string): Promise<FactObject[]> {
+  return (await getJson<{ items: FactObject[] }>(['-n', 'driftgate-system', 'backporttickets', '-l', `${TICKET_LABEL}=${id},driftgate.dev/event=${event}`]))
+    .items;
 }
 
 /** waitForTicket polls the ticket until `done` holds (settlement runs after the write was answered). */
-async function waitForTicket(id: string, done: (t: TicketObject) => boolean): Promise<TicketObject> {
+async function waitForTicket(id: string, done: (t: Ticket) => boolean): Promise<Ticket> {
   for (let i = 0; i < 120; i++) {
     const t = await ticket(id);
     if (done(t)) return t;
     await sleep(250);
   }
   const last = await ticket(id);
-  throw new Error(`ticket ${id} never reached the expected state: ${JSON.stringify(last.spec.state)} ${JSON.stringify(last.spec.settlement ?? {})}`);
+  throw new Error(`ticket ${id} never reached the expected state: ${JSON.stringify(last.state)} ${JSON.stringify(last.settlement ?? {})}`);
 }
 
 async function applyJson(who: typeof ADMIN, object: unknown): Promise<void> {
@@ -160,10 +165,10 @@ describe('settled by GitOps writes', () => {
     // Git caught up: the sync applies a manifest whose memory limit is the responder's.
     const synced = await kubectl(ARGOCD, ['apply', '-f', '-'], gitManifest(name, '2Gi'));
     expect(synced.code, synced.stderr).toBe(0);
-    const t = await waitForTicket(id, (x) => x.spec.state !== 'open');
-    expect(t.spec.state).toBe('backported');
-    expect(t.spec.resolution).toMatchObject({ decision: 'backport', closedBy: 'settlement', by: 'system:serviceaccount:argocd:argocd-application-controller' });
-    const evidence = t.spec.resolution?.evidence?.[0];
+    const t = await waitForTicket(id, (x) => x.state !== 'open');
+    expect(t.state).toBe('backported');
+    expect(t.resolution).toMatchObject({ decision: 'backport', closedBy: 'settlement', by: 'system:serviceaccount:argocd:argocd-application-controller' });
+    const evidence = t.resolution?.evidence?.[0] as Record<string, unknown> | undefined;
     expect(evidence).toMatchObject({
       kind: 'gitops-write',
       username: 'system:serviceaccount:argocd:argocd-application-controller',
@@ -193,8 +198,15 @@ describe('settled by GitOps writes', () => {
     ]);
     expect(overridden.code, overridden.stderr).toBe(0);
     const after = await ticket(id);
-    expect(after.spec).toMatchObject({ state: 'reverted', resolution: { by: 'carol@example.com', closedBy: 'person', override: true } });
-    expect(after.spec.earlierResolutions?.[0]).toMatchObject({ closedBy: 'settlement', decision: 'backport' });
+    expect(after).toMatchObject({ state: 'reverted', resolution: { by: 'carol@example.com', closedBy: 'person', override: true } });
+    expect(after.earlierResolutions?.[0]).toMatchObject({ closedBy: 'settlement', decision: 'backport' });
+    // Each decision is its own object, created once: settlement's on the ticket's one change, the override beside it.
+    const decisions = await factsOf(id, 'resolve');
+    // (kubectl lists by name: the override, .o-, before the first decision, .r-.)
+    expect(decisions.map((o) => [o.metadata.name, o.spec.covers, o.spec.resolution?.['closedBy'], o.spec.resolution?.['override']])).toEqual([
+      [expect.stringMatching(new RegExp(`^${id}\\.o-1-[0-9a-f]{20}$`)), 1, 'person', true],
+      [`${id}.r-1`, 1, 'settlement', undefined],
+    ]);
     const shown = await driftgate(['tickets', 'show', id, ...k8s]);
     expect(shown.stdout).toContain('overriding the closure below');
     expect(shown.stdout).toContain('backport by settlement (system:serviceaccount:argocd:argocd-application-controller)');
@@ -212,10 +224,10 @@ describe('settled by GitOps writes', () => {
       name,
     ]);
     expect(live.spec.template.spec.containers[0]?.resources.limits['memory']).toBe('512Mi');
-    const t = await waitForTicket(id, (x) => x.spec.state !== 'open');
-    expect(t.spec.state).toBe('reverted');
-    expect(t.spec.resolution).toMatchObject({ decision: 'revert', closedBy: 'settlement' });
-    expect(t.spec.resolution?.evidence?.[0]).toMatchObject({ kind: 'gitops-write', carried: [], undone: [MEMORY] });
+    const t = await waitForTicket(id, (x) => x.state !== 'open');
+    expect(t.state).toBe('reverted');
+    expect(t.resolution).toMatchObject({ decision: 'revert', closedBy: 'settlement' });
+    expect(t.resolution?.evidence?.[0]).toMatchObject({ kind: 'gitops-write', carried: [], undone: [MEMORY] });
   });
 
   it('keeps a partly settled ticket open, naming the path Git has not declared', async () => {
@@ -224,10 +236,14 @@ describe('settled by GitOps writes', () => {
     // Git carries the memory limit but not the label; client-side apply leaves the label alone.
     const synced = await kubectl(ARGOCD, ['apply', '-f', '-'], gitManifest(name, '2Gi'));
     expect(synced.code, synced.stderr).toBe(0);
-    const t = await waitForTicket(id, (x) => x.spec.settlement !== undefined);
-    expect(t.spec.state).toBe('open');
-    expect(t.spec.settlement).toMatchObject({ carried: [MEMORY], undone: [], remaining: ['/metadata/labels/hotfix'] });
-    expect(t.spec.settlement?.evidence[0]).toMatchObject({ kind: 'gitops-write' });
+    const t = await waitForTicket(id, (x) => x.settlement !== undefined);
+    expect(t.state).toBe('open');
+    expect(t.settlement).toMatchObject({ carried: [MEMORY], undone: [], remaining: ['/metadata/labels/hotfix'] });
+    expect(t.settlement?.evidence[0]).toMatchObject({ kind: 'gitops-write' });
+    // The finding is its own object (event settle), the changes' objects untouched.
+    const findings = await factsOf(id, 'settle');
+    expect(findings.map((o) => o.spec.settlement)).toContainEqual(t.settlement);
+    expect(findings.every((o) => o.metadata.name.startsWith(`${id}.s-`))).toBe(true);
     const shown = await driftgate(['tickets', 'show', id, '--tickets', 'kubernetes:driftgate-system', '--kubeconfig', cluster().kubeconfig]);
     expect(shown.stdout).toContain('Remaining:');
     expect(shown.stdout).toContain('/metadata/labels/hotfix');
@@ -274,10 +290,10 @@ describe('settled by what Argo CD and Flux report (no write to observe)', () => 
     };
     const patched = await kubectl(ARGOCD, ['-n', 'argocd', 'patch', 'application', app, '--type=merge', '-p', JSON.stringify(status)]);
     expect(patched.code, patched.stderr).toBe(0);
-    const t = await waitForTicket(id, (x) => x.spec.state !== 'open');
-    expect(t.spec.state).toBe('backported');
-    expect(t.spec.resolution).toMatchObject({ closedBy: 'settlement', by: `argocd:argocd/${app}` });
-    expect(t.spec.resolution?.evidence?.[0]).toMatchObject({
+    const t = await waitForTicket(id, (x) => x.state !== 'open');
+    expect(t.state).toBe('backported');
+    expect(t.resolution).toMatchObject({ closedBy: 'settlement', by: `argocd:argocd/${app}` });
+    expect(t.resolution?.evidence?.[0]).toMatchObject({
       kind: 'sync-status',
       tool: 'argocd',
       namespace: 'argocd',
@@ -286,7 +302,7 @@ describe('settled by what Argo CD and Flux report (no write to observe)', () => 
       carried: [MEMORY],
     });
     // The same poll read the same Application: the object it reports OutOfSync keeps its ticket open.
-    expect((await ticket(driftedId)).spec.state).toBe('open');
+    expect((await ticket(driftedId)).state).toBe('open');
     // The poll ran under the Lease that makes one replica the poller.
     const lease = await getJson<{ spec: { holderIdentity?: string; leaseDurationSeconds?: number } }>([
       '-n',
@@ -355,9 +371,9 @@ describe('settled by what Argo CD and Flux report (no write to observe)', () => 
       JSON.stringify(status),
     ]);
     expect(patched.code, patched.stderr).toBe(0);
-    const t = await waitForTicket(id, (x) => x.spec.state !== 'open');
-    expect(t.spec.state).toBe('backported');
-    expect(t.spec.resolution?.evidence?.[0]).toMatchObject({
+    const t = await waitForTicket(id, (x) => x.state !== 'open');
+    expect(t.state).toBe('backported');
+    expect(t.resolution?.evidence?.[0]).toMatchObject({
       kind: 'sync-status',
       tool: 'flux',
       namespace: 'flux-system',
@@ -365,7 +381,7 @@ describe('settled by what Argo CD and Flux report (no write to observe)', () => 
       revision,
       carried: [MEMORY],
     });
-    expect((await ticket(outsideId)).spec.state).toBe('open');
+    expect((await ticket(outsideId)).state).toBe('open');
   });
 });
 

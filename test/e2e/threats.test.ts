@@ -137,8 +137,14 @@ describe('bypass paths', () => {
     const obj = JSON.parse(created.stdout) as { metadata: { name: string; annotations: Record<string, string> } };
     const stamp = obj.metadata.annotations['driftgate.dev/backport-ticket'] ?? '';
     expect(stamp).toMatch(/^hotfix-inc-77-[0-9a-f]{10}$/);
-    const ticket = await getJson<{ spec: { object: { name: string } } }>(['-n', 'driftgate-system', 'backporttickets', stamp]);
-    expect(ticket.spec.object.name).toBe(obj.metadata.name);
+    const ticket = await getJson<{ items: { spec: { object: { name: string } } }[] }>([
+      '-n',
+      'driftgate-system',
+      'backporttickets',
+      '-l',
+      `driftgate.dev/ticket=${stamp}`,
+    ]);
+    expect(ticket.items.map((o) => o.spec.object.name)).toEqual([obj.metadata.name]);
   });
 
   it('scale: deployments/scale is refused to a developer', async () => {

@@ -111,7 +111,7 @@ describe('break-glass', () => {
     ...extra,
   ];
 
-  it('lets a responder fix prod under a window, stamps the object and records the exact change on a BackportTicket', async () => {
+  it('lets a responder fix prod under a window, stamps the object and records the exact change as a BackportTicket object of its ticket', async () => {
     const name = await createDeployment('bg');
     const opened = await kubectl(RESPONDER, annotations(name, ['driftgate.dev/break-glass-for=30m']));
     expect(opened.code).toBe(0);
@@ -129,21 +129,23 @@ describe('break-glass', () => {
     const ticketId = d.metadata.annotations?.['driftgate.dev/backport-ticket'] ?? '';
     expect(ticketId).toMatch(new RegExp(`^${name}-inc-4711-[0-9a-f]{10}$`));
 
-    const ticket = await getJson<{
-      spec: { state: string; window: { incident: string; until: string }; changes: { username: string; patch: unknown[]; revert: unknown[] }[] };
-    }>(['-n', 'driftgate-system', 'backporttickets', ticketId]);
-    expect(ticket.spec.state).toBe('open');
-    expect(ticket.spec.window).toMatchObject({ incident: 'INC-4711', until });
-    expect(ticket.spec.changes).toHaveLength(1);
-    expect(ticket.spec.changes[0]?.username).toBe('dave@example.com');
-    expect(ticket.spec.changes[0]?.patch).toEqual([{ op: 'replace', path: '/spec/template/spec/containers/0/resources/limits/memory', value: '2Gi' }]);
-    expect(ticket.spec.changes[0]?.revert).toEqual([{ op: 'replace', path: '/spec/template/spec/containers/0/resources/limits/memory', value: '512Mi' }]);
+    // One BackportTicket object per recorded change, labelled with the ticket id (the stamp).
+    type Recorded = { spec: { event: string; window: { incident: string; until: string }; change: { username: string; patch: unknown[]; revert: unknown[] } } };
+    const recorded = async (): Promise<Recorded[]> =>
+      (await getJson<{ items: Recorded[] }>(['-n', 'driftgate-system', 'backporttickets', '-l', `driftgate.dev/ticket=${ticketId}`])).items;
+    const [first, ...none] = await recorded();
+    expect(none).toEqual([]);
+    expect(first?.spec.event).toBe('change');
+    expect(first?.spec.window).toMatchObject({ incident: 'INC-4711', until });
+    expect(first?.spec.change.username).toBe('dave@example.com');
+    expect(first?.spec.change.patch).toEqual([{ op: 'replace', path: '/spec/template/spec/containers/0/resources/limits/memory', value: '2Gi' }]);
+    expect(first?.spec.change.revert).toEqual([{ op: 'replace', path: '/spec/template/spec/containers/0/resources/limits/memory', value: '512Mi' }]);
 
     // kubectl scale under the same window: the Scale carries no annotations, driftgate looks up the parent.
     expect((await kubectl(RESPONDER, ['-n', 'prod', 'scale', `deployment/${name}`, '--replicas=6'])).code).toBe(0);
-    const after = await getJson<{ spec: { changes: { patch: unknown[] }[] } }>(['-n', 'driftgate-system', 'backporttickets', ticketId]);
-    expect(after.spec.changes).toHaveLength(2);
-    expect(after.spec.changes[1]?.patch).toEqual([{ op: 'replace', path: '/spec/replicas', value: 6 }]);
+    const after = await recorded();
+    expect(after).toHaveLength(2);
+    expect(after.map((o) => o.spec.change.patch)).toContainEqual([{ op: 'replace', path: '/spec/replicas', value: 6 }]);
 
     const listed = await kubectl(ADMIN, ['get', 'backporttickets', '-A']);
     expect(listed.stdout).toContain(ticketId);
@@ -170,8 +172,15 @@ describe('break-glass', () => {
       'security@example.com',
     ]);
     expect(resolved.stdout).toContain('backported');
-    const closed = await getJson<{ spec: { state: string; resolution: { ref: string } } }>(['-n', 'driftgate-system', 'backporttickets', ticketId]);
-    expect(closed.spec).toMatchObject({ state: 'backported', resolution: { ref: 'https://git.example.com/prod/pull/42' } });
+    const closed = await getJson<{ items: { spec: { covers: number; resolution: { ref: string } } }[] }>([
+      '-n',
+      'driftgate-system',
+      'backporttickets',
+      '-l',
+      `driftgate.dev/ticket=${ticketId},driftgate.dev/event=resolve`,
+    ]);
+    expect(closed.items.map((o) => o.spec)).toMatchObject([{ covers: 2, resolution: { ref: 'https://git.example.com/prod/pull/42' } }]);
+    expect(JSON.parse((await driftgate(['tickets', 'show', ticketId, ...k8s, '-o', 'json'])).stdout)).toMatchObject({ state: 'backported' });
   });
 
   it('refuses a window longer than the maximum when it is opened', async () => {

@@ -545,7 +545,7 @@ describe('manifests/', () => {
     expect(docs.filter(({ file }) => file === 'install.yaml')[0]?.doc.kind).toBe('Namespace');
   });
 
-  it('defines the BackportTicket CRD with the printer columns of the issue, state in spec, no status', () => {
+  it('defines the BackportTicket CRD: one fact per object (ticket, event), the earlier layout still valid, no status', () => {
     const crd = find('CustomResourceDefinition', 'backporttickets.driftgate.dev') as KubeDoc & {
       spec: {
         group: string;
@@ -568,16 +568,32 @@ describe('manifests/', () => {
     expect(version.name).toBe('v1alpha1');
     expect(version.subresources).toBeUndefined();
     expect(version.additionalPrinterColumns.map((c) => [c.name, c.jsonPath])).toEqual([
-      ['State', '.spec.state'],
+      ['Ticket', '.spec.ticket'],
+      ['Event', '.spec.event'],
       ['Namespace', '.spec.object.namespace'],
       ['Kind', '.spec.object.kind'],
       ['Object', '.spec.object.name'],
       ['Incident', '.spec.window.incident'],
+      ['User', '.spec.change.username'],
       ['Age', '.metadata.creationTimestamp'],
     ]);
     const spec = version.schema.openAPIV3Schema.properties.spec;
-    expect(spec.required).toEqual(['object', 'window', 'state', 'changes']);
-    expect(Object.keys(spec.properties)).toEqual(expect.arrayContaining(['object', 'window', 'state', 'changes', 'resolution']));
+    expect(spec.required).toEqual(['object', 'window']);
+    expect(Object.keys(spec.properties)).toEqual(
+      expect.arrayContaining([
+        'ticket',
+        'event',
+        'change',
+        'resolution',
+        'covers',
+        'settlement',
+        'backport',
+        'state',
+        'changes',
+        'earlierResolutions',
+        'backports',
+      ]),
+    );
   });
 
   it('ships the example policy in the ConfigMap the Deployment mounts', async () => {
@@ -637,14 +653,14 @@ describe('manifests/', () => {
 
   it('grants driftgate least privilege', () => {
     expect(find('Role', 'driftgate-tickets')).toMatchObject({
-      rules: [{ apiGroups: ['driftgate.dev'], resources: ['backporttickets'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'] }],
+      rules: [{ apiGroups: ['driftgate.dev'], resources: ['backporttickets'], verbs: ['get', 'list', 'watch', 'create'] }],
     });
     const parents = find('ClusterRole', 'driftgate-parents') as KubeDoc & { rules: Array<{ resources: string[]; verbs: string[] }> };
     expect(parents.rules.flatMap((r) => r.verbs)).toEqual(['get', 'get', 'get']);
     // The Namespace of a namespace-controller delete: allowed only while it is being deleted.
     expect(parents.rules.map((r) => r.resources)).toContainEqual(['namespaces']);
     expect(find('ClusterRole', 'driftgate-ticket-reviewer')).toMatchObject({
-      rules: [{ apiGroups: ['driftgate.dev'], resources: ['backporttickets'], verbs: ['get', 'list', 'watch', 'update'] }],
+      rules: [{ apiGroups: ['driftgate.dev'], resources: ['backporttickets'], verbs: ['get', 'list', 'watch', 'create'] }],
     });
   });
 

@@ -2,7 +2,9 @@
  * The HTML bypass report: escaping as text, then the page as a browser shows it, in headless
  * Chromium at 1280×900 over the DevTools protocol (test/helpers/chromium.ts): what is displayed
  * after layout, what the filters hide, that nothing scrolls sideways, and a screenshot (written
- * to $DRIFTGATE_REPORT_SCREENSHOT, default the OS temp dir, for a person to look at).
+ * to $DRIFTGATE_REPORT_SCREENSHOT, default the OS temp dir, for a person to look at) whose pixels
+ * are read back (test/helpers/png.ts): the bars, the incident spans and the overdue marks are
+ * painted where the layout puts them, and nothing is painted past the right margin.
  *
  * Chromium is a CI prerequisite (test/setup.sh), never installed from a test: without
  * /usr/bin/chromium these tests fail and say so rather than skip, so a missing browser cannot
@@ -19,10 +21,19 @@ import { escapeHtml, renderReportHtml } from '../../../src/tickets/report-html.j
 import { buildReport, renderReportTable, type TicketReport } from '../../../src/tickets/report.js';
 import type { TicketEvent } from '../../../src/tickets/types.js';
 import { CHROMIUM, openPage, requireChromium, type Page } from '../../helpers/chromium.js';
+import { decodePng, pixel } from '../../helpers/png.js';
 import { draft } from '../tickets/drafts.js';
 import { HOSTILE_REASON, REVIEW_NOW, reviewEvents } from '../tickets/review.js';
 
 const DAY = 86_400_000;
+
+// Colours as painted may differ from the stylesheet's by a few units (colour management, a
+// glyph's anti-aliased edge nearby): close is what a person would call the same colour.
+function near(seen: string, want: string, tolerance = 12): boolean {
+  const rgb = (c: string): number[] => [1, 3, 5].map((i) => Number.parseInt(c.slice(i, i + 2), 16));
+  const [a, b] = [rgb(seen), rgb(want)];
+  return a.every((v, i) => Math.abs(v - (b[i] ?? 0)) <= tolerance);
+}
 const SCREENSHOT = process.env['DRIFTGATE_REPORT_SCREENSHOT'] ?? join(tmpdir(), 'driftgate-report-1280.png');
 const LONG_NAME = `api-${'x'.repeat(240)}`;
 const SECRET_VALUE = 'hunter2-plain';
@@ -273,13 +284,58 @@ describe('the HTML report in headless Chromium at 1280 px', () => {
     expect(incidents).toEqual(['INC-0', 'INC-1', 'INC-22', 'INC-31', 'INC-9']);
   });
 
-  it('takes a 1280×900 screenshot of what a reviewer sees first', async () => {
+  it('takes a 1280×900 screenshot of what a reviewer sees first, and its pixels show the timeline, the incidents and the overdue marks', async () => {
     await page.evaluate('window.scrollTo(0, 0)');
     const png = await page.screenshot();
-    expect(png.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
-    // IHDR: width and height, big-endian, right after the signature and chunk header.
-    expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([1280, 900]);
     await writeFile(SCREENSHOT, png);
+    const shot = decodePng(png);
+    expect([shot.width, shot.height]).toEqual([1280, 900]);
+    // Where the page says things are (layout), and what colour the screenshot has there (paint).
+    const seen = await page.evaluate<{
+      cols: { changes: number; x: number; top: number; bottom: number }[];
+      spans: { incident: string; x: number; y: number; right: number }[];
+      overdue: { x: number; y: number }[];
+    }>(
+      `(() => {
+        const mid = (r) => ({ x: r.left + r.width / 2, y: r.top + r.height / 2 });
+        const cols = [...document.querySelectorAll('#timeline .col')].map((c) => { const r = c.getBoundingClientRect(); return { changes: Number(c.dataset.changes), x: mid(r).x, top: r.top, bottom: r.bottom }; });
+        const spans = [...document.querySelectorAll('.incident-row')].map((row) => { const r = row.querySelector('.span').getBoundingClientRect(); return { incident: row.firstElementChild.textContent, ...mid(r), right: row.querySelector('.track').getBoundingClientRect().right }; });
+        // The mark's padding, left of its first letter: its background, not a glyph's edge.
+        const overdue = [...document.querySelectorAll('.overdue-mark')].map((m) => m.getBoundingClientRect()).filter((r) => r.bottom < 900).map((r) => ({ x: r.left + 2, y: r.top + r.height / 2 }));
+        return { cols, spans, overdue };
+      })()`,
+    );
+    // Each day with bypasses is a blue bar reaching the axis; a day without any shows no bar.
+    expect(seen.cols.map((c) => (c.changes > 0 ? pixel(shot, c.x, c.bottom - 3) : pixel(shot, c.x, c.bottom - 3) === '#ffffff' ? 'none' : 'painted'))).toEqual([
+      'none',
+      '#0969da',
+      'none',
+      '#0969da',
+      '#0969da',
+      '#0969da',
+      '#0969da',
+      '#0969da',
+    ]);
+    // The two busiest days are the tallest bars: blue just below their top, white above the others'.
+    const tallest = Math.min(...seen.cols.map((c) => c.top));
+    expect(seen.cols.filter((c) => c.changes > 0).map((c) => pixel(shot, c.x, tallest + 3))).toEqual([
+      '#ffffff',
+      '#ffffff',
+      '#0969da',
+      '#ffffff',
+      '#0969da',
+      '#ffffff',
+    ]);
+    // One amber span per incident, drawn where its changes are, on its own row.
+    expect(seen.spans.map((sp) => [sp.incident, near(pixel(shot, sp.x, sp.y), '#bf8700')])).toEqual(
+      ['INC-0', 'INC-1', 'INC-22', 'INC-31', 'INC-9'].map((incident) => [incident, true]),
+    );
+    // The three overdue tickets show their red mark in the first screen.
+    expect(seen.overdue.map((p) => near(pixel(shot, p.x, p.y), '#cf222e'))).toEqual([true, true, true]);
+    // Nothing is painted in the right margin: no table or bar runs off the edge.
+    const margin = new Set<string>();
+    for (let y = 0; y < 900; y += 3) for (let x = 1270; x < 1280; x++) margin.add(pixel(shot, x, y));
+    expect([...margin]).toEqual(['#ffffff']);
   });
 });
 
