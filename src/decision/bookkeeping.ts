@@ -47,7 +47,7 @@ export function bookkeepingPaths(request: AdmissionRequest, opts: { controller?:
   const after = request.object ?? undefined;
   const out: string[] = [];
   if (before?.metadata?.annotations?.[LAST_APPLIED] !== after?.metadata?.annotations?.[LAST_APPLIED]) out.push(LAST_APPLIED_PATH);
-  if (managedFieldsRewritten(before, after, fieldManagerOf(request.options), opts.controller === true)) out.push(MANAGED_FIELDS_PATH);
+  if (managedFieldsRewritten(before, after, applierOf(request.options), opts.controller === true)) out.push(MANAGED_FIELDS_PATH);
   return out;
 }
 
@@ -101,12 +101,13 @@ const MAX_FIELDS_EXAMINED = 20_000;
 /** How many Update entries the apiserver keeps before folding the oldest into "ancient-changes". */
 const MAX_UPDATE_MANAGERS = 10;
 
-/** The `fieldManager` the request named (UpdateOptions, PatchOptions), if any. */
-function fieldManagerOf(options: unknown): string | undefined {
-  return isRecord(options) && typeof options['fieldManager'] === 'string' ? options['fieldManager'] : undefined;
+/** The `fieldManager` a PATCH named (a server-side apply is a PATCH, and must name one), if any. */
+function applierOf(options: unknown): string | undefined {
+  return isRecord(options) && options['kind'] === 'PatchOptions' && typeof options['fieldManager'] === 'string' ? options['fieldManager'] : undefined;
 }
 
-function managedFieldsRewritten(before: KubeObject | undefined, after: KubeObject | undefined, fieldManager: string | undefined, controller: boolean): boolean {
+function managedFieldsRewritten(before: KubeObject | undefined, after: KubeObject | undefined, applier: string | undefined, controller: boolean): boolean {
+  const objectVersion = typeof after?.apiVersion === 'string' ? after.apiVersion : '';
   const old = entriesOf(before);
   const now = entriesOf(after);
   if (old === undefined || old.length === 0) return false; // nothing to rewrite: the apiserver starts the list
@@ -116,17 +117,38 @@ function managedFieldsRewritten(before: KubeObject | undefined, after: KubeObjec
   // otherwise cost entries × size (a stall). Beyond the cap, the list is taken as rewritten.
   const indexes = newIndexes();
   const memo = new Map<string, { changed: boolean; present: boolean }>();
+  // Several fields may name the same values (aliases: selectors naming absent keys resolve alike):
+  // each pair of values is compared once, whatever the number of fields naming it.
+  const compared = new WeakMap<object, WeakMap<object, boolean>>();
+  const same = (was: unknown, is: unknown): boolean => {
+    if (typeof was !== 'object' || was === null || typeof is !== 'object' || is === null) return sameJson(was, is);
+    let row = compared.get(was);
+    if (row === undefined) {
+      row = new WeakMap();
+      compared.set(was, row);
+    }
+    let known = row.get(is);
+    if (known === undefined) {
+      known = sameJson(was, is);
+      row.set(is, known);
+    }
+    return known;
+  };
   let overCap = false;
   const look = (field: OwnedField): { changed: boolean; present: boolean } => {
     let known = memo.get(field.id);
     if (known === undefined) {
-      if (memo.size >= MAX_FIELDS_EXAMINED) {
+      if (memo.size >= MAX_FIELDS_EXAMINED || indexes.exceeded) {
         overCap = true;
         return { changed: false, present: true };
       }
       const was = valueAt(before, field, indexes);
       const is = valueAt(after, field, indexes);
-      known = { changed: !sameJson(was, is), present: is !== undefined };
+      // A node changes hands only when the write adds or removes it (its contents are fields of
+      // their own); a leaf when its value changes.
+      const changed = field.node ? (was === undefined) !== (is === undefined) : !same(was, is);
+      known = { changed, present: is !== undefined };
+      if (indexes.exceeded) overCap = true;
       memo.set(field.id, known);
     }
     return known;
@@ -134,7 +156,7 @@ function managedFieldsRewritten(before: KubeObject | undefined, after: KubeObjec
   const oldByKey = new Map(old.map((e) => [e.key, e]));
   const nowByKey = new Map(now.map((e) => [e.key, e]));
   if (nowByKey.size !== now.length) return true; // two entries one identity: never the apiserver's
-  const folds = foldable(old, now, nowByKey);
+  const folds = foldable(old, now, nowByKey, (f) => look(f).changed);
   // Fields another manager lost: the apiserver takes only those the request changed, or folds a
   // whole old entry into "ancient-changes".
   for (const o of old) {
@@ -165,10 +187,14 @@ function managedFieldsRewritten(before: KubeObject | undefined, after: KubeObjec
     // a field (CEL cannot tell changed fields from unchanged ones) while driftgate is down.
     const judged = !controller || !n.update;
     if (judged && gained.some((f) => !isStatusField(f) && look(f).present && !look(f).changed)) return true;
+    // Fields are read in the object's version; the apiserver hands a manager fields only in the
+    // version of the write, which is the object's here: gains in an entry of another version are
+    // not its doing (and could not be read here anyway).
+    if (n.apiVersion !== objectVersion && gained.some((f) => !isStatusField(f))) return true;
     // An Apply entry gains fields, or is moved to another version, only under a server-side
-    // apply, which must name its manager.
+    // apply (a PATCH), which must name its manager.
     const moved = gained.length > 0 || (o !== undefined && o.apiVersion !== n.apiVersion);
-    if (!n.update && moved && n.manager !== fieldManager) return true;
+    if (!n.update && moved && n.manager !== applier) return true;
     if (overCap) return true;
     grown++;
   }
@@ -179,21 +205,19 @@ function managedFieldsRewritten(before: KubeObject | undefined, after: KubeObjec
 
 /**
  * foldable returns the old entries the apiserver may have folded into "ancient-changes" on this
- * write (its capManagers): Update entries only, the oldest first, only while more than ten Update
- * entries remain, each into the bucket of its own apiVersion, which then holds its fields.
+ * write (its capManagers): Update entries only, only while more than ten Update entries remain,
+ * each into the bucket of its own apiVersion, which then holds its fields (but those the write
+ * changed, taken from it first). Which entries are the oldest is not checked: a fold only moves
+ * ownership between Update entries, which keeps every field alive alike.
  */
-function foldable(old: readonly Entry[], now: readonly Entry[], nowByKey: ReadonlyMap<string, Entry>): Set<Entry> {
+function foldable(old: readonly Entry[], now: readonly Entry[], nowByKey: ReadonlyMap<string, Entry>, changed: (f: OwnedField) => boolean): Set<Entry> {
   const out = new Set<Entry>();
   const vanished = old.filter((o) => !nowByKey.has(o.key));
   if (vanished.length === 0 || now.filter((e) => e.update).length !== MAX_UPDATE_MANAGERS) return out;
-  const survivors = old.filter((o) => o.update && o.manager !== ANCIENT && nowByKey.has(o.key));
-  const youngest = vanished.filter((o) => o.update).reduce((t, o) => (o.time > t ? o.time : t), '');
-  // Times are RFC 3339 in UTC as the apiserver writes them, so they order as text.
-  if (survivors.some((s) => s.time < youngest)) return out;
   for (const o of vanished) {
     if (!o.update || o.manager === ANCIENT) continue;
     const bucket = now.find((e) => e.manager === ANCIENT && e.update && e.apiVersion === o.apiVersion);
-    if (bucket !== undefined && [...o.fields.keys()].every((id) => bucket.fields.has(id))) out.add(o);
+    if (bucket !== undefined && [...o.fields.values()].every((f) => bucket.fields.has(f.id) || changed(f))) out.add(o);
   }
   return out;
 }

@@ -13,10 +13,15 @@ import { escapeToken } from './pointer.js';
 /** One step of an owned path: a map key (`f:`) or a list-item selector (`k:`, `v:`, `i:`). */
 type Step = { field: string } | { select: string };
 
-/** An owned path, and its text (the identity used to compare field sets). */
+/**
+ * An owned path, and its text (the identity used to compare field sets). `node`: owned as a node
+ * (`.`), the map or list item itself, not its contents: the apiserver hands a node out or takes it
+ * away only when a write adds or removes it, never because something inside it changed.
+ */
 export interface OwnedField {
   id: string;
   steps: readonly Step[];
+  node: boolean;
 }
 
 /**
@@ -26,19 +31,20 @@ export interface OwnedField {
 export function collectFields(node: unknown, out: Map<string, OwnedField>, at: Step[] = []): void {
   if (!isRecord(node)) return;
   const keys = Object.keys(node);
-  if (keys.length === 0 || Object.hasOwn(node, '.')) add(at, out);
+  if (keys.length === 0) add(at, out, false);
+  else if (Object.hasOwn(node, '.')) add(at, out, true);
   for (const key of keys) {
     if (key === '.') continue;
     if (key.startsWith('f:')) collectFields(node[key], out, [...at, { field: key.slice(2) }]);
     else if (key.startsWith('k:') || key.startsWith('v:') || key.startsWith('i:')) collectFields(node[key], out, [...at, { select: key }]);
-    // Anything else is no FieldsV1 the apiserver writes: owning it is owning the node it sits in.
-    else add(at, out);
+    // Anything else is no FieldsV1 the apiserver writes: owning it is owning all the node holds.
+    else add(at, out, false);
   }
 }
 
-function add(steps: Step[], out: Map<string, OwnedField>): void {
-  const id = steps.map((s) => ('field' in s ? `/${escapeToken(s.field)}` : `/[${s.select}]`)).join('');
-  if (!out.has(id)) out.set(id, { id, steps });
+function add(steps: Step[], out: Map<string, OwnedField>, node: boolean): void {
+  const id = `${steps.map((s) => ('field' in s ? `/${escapeToken(s.field)}` : `/[${s.select}]`)).join('')}${node ? '/.' : ''}`;
+  if (!out.has(id)) out.set(id, { id, steps, node });
 }
 
 /** isStatusField tells whether a field lies under `status`. */
@@ -47,11 +53,21 @@ export function isStatusField(field: OwnedField): boolean {
   return first !== undefined && 'field' in first && first.field === 'status';
 }
 
-/** Lists already indexed by a selector's key names, so each list is scanned once per key shape. */
-type Indexes = WeakMap<unknown[], Map<string, Map<string, unknown>>>;
+/**
+ * Lists already indexed by a selector's key names, so each list is scanned once per key shape.
+ * A real list is selected by one shape (a container by name, a port by port and protocol); a
+ * crafted entry naming many shapes would make every one of them a scan of the list, so past
+ * MAX_SHAPES the lookups stop and `exceeded` says so (the caller takes the list as rewritten).
+ */
+export interface Indexes {
+  byList: WeakMap<unknown[], Map<string, Map<string, unknown>>>;
+  exceeded: boolean;
+}
+
+const MAX_SHAPES = 4;
 
 export function newIndexes(): Indexes {
-  return new WeakMap();
+  return { byList: new WeakMap(), exceeded: false };
 }
 
 /** valueAt returns the value `field` names in `obj`, or undefined when it is not there. */
@@ -91,13 +107,17 @@ function selected(list: unknown[], selector: string, indexes: Indexes): unknown 
 }
 
 function lookup(list: unknown[], shape: string, key: string, keyOf: (item: unknown) => string | undefined, indexes: Indexes): unknown {
-  let byShape = indexes.get(list);
+  let byShape = indexes.byList.get(list);
   if (byShape === undefined) {
     byShape = new Map();
-    indexes.set(list, byShape);
+    indexes.byList.set(list, byShape);
   }
   let index = byShape.get(shape);
   if (index === undefined) {
+    if (byShape.size >= MAX_SHAPES) {
+      indexes.exceeded = true;
+      return undefined;
+    }
     index = new Map();
     for (const item of list) {
       const k = keyOf(item);

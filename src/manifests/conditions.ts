@@ -74,7 +74,7 @@ function managedFieldsKept(appended: string): string {
     '[oldObject.?metadata.?managedFields.orValue([])].exists(mo, [object.?metadata.?managedFields.orValue([])].exists(mn,',
     '  type(mo) == list && (mo.size() == 0 || (',
     `    type(mn) == list && mo.size() <= ${MAX_MANAGERS} && mn.all(e, type(e) == map) && mo.all(e, type(e) == map) &&`,
-    `    ((mn.size() == mo.size() + 1 && mo.all(i, e, e == mn[i]) && [mn[mo.size()]].all(e, ${appended})) || (mn.size() == mo.size() &&`,
+    `    ((mn.size() == mo.size() + 1 && mo.all(i, e, e == mn[i]) && [mn[mo.size()]].all(e, e.?apiVersion.orValue("") == object.?apiVersion.orValue("-") && ${appended})) || (mn.size() == mo.size() &&`,
     '    mn.transformList(i, e, e != mo[i], i).size() <= 1 &&',
     '    mn.all(i, e, e == mo[i] || (e.?manager.orValue("") == mo[i].?manager.orValue("") && e.?operation.orValue("") == mo[i].?operation.orValue("") &&',
     '      e.?subresource.orValue("") == mo[i].?subresource.orValue("") && e.?apiVersion.orValue("") == mo[i].?apiVersion.orValue("") &&',

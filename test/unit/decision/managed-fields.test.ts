@@ -94,6 +94,7 @@ function entry(manager: string, operation: Entry['operation'], time: string, fie
   return { manager, operation, apiVersion: 'apps/v1', time, fieldsV1 };
 }
 
+const TEMPLATE_IMAGE = { 'f:spec': { 'f:template': { 'f:spec': { 'f:containers': { 'k:{"name":"app"}': { 'f:image': {} } } } } } };
 const ARGO = entry('argocd-controller', 'Apply', T0, TEMPLATE);
 const KCM = entry('kube-controller-manager', 'Update', T0, REPLICAS);
 
@@ -101,7 +102,13 @@ const KCM = entry('kube-controller-manager', 'Update', T0, REPLICAS);
  * write is a developer's UPDATE of the base Deployment: `before` and `after` are the managedFields,
  * `change` edits the new object (nothing: a no-op write), `fieldManager` what the request named.
  */
-function write(before: Entry[], after: Entry[], change?: (obj: KubeObject) => void, fieldManager?: string): AdmissionRequest {
+function write(
+  before: Entry[],
+  after: Entry[],
+  change?: (obj: KubeObject) => void,
+  fieldManager?: string,
+  optionsKind: 'PatchOptions' | 'UpdateOptions' = 'PatchOptions',
+): AdmissionRequest {
   const request = parseReview(fixture('no-op-update'));
   const old = structuredClone(request.oldObject ?? {});
   const now = structuredClone(old);
@@ -113,7 +120,7 @@ function write(before: Entry[], after: Entry[], change?: (obj: KubeObject) => vo
     userInfo: { username: 'alice@example.com', groups: ['developers'] },
     oldObject: old,
     object: now,
-    options: { kind: 'UpdateOptions', apiVersion: 'meta.k8s.io/v1', ...(fieldManager === undefined ? {} : { fieldManager }) },
+    options: { kind: optionsKind, apiVersion: 'meta.k8s.io/v1', ...(fieldManager === undefined ? {} : { fieldManager }) },
   };
 }
 
@@ -185,11 +192,60 @@ const cases: { name: string; req: AdmissionRequest; rewritten: boolean }[] = [
     rewritten: true,
   },
   {
+    name: "hands Argo CD's Apply entry a field under a PUT naming Argo CD's manager (an apply is a PATCH)",
+    req: write([ARGO, KCM], [{ ...ARGO, fieldsV1: { ...TEMPLATE, ...APP_LABEL } }, KCM], undefined, 'argocd-controller', 'UpdateOptions'),
+    rewritten: true,
+  },
+  {
+    name: 'gives a new Update entry of another version a field absent from the object (read in its own version, it may be there)',
+    req: write(
+      [ARGO, KCM],
+      [ARGO, KCM, { ...entry('hpa', 'Update', T1, { 'f:spec': { 'f:targetCPUUtilizationPercentage': {} } }), apiVersion: 'apps/v1beta2' }],
+    ),
+    rewritten: true,
+  },
+  {
+    name: 'hands its own entry the whole pod template as nodes when only the image changed (nodes change hands only when added or removed)',
+    req: write(
+      [ARGO, KCM],
+      [
+        ARGO,
+        KCM,
+        entry('kubectl-edit', 'Update', T1, {
+          'f:spec': { '.': {}, 'f:template': { '.': {}, 'f:spec': { 'f:containers': { 'k:{"name":"app"}': { '.': {}, 'f:image': {} } } } } },
+        }),
+      ],
+      (obj) => {
+        const c = (obj['spec'] as { template: { spec: { containers: { image: string }[] } } }).template.spec.containers[0];
+        if (c) c.image = 'registry.example.com/checkout:hotfix';
+      },
+      'kubectl-edit',
+    ),
+    rewritten: true,
+  },
+  {
     name: "moves Argo CD's Apply entry to another version under a write naming no manager",
     req: write([ARGO, KCM], [{ ...ARGO, apiVersion: 'apps/v1beta2' } as Entry, KCM]),
     rewritten: true,
   },
   // Legitimate neighbours: what the apiserver itself writes.
+  {
+    name: 'an image change: the requester gains the image leaf, Argo CD loses only it (the container item stays Argo CD’s)',
+    req: write(
+      [ARGO, KCM],
+      [
+        { ...ARGO, fieldsV1: { 'f:spec': { 'f:template': { 'f:spec': { 'f:containers': { 'k:{"name":"app"}': { '.': {} } } } } } } },
+        KCM,
+        entry('kubectl-edit', 'Update', T1, TEMPLATE_IMAGE),
+      ],
+      (obj) => {
+        const c = (obj['spec'] as { template: { spec: { containers: { image: string }[] } } }).template.spec.containers[0];
+        if (c) c.image = 'registry.example.com/checkout:hotfix';
+      },
+      'kubectl-edit',
+    ),
+    rewritten: false,
+  },
   {
     name: "a change of one env item: the requester's entry takes it, Argo CD's loses only that item",
     req: write(
