@@ -15,10 +15,22 @@ import { createLogger, type Logger } from '../server/logger.js';
 import { createMetrics, metricsHandler } from '../server/metrics.js';
 import { type Offload, createOffload } from '../server/offload.js';
 import { loadClientCa, loadKeyPair, watchKeyPair } from './keypair-files.js';
+import type { KeyPair } from '../server/tls.js';
 import type { TicketStore } from '../tickets/types.js';
 import { type Io, processIo, readPolicyFile, reviewLimitsOf } from './io.js';
 import { DEFAULT_REVIEW_LIMITS, type ReviewLimits } from '../admission/limits.js';
 import { openTicketStore } from './stores.js';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { createController, type Controller, type ManagedCerts, type ManagedWebhooks } from '../controller/controller.js';
+import type { LeaseRef } from '../controller/lease-api.js';
+import { checkRotationSettings } from '../certs/rotation.js';
+import { caBundle as caBundleOf } from '../certs/generate.js';
+import { createKubeClient, type KubeClient } from '../kube/client.js';
+import type { FailurePolicy } from '../manifests/render.js';
+import { loadKubeConfig } from './kubeconfig.js';
+import { checkCaPem, parseWebhookTarget } from './manifests.js';
+import { readText } from './io.js';
 
 interface ServeOptions {
   policy?: string;
@@ -40,6 +52,18 @@ interface ServeOptions {
   maxReviewValues: string;
   clientCa?: string;
   clientName?: string;
+  manageWebhooks?: string;
+  webhookName: string;
+  webhookCaBundle?: string;
+  webhookCaInjectFrom?: string;
+  webhookFailurePolicy?: string;
+  lease?: string;
+  leaseDuration: string;
+  selfManagedCerts?: string;
+  certHosts?: string;
+  certValidity: string;
+  caValidity: string;
+  caOverlap: string;
 }
 
 /** The embedded default of `--dev`: everything under one git-ignored folder of the working directory. */
@@ -76,6 +100,37 @@ export function serveCommand(io: Io = processIo): Command {
       String(DEFAULT_REVIEW_LIMITS.maxLeaves),
     )
     .option('--overdue-after <duration>', 'an open ticket is overdue this long after its window ended (Go-style or days: 72h, 3d)', '3d')
+    .option(
+      '--manage-webhooks <service-or-url>',
+      'keep the webhook configurations applied from the policy (one writer among replicas, through a Lease), restoring them when deleted or edited: the Service (NS/NAME[:PORT]) or https URL the apiserver calls',
+    )
+    .option('--webhook-name <name>', 'with --manage-webhooks: the name of the two webhook configurations', 'driftgate')
+    .option('--webhook-ca-bundle <file>', 'with --manage-webhooks and --tls-cert: the CA (PEM) that signed the serving certificate, for the caBundle')
+    .option('--webhook-ca-inject-from <ns/certificate>', "with --manage-webhooks: leave the caBundle to cert-manager's cainjector, from this Certificate")
+    .option(
+      '--webhook-failure-policy <Fail|Ignore>',
+      'with --manage-webhooks: override the failure policy (default: Fail in enforce mode, Ignore in warn mode)',
+    )
+    .option(
+      '--lease <ns/name>',
+      'the Lease electing the one replica that writes (default: NAMESPACE/driftgate, the namespace of the Service or Secret, else driftgate-system)',
+    )
+    .option('--lease-duration <duration>', 'how long a silent leader keeps the Lease before another replica takes over', '15s')
+    .option(
+      '--self-managed-certs <ns/secret>',
+      'keep our own CA and serving certificate in this Secret (created if absent, rotated by the leader, reloaded by every replica) instead of --tls-cert/--tls-key',
+    )
+    .option(
+      '--cert-hosts <names>',
+      'with --self-managed-certs: the serving certificate names, comma-separated (default: the Service DNS names, or the URL host, of --manage-webhooks)',
+    )
+    .option('--cert-validity <duration>', 'with --self-managed-certs: the serving certificate validity; re-issued with a third left', '2160h')
+    .option('--ca-validity <duration>', 'with --self-managed-certs: the CA validity; replaced, with overlap, with a third left', '87600h')
+    .option(
+      '--ca-overlap <duration>',
+      'with --self-managed-certs: how long the caBundle trusts both the old and the new CA at each step of a CA rotation',
+      '1h',
+    )
     .action(async (opts: ServeOptions) => {
       await serve(opts, io);
     });
@@ -103,9 +158,16 @@ interface ServeSettings {
   housekeepingMs: number;
   overdueMs: number;
   policyFile: string;
-  certFile: string;
-  keyFile: string;
+  /** The serving pair's files; absent with self-managed certificates. */
+  certFile: string | undefined;
+  keyFile: string | undefined;
   ticketsSpec: string;
+  /** --self-managed-certs: the Secret and its schedule. */
+  certs: ManagedCerts | undefined;
+  /** --manage-webhooks: what to render (the caBundle from the self-managed certificates when `caBundle` is absent). */
+  webhooks: ManagedWebhooks | undefined;
+  lease: LeaseRef;
+  leaseDurationMs: number;
   limits: ReviewLimits;
   /** The PEM bundle of --client-ca, checked; with it, only clientNames may call the webhook routes. */
   clientCa: string | undefined;
@@ -142,7 +204,7 @@ async function settingsOf(opts: ServeOptions): Promise<ServeSettings> {
 
   if (opts.dev === true) {
     const certDir = resolve(DEV_DIR, 'certs');
-    if (certFile === undefined || keyFile === undefined) {
+    if (opts.selfManagedCerts === undefined && (certFile === undefined || keyFile === undefined)) {
       const written = await writeCertificates(certDir, ['localhost', '127.0.0.1'], 30, new Date());
       certFile = written.paths.cert;
       keyFile = written.paths.key;
@@ -152,12 +214,20 @@ async function settingsOf(opts: ServeOptions): Promise<ServeSettings> {
     if (opts.host === '0.0.0.0') host = '127.0.0.1';
   }
   if (policyFile === undefined) throw new DriftgateError('DG_USAGE', '--policy is required (or --dev for the example policy)');
-  if (certFile === undefined || keyFile === undefined) {
+  const selfManaged = opts.selfManagedCerts !== undefined;
+  if (selfManaged && (opts.tlsCert !== undefined || opts.tlsKey !== undefined)) {
     throw new DriftgateError(
       'DG_USAGE',
-      '--tls-cert and --tls-key are required: the kube-apiserver only calls webhooks over HTTPS (make a pair with `driftgate certs generate`, or use --dev)',
+      '--self-managed-certs keeps the serving certificate in a Secret: drop --tls-cert and --tls-key (or drop --self-managed-certs)',
     );
   }
+  if (!selfManaged && (certFile === undefined || keyFile === undefined)) {
+    throw new DriftgateError(
+      'DG_USAGE',
+      '--tls-cert and --tls-key are required: the kube-apiserver only calls webhooks over HTTPS (make a pair with `driftgate certs generate`, use --self-managed-certs NS/SECRET, or --dev)',
+    );
+  }
+  const keeper = await keeperSettingsOf(opts);
   if (ticketsSpec === undefined)
     throw new DriftgateError('DG_USAGE', '--tickets is required: journal:/path/tickets.jsonl or kubernetes (bypasses must be recorded somewhere)');
   return {
@@ -175,7 +245,102 @@ async function settingsOf(opts: ServeOptions): Promise<ServeSettings> {
     limits,
     clientCa,
     clientNames,
+    ...keeper,
   };
+}
+
+const NAME_REF = /^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)\/([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?)$/;
+
+function refFlag(flag: string, text: string): { namespace: string; name: string } {
+  const m = NAME_REF.exec(text);
+  if (m === null || m[1] === undefined || m[3] === undefined)
+    throw new DriftgateError('DG_USAGE', `--${flag} "${text}" is not NAMESPACE/NAME; write e.g. driftgate-system/driftgate`);
+  return { namespace: m[1], name: m[3] };
+}
+
+/** keeperSettingsOf returns the checked settings of --manage-webhooks, --self-managed-certs and the Lease. */
+async function keeperSettingsOf(opts: ServeOptions): Promise<Pick<ServeSettings, 'certs' | 'webhooks' | 'lease' | 'leaseDurationMs'>> {
+  const leaseDurationMs = durationFlag('lease-duration', opts.leaseDuration);
+  if (leaseDurationMs < 3_000)
+    throw new DriftgateError('DG_USAGE', `--lease-duration ${opts.leaseDuration}: at least 3s (the leader renews every third of it)`);
+  const target = opts.manageWebhooks === undefined ? undefined : parseWebhookTarget(opts.manageWebhooks, '--manage-webhooks');
+  const selfManaged = opts.selfManagedCerts === undefined ? undefined : refFlag('self-managed-certs', opts.selfManagedCerts);
+  const withoutWebhooks = ['webhookCaBundle', 'webhookCaInjectFrom', 'webhookFailurePolicy'] as const;
+  for (const key of withoutWebhooks) {
+    if (target === undefined && opts[key] !== undefined) {
+      throw new DriftgateError(
+        'DG_USAGE',
+        `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --manage-webhooks (the Service or URL the webhooks call)`,
+      );
+    }
+  }
+  if (opts.webhookName !== 'driftgate' && target === undefined) throw new DriftgateError('DG_USAGE', '--webhook-name needs --manage-webhooks');
+  if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(opts.webhookName)) {
+    throw new DriftgateError('DG_USAGE', `--webhook-name "${opts.webhookName}" is not a Kubernetes object name; write e.g. driftgate`);
+  }
+  const defaultNamespace = target !== undefined && 'service' in target ? target.service.namespace : (selfManaged?.namespace ?? 'driftgate-system');
+  const lease = opts.lease === undefined ? { namespace: defaultNamespace, name: 'driftgate' } : refFlag('lease', opts.lease);
+
+  let certs: ManagedCerts | undefined;
+  if (selfManaged !== undefined) {
+    const hosts = (opts.certHosts ?? '')
+      .split(',')
+      .map((h) => h.trim())
+      .filter((h) => h !== '');
+    if (hosts.length === 0 && target !== undefined) {
+      if ('service' in target) {
+        const { name, namespace } = target.service;
+        hosts.push(`${name}.${namespace}.svc`, `${name}.${namespace}.svc.cluster.local`);
+      } else hosts.push(new URL(target.url).hostname.replace(/^\[|\]$/g, ''));
+    }
+    if (hosts.length === 0) {
+      throw new DriftgateError(
+        'DG_USAGE',
+        '--self-managed-certs needs the names to certify: --cert-hosts a,b, or --manage-webhooks (its Service DNS names or URL host)',
+      );
+    }
+    const settings = {
+      servingValidityMs: durationFlag('cert-validity', opts.certValidity),
+      caValidityMs: durationFlag('ca-validity', opts.caValidity),
+      overlapMs: durationFlag('ca-overlap', opts.caOverlap),
+    };
+    const problem = checkRotationSettings(settings);
+    if (problem !== undefined)
+      throw new DriftgateError(
+        'DG_USAGE',
+        `--cert-validity ${opts.certValidity}, --ca-validity ${opts.caValidity}, --ca-overlap ${opts.caOverlap}: ${problem}`,
+      );
+    certs = { ref: selfManaged, hosts, settings, intervalMs: intFlag('cert-reload-interval', opts.certReloadInterval, 50) };
+  } else if (opts.certHosts !== undefined) {
+    throw new DriftgateError('DG_USAGE', '--cert-hosts needs --self-managed-certs');
+  }
+
+  let webhooks: ManagedWebhooks | undefined;
+  if (target !== undefined) {
+    const failurePolicy = failurePolicyFlag(opts.webhookFailurePolicy);
+    const options = { name: opts.webhookName, ...(failurePolicy === undefined ? {} : { failurePolicy }) };
+    const sources = [selfManaged, opts.webhookCaBundle, opts.webhookCaInjectFrom].filter((v) => v !== undefined).length;
+    if (sources !== 1) {
+      throw new DriftgateError(
+        'DG_USAGE',
+        '--manage-webhooks needs exactly one source for the caBundle: --self-managed-certs, --webhook-ca-bundle FILE (the CA of --tls-cert) or --webhook-ca-inject-from NS/CERTIFICATE (cert-manager)',
+      );
+    }
+    if (opts.webhookCaBundle !== undefined) {
+      const pem = checkCaPem(await readText(opts.webhookCaBundle, '--webhook-ca-bundle'), `--webhook-ca-bundle ${opts.webhookCaBundle}`);
+      webhooks = { target, caBundle: caBundleOf(pem), options };
+    } else if (opts.webhookCaInjectFrom !== undefined) {
+      const ref = refFlag('webhook-ca-inject-from', opts.webhookCaInjectFrom);
+      webhooks = { target, caBundle: '', options: { ...options, caInjectFrom: `${ref.namespace}/${ref.name}` } };
+    } else webhooks = { target, options };
+  }
+  return { certs, webhooks, lease, leaseDurationMs };
+}
+
+function failurePolicyFlag(text: string | undefined): FailurePolicy | undefined {
+  if (text === undefined) return undefined;
+  if (text === 'Fail' || text === 'Ignore') return text;
+  throw new DriftgateError('DG_USAGE', `--webhook-failure-policy "${text}" is neither Fail nor Ignore`);
 }
 
 /** Running is a started webhook: what shutting down stops, in order. */
@@ -187,13 +352,16 @@ interface Running {
   offload: Offload;
   stopWatching: () => void;
   stopHousekeeping: () => void;
+  /** Stops the keepers and releases the Lease (what they applied stays applied). */
+  stopController: () => Promise<void>;
   setReady: (ready: boolean) => void;
 }
 
 async function serve(opts: ServeOptions, io: Io): Promise<void> {
   const settings = await settingsOf(opts);
   const running = await start(settings, opts);
-  if (opts.dev === true) printDevHelp(io, running.webhook.port, settings.certFile, running.tickets.describeStore(), running.metricsListener?.port);
+  if (opts.dev === true && settings.certFile !== undefined)
+    printDevHelp(io, running.webhook.port, settings.certFile, running.tickets.describeStore(), running.metricsListener?.port);
   await untilSignalled(running);
   // Ask nothing else to keep the process alive once the listeners are gone.
   running.logger.flush?.();
@@ -204,15 +372,40 @@ async function start(settings: ServeSettings, opts: Pick<ServeOptions, 'logLevel
   const { certFile, keyFile, host } = settings;
   const logger = createLogger({ level: opts.logLevel });
   const policy = await readPolicyFile(settings.policyFile);
-  const pair = await loadKeyPair(certFile, keyFile);
   const metrics = createMetrics();
-  metrics.certExpiry.set(pair.notAfter.getTime() / 1000);
   metrics.policyInfo.set({ policy: policy.name, mode: policy.mode }, 1);
-  const opened = await openTicketStore(settings.ticketsSpec, {
-    onWarning: (message) => logger.warn({ store: settings.ticketsSpec }, message),
+  const kubeOptions = {
     ...(opts.kubeconfig === undefined ? {} : { kubeconfig: opts.kubeconfig }),
     ...(opts.context === undefined ? {} : { context: opts.context }),
+  };
+  const opened = await openTicketStore(settings.ticketsSpec, {
+    onWarning: (message) => logger.warn({ store: settings.ticketsSpec }, message),
+    ...kubeOptions,
   });
+  // Set once the listener exists; the self-managed certificates' keeper may hand over a pair before.
+  let swapPair: (next: KeyPair) => void = () => undefined;
+  let controller: Controller | undefined;
+  if (settings.certs !== undefined || settings.webhooks !== undefined) {
+    const client: KubeClient = opened.client ?? createKubeClient(await loadKubeConfig(kubeOptions));
+    controller = await createController({
+      client,
+      // The policy in force, read at every render: live GuardPolicy reloading replaces this getter
+      // with its own and calls controller.resync() after each change.
+      policy: () => policy,
+      lease: settings.lease,
+      identity: `${hostname()}-${randomBytes(4).toString('hex')}`,
+      leaseDurationMs: settings.leaseDurationMs,
+      ...(settings.webhooks === undefined ? {} : { webhooks: settings.webhooks }),
+      ...(settings.certs === undefined ? {} : { certs: settings.certs }),
+      onPair: (next) => swapPair(next),
+      metrics,
+      logger,
+      resyncMs: settings.housekeepingMs,
+      now: () => new Date(),
+    });
+  }
+  const pair = controller?.initialPair ?? (await loadKeyPair(certFile as string, keyFile as string));
+  metrics.certExpiry.set(pair.notAfter.getTime() / 1000);
   const tickets: TicketStore = opened.store;
   const parents: ParentLookup | undefined = opened.parents;
 
@@ -242,18 +435,25 @@ async function start(settings: ServeSettings, opts: Pick<ServeOptions, 'logLevel
     ...(clientCa === undefined ? {} : { callers: { names: clientNames } }),
   });
   const webhook = await listenHttps(app, pair, settings.port, host, clientCa);
-  const watcher = watchKeyPair({
-    certFile,
-    keyFile,
-    initial: pair,
-    intervalMs: settings.reloadMs,
-    onPair: (next) => {
-      webhook.setKeyPair(next);
-      metrics.certExpiry.set(next.notAfter.getTime() / 1000);
-      logger.info({ certFile, notAfter: next.notAfter.toISOString() }, 'serving certificate reloaded');
-    },
-    onError: (err) => logger.error({ certFile, keyFile, problem: messageOf(err) }, 'new serving certificate refused; keeping the previous one'),
-  });
+  swapPair = (next) => {
+    webhook.setKeyPair(next);
+    metrics.certExpiry.set(next.notAfter.getTime() / 1000);
+  };
+  const watcher =
+    certFile === undefined || keyFile === undefined
+      ? { stop: () => undefined }
+      : watchKeyPair({
+          certFile,
+          keyFile,
+          initial: pair,
+          intervalMs: settings.reloadMs,
+          onPair: (next) => {
+            webhook.setKeyPair(next);
+            metrics.certExpiry.set(next.notAfter.getTime() / 1000);
+            logger.info({ certFile, notAfter: next.notAfter.toISOString() }, 'serving certificate reloaded');
+          },
+          onError: (err) => logger.error({ certFile, keyFile, problem: messageOf(err) }, 'new serving certificate refused; keeping the previous one'),
+        });
   const metricsListener = settings.metricsPort < 0 ? undefined : await listenHttp(metricsHandler(metrics), settings.metricsPort, host);
   const stopHousekeeping = startHousekeeping({
     tickets,
@@ -263,7 +463,9 @@ async function start(settings: ServeSettings, opts: Pick<ServeOptions, 'logLevel
     now: () => new Date(),
     overdueMs: settings.overdueMs,
     intervalMs: settings.housekeepingMs,
+    ...(settings.webhooks?.options.name === undefined ? {} : { webhookName: settings.webhooks.options.name }),
   });
+  controller?.start();
   ready = true;
   logger.info(
     {
@@ -274,6 +476,9 @@ async function start(settings: ServeSettings, opts: Pick<ServeOptions, 'logLevel
       mode: policy.mode,
       tickets: tickets.describeStore(),
       certNotAfter: pair.notAfter.toISOString(),
+      ...(settings.webhooks === undefined ? {} : { manageWebhooks: settings.webhooks.options.name }),
+      ...(settings.certs === undefined ? {} : { selfManagedCerts: `${settings.certs.ref.namespace}/${settings.certs.ref.name}` }),
+      ...(controller === undefined ? {} : { lease: `${settings.lease.namespace}/${settings.lease.name}` }),
     },
     'driftgate serving',
   );
@@ -285,6 +490,7 @@ async function start(settings: ServeSettings, opts: Pick<ServeOptions, 'logLevel
     offload,
     stopWatching: () => watcher.stop(),
     stopHousekeeping,
+    stopController: () => controller?.stop() ?? Promise.resolve(),
     setReady: (value) => {
       ready = value;
     },
@@ -302,7 +508,7 @@ function untilSignalled(running: Running): Promise<void> {
       running.setReady(false);
       running.stopWatching();
       running.stopHousekeeping();
-      void Promise.all([running.webhook.close(), running.metricsListener?.close()])
+      void Promise.all([running.stopController(), running.webhook.close(), running.metricsListener?.close()])
         .then(() => Promise.all([running.tickets.close(), running.offload.close()]))
         .catch((err: unknown) => logger.error({ problem: messageOf(err) }, 'error while shutting down'))
         .finally(() => {
