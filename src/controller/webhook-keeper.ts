@@ -198,6 +198,16 @@ export class WebhookKeeper {
       });
       const after = liveOf(applied);
       this.#written.set(kind, after.resourceVersion);
+      // `webhooks disable` may have set the switch and deleted the configuration between the
+      // read above and this apply; then the apply just undid a deliberate turn-off. Read the
+      // switch again and take it back at once rather than at the next resync.
+      const late = await this.#deps.readSwitch();
+      if (late.disabled) {
+        await client.request({ method: 'DELETE', path, signal: AbortSignal.timeout(5_000) }).catch(() => undefined);
+        metrics.webhooksDisabled.set(1);
+        this.#seen.delete(kind);
+        return 'disabled';
+      }
       const outcome = outcomeOf(before, after, hash, this.#seen.has(kind));
       this.#seen.add(kind);
       this.#report(kind, name, outcome, before);

@@ -184,3 +184,32 @@ describe('WebhookKeeper.reconcile', () => {
     expect((await w.metrics.webhookKeeperFailures.get()).values[0]?.value).toBe(1);
   });
 });
+
+describe('WebhookKeeper: a turn-off racing an apply', () => {
+  it('takes back an apply that landed after `webhooks disable` set the switch (no restore counted)', async () => {
+    const w = world();
+    await w.keeper.reconcile('validating');
+    // The switch reads "on" before the apply and "off" right after, as when the CLI's PATCH and
+    // DELETE land in between.
+    let reads = 0;
+    const api = w.api;
+    const keeper = new WebhookKeeper({
+      client: api,
+      render: () =>
+        renderWebhooks(
+          loadPolicy(readFileSync('examples/policy.yaml', 'utf8'), 'p'),
+          { service: { namespace: 'driftgate-system', name: 'driftgate' } },
+          'Q0E=',
+          {},
+        ),
+      readSwitch: async () => (++reads === 1 ? { disabled: false } : { disabled: true, reason: 'INC-1', at: '' }),
+      metrics: w.metrics,
+      logger: createLogger({ destination: new LogSink() }),
+      resyncMs: 60_000,
+    });
+    api.objects.delete(VALIDATING);
+    expect(await keeper.reconcile('validating')).toBe('disabled');
+    expect(api.objects.has(VALIDATING)).toBe(false);
+    expect(await w.restores()).toEqual({});
+  });
+});
