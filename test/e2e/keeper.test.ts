@@ -154,9 +154,14 @@ async function startReplica(name: string): Promise<Replica> {
   return replica;
 }
 
+/** running tells whether a replica's process is still alive (a signalled process has a signalCode, no exitCode). */
+function running(r: Replica): boolean {
+  return r.child.exitCode === null && r.child.signalCode === null;
+}
+
 function stopReplica(r: Replica, signal: NodeJS.Signals): Promise<void> {
   relay.backends = relay.backends.filter((p) => p !== r.port);
-  if (r.child.exitCode !== null) return Promise.resolve();
+  if (!running(r)) return Promise.resolve();
   const exited = new Promise<void>((done) => r.child.once('exit', () => done()));
   r.child.kill(signal);
   return exited;
@@ -190,10 +195,7 @@ async function holder(): Promise<string | undefined> {
 
 function leader(): Replica {
   const found = replicas.find(
-    (r) =>
-      r.child.exitCode === null &&
-      r.lines.some((l) => l.includes('"leading: this replica holds the Lease')) &&
-      !r.lines.some((l) => l.includes('"no longer leading')),
+    (r) => running(r) && r.lines.some((l) => l.includes('"leading: this replica holds the Lease')) && !r.lines.some((l) => l.includes('"no longer leading')),
   );
   if (found === undefined) throw new Error('no replica leads');
   return found;
@@ -210,7 +212,7 @@ async function devWrite(): Promise<{ code: number; stderr: string }> {
 
 beforeAll(async () => {
   const c = cluster();
-  logFile = join(c.work, 'keeper.log');
+  logFile = process.env['KEEPER_E2E_LOG'] ?? join(c.work, 'keeper.log');
   writeFileSync(logFile, '');
   policyFile = join(c.work, 'keeper-policy.yaml');
   writeFileSync(

@@ -190,7 +190,7 @@ describe('driftgate keeping its own webhooks and certificates (issue 14)', () =>
     for (const flag of args.filter((a) => a.startsWith('--'))) expect(known, `serve ${flag}`).toContain(flag);
   });
 
-  it('RBAC: the Lease, the Secret and the two webhook configurations by name; create (which RBAC cannot limit by name) only in the release namespace', () => {
+  it('RBAC: the Lease, the Secret and the two webhook configurations by name; create (which RBAC cannot limit by name) on those kinds only', () => {
     const objects = template(SELF);
     const role = find(objects, 'Role', 'driftgate-keeper') as unknown as {
       metadata: { namespace: string };
@@ -204,8 +204,16 @@ describe('driftgate keeping its own webhooks and certificates (issue 14)', () =>
       { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
     ]);
     const cluster = find(objects, 'ClusterRole', 'driftgate-keeper') as unknown as { rules: Array<{ resourceNames: string[]; verbs: string[] }> };
-    expect(cluster.rules).toHaveLength(1);
-    expect(cluster.rules[0]).toMatchObject({ resourceNames: ['driftgate'], verbs: ['get', 'list', 'watch', 'patch', 'delete'] });
+    expect(cluster.rules).toEqual([
+      {
+        apiGroups: ['admissionregistration.k8s.io'],
+        resources: ['validatingwebhookconfigurations', 'mutatingwebhookconfigurations'],
+        resourceNames: ['driftgate'],
+        verbs: ['get', 'list', 'watch', 'patch', 'delete'],
+      },
+      // An apply that creates is authorized as create, which RBAC cannot limit by name.
+      { apiGroups: ['admissionregistration.k8s.io'], resources: ['validatingwebhookconfigurations', 'mutatingwebhookconfigurations'], verbs: ['create'] },
+    ]);
     // Without the keeper, none of it.
     expect(find(template(), 'Role', 'driftgate-keeper')).toBeUndefined();
     expect(find(template(), 'ClusterRole', 'driftgate-keeper')).toBeUndefined();
