@@ -169,7 +169,10 @@ export class WebhookKeeper {
       if (sw.disabled) {
         metrics.webhooksDisabled.set(1);
         if (before !== undefined) {
-          await client.request({ method: 'DELETE', path, signal: AbortSignal.timeout(5_000) });
+          // Gone already (the CLI deletes them too) is what was wanted.
+          await client.request({ method: 'DELETE', path, signal: AbortSignal.timeout(5_000) }).catch((err: unknown) => {
+            if ((err as { code?: string }).code !== 'DG_KUBE_NOT_FOUND') throw err;
+          });
           logger.warn(
             { kind, name, reason: sw.reason, disabledAt: sw.at },
             'webhooks are switched off on purpose (driftgate webhooks disable): configuration removed, not restored',
