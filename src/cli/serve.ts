@@ -6,7 +6,6 @@ import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { writeCertificates } from '../certs/files.js';
 import { DriftgateError, messageOf } from '../errors.js';
-import { parseAge } from '../policy/duration.js';
 import { createAdmitter, type ParentLookup } from '../admission/admit.js';
 import { startHousekeeping } from '../server/housekeeping.js';
 import { createApp } from '../server/app.js';
@@ -22,17 +21,13 @@ import { DEFAULT_REVIEW_LIMITS, type ReviewLimits } from '../admission/limits.js
 import { openTicketStore } from './stores.js';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { createController, type Controller, type ManagedCerts, type ManagedWebhooks } from '../controller/controller.js';
-import type { LeaseRef } from '../controller/lease-api.js';
-import { checkRotationSettings } from '../certs/rotation.js';
-import { caBundle as caBundleOf } from '../certs/generate.js';
+import { createController, type Controller } from '../controller/controller.js';
 import { createKubeClient, type KubeClient } from '../kube/client.js';
-import type { FailurePolicy } from '../manifests/render.js';
 import { loadKubeConfig } from './kubeconfig.js';
-import { checkCaPem, parseWebhookTarget } from './manifests.js';
-import { readText } from './io.js';
+import { durationFlag, intFlag } from './flags.js';
+import { type KeeperOptions, type KeeperSettings, keeperSettingsOf } from './serve-keeper.js';
 
-interface ServeOptions {
+interface ServeOptions extends KeeperOptions {
   policy?: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -52,18 +47,6 @@ interface ServeOptions {
   maxReviewValues: string;
   clientCa?: string;
   clientName?: string;
-  manageWebhooks?: string;
-  webhookName: string;
-  webhookCaBundle?: string;
-  webhookCaInjectFrom?: string;
-  webhookFailurePolicy?: string;
-  lease?: string;
-  leaseDuration: string;
-  selfManagedCerts?: string;
-  certHosts?: string;
-  certValidity: string;
-  caValidity: string;
-  caOverlap: string;
 }
 
 /** The embedded default of `--dev`: everything under one git-ignored folder of the working directory. */
@@ -136,20 +119,8 @@ export function serveCommand(io: Io = processIo): Command {
     });
 }
 
-function durationFlag(name: string, text: string): number {
-  const ms = parseAge(text);
-  if (ms === undefined) throw new DriftgateError('DG_USAGE', `--${name} "${text}" is not a duration; write e.g. 72h or 3d`);
-  return ms;
-}
-
-function intFlag(name: string, text: string, min: number): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min) throw new DriftgateError('DG_USAGE', `--${name} "${text}" is not a whole number ≥ ${min}`);
-  return n;
-}
-
 /** ServeSettings are the flags read, checked and completed (--dev fills in what is missing). */
-interface ServeSettings {
+interface ServeSettings extends KeeperSettings {
   port: number;
   metricsPort: number;
   host: string;
@@ -162,12 +133,6 @@ interface ServeSettings {
   certFile: string | undefined;
   keyFile: string | undefined;
   ticketsSpec: string;
-  /** --self-managed-certs: the Secret and its schedule. */
-  certs: ManagedCerts | undefined;
-  /** --manage-webhooks: what to render (the caBundle from the self-managed certificates when `caBundle` is absent). */
-  webhooks: ManagedWebhooks | undefined;
-  lease: LeaseRef;
-  leaseDurationMs: number;
   limits: ReviewLimits;
   /** The PEM bundle of --client-ca, checked; with it, only clientNames may call the webhook routes. */
   clientCa: string | undefined;
@@ -247,100 +212,6 @@ async function settingsOf(opts: ServeOptions): Promise<ServeSettings> {
     clientNames,
     ...keeper,
   };
-}
-
-const NAME_REF = /^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)\/([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?)$/;
-
-function refFlag(flag: string, text: string): { namespace: string; name: string } {
-  const m = NAME_REF.exec(text);
-  if (m === null || m[1] === undefined || m[3] === undefined)
-    throw new DriftgateError('DG_USAGE', `--${flag} "${text}" is not NAMESPACE/NAME; write e.g. driftgate-system/driftgate`);
-  return { namespace: m[1], name: m[3] };
-}
-
-/** keeperSettingsOf returns the checked settings of --manage-webhooks, --self-managed-certs and the Lease. */
-async function keeperSettingsOf(opts: ServeOptions): Promise<Pick<ServeSettings, 'certs' | 'webhooks' | 'lease' | 'leaseDurationMs'>> {
-  const leaseDurationMs = durationFlag('lease-duration', opts.leaseDuration);
-  if (leaseDurationMs < 3_000)
-    throw new DriftgateError('DG_USAGE', `--lease-duration ${opts.leaseDuration}: at least 3s (the leader renews every third of it)`);
-  const target = opts.manageWebhooks === undefined ? undefined : parseWebhookTarget(opts.manageWebhooks, '--manage-webhooks');
-  const selfManaged = opts.selfManagedCerts === undefined ? undefined : refFlag('self-managed-certs', opts.selfManagedCerts);
-  const withoutWebhooks = ['webhookCaBundle', 'webhookCaInjectFrom', 'webhookFailurePolicy'] as const;
-  for (const key of withoutWebhooks) {
-    if (target === undefined && opts[key] !== undefined) {
-      throw new DriftgateError(
-        'DG_USAGE',
-        `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --manage-webhooks (the Service or URL the webhooks call)`,
-      );
-    }
-  }
-  if (opts.webhookName !== 'driftgate' && target === undefined) throw new DriftgateError('DG_USAGE', '--webhook-name needs --manage-webhooks');
-  if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(opts.webhookName)) {
-    throw new DriftgateError('DG_USAGE', `--webhook-name "${opts.webhookName}" is not a Kubernetes object name; write e.g. driftgate`);
-  }
-  const defaultNamespace = target !== undefined && 'service' in target ? target.service.namespace : (selfManaged?.namespace ?? 'driftgate-system');
-  const lease = opts.lease === undefined ? { namespace: defaultNamespace, name: 'driftgate' } : refFlag('lease', opts.lease);
-
-  let certs: ManagedCerts | undefined;
-  if (selfManaged !== undefined) {
-    const hosts = (opts.certHosts ?? '')
-      .split(',')
-      .map((h) => h.trim())
-      .filter((h) => h !== '');
-    if (hosts.length === 0 && target !== undefined) {
-      if ('service' in target) {
-        const { name, namespace } = target.service;
-        hosts.push(`${name}.${namespace}.svc`, `${name}.${namespace}.svc.cluster.local`);
-      } else hosts.push(new URL(target.url).hostname.replace(/^\[|\]$/g, ''));
-    }
-    if (hosts.length === 0) {
-      throw new DriftgateError(
-        'DG_USAGE',
-        '--self-managed-certs needs the names to certify: --cert-hosts a,b, or --manage-webhooks (its Service DNS names or URL host)',
-      );
-    }
-    const settings = {
-      servingValidityMs: durationFlag('cert-validity', opts.certValidity),
-      caValidityMs: durationFlag('ca-validity', opts.caValidity),
-      overlapMs: durationFlag('ca-overlap', opts.caOverlap),
-    };
-    const problem = checkRotationSettings(settings);
-    if (problem !== undefined)
-      throw new DriftgateError(
-        'DG_USAGE',
-        `--cert-validity ${opts.certValidity}, --ca-validity ${opts.caValidity}, --ca-overlap ${opts.caOverlap}: ${problem}`,
-      );
-    certs = { ref: selfManaged, hosts, settings, intervalMs: intFlag('cert-reload-interval', opts.certReloadInterval, 50) };
-  } else if (opts.certHosts !== undefined) {
-    throw new DriftgateError('DG_USAGE', '--cert-hosts needs --self-managed-certs');
-  }
-
-  let webhooks: ManagedWebhooks | undefined;
-  if (target !== undefined) {
-    const failurePolicy = failurePolicyFlag(opts.webhookFailurePolicy);
-    const options = { name: opts.webhookName, ...(failurePolicy === undefined ? {} : { failurePolicy }) };
-    const sources = [selfManaged, opts.webhookCaBundle, opts.webhookCaInjectFrom].filter((v) => v !== undefined).length;
-    if (sources !== 1) {
-      throw new DriftgateError(
-        'DG_USAGE',
-        '--manage-webhooks needs exactly one source for the caBundle: --self-managed-certs, --webhook-ca-bundle FILE (the CA of --tls-cert) or --webhook-ca-inject-from NS/CERTIFICATE (cert-manager)',
-      );
-    }
-    if (opts.webhookCaBundle !== undefined) {
-      const pem = checkCaPem(await readText(opts.webhookCaBundle, '--webhook-ca-bundle'), `--webhook-ca-bundle ${opts.webhookCaBundle}`);
-      webhooks = { target, caBundle: caBundleOf(pem), options };
-    } else if (opts.webhookCaInjectFrom !== undefined) {
-      const ref = refFlag('webhook-ca-inject-from', opts.webhookCaInjectFrom);
-      webhooks = { target, caBundle: '', options: { ...options, caInjectFrom: `${ref.namespace}/${ref.name}` } };
-    } else webhooks = { target, options };
-  }
-  return { certs, webhooks, lease, leaseDurationMs };
-}
-
-function failurePolicyFlag(text: string | undefined): FailurePolicy | undefined {
-  if (text === undefined) return undefined;
-  if (text === 'Fail' || text === 'Ignore') return text;
-  throw new DriftgateError('DG_USAGE', `--webhook-failure-policy "${text}" is neither Fail nor Ignore`);
 }
 
 /** Running is a started webhook: what shutting down stops, in order. */

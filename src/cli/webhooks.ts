@@ -12,6 +12,7 @@ import { DriftgateError } from '../errors.js';
 import { createKubeClient, type KubeClient } from '../kube/client.js';
 import { type DataFormat, type Io, formatData, processIo } from './io.js';
 import { loadKubeConfig } from './kubeconfig.js';
+import { refFlag } from './flags.js';
 
 interface WebhooksOptions {
   lease: string;
@@ -23,7 +24,6 @@ interface WebhooksOptions {
 }
 
 const RESOURCES = ['validatingwebhookconfigurations', 'mutatingwebhookconfigurations'] as const;
-const REF = /^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)\/([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?)$/;
 
 /** webhooksCommand returns the `webhooks` command. */
 export function webhooksCommand(io: Io = processIo): Command {
@@ -58,10 +58,7 @@ export function webhooksCommand(io: Io = processIo): Command {
 }
 
 function leaseRefOf(text: string): LeaseRef {
-  const m = REF.exec(text);
-  if (m === null || m[1] === undefined || m[3] === undefined)
-    throw new DriftgateError('DG_USAGE', `--lease "${text}" is not NAMESPACE/NAME; write e.g. driftgate-system/driftgate`);
-  return { namespace: m[1], name: m[3] };
+  return refFlag('lease', text);
 }
 
 async function clientOf(opts: WebhooksOptions): Promise<KubeClient> {

@@ -213,6 +213,8 @@ export class WebhookKeeper {
       }
       const outcome = outcomeOf(before, after, hash, this.#seen.has(kind));
       this.#seen.add(kind);
+      // The generation the alerts read (housekeeping reads it too, every minute): a restore is visible at once.
+      metrics.webhookGeneration.set({ kind }, after.generation);
       this.#report(kind, name, outcome, before);
       return outcome;
     } catch (err) {
