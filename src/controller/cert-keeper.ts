@@ -266,7 +266,29 @@ export class CertKeeper {
         if (secret === undefined) throw new DriftgateError('DG_CERT_INVALID', `Secret ${ref.namespace}/${ref.name} was created and is gone again; start again`);
       }
     }
-    const m = materialOf(secret);
+    let m: Material;
+    try {
+      m = materialOf(secret);
+    } catch (err) {
+      // Not ours, or garbled: say so, and replace it (for instance a cert-manager Secret of the
+      // same name left from certificates.mode=cert-manager, which has no ca.key). Replicas racing
+      // to replace it write with the resourceVersion they read: one wins, the others read theirs.
+      logger.error(
+        { secret: `${ref.namespace}/${ref.name}`, problem: messageOf(err) },
+        'self-managed certificates: the Secret is unusable; replacing it with a new CA and certificate',
+      );
+      const fresh = freshMaterial(this.#deps.hosts, this.#deps.settings, this.#deps.now());
+      try {
+        await this.#write(fresh, secret);
+        m = fresh;
+      } catch (writeErr) {
+        if (!(writeErr instanceof DriftgateError && writeErr.code === 'DG_KUBE_CONFLICT')) throw writeErr;
+        const theirs = await this.#get();
+        if (theirs === undefined)
+          throw new DriftgateError('DG_CERT_INVALID', `Secret ${ref.namespace}/${ref.name} was replaced and is gone again; start again`);
+        m = materialOf(theirs);
+      }
+    }
     return this.#use(m);
   }
 

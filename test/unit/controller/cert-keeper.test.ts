@@ -160,3 +160,18 @@ describe('CertKeeper', () => {
     expect(follower.pairs).toHaveLength(1);
   });
 });
+
+describe('CertKeeper: a Secret of that name that is not ours', () => {
+  it('replaces a cert-manager Secret (no ca.key) at start, and two replicas racing to replace it end up on one CA', async () => {
+    const api = new FakeSecrets();
+    const clock = { now: Date.parse('2026-12-02T09:00:00Z') };
+    api.secret = {
+      metadata: { name: 'driftgate-certs', namespace: 'driftgate-system', resourceVersion: '7' },
+      data: { 'tls.crt': Buffer.from('from cert-manager').toString('base64'), 'tls.key': Buffer.from('x').toString('base64') },
+    };
+    const [a, b] = [replica(api, clock, false), replica(api, clock, false)];
+    const pairs = await Promise.all([a.keeper.bootstrap(), b.keeper.bootstrap()]);
+    expect(pairs[0]?.fingerprint).toBe(pairs[1]?.fingerprint);
+    expect(api.secret?.data?.[KEYS.caKey]).toBeDefined();
+  });
+});
