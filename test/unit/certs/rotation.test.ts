@@ -6,7 +6,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { applyStep, bundleOf, factsOf, freshMaterial } from '../../../src/controller/cert-keeper.js';
+import { applyStep, bundleOf, factsOf, freshMaterial } from '../../../src/controller/cert-secret.js';
 import { checkRotationSettings, type RotationSettings, type SecretFacts, rotationStep } from '../../../src/certs/rotation.js';
 
 const H = 3_600_000;

@@ -5,7 +5,8 @@
  * checks; the clock is injected.
  */
 import { describe, expect, it } from 'vitest';
-import { CertKeeper, KEYS } from '../../../src/controller/cert-keeper.js';
+import { CertKeeper } from '../../../src/controller/cert-keeper.js';
+import { KEYS } from '../../../src/controller/cert-secret.js';
 import { DriftgateError } from '../../../src/errors.js';
 import type { KubeClient, KubeRequest } from '../../../src/kube/client.js';
 import { createLogger } from '../../../src/server/logger.js';
