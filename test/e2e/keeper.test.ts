@@ -212,6 +212,7 @@ async function devWrite(): Promise<{ code: number; stderr: string }> {
 
 beforeAll(async () => {
   const c = cluster();
+  // The replicas' log lines; KEEPER_E2E_LOG keeps them past the run (the work dir is removed at teardown).
   logFile = process.env['KEEPER_E2E_LOG'] ?? join(c.work, 'keeper.log');
   writeFileSync(logFile, '');
   policyFile = join(c.work, 'keeper-policy.yaml');
