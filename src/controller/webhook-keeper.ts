@@ -36,6 +36,8 @@ const KINDS: readonly WebhookKind[] = ['validating', 'mutating'];
 
 /** LiveState is what the keeper reads of a live configuration. */
 export interface LiveState {
+  /** metadata.uid: a configuration deleted and created again is a new object, whatever its generation. */
+  uid: string;
   generation: number;
   resourceVersion: string;
   hash: string | undefined;
@@ -49,10 +51,12 @@ export type ApplyOutcome = 'created' | 'restored-deleted' | 'restored-edited' | 
  * was before (undefined: absent) and after. Pure. A spec change (generation moved) while the live
  * object already carried this very rendering can only be someone else's edit being undone; a
  * change of rendering (a policy or CA change) is an update. An absent configuration the keeper had
- * seen is a deletion undone.
+ * seen, or one whose uid changed between the read and the apply, is a deletion undone.
  */
 export function outcomeOf(before: LiveState | undefined, after: LiveState, desiredHash: string, seenBefore: boolean): ApplyOutcome {
   if (before === undefined) return seenBefore ? 'restored-deleted' : 'created';
+  // Read before someone deleted it, applied after: the apply created a new object.
+  if (before.uid !== after.uid) return 'restored-deleted';
   if (after.generation === before.generation) return 'unchanged';
   return before.hash === desiredHash ? 'restored-edited' : 'updated';
 }
@@ -76,11 +80,12 @@ export interface WebhookKeeperDeps {
 }
 
 interface KubeMeta {
-  metadata?: { name?: string; generation?: number; resourceVersion?: string; annotations?: Record<string, string> };
+  metadata?: { name?: string; uid?: string; generation?: number; resourceVersion?: string; annotations?: Record<string, string> };
 }
 
 function liveOf(obj: KubeMeta): LiveState {
   return {
+    uid: obj.metadata?.uid ?? '',
     generation: obj.metadata?.generation ?? 0,
     resourceVersion: obj.metadata?.resourceVersion ?? '',
     hash: obj.metadata?.annotations?.[RENDERED_HASH_ANNOTATION],

@@ -17,10 +17,13 @@ import { createMetrics } from '../../../src/server/metrics.js';
 import { LogSink } from '../../helpers/webhook.js';
 
 describe('outcomeOf', () => {
-  const live = (generation: number, hash?: string) => ({ generation, resourceVersion: String(generation), hash });
+  const live = (generation: number, hash?: string, uid = 'u1') => ({ uid, generation, resourceVersion: String(generation), hash });
   it('tells a first creation from a deletion undone', () => {
     expect(outcomeOf(undefined, live(1, 'h'), 'h', false)).toBe('created');
     expect(outcomeOf(undefined, live(1, 'h'), 'h', true)).toBe('restored-deleted');
+  });
+  it('counts a deletion that landed between the read and the apply (a new uid) as a deletion, not an edit', () => {
+    expect(outcomeOf(live(4, 'h', 'u1'), live(1, 'h', 'u2'), 'h', true)).toBe('restored-deleted');
   });
   it('tells an edit undone (same rendering, spec changed back) from a policy change applied', () => {
     expect(outcomeOf(live(3, 'h'), live(4, 'h'), 'h', true)).toBe('restored-edited');
@@ -30,7 +33,7 @@ describe('outcomeOf', () => {
 });
 
 interface Stored {
-  metadata: { name: string; generation: number; resourceVersion: string; annotations?: Record<string, string> };
+  metadata: { name: string; uid: string; generation: number; resourceVersion: string; annotations?: Record<string, string> };
   webhooks: unknown[];
 }
 
@@ -60,7 +63,8 @@ class FakeApi implements KubeClient {
       const body = req.body as Stored;
       const changed = have === undefined || JSON.stringify(have.webhooks) !== JSON.stringify(body.webhooks);
       const generation = have === undefined ? 1 : changed ? have.metadata.generation + 1 : have.metadata.generation;
-      const stored: Stored = { metadata: { ...body.metadata, generation, resourceVersion: String(++this.#rv) }, webhooks: body.webhooks };
+      const uid = have?.metadata.uid ?? `uid-${++this.#rv}`;
+      const stored: Stored = { metadata: { ...body.metadata, uid, generation, resourceVersion: String(++this.#rv) }, webhooks: body.webhooks };
       this.objects.set(path, stored);
       return structuredClone(stored) as T;
     }
