@@ -24,13 +24,22 @@ export const MAX_CERT_DAYS = 3650;
 /** generateCA returns a new self-signed CA (default CN "driftgate-ca", 3650 days). */
 export function generateCA(opts: { commonName?: string; days?: number }, now: Date): PemPair {
   const days = checkDays(opts.days ?? MAX_CERT_DAYS);
+  return generateCAFor(days * DAY_MS, now, opts.commonName);
+}
+
+/**
+ * generateCAFor returns a new self-signed CA valid for `validityMs` from `now` (the self-managed
+ * certificates use durations, and tests use seconds to force a rotation).
+ */
+export function generateCAFor(validityMs: number, now: Date, commonName = 'driftgate-ca'): PemPair {
+  checkValidity(validityMs);
   const { keys, keyPem } = rsaKeys();
   const cert = forge.pki.createCertificate();
   cert.publicKey = keys.publicKey;
   cert.serialNumber = serial();
   cert.validity.notBefore = new Date(now.getTime() - SKEW_MS);
-  cert.validity.notAfter = new Date(now.getTime() + days * DAY_MS);
-  const name = [{ name: 'commonName', value: opts.commonName ?? 'driftgate-ca' }];
+  cert.validity.notAfter = new Date(now.getTime() + validityMs);
+  const name = [{ name: 'commonName', value: commonName }];
   cert.setSubject(name);
   cert.setIssuer(name);
   cert.setExtensions([
@@ -48,6 +57,12 @@ export function generateCA(opts: { commonName?: string; days?: number }, now: Da
  */
 export function generateServing(ca: PemPair, hosts: readonly string[], days: number, now: Date): PemPair {
   checkDays(days);
+  return generateServingFor(ca, hosts, days * DAY_MS, now);
+}
+
+/** generateServingFor is generateServing with a validity in milliseconds. */
+export function generateServingFor(ca: PemPair, hosts: readonly string[], validityMs: number, now: Date): PemPair {
+  checkValidity(validityMs);
   const altNames = hosts.map(altName);
   const first = hosts[0];
   if (first === undefined)
@@ -58,7 +73,7 @@ export function generateServing(ca: PemPair, hosts: readonly string[], days: num
   cert.publicKey = keys.publicKey;
   cert.serialNumber = serial();
   cert.validity.notBefore = new Date(now.getTime() - SKEW_MS);
-  const wanted = now.getTime() + days * DAY_MS;
+  const wanted = now.getTime() + validityMs;
   cert.validity.notAfter = new Date(Math.min(wanted, issuer.cert.validity.notAfter.getTime()));
   cert.setSubject([{ name: 'commonName', value: first }]);
   cert.setIssuer(issuer.cert.subject.attributes);
@@ -155,6 +170,12 @@ function readCert(pem: string, what: string): forge.pki.Certificate {
   } catch (err) {
     // forge reads RSA certificates only; an ECDSA CA made elsewhere lands here too.
     throw new DriftgateError('DG_CERT_INVALID', `${what}: not an RSA X.509 certificate in PEM`, { cause: err });
+  }
+}
+
+function checkValidity(ms: number): void {
+  if (!Number.isFinite(ms) || ms < 1_000 || ms > MAX_CERT_DAYS * DAY_MS) {
+    throw new DriftgateError('DG_CERT_REQUEST', `validity: ${ms} ms is not from one second to ${MAX_CERT_DAYS} days`);
   }
 }
 

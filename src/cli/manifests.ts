@@ -206,35 +206,51 @@ function webhookTargetOf(opts: ManifestsOptions): WebhookTarget {
   if ((opts.url === undefined) === (opts.service === undefined)) {
     throw usage('give exactly one of --url (an https URL the apiserver can reach) and --service (NS/NAME[:PORT] of the in-cluster Service)');
   }
-  if (opts.url !== undefined) return { url: checkUrl(opts.url) };
-  const service = opts.service ?? '';
+  if (opts.url !== undefined) return { url: checkUrl(opts.url, '--url') };
+  return serviceTargetOf(opts.service ?? '', '--service');
+}
+
+/**
+ * parseWebhookTarget returns the target a `serve --manage-webhooks` value names: an https URL,
+ * or NAMESPACE/NAME[:PORT] of the Service (the same rules as `manifests --url` and `--service`).
+ */
+export function parseWebhookTarget(text: string, flag: string): WebhookTarget {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? { url: checkUrl(text, flag) } : serviceTargetOf(text, flag);
+}
+
+function serviceTargetOf(service: string, flag: string): WebhookTarget {
   const match = SERVICE.exec(service);
   const [, namespace, , name, , portText] = match ?? [];
   if (namespace === undefined || name === undefined) {
-    throw usage(`--service "${service}" is not NAMESPACE/NAME[:PORT]; write e.g. driftgate-system/driftgate or driftgate-system/driftgate:443`);
+    throw usage(`${flag} "${service}" is not NAMESPACE/NAME[:PORT]; write e.g. driftgate-system/driftgate or driftgate-system/driftgate:443`);
   }
   if (portText === undefined) return { service: { namespace, name } };
   const port = Number(portText);
-  if (!(port >= 1 && port <= 65535)) throw usage(`--service "${service}": port ${portText} is not from 1 to 65535`);
+  if (!(port >= 1 && port <= 65535)) throw usage(`${flag} "${service}": port ${portText} is not from 1 to 65535`);
   return { service: { namespace, name, port } };
 }
 
-function checkUrl(text: string): string {
+function checkUrl(text: string, flag: string): string {
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    throw usage(`--url "${text}" is not a URL; write e.g. https://127.0.0.1:8443`);
+    throw usage(`${flag} "${text}" is not a URL; write e.g. https://127.0.0.1:8443`);
   }
-  if (url.protocol !== 'https:') throw usage(`--url "${text}": the kube-apiserver only calls webhooks over https; write https://…`);
+  if (url.protocol !== 'https:') throw usage(`${flag} "${text}": the kube-apiserver only calls webhooks over https; write https://…`);
   // The apiserver refuses these in a webhook URL; say so here rather than at kubectl apply.
   if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '' || text.includes('#') || text.includes('?')) {
-    throw usage(`--url "${text}": the apiserver refuses a user, a query or a fragment in a webhook URL; give scheme, host, port and at most a path prefix`);
+    throw usage(`${flag} "${text}": the apiserver refuses a user, a query or a fragment in a webhook URL; give scheme, host, port and at most a path prefix`);
   }
   if (/\/(validate|mutate)\/?$/.test(url.pathname)) {
-    throw usage(`--url "${text}": give the base URL; driftgate appends /validate and /mutate itself`);
+    throw usage(`${flag} "${text}": give the base URL; driftgate appends /validate and /mutate itself`);
   }
   return `${url.origin}${url.pathname === '/' ? '' : url.pathname}`;
+}
+
+/** checkCaPem returns `pem` when it holds a PEM certificate and no private key (`what` names its source in the message). */
+export function checkCaPem(pem: string, what: string): string {
+  return checkPem(pem, what);
 }
 
 async function caOf(opts: ManifestsOptions): Promise<{ caBundle: string; options: RenderOptions }> {

@@ -13,6 +13,7 @@ import { openTicketStore } from './stores.js';
 import { type OpenStore, ticketsCommand } from './tickets.js';
 import { Exit, processIo, report } from './io.js';
 import { VERSION } from './version.js';
+import { webhooksCommand } from './webhooks.js';
 
 /** program returns the whole command tree (tests build it too). */
 export function program(): Command {
@@ -24,7 +25,16 @@ export function program(): Command {
     .showHelpAfterError()
     .exitOverride();
   const openStore: OpenStore = async (spec, cluster) => (await openTicketStore(spec, cluster)).store;
-  for (const cmd of [serveCommand(), reviewCommand(), certsCommand(), manifestsCommand(), policyCommand(), ticketsCommand(openStore), breakGlassCommand()])
+  for (const cmd of [
+    serveCommand(),
+    reviewCommand(),
+    certsCommand(),
+    manifestsCommand(),
+    policyCommand(),
+    ticketsCommand(openStore),
+    breakGlassCommand(),
+    webhooksCommand(),
+  ])
     root.addCommand(cmd.exitOverride());
   return root;
 }

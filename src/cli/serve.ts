@@ -6,7 +6,6 @@ import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { writeCertificates } from '../certs/files.js';
 import { DriftgateError, messageOf } from '../errors.js';
-import { parseAge } from '../policy/duration.js';
 import { createAdmitter, type ParentLookup } from '../admission/admit.js';
 import { startHousekeeping } from '../server/housekeeping.js';
 import { createApp } from '../server/app.js';
@@ -15,6 +14,7 @@ import { createLogger, type Logger } from '../server/logger.js';
 import { createMetrics, metricsHandler } from '../server/metrics.js';
 import { type Offload, createOffload } from '../server/offload.js';
 import { loadClientCa, loadKeyPair, watchKeyPair } from './keypair-files.js';
+import type { KeyPair } from '../server/tls.js';
 import type { TicketStore } from '../tickets/types.js';
 import type { ObjectRef } from '../decision/types.js';
 import { type Io, processIo, readPolicyFile, reviewLimitsOf } from './io.js';
@@ -22,22 +22,24 @@ import { DEFAULT_REVIEW_LIMITS, type ReviewLimits } from '../admission/limits.js
 import { openTicketStore } from './stores.js';
 import { createPolicyAdmission } from '../controller/policy-admission.js';
 import { NOT_READ_YET, type PolicyWatch, watchGuardPolicies } from '../controller/guardpolicy-watch.js';
-import { createKubeClient } from '../kube/client.js';
 import { DRIFTGATE_NAMESPACE, type WebhookTarget } from '../manifests/render.js';
 import { createLivePolicy } from '../policy/live.js';
 import { isPolicySet, type PolicyInForce, policyFor } from '../policy/set.js';
 import type { GuardPolicy } from '../policy/types.js';
-import { loadKubeConfig } from './kubeconfig.js';
 import { createWriteObserver } from '../controller/observe-writes.js';
 import { GITOPS_TOOLS, type GitopsTool, soleWriter, startSyncStatusSettlement } from '../controller/sync-status.js';
-import { createLease, type Lease } from '../controller/lease.js';
-import type { KubeClient } from '../kube/client.js';
+import { createLease, type Lease } from '../controller/settlement-lease.js';
 import { parseTicketsSpec } from '../tickets/journal.js';
 import { DEFAULT_TICKETS_NAMESPACE } from '../tickets/kubernetes.js';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { createController, type Controller } from '../controller/controller.js';
+import { createKubeClient, type KubeClient } from '../kube/client.js';
+import { loadKubeConfig } from './kubeconfig.js';
+import { durationFlag, intFlag } from './flags.js';
+import { type KeeperOptions, type KeeperSettings, keeperSettingsOf } from './serve-keeper.js';
 
-interface ServeOptions {
+interface ServeOptions extends KeeperOptions {
   policy?: string;
   policySource: string;
   webhookService: string;
@@ -134,25 +136,44 @@ export function serveCommand(io: Io = processIo): Command {
         .default('api'),
     )
     .option('--overdue-after <duration>', 'an open ticket is overdue this long after its window ended (Go-style or days: 72h, 3d)', '3d')
+    .option(
+      '--manage-webhooks <service-or-url>',
+      'keep the webhook configurations applied from the policy (one writer among replicas, through a Lease), restoring them when deleted or edited: the Service (NS/NAME[:PORT]) or https URL the apiserver calls',
+    )
+    .option('--webhook-name <name>', 'with --manage-webhooks: the name of the two webhook configurations', 'driftgate')
+    .option('--webhook-ca-bundle <file>', 'with --manage-webhooks and --tls-cert: the CA (PEM) that signed the serving certificate, for the caBundle')
+    .option('--webhook-ca-inject-from <ns/certificate>', "with --manage-webhooks: leave the caBundle to cert-manager's cainjector, from this Certificate")
+    .option(
+      '--webhook-failure-policy <Fail|Ignore>',
+      'with --manage-webhooks: override the failure policy (default: Fail in enforce mode, Ignore in warn mode)',
+    )
+    .option(
+      '--lease <ns/name>',
+      'the Lease electing the one replica that writes (default: NAMESPACE/driftgate, the namespace of the Service or Secret, else driftgate-system)',
+    )
+    .option('--lease-duration <duration>', 'how long a silent leader keeps the Lease before another replica takes over', '15s')
+    .option(
+      '--self-managed-certs <ns/secret>',
+      'keep our own CA and serving certificate in this Secret (created if absent, rotated by the leader, reloaded by every replica) instead of --tls-cert/--tls-key',
+    )
+    .option(
+      '--cert-hosts <names>',
+      'with --self-managed-certs: the serving certificate names, comma-separated (default: the Service DNS names, or the URL host, of --manage-webhooks)',
+    )
+    .option('--cert-validity <duration>', 'with --self-managed-certs: the serving certificate validity; re-issued with a third left', '2160h')
+    .option('--ca-validity <duration>', 'with --self-managed-certs: the CA validity; replaced, with overlap, with a third left', '87600h')
+    .option(
+      '--ca-overlap <duration>',
+      'with --self-managed-certs: how long the caBundle trusts both the old and the new CA at each step of a CA rotation',
+      '1h',
+    )
     .action(async (opts: ServeOptions) => {
       await serve(opts, io);
     });
 }
 
-function durationFlag(name: string, text: string): number {
-  const ms = parseAge(text);
-  if (ms === undefined) throw new DriftgateError('DG_USAGE', `--${name} "${text}" is not a duration; write e.g. 72h or 3d`);
-  return ms;
-}
-
-function intFlag(name: string, text: string, min: number): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min) throw new DriftgateError('DG_USAGE', `--${name} "${text}" is not a whole number ≥ ${min}`);
-  return n;
-}
-
 /** ServeSettings are the flags read, checked and completed (--dev fills in what is missing). */
-interface ServeSettings {
+interface ServeSettings extends KeeperSettings {
   port: number;
   metricsPort: number;
   host: string;
@@ -162,8 +183,9 @@ interface ServeSettings {
   overdueMs: number;
   /** The policy file, or 'guardpolicy': the GuardPolicy objects of the cluster. */
   policy: { source: 'file'; file: string } | { source: 'guardpolicy'; target: WebhookTarget; resyncMs: number };
-  certFile: string;
-  keyFile: string;
+  /** The serving pair's files; absent with self-managed certificates. */
+  certFile: string | undefined;
+  keyFile: string | undefined;
   ticketsSpec: string;
   limits: ReviewLimits;
   /** The PEM bundle of --client-ca, checked; with it, only clientNames may call the webhook routes. */
@@ -209,7 +231,7 @@ async function settingsOf(opts: ServeOptions): Promise<ServeSettings> {
 
   if (opts.dev === true) {
     const certDir = resolve(DEV_DIR, 'certs');
-    if (certFile === undefined || keyFile === undefined) {
+    if (opts.selfManagedCerts === undefined && (certFile === undefined || keyFile === undefined)) {
       const written = await writeCertificates(certDir, ['localhost', '127.0.0.1'], 30, new Date());
       certFile = written.paths.cert;
       keyFile = written.paths.key;
@@ -233,12 +255,20 @@ async function settingsOf(opts: ServeOptions): Promise<ServeSettings> {
       throw new DriftgateError('DG_USAGE', '--policy is required (or --dev for the example policy, or --policy-source guardpolicy)');
     policy = { source: 'file', file: policyFile };
   }
-  if (certFile === undefined || keyFile === undefined) {
+  const selfManaged = opts.selfManagedCerts !== undefined;
+  if (selfManaged && (opts.tlsCert !== undefined || opts.tlsKey !== undefined)) {
     throw new DriftgateError(
       'DG_USAGE',
-      '--tls-cert and --tls-key are required: the kube-apiserver only calls webhooks over HTTPS (make a pair with `driftgate certs generate`, or use --dev)',
+      '--self-managed-certs keeps the serving certificate in a Secret: drop --tls-cert and --tls-key (or drop --self-managed-certs)',
     );
   }
+  if (!selfManaged && (certFile === undefined || keyFile === undefined)) {
+    throw new DriftgateError(
+      'DG_USAGE',
+      '--tls-cert and --tls-key are required: the kube-apiserver only calls webhooks over HTTPS (make a pair with `driftgate certs generate`, use --self-managed-certs NS/SECRET, or --dev)',
+    );
+  }
+  const keeper = await keeperSettingsOf(opts);
   if (ticketsSpec === undefined)
     throw new DriftgateError('DG_USAGE', '--tickets is required: journal:/path/tickets.jsonl or kubernetes (bypasses must be recorded somewhere)');
   return {
@@ -261,6 +291,7 @@ async function settingsOf(opts: ServeOptions): Promise<ServeSettings> {
     settleIntervalMs,
     settleDelayMs,
     webhookRegistration: opts.webhookRegistration,
+    ...keeper,
   };
 }
 
@@ -307,13 +338,16 @@ interface Running {
   policyWatch: PolicyWatch | undefined;
   stopHousekeeping: () => void;
   stopSettlement: () => void;
+  /** Stops the keepers and releases the Lease (what they applied stays applied). */
+  stopController: () => Promise<void>;
   setReady: (ready: boolean) => void;
 }
 
 async function serve(opts: ServeOptions, io: Io): Promise<void> {
   const settings = await settingsOf(opts);
   const running = await start(settings, opts);
-  if (opts.dev === true) printDevHelp(io, running.webhook.port, settings.certFile, running.tickets.describeStore(), running.metricsListener?.port);
+  if (opts.dev === true && settings.certFile !== undefined)
+    printDevHelp(io, running.webhook.port, settings.certFile, running.tickets.describeStore(), running.metricsListener?.port);
   await untilSignalled(running);
   // Ask nothing else to keep the process alive once the listeners are gone.
   running.logger.flush?.();
@@ -324,9 +358,7 @@ async function start(settings: ServeSettings, opts: Pick<ServeOptions, 'logLevel
   const { certFile, keyFile, host } = settings;
   const logger = createLogger({ level: opts.logLevel });
   const filePolicy = settings.policy.source === 'file' ? await readPolicyFile(settings.policy.file) : undefined;
-  const pair = await loadKeyPair(certFile, keyFile);
   const metrics = createMetrics();
-  metrics.certExpiry.set(pair.notAfter.getTime() / 1000);
   if (filePolicy !== undefined) metrics.policyInfo.set({ policy: filePolicy.name, mode: filePolicy.mode }, 1);
   // Until the GuardPolicies are read, nothing is trusted: reviews are refused (fail closed) and
   // /readyz says not ready. A file policy is in force from the start and never changes.
@@ -335,11 +367,43 @@ async function start(settings: ServeSettings, opts: Pick<ServeOptions, 'logLevel
     (err) => logger.error({ problem: messageOf(err) }, 'a policy listener failed'),
   );
   const inForce = (): PolicyInForce => filePolicy ?? live.current();
-  const opened = await openTicketStore(settings.ticketsSpec, {
-    onWarning: (message) => logger.warn({ store: settings.ticketsSpec }, message),
+  const kubeOptions = {
     ...(opts.kubeconfig === undefined ? {} : { kubeconfig: opts.kubeconfig }),
     ...(opts.context === undefined ? {} : { context: opts.context }),
+  };
+  const opened = await openTicketStore(settings.ticketsSpec, {
+    onWarning: (message) => logger.warn({ store: settings.ticketsSpec }, message),
+    ...kubeOptions,
   });
+  // Set once the listener exists; the self-managed certificates' keeper may hand over a pair before.
+  let swapPair: (next: KeyPair) => void = () => undefined;
+  let controller: Controller | undefined;
+  if (settings.certs !== undefined || settings.webhooks !== undefined) {
+    const client: KubeClient = opened.client ?? createKubeClient(await loadKubeConfig(kubeOptions));
+    controller = await createController({
+      client,
+      // The policies in force, read at every render; a GuardPolicy change calls resync() below.
+      policies: () => {
+        const now = inForce();
+        return isPolicySet(now) ? now.policies : [now];
+      },
+      lease: settings.lease,
+      identity: `${hostname()}-${randomBytes(4).toString('hex')}`,
+      leaseDurationMs: settings.leaseDurationMs,
+      ...(settings.webhooks === undefined ? {} : { webhooks: settings.webhooks }),
+      ...(settings.certs === undefined ? {} : { certs: settings.certs }),
+      onPair: (next) => swapPair(next),
+      metrics,
+      logger,
+      resyncMs: settings.housekeepingMs,
+      now: () => new Date(),
+    });
+    const kept = controller;
+    // A GuardPolicy change renders and applies the webhook configurations again (the leader's).
+    live.onChange(() => kept.resync());
+  }
+  const pair = controller?.initialPair ?? (await loadKeyPair(certFile as string, keyFile as string));
+  metrics.certExpiry.set(pair.notAfter.getTime() / 1000);
   const tickets: TicketStore = opened.store;
   const parents: ParentLookup | undefined = opened.parents;
 
@@ -403,18 +467,25 @@ async function start(settings: ServeSettings, opts: Pick<ServeOptions, 'logLevel
     ...(observer === undefined ? {} : { observer }),
   });
   const webhook = await listenHttps(app, pair, settings.port, host, clientCa);
-  const watcher = watchKeyPair({
-    certFile,
-    keyFile,
-    initial: pair,
-    intervalMs: settings.reloadMs,
-    onPair: (next) => {
-      webhook.setKeyPair(next);
-      metrics.certExpiry.set(next.notAfter.getTime() / 1000);
-      logger.info({ certFile, notAfter: next.notAfter.toISOString() }, 'serving certificate reloaded');
-    },
-    onError: (err) => logger.error({ certFile, keyFile, problem: messageOf(err) }, 'new serving certificate refused; keeping the previous one'),
-  });
+  swapPair = (next) => {
+    webhook.setKeyPair(next);
+    metrics.certExpiry.set(next.notAfter.getTime() / 1000);
+  };
+  const watcher =
+    certFile === undefined || keyFile === undefined
+      ? { stop: () => undefined }
+      : watchKeyPair({
+          certFile,
+          keyFile,
+          initial: pair,
+          intervalMs: settings.reloadMs,
+          onPair: (next) => {
+            webhook.setKeyPair(next);
+            metrics.certExpiry.set(next.notAfter.getTime() / 1000);
+            logger.info({ certFile, notAfter: next.notAfter.toISOString() }, 'serving certificate reloaded');
+          },
+          onError: (err) => logger.error({ certFile, keyFile, problem: messageOf(err) }, 'new serving certificate refused; keeping the previous one'),
+        });
   const metricsListener = settings.metricsPort < 0 ? undefined : await listenHttp(metricsHandler(metrics), settings.metricsPort, host);
   const stopHousekeeping = startHousekeeping({
     tickets,
@@ -425,13 +496,11 @@ async function start(settings: ServeSettings, opts: Pick<ServeOptions, 'logLevel
     overdueMs: settings.overdueMs,
     intervalMs: settings.housekeepingMs,
     registration: settings.webhookRegistration,
+    ...(settings.webhooks?.options.name === undefined ? {} : { webhookName: settings.webhooks.options.name }),
   });
   let policyWatch: PolicyWatch | undefined;
   if (settings.policy.source === 'guardpolicy') {
-    const kubeconfig = await loadKubeConfig({
-      ...(opts.kubeconfig === undefined ? {} : { kubeconfig: opts.kubeconfig }),
-      ...(opts.context === undefined ? {} : { context: opts.context }),
-    });
+    const kubeconfig = await loadKubeConfig(kubeOptions);
     policyWatch = await watchGuardPolicies({
       kubeconfig,
       client: opened.client ?? createKubeClient(kubeconfig),
@@ -460,6 +529,7 @@ async function start(settings: ServeSettings, opts: Pick<ServeOptions, 'logLevel
           intervalMs: settings.settleIntervalMs,
           lease: settlementLease(settings, client),
         });
+  controller?.start();
   ready = true;
   logger.info(
     {
@@ -472,6 +542,9 @@ async function start(settings: ServeSettings, opts: Pick<ServeOptions, 'logLevel
       tickets: tickets.describeStore(),
       certNotAfter: pair.notAfter.toISOString(),
       settlement: { writes: settings.settle, from: settings.settleFrom },
+      ...(settings.webhooks === undefined ? {} : { manageWebhooks: settings.webhooks.options.name }),
+      ...(settings.certs === undefined ? {} : { selfManagedCerts: `${settings.certs.ref.namespace}/${settings.certs.ref.name}` }),
+      ...(controller === undefined ? {} : { lease: `${settings.lease.namespace}/${settings.lease.name}` }),
     },
     'driftgate serving',
   );
@@ -485,6 +558,7 @@ async function start(settings: ServeSettings, opts: Pick<ServeOptions, 'logLevel
     policyWatch,
     stopHousekeeping,
     stopSettlement,
+    stopController: () => controller?.stop() ?? Promise.resolve(),
     setReady: (value) => {
       ready = value;
     },
@@ -504,7 +578,7 @@ function untilSignalled(running: Running): Promise<void> {
       void running.policyWatch?.stop();
       running.stopHousekeeping();
       running.stopSettlement();
-      void Promise.all([running.webhook.close(), running.metricsListener?.close()])
+      void Promise.all([running.stopController(), running.webhook.close(), running.metricsListener?.close()])
         .then(() => Promise.all([running.tickets.close(), running.offload.close()]))
         .catch((err: unknown) => logger.error({ problem: messageOf(err) }, 'error while shutting down'))
         .finally(() => {

@@ -24,7 +24,7 @@ import type { Metrics } from '../server/metrics.js';
 import { GITOPS_APPLY_MANAGERS, appliedFields } from '../tickets/git-declaration.js';
 import type { Evidence, Ticket, TicketStore } from '../tickets/types.js';
 import { isRecord } from '../util/json.js';
-import type { Lease } from './lease.js';
+import type { Lease } from './settlement-lease.js';
 import { settleTickets } from './settle.js';
 
 /** GitopsTool is a tool whose status settlement reads. */

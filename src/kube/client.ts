@@ -31,9 +31,21 @@ export interface KubeRequest {
   signal?: AbortSignal;
 }
 
+/** WatchEvent is one line of a watch stream (`?watch=true`). */
+export interface WatchEvent<T = unknown> {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: T;
+}
+
 /** KubeClient sends API calls and returns parsed JSON bodies. */
 export interface KubeClient {
   request<T>(req: KubeRequest): Promise<T>;
+  /**
+   * watch opens a watch on `path` (a collection path with `watch=true` in its query) and calls
+   * `onEvent` for every event until the server ends the stream (it does, after minutes) or
+   * `signal` aborts; it resolves then. A refusal (403, 410 Gone…) rejects as request() does.
+   */
+  watch<T>(path: string, onEvent: (event: WatchEvent<T>) => void, signal: AbortSignal): Promise<void>;
   server: string;
 }
 
@@ -52,12 +64,12 @@ export function createKubeClient(kc: KubeConfig, impersonate?: Impersonation): K
   const agentOptions: https.AgentOptions = { keepAlive: true, maxSockets: 32 };
   let agent: https.Agent | http.Agent | undefined;
 
-  async function request<T>(req: KubeRequest): Promise<T> {
+  async function optionsFor(method: KubeRequest['method'], path: string): Promise<https.RequestOptions> {
     const options: https.RequestOptions = {
-      method: req.method,
+      method,
       hostname: server.hostname,
       port: server.port === '' ? undefined : Number(server.port),
-      path: req.path,
+      path,
       headers: { Accept: 'application/json' },
     };
     await kc.applyToHTTPSOptions(options);
@@ -75,6 +87,17 @@ export function createKubeClient(kc: KubeConfig, impersonate?: Impersonation): K
           : new http.Agent(agentOptions);
     }
     options.agent = agent;
+    return options;
+  }
+
+  function transportError(req: { method: string; path: string }, err: Error): DriftgateError {
+    const name = (err as { name?: string }).name;
+    const code = name === 'AbortError' ? 'DG_TICKET_TIMEOUT' : 'DG_KUBE_UNREACHABLE';
+    return new DriftgateError(code, `${req.method} ${req.path}: the Kubernetes API at ${server.host} is unreachable (${err.message})`, { cause: err });
+  }
+
+  async function request<T>(req: KubeRequest): Promise<T> {
+    const options = await optionsFor(req.method, req.path);
     const body = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
     if (body !== undefined) {
       options.headers = { ...options.headers, 'Content-Type': req.contentType ?? 'application/json', 'Content-Length': String(body.length) };
@@ -100,16 +123,53 @@ export function createKubeClient(kc: KubeConfig, impersonate?: Impersonation): K
         });
         res.on('error', (err) => reject(new DriftgateError('DG_KUBE_UNREACHABLE', `${req.method} ${req.path}: ${err.message}`, { cause: err })));
       });
-      r.on('error', (err) => {
-        const name = (err as { name?: string }).name;
-        const code = name === 'AbortError' ? 'DG_TICKET_TIMEOUT' : 'DG_KUBE_UNREACHABLE';
-        reject(new DriftgateError(code, `${req.method} ${req.path}: the Kubernetes API at ${server.host} is unreachable (${err.message})`, { cause: err }));
-      });
+      r.on('error', (err) => reject(transportError(req, err)));
       if (body !== undefined) r.write(body);
       r.end();
     });
   }
-  return { request, server: server.origin };
+
+  async function watch<T>(path: string, onEvent: (event: WatchEvent<T>) => void, signal: AbortSignal): Promise<void> {
+    const req = { method: 'GET' as const, path };
+    // Its own connection: a watch holds its socket for minutes, and must not take one of the
+    // keep-alive agent's sockets from the admission path.
+    const options = { ...(await optionsFor('GET', path)), agent: false as const, signal };
+    const transport = server.protocol === 'https:' ? https : http;
+    return new Promise<void>((resolve, reject) => {
+      const r = transport.request(options, (res) => {
+        const status = res.statusCode ?? 0;
+        if (status < 200 || status >= 300) {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => reject(apiError(req, status, Buffer.concat(chunks).toString('utf8'))));
+          return;
+        }
+        let pending = '';
+        res.setEncoding('utf8');
+        res.on('data', (text: string) => {
+          pending += text;
+          let newline = pending.indexOf('\n');
+          while (newline !== -1) {
+            const line = pending.slice(0, newline).trim();
+            pending = pending.slice(newline + 1);
+            newline = pending.indexOf('\n');
+            if (line === '') continue;
+            try {
+              onEvent(JSON.parse(line) as WatchEvent<T>);
+            } catch (err) {
+              r.destroy(err instanceof Error ? err : new Error(String(err)));
+              return;
+            }
+          }
+        });
+        res.on('end', () => resolve());
+        res.on('error', (err) => (signal.aborted ? resolve() : reject(transportError(req, err))));
+      });
+      r.on('error', (err) => (signal.aborted ? resolve() : reject(transportError(req, err))));
+      r.end();
+    });
+  }
+  return { request, watch, server: server.origin };
 }
 
 /**

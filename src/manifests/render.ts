@@ -144,11 +144,16 @@ export interface RenderOptions {
    * because even a one-second wait on a hung driftgate is a cost the operator should choose.
    */
   observeGitopsWrites?: boolean;
+  /**
+   * The configurations' name, `driftgate` unless given: `serve --manage-webhooks --webhook-name`
+   * (the RBAC the chart grants names `driftgate`; another name needs its own grant).
+   */
+  name?: string;
 }
 
 /**
  * renderWebhooks returns the ValidatingWebhookConfiguration and the MutatingWebhookConfiguration
- * (both named `driftgate`) that send the policy's guarded writes to driftgate at `target`.
+ * (both named `driftgate`, or `options.name`) that send the policy's guarded writes to driftgate at `target`.
  * `caBundle` is the base64 of the CA's PEM; "" leaves it out (cert-manager injection, or a URL
  * whose certificate the apiserver's own roots trust). Throws DG_POLICY_INVALID when the policy
  * selects no namespace driftgate may guard, and DG_WEBHOOK_TARGET when a URL target is not https.
@@ -163,7 +168,7 @@ export function renderWebhooks(
   const selection = selectionOf(policy, never);
   const client = (path: string): ClientConfig => clientConfigOf(target, path, caBundle);
   const metadata: Metadata = {
-    name: 'driftgate',
+    name: options.name ?? 'driftgate',
     labels: { 'app.kubernetes.io/name': 'driftgate', 'app.kubernetes.io/component': 'webhook' },
     // Which policy these were rendered from: a person comparing them with the ConfigMap needs it.
     annotations: {

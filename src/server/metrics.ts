@@ -31,6 +31,12 @@ export interface Metrics {
   policyWatchErrors: Counter;
   settlements: Counter<'source' | 'outcome'>;
   settlementFailures: Counter<'source'>;
+  webhookRestores: Counter<'kind' | 'reason'>;
+  webhookKeeperFailures: Counter<'kind'>;
+  webhooksDisabled: Gauge;
+  leader: Gauge;
+  certRotations: Counter<'step'>;
+  certKeeperFailures: Counter;
 }
 
 /** createMetrics returns a fresh registry with every driftgate series (and Node's process metrics). */
@@ -140,6 +146,39 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}): Metrics 
       name: 'driftgate_settlement_failures_total',
       help: 'Settlements that could not be done (the object or the store unreachable, the queue full): the tickets stay open; the writes were never affected.',
       labelNames: ['source'],
+      registers,
+    }),
+    webhookRestores: new Counter({
+      name: 'driftgate_webhook_configuration_restores_total',
+      help: 'Webhook configurations driftgate restored (serve --manage-webhooks) after someone deleted or edited them, by kind and reason (deleted|edited).',
+      labelNames: ['kind', 'reason'],
+      registers,
+    }),
+    webhookKeeperFailures: new Counter({
+      name: 'driftgate_webhook_keeper_failures_total',
+      help: 'Attempts to apply (or, switched off, remove) a webhook configuration that failed (serve --manage-webhooks).',
+      labelNames: ['kind'],
+      registers,
+    }),
+    webhooksDisabled: new Gauge({
+      name: 'driftgate_webhooks_disabled',
+      help: 'Set by the leader: 1 while the webhooks are switched off on purpose (driftgate webhooks disable), 0 while kept.',
+      registers,
+    }),
+    leader: new Gauge({
+      name: 'driftgate_leader',
+      help: "1 on the replica holding the Lease (the one writing webhook configurations and the certificates' Secret), else 0.",
+      registers,
+    }),
+    certRotations: new Counter({
+      name: 'driftgate_certificate_rotations_total',
+      help: 'Self-managed certificate changes written by the leader, by step (serving, ca-introduced, ca-promoted, ca-retired).',
+      labelNames: ['step'],
+      registers,
+    }),
+    certKeeperFailures: new Counter({
+      name: 'driftgate_certificate_keeper_failures_total',
+      help: "Failures to read or rotate the self-managed certificates' Secret.",
       registers,
     }),
   };

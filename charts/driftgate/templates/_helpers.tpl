@@ -42,11 +42,14 @@ by the Deployment so that `helm template` and `helm install` stop before renderi
 */}}
 {{- define "driftgate.checks" -}}
 {{- $mode := .Values.certificates.mode -}}
-{{- if eq $mode "self-managed" -}}
-{{- fail "certificates.mode=self-managed: driftgate does not manage its own certificates yet (issue 14, \"driftgate keeps its own webhook configurations and certificates\"); use certificates.mode=cert-manager, or certificates.mode=provided with certificates.secretName and certificates.caBundle" -}}
+{{- if not (has $mode (list "cert-manager" "provided" "self-managed")) -}}
+{{- fail (printf "certificates.mode=%q is not one of cert-manager, provided, self-managed" $mode) -}}
 {{- end -}}
-{{- if not (has $mode (list "cert-manager" "provided")) -}}
-{{- fail (printf "certificates.mode=%q is not one of cert-manager, provided (self-managed comes later)" $mode) -}}
+{{- if and (eq $mode "self-managed") (not .Values.webhooks.managed) -}}
+{{- fail "certificates.mode=self-managed needs webhooks.managed=true: driftgate's own CA is known only to driftgate, so driftgate must write the caBundle into the webhook configurations it keeps" -}}
+{{- end -}}
+{{- if and .Values.webhooks.managed (eq $mode "provided") -}}
+{{- fail "webhooks.managed=true with certificates.mode=provided: use certificates.mode=self-managed (driftgate keeps the CA too) or cert-manager (cainjector fills in the caBundle), or webhooks.managed=false with your caBundle" -}}
 {{- end -}}
 {{- if and (eq $mode "provided") .Values.webhooks.create (not .Values.certificates.caBundle) -}}
 {{- fail "certificates.mode=provided needs certificates.caBundle: the base64 of the CA that signed the serving certificate in certificates.secretName (`driftgate certs generate` prints it); or set webhooks.create=false and apply `driftgate manifests` yourself" -}}

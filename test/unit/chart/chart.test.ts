@@ -61,6 +61,7 @@ describe('helm lint', () => {
   it.each([
     ['the defaults (cert-manager)', []],
     ['a provided CA', PROVIDED],
+    ['self-managed certificates and managed webhooks', ['--set', 'certificates.mode=self-managed', '--set', 'webhooks.managed=true']],
     ['the values of manifests/install.yaml', ['-f', join(CHART, 'ci/install-values.yaml')]],
   ])('passes with %s', (_name, args) => {
     const result = helm(['lint', CHART, '--strict', '--namespace', 'driftgate-system', ...args]);
@@ -173,14 +174,88 @@ describe('certificates', () => {
 
   it.each([
     [
-      'self-managed, which does not exist yet',
+      'self-managed without managed webhooks (only driftgate knows its CA)',
       ['--set', 'certificates.mode=self-managed'],
-      'certificates.mode=self-managed: driftgate does not manage its own certificates yet',
+      'certificates.mode=self-managed needs webhooks.managed=true',
+    ],
+    [
+      'managed webhooks with a provided CA (driftgate cannot know the caBundle)',
+      [...PROVIDED, '--set', 'webhooks.managed=true'],
+      'webhooks.managed=true with certificates.mode=provided',
     ],
     ['provided without a caBundle', ['--set', 'certificates.mode=provided'], 'certificates.mode=provided needs certificates.caBundle'],
-    ['an unknown mode', ['--set', 'certificates.mode=vault'], 'certificates.mode="vault" is not one of cert-manager, provided'],
+    ['an unknown mode', ['--set', 'certificates.mode=vault'], 'certificates.mode="vault" is not one of cert-manager, provided, self-managed'],
   ])('refuses %s, saying what to write', (_name, args, want) => {
     expect(templateError(args)).toContain(want);
+  });
+});
+
+describe('driftgate keeping its own webhooks and certificates (issue 14)', () => {
+  const SELF = ['--set', 'certificates.mode=self-managed', '--set', 'webhooks.managed=true'];
+  const argsOf = (objects: KubeObject[]): string[] =>
+    (find(objects, 'Deployment') as unknown as { spec: { template: { spec: { containers: Array<{ args: string[] }> } } } }).spec.template.spec.containers[0]
+      ?.args ?? [];
+
+  it('self-managed: no webhook configuration, no cert-manager object, no mounted Secret; serve keeps both, with flags it has', () => {
+    const objects = template(SELF);
+    expect(find(objects, 'ValidatingWebhookConfiguration')).toBeUndefined();
+    expect(find(objects, 'MutatingWebhookConfiguration')).toBeUndefined();
+    expect(objects.filter((o) => o.apiVersion === 'cert-manager.io/v1')).toEqual([]);
+    expect(JSON.stringify(find(objects, 'Deployment'))).not.toContain('tls/tls.key');
+    const args = argsOf(objects);
+    expect(args.join(' ')).toContain('--self-managed-certs driftgate-system/driftgate-tls --cert-validity 2160h --ca-validity 87600h --ca-overlap 1h');
+    expect(args.join(' ')).toContain('--manage-webhooks driftgate-system/driftgate');
+    expect(args).not.toContain('--tls-cert');
+    const known = serveCommand().options.map((o) => o.long);
+    for (const flag of args.filter((a) => a.startsWith('--'))) expect(known, `serve ${flag}`).toContain(flag);
+  });
+
+  it('RBAC: the Lease, the Secret and the two webhook configurations by name; create (which RBAC cannot limit by name) on those kinds only', () => {
+    const objects = template(SELF);
+    const role = find(objects, 'Role', 'driftgate-keeper') as unknown as {
+      metadata: { namespace: string };
+      rules: Array<{ resources: string[]; resourceNames?: string[]; verbs: string[] }>;
+    };
+    expect(role.metadata.namespace).toBe('driftgate-system');
+    expect(role.rules).toEqual([
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['driftgate'], verbs: ['get', 'update', 'patch'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+      { apiGroups: [''], resources: ['secrets'], resourceNames: ['driftgate-tls'], verbs: ['get', 'update'] },
+      { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+    ]);
+    const cluster = find(objects, 'ClusterRole', 'driftgate-keeper') as unknown as { rules: Array<{ resourceNames: string[]; verbs: string[] }> };
+    expect(cluster.rules).toEqual([
+      {
+        apiGroups: ['admissionregistration.k8s.io'],
+        resources: ['validatingwebhookconfigurations', 'mutatingwebhookconfigurations'],
+        resourceNames: ['driftgate'],
+        verbs: ['get', 'list', 'watch', 'patch', 'delete'],
+      },
+      // An apply that creates is authorized as create, which RBAC cannot limit by name.
+      { apiGroups: ['admissionregistration.k8s.io'], resources: ['validatingwebhookconfigurations', 'mutatingwebhookconfigurations'], verbs: ['create'] },
+    ]);
+    // Without the keeper, none of it.
+    expect(find(template(), 'Role', 'driftgate-keeper')).toBeUndefined();
+    expect(find(template(), 'ClusterRole', 'driftgate-keeper')).toBeUndefined();
+  });
+
+  it('cert-manager with managed webhooks: cainjector fills the caBundle of what driftgate applies; failurePolicy reaches serve', () => {
+    const objects = template(['--set', 'webhooks.managed=true', '--set', 'failurePolicy=Ignore']);
+    const args = argsOf(objects).join(' ');
+    expect(args).toContain('--tls-cert /etc/driftgate/tls/tls.crt');
+    expect(args).toContain('--webhook-ca-inject-from driftgate-system/driftgate-tls');
+    expect(args).toContain('--webhook-failure-policy Ignore');
+    expect(find(objects, 'Role', 'driftgate-keeper')?.['rules']).toHaveLength(2);
+  });
+
+  it('uninstall switches the keeper off first (pre-delete hook), install clears a switch a past uninstall left', () => {
+    const jobs = template(SELF).filter((o) => o.kind === 'Job') as unknown as Array<{
+      metadata: { annotations: Record<string, string> };
+      spec: { template: { spec: { containers: Array<{ args: string[] }> } } };
+    }>;
+    const byHook = Object.fromEntries(jobs.map((j) => [j.metadata.annotations['helm.sh/hook'], j.spec.template.spec.containers[0]?.args.join(' ')]));
+    expect(byHook['pre-delete']).toMatch(/^webhooks disable --reason .+ --lease driftgate-system\/driftgate$/);
+    expect(byHook['post-install']).toBe('webhooks enable --lease driftgate-system/driftgate');
   });
 });
 

@@ -1,102 +1,214 @@
 /**
- * The settlement poller's Lease against a small in-memory stand-in for the Lease API (get,
- * create, update with resourceVersion checks): one holder at a time, renewal, takeover only after
- * the duration, a lost race and an unreachable API both read as "not held", and a poller that
- * does not hold it reads nothing. The e2e test runs the real one against the real apiserver.
+ * Leader election over a Lease (issue 14: one writer among the replicas), driven by an injected
+ * clock against an in-memory Lease that refuses stale writes the way the apiserver does
+ * (resourceVersion), so every step of the state machine is deterministic.
  */
 import { describe, expect, it } from 'vitest';
-import { createLease } from '../../../src/controller/lease.js';
-import { settleFromSyncStatusOnce } from '../../../src/controller/sync-status.js';
-import { KubeApiError, type KubeClient, type KubeRequest } from '../../../src/kube/client.js';
-import { createLogger } from '../../../src/server/logger.js';
-import { createMetrics } from '../../../src/server/metrics.js';
-import type { TicketStore } from '../../../src/tickets/types.js';
-import { LogSink } from '../../helpers/webhook.js';
+import { DriftgateError } from '../../../src/errors.js';
+import { LeaderElector, type LeaseApi, type LeaseObject, leaseStep } from '../../../src/controller/lease.js';
 
-interface Stored {
-  metadata: { resourceVersion?: string };
-  [k: string]: unknown;
-}
+const DURATION = 15_000;
 
-function fakeApi(): { client: KubeClient; object: () => Stored | undefined; down: { value: boolean } } {
-  let stored: Stored | undefined;
-  let version = 0;
-  const down = { value: false };
-  const client: KubeClient = {
-    server: 'https://fake',
-    async request<T>(req: KubeRequest): Promise<T> {
-      if (down.value) throw new KubeApiError('DG_KUBE_UNREACHABLE', 'connection refused', 0, 'connection refused');
-      const body = req.body as Stored | undefined;
-      if (req.method === 'GET') {
-        if (stored === undefined) throw new KubeApiError('DG_KUBE_NOT_FOUND', 'not found', 404, 'not found');
-        return structuredClone(stored) as T;
-      }
-      if (req.method === 'POST') {
-        if (stored !== undefined) throw new KubeApiError('DG_KUBE_CONFLICT', 'already exists', 409, 'already exists');
-        stored = { ...structuredClone(body as Stored), metadata: { ...(body as Stored).metadata, resourceVersion: String(++version) } };
-        return structuredClone(stored) as T;
-      }
-      if (req.method === 'PUT') {
-        if (stored === undefined || body === undefined || body.metadata.resourceVersion !== stored.metadata.resourceVersion)
-          throw new KubeApiError('DG_KUBE_CONFLICT', 'conflict', 409, 'the object has been modified');
-        stored = { ...structuredClone(body), metadata: { ...body.metadata, resourceVersion: String(++version) } };
-        return structuredClone(stored) as T;
-      }
-      throw new Error(`unexpected ${req.method}`);
-    },
+function lease(holder: string, rv: string, durationSeconds = 15): LeaseObject {
+  return {
+    apiVersion: 'coordination.k8s.io/v1',
+    kind: 'Lease',
+    metadata: { name: 'driftgate', namespace: 'driftgate-system', resourceVersion: rv },
+    spec: { holderIdentity: holder, leaseDurationSeconds: durationSeconds },
   };
-  return { client, object: () => stored, down };
 }
 
-describe('the settlement Lease', () => {
-  const clock = { now: new Date('2026-01-01T00:00:00Z') };
-  const lease = (client: KubeClient, identity: string) =>
-    createLease({ client, namespace: 'driftgate-system', name: 'driftgate-settlement', identity, durationMs: 15_000, now: () => clock.now });
+describe('leaseStep', () => {
+  const cases: Array<{
+    name: string;
+    lease: LeaseObject | undefined;
+    observed?: { resourceVersion: string; at: number };
+    now: number;
+    want: ReturnType<typeof leaseStep>;
+  }> = [
+    { name: 'no Lease yet: create it', lease: undefined, now: 0, want: { kind: 'create' } },
+    { name: 'held by me: renew', lease: lease('me', '5'), now: 0, want: { kind: 'renew' } },
+    { name: 'released (empty holder): take it at once', lease: lease('', '5'), now: 0, want: { kind: 'takeover', from: '' } },
+    {
+      name: 'held by another, first seen now: wait a full duration from now (never trust their clock)',
+      lease: lease('other', '5'),
+      now: 1_000,
+      want: { kind: 'standby', holder: 'other', expiresAt: 16_000 },
+    },
+    {
+      name: 'held by another, unchanged since seen, not yet expired: stand by',
+      lease: lease('other', '5'),
+      observed: { resourceVersion: '5', at: 1_000 },
+      now: 15_999,
+      want: { kind: 'standby', holder: 'other', expiresAt: 16_000 },
+    },
+    {
+      name: 'held by another, unchanged for a full duration: take over',
+      lease: lease('other', '5'),
+      observed: { resourceVersion: '5', at: 1_000 },
+      now: 16_000,
+      want: { kind: 'takeover', from: 'other' },
+    },
+    {
+      name: 'held by another who renewed since (new resourceVersion): the wait starts again',
+      lease: lease('other', '6'),
+      observed: { resourceVersion: '5', at: 1_000 },
+      now: 20_000,
+      want: { kind: 'standby', holder: 'other', expiresAt: 35_000 },
+    },
+    {
+      name: "the holder's own leaseDurationSeconds counts, not ours",
+      lease: lease('other', '5', 60),
+      observed: { resourceVersion: '5', at: 0 },
+      now: 30_000,
+      want: { kind: 'standby', holder: 'other', expiresAt: 60_000 },
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      expect(leaseStep(c.lease, 'me', c.now, c.observed, DURATION)).toEqual(c.want);
+    });
+  }
+});
 
-  it('is held by one replica, renewed by it, and taken over only once it stopped renewing for the duration', async () => {
-    const api = fakeApi();
-    const a = lease(api.client, 'a');
-    const b = lease(api.client, 'b');
-    expect(await a.hold()).toBe(true);
-    expect(await b.hold()).toBe(false);
-    clock.now = new Date(clock.now.getTime() + 10_000);
-    expect(await a.hold()).toBe(true);
-    clock.now = new Date(clock.now.getTime() + 14_000);
-    expect(await b.hold()).toBe(false);
-    clock.now = new Date(clock.now.getTime() + 2_000);
-    expect(await b.hold()).toBe(true);
-    expect(api.object()).toMatchObject({ spec: { holderIdentity: 'b', leaseTransitions: 1, leaseDurationSeconds: 15 } });
-    expect(await a.hold()).toBe(false);
-  });
+/** MemoryLease is one Lease with optimistic concurrency, like the apiserver's. */
+class MemoryLease {
+  current: LeaseObject | undefined;
+  #rv = 0;
+  down = false;
 
-  it('reads a lost race and an unreachable API as not held, and never throws', async () => {
-    const api = fakeApi();
-    const results = await Promise.all([lease(api.client, 'a').hold(), lease(api.client, 'b').hold()]);
-    expect(results.filter(Boolean)).toHaveLength(1);
-    api.down.value = true;
-    await expect(lease(api.client, 'a').hold()).resolves.toBe(false);
-  });
-
-  it('keeps a replica that does not hold it from polling at all', async () => {
-    let calls = 0;
-    const client: KubeClient = {
-      server: 'https://fake',
-      request: () => {
-        calls++;
-        return Promise.reject(new Error('must not be called'));
+  api(): LeaseApi {
+    return {
+      get: async () => {
+        if (this.down) throw new DriftgateError('DG_KUBE_UNREACHABLE', 'apiserver down');
+        return this.current === undefined ? undefined : structuredClone(this.current);
+      },
+      create: async (l) => {
+        if (this.down) throw new DriftgateError('DG_KUBE_UNREACHABLE', 'apiserver down');
+        if (this.current !== undefined) throw new DriftgateError('DG_KUBE_CONFLICT', 'already exists');
+        this.current = { ...structuredClone(l), metadata: { ...l.metadata, resourceVersion: String(++this.#rv) } };
+        return structuredClone(this.current);
+      },
+      update: async (l) => {
+        if (this.down) throw new DriftgateError('DG_KUBE_UNREACHABLE', 'apiserver down');
+        if (this.current?.metadata.resourceVersion !== l.metadata.resourceVersion) throw new DriftgateError('DG_KUBE_CONFLICT', 'stale');
+        this.current = { ...structuredClone(l), metadata: { ...l.metadata, resourceVersion: String(++this.#rv) } };
+        return structuredClone(this.current);
       },
     };
-    const store = { list: () => Promise.reject(new Error('must not be called')) } as unknown as TicketStore;
-    await settleFromSyncStatusOnce({
-      store,
-      client,
-      tools: ['argocd', 'flux'],
-      now: () => clock.now,
-      logger: createLogger({ destination: new LogSink() }),
-      metrics: createMetrics({ processMetrics: false }),
-      intervalMs: 1000,
-      lease: { hold: () => Promise.resolve(false) },
-    });
-    expect(calls).toBe(0);
+  }
+}
+
+function elector(store: MemoryLease, identity: string, clock: { now: number }, log: string[]): LeaderElector {
+  return new LeaderElector({
+    api: store.api(),
+    identity,
+    durationMs: DURATION,
+    renewMs: 5_000,
+    renewDeadlineMs: 10_000,
+    now: () => clock.now,
+    onStartedLeading: () => log.push(`${identity} leads`),
+    onStoppedLeading: () => log.push(`${identity} stops`),
+    onEvent: () => undefined,
+  });
+}
+
+describe('LeaderElector', () => {
+  it('lets exactly one of two replicas lead, the other takes over once the leader falls silent for a lease duration', async () => {
+    const store = new MemoryLease();
+    const clock = { now: 0 };
+    const log: string[] = [];
+    const a = elector(store, 'a', clock, log);
+    const b = elector(store, 'b', clock, log);
+    await a.tick();
+    await b.tick();
+    expect([a.isLeader(), b.isLeader()]).toEqual([true, false]);
+    expect(store.current?.spec.holderIdentity).toBe('a');
+
+    // a renews on time: b keeps standing by, whatever the time.
+    for (const t of [5_000, 10_000, 15_000, 20_000]) {
+      clock.now = t;
+      await a.tick();
+      await b.tick();
+      expect([a.isLeader(), b.isLeader()]).toEqual([true, false]);
+    }
+
+    // a is killed (no more ticks): b waits a full duration from the last change it saw.
+    clock.now = 34_999;
+    await b.tick();
+    expect(b.isLeader()).toBe(false);
+    clock.now = 35_000;
+    await b.tick();
+    expect(b.isLeader()).toBe(true);
+    expect(store.current?.spec).toMatchObject({ holderIdentity: 'b', leaseTransitions: 1 });
+
+    // a comes back: it sees b hold it and does not lead.
+    await a.tick();
+    expect(a.isLeader()).toBe(false);
+    expect(log).toEqual(['a leads', 'b leads', 'a stops']);
+  });
+
+  it('makes a leader that cannot renew stop before anyone may take over (renew deadline < duration)', async () => {
+    const store = new MemoryLease();
+    const clock = { now: 0 };
+    const log: string[] = [];
+    const a = elector(store, 'a', clock, log);
+    await a.tick();
+    store.down = true;
+    clock.now = 9_999;
+    await a.tick();
+    expect(a.isLeader()).toBe(true);
+    clock.now = 10_000;
+    await a.tick();
+    expect(a.isLeader()).toBe(false);
+    expect(log).toEqual(['a leads', 'a stops']);
+  });
+
+  it('lets only one of two replicas win a race to create the Lease', async () => {
+    const store = new MemoryLease();
+    const clock = { now: 0 };
+    const log: string[] = [];
+    const a = elector(store, 'a', clock, log);
+    const b = elector(store, 'b', clock, log);
+    await Promise.all([a.tick(), b.tick()]);
+    expect([a.isLeader(), b.isLeader()].filter(Boolean)).toHaveLength(1);
+  });
+
+  it('keeps annotations on the Lease (the disable switch) through renewals', async () => {
+    const store = new MemoryLease();
+    const clock = { now: 0 };
+    const a = elector(store, 'a', clock, []);
+    await a.tick();
+    if (store.current !== undefined) store.current.metadata.annotations = { 'driftgate.dev/webhooks-disabled': 'INC-1' };
+    clock.now = 5_000;
+    await a.tick();
+    expect(store.current?.metadata.annotations).toEqual({ 'driftgate.dev/webhooks-disabled': 'INC-1' });
+  });
+
+  it('releases the Lease on stop, so the other replica takes over at its next look', async () => {
+    const store = new MemoryLease();
+    const clock = { now: 0 };
+    const log: string[] = [];
+    const a = elector(store, 'a', clock, log);
+    const b = elector(store, 'b', clock, log);
+    await a.tick();
+    await b.tick();
+    await a.stop();
+    clock.now = 1;
+    await b.tick();
+    expect(b.isLeader()).toBe(true);
+  });
+
+  it('refuses timings where a leader could still act after another took over', () => {
+    expect(
+      () =>
+        new LeaderElector({
+          ...{ api: new MemoryLease().api(), identity: 'a', durationMs: 10_000, renewMs: 5_000, renewDeadlineMs: 12_000 },
+          now: () => 0,
+          onStartedLeading: () => undefined,
+          onStoppedLeading: () => undefined,
+          onEvent: () => undefined,
+        }),
+    ).toThrow(/renew deadline/);
   });
 });

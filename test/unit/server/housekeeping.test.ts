@@ -78,6 +78,7 @@ describe('housekeeping: the webhook configurations (issue 16)', () => {
   function absentClient(paths: string[]): KubeClient {
     return {
       server: 'https://127.0.0.1:6443',
+      watch: () => Promise.resolve(),
       request: (req) => {
         paths.push(req.path);
         return Promise.reject(new DriftgateError('DG_KUBE_NOT_FOUND', `${req.path} not found`));
