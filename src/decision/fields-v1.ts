@@ -43,7 +43,9 @@ export function collectFields(node: unknown, out: Map<string, OwnedField>, at: S
 }
 
 function add(steps: Step[], out: Map<string, OwnedField>, node: boolean): void {
-  const id = `${steps.map((s) => ('field' in s ? `/${escapeToken(s.field)}` : `/[${s.select}]`)).join('')}${node ? '/.' : ''}`;
+  // One path, one field: the apiserver writes a node it owns as `.` while the set lists children
+  // under it, and as `{}` once none are left (a window's annotations removed, the map kept).
+  const id = steps.map((s) => ('field' in s ? `/${escapeToken(s.field)}` : `/[${s.select}]`)).join('');
   if (!out.has(id)) out.set(id, { id, steps, node });
 }
 

@@ -278,6 +278,21 @@ const cases: { name: string; req: AdmissionRequest; rewritten: boolean }[] = [
     rewritten: false,
   },
   {
+    name: 'closing a window: the entry that opened it keeps the annotations map, written as {} once its keys are gone (real apiserver output)',
+    req: (() => {
+      const opened = entry('unknown', 'Update', T0, {
+        'f:metadata': { 'f:annotations': { '.': {}, 'f:driftgate.dev/break-glass-until': {}, 'f:driftgate.dev/break-glass-reason': {} } },
+      });
+      const closed = entry('unknown', 'Update', T0, { 'f:metadata': { 'f:annotations': {} } });
+      const req = write([ARGO, opened], [ARGO, closed]);
+      const window = { 'driftgate.dev/break-glass-until': '2026-11-24T03:30:00Z', 'driftgate.dev/break-glass-reason': 'restoring checkout' };
+      const old = req.oldObject ?? {};
+      old.metadata = { ...old.metadata, annotations: { ...(old.metadata?.annotations ?? {}), ...window } };
+      return req;
+    })(),
+    rewritten: false,
+  },
+  {
     name: 'a new entry owning a field a mutating webhook then renamed (no longer in the object: it keeps nothing alive)',
     req: write(
       [ARGO, KCM],
