@@ -23,7 +23,7 @@ describe('renderPolicySet', () => {
 
   it("holds every policy's webhooks in one pair, each named after its policy, nothing dropped", () => {
     const [validating, mutating] = renderPolicySet([prod, payments], TARGET, 'Q0E=');
-    const alone = [renderWebhooks(prod, TARGET, 'Q0E='), renderWebhooks(payments, TARGET, 'Q0E=')];
+    const alone = [renderWebhooks(prod, TARGET, 'Q0E='), renderWebhooks(payments, TARGET, 'Q0E=')] as const;
     expect(validating.webhooks.map((w) => w.name)).toEqual([
       ...alone[0][0].webhooks.map((w) => `${prod.name}.${w.name}`),
       ...alone[1][0].webhooks.map((w) => `payments.${w.name}`),
