@@ -18,7 +18,7 @@ export function renderPolicySet(
   const [first, ...rest] = policies;
   if (first !== undefined && rest.length === 0) return renderWebhooks(first, target, caBundle, options);
   const rendered = policies.map((p) => ({ name: p.name, pair: renderWebhooks(p, target, caBundle, options) }));
-  const [validating, mutating] = first === undefined ? emptyPair(target, caBundle, options) : renderWebhooks(first, target, caBundle, options);
+  const [validating, mutating] = first === undefined ? emptyPair(options) : renderWebhooks(first, target, caBundle, options);
   const names = policies.map((p) => p.name).join(', ');
   validating.webhooks = rendered.flatMap(({ name, pair }) => pair[0].webhooks.map((w) => ({ ...w, name: `${name}.${w.name}` })));
   mutating.webhooks = rendered.flatMap(({ name, pair }) => pair[1].webhooks.map((w) => ({ ...w, name: `${name}.${w.name}` })));
@@ -26,7 +26,7 @@ export function renderPolicySet(
   return [validating, mutating];
 }
 
-function emptyPair(_target: WebhookTarget, _caBundle: string, options: RenderOptions): [ValidatingWebhookConfiguration, MutatingWebhookConfiguration] {
+function emptyPair(options: RenderOptions): [ValidatingWebhookConfiguration, MutatingWebhookConfiguration] {
   const metadata = () => ({
     name: options.name ?? 'driftgate',
     labels: { 'app.kubernetes.io/name': 'driftgate', 'app.kubernetes.io/component': 'webhook' },

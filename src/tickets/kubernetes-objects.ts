@@ -51,18 +51,8 @@ export interface EventSpec {
   backport?: BackportCommit;
 }
 
-/** LegacySpec is a whole ticket in one object, as driftgate wrote it before one object per fact. */
-export interface LegacySpec {
-  object: ObjectRef;
-  window: Window;
-  state: TicketState;
-  openedAt: string;
-  changes: TicketChange[];
-  resolution?: Resolution;
-  earlierResolutions?: Resolution[];
-  backports?: BackportCommit[];
-  settlement?: SettlementProgress;
-}
+/** LegacySpec is a whole ticket in one object, as driftgate wrote it before one object per fact: the ticket itself, its id being the object's name. */
+export type LegacySpec = Omit<Ticket, 'id'>;
 
 /** BackportTicketObject is a BackportTicket as sent to and served by the API. */
 export interface BackportTicketObject {
